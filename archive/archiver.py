@@ -1,0 +1,174 @@
+"""Archiver: writes exchanges to WARC, records them in the catalog, ships closed files.
+
+Lifecycle of a file: ``warc_files`` row in state ``open`` as soon as it is created; captures
+are recorded (in batches) as records are written; on close the row gets size, SHA-256 and
+record count (``closed``); the WARC and its CDXJ are stored with a verified checksum
+(``uploaded``); only then are the spool copies removed. A failed upload leaves the file in the
+spool and the row ``closed``, so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from archive.catalog import Catalog
+from archive.cdxj import surt_key
+from archive.models import Article, Capture, WarcFile, WarcState, utcnow
+from archive.storage import Storage, StorageError, file_sha256
+from archive.warc import ClosedWarc, HttpExchange, WarcWriter, WrittenRecord
+
+logger = logging.getLogger(__name__)
+
+WARC_KEY_PREFIX = "warcs/"
+INDEX_KEY_PREFIX = "indexes/"
+
+
+@dataclass
+class ArchiveStats:
+    records: int = 0
+    responses: int = 0
+    bytes: int = 0
+    warc_files: int = 0
+    articles: int = 0
+    upload_failures: int = 0
+
+
+class Archiver:
+    """Scrapy-free archiving core used by the crawler extension and the tests."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        storage: Storage,
+        writer: WarcWriter,
+        *,
+        job_id: int | None = None,
+        batch_size: int = 200,
+    ) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self.writer = writer
+        self.job_id = job_id
+        self.batch_size = batch_size
+        self.stats = ArchiveStats()
+        self._file_ids: dict[str, int] = {}
+        self._pending_captures: list[dict[str, Any]] = []
+        self._pending_articles: list[dict[str, Any]] = []
+        writer.on_open = self._file_opened
+        writer.on_close = self._file_closed
+
+    def archive(self, exchange: HttpExchange) -> WrittenRecord:
+        """Write one exchange; returns the response record."""
+        response, request = self.writer.write_exchange(exchange)
+        self.stats.records += 2
+        self.stats.responses += 1
+        self.stats.bytes += response.length + request.length
+        self._pending_captures.append({
+            "job_id": self.job_id,
+            "warc_file_id": self._file_ids[response.filename],
+            "url": exchange.url,
+            "surt": surt_key(exchange.url),
+            "timestamp": response.timestamp,
+            "status": exchange.status,
+            "mime": exchange.mime,
+            "payload_digest": response.payload_digest,
+            "record_type": response.record_type,
+            "record_id": response.record_id,
+            "offset": response.offset,
+            "length": response.length,
+            "truncated": exchange.truncated,
+        })
+        if len(self._pending_captures) >= self.batch_size:
+            self.flush()
+        return response
+
+    def annotate(
+        self, response: WrittenRecord, metadata: dict[str, Any],
+        article: dict[str, Any] | None = None, extractor_version: str | None = None,
+    ) -> WrittenRecord:
+        """Write a metadata record for ``response``; record ``article`` in the catalog."""
+        record = self.writer.write_metadata(response, metadata)
+        self.stats.records += 1
+        self.stats.bytes += record.length
+        if article is not None:
+            self.stats.articles += 1
+            self._pending_articles.append({
+                **article, "capture_record_id": response.record_id,
+                "extractor_version": extractor_version or "unknown",
+                "metadata_record_id": record.record_id,
+            })
+        return record
+
+    def roll_if_due(self) -> None:
+        self.writer.roll_if_due()
+
+    def flush(self) -> None:
+        """Commit buffered capture and article rows."""
+        if not (self._pending_captures or self._pending_articles):
+            return
+        captures, self._pending_captures = self._pending_captures, []
+        articles, self._pending_articles = self._pending_articles, []
+        with self.catalog.session() as session:
+            if captures:
+                session.execute(Capture.__table__.insert(), captures)
+            if articles:
+                ids = dict(session.execute(
+                    select(Capture.record_id, Capture.id).where(
+                        Capture.record_id.in_([a["capture_record_id"] for a in articles]))
+                ).all())
+                rows = [{k: v for k, v in a.items() if k != "capture_record_id"}
+                        | {"capture_id": ids[a["capture_record_id"]]} for a in articles]
+                session.execute(Article.__table__.insert(), rows)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.flush()
+
+    # -- file lifecycle ---------------------------------------------------------------------
+    def _file_opened(self, filename: str) -> None:
+        with self.catalog.session() as session:
+            row = WarcFile(job_id=self.job_id, filename=filename, state=WarcState.OPEN)
+            session.add(row)
+            session.flush()
+            self._file_ids[filename] = row.id
+        self.stats.warc_files += 1
+
+    def _file_closed(self, closed: ClosedWarc) -> None:
+        self.flush()
+        with self.catalog.session() as session:
+            session.execute(update(WarcFile).where(WarcFile.filename == closed.filename).values(
+                state=WarcState.CLOSED, size=closed.size, sha256=closed.sha256,
+                records=closed.records, closed_at=utcnow(),
+            ))
+        try:
+            ship_closed_warc(self.catalog, self.storage, closed)
+        except (StorageError, OSError) as exc:
+            self.stats.upload_failures += 1
+            logger.error("upload of %s failed, kept in the spool: %s", closed.filename, exc)
+
+
+def ship_closed_warc(catalog: Catalog, storage: Storage, closed: ClosedWarc) -> None:
+    """Store a closed WARC and its CDXJ, mark it uploaded, then drop the spool copies."""
+    key = WARC_KEY_PREFIX + closed.filename
+    storage.put_file(key, closed.path, sha256=closed.sha256)
+    storage.put_file(INDEX_KEY_PREFIX + closed.cdxj_path.name, closed.cdxj_path,
+                     sha256=file_sha256(closed.cdxj_path))
+    with catalog.session() as session:
+        session.execute(update(WarcFile).where(WarcFile.filename == closed.filename).values(
+            state=WarcState.UPLOADED, storage_key=key, uploaded_at=utcnow(),
+        ))
+    closed.path.unlink(missing_ok=True)
+    closed.cdxj_path.unlink(missing_ok=True)
+
+
+def spool_path(spool_dir: Path, filename: str) -> Path | None:
+    """The spool copy of ``filename`` (complete or still ``.open``), if there is one."""
+    for candidate in (spool_dir / filename, spool_dir / f"{filename}.open"):
+        if candidate.exists():
+            return candidate
+    return None

@@ -1,0 +1,59 @@
+"""CDXJ index lines (pywb format) and SURT keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import surt as _surt
+
+if TYPE_CHECKING:
+    from archive.warc import WrittenRecord
+
+
+def surt_key(url: str) -> str:
+    """SURT-canonicalised key as pywb computes it (``com,example)/path?q``)."""
+    try:
+        return _surt.surt(url)
+    except ValueError:
+        return url.lower()
+
+
+@dataclass(frozen=True, order=True)
+class CdxjEntry:
+    surt: str
+    timestamp: str
+    url: str
+    mime: str
+    status: int
+    digest: str
+    length: int
+    offset: int
+    filename: str
+
+    @classmethod
+    def for_response(cls, record: WrittenRecord, *, mime: str, status: int) -> CdxjEntry:
+        digest = record.payload_digest or ""
+        return cls(
+            surt=surt_key(record.target_uri), timestamp=record.timestamp,
+            url=record.target_uri, mime=mime, status=status,
+            digest=digest.removeprefix("sha1:"), length=record.length,
+            offset=record.offset, filename=record.filename,
+        )
+
+    def to_line(self) -> str:
+        fields = {
+            "url": self.url, "mime": self.mime, "status": str(self.status),
+            "digest": self.digest, "length": str(self.length), "offset": str(self.offset),
+            "filename": self.filename,
+        }
+        return f"{self.surt} {self.timestamp} {json.dumps(fields)}\n"
+
+
+def write_cdxj(path: Path, entries: Iterable[CdxjEntry]) -> None:
+    """Write entries sorted by (SURT, timestamp) as pywb expects."""
+    lines = sorted(entry.to_line() for entry in entries)
+    path.write_text("".join(lines), encoding="utf-8")

@@ -1,0 +1,115 @@
+"""Catalog tables (SQLAlchemy 2 ORM). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class JobStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class WarcState:
+    OPEN = "open"
+    CLOSED = "closed"
+    UPLOADED = "uploaded"
+
+
+class CrawlJob(Base):
+    __tablename__ = "crawl_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    warc_files: Mapped[list[WarcFile]] = relationship(back_populates="job")
+
+
+class WarcFile(Base):
+    __tablename__ = "warc_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_jobs.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255), unique=True)
+    storage_key: Mapped[str | None] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(String(16), default=WarcState.OPEN)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    records: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    uploaded_at: Mapped[datetime | None]
+
+    job: Mapped[CrawlJob | None] = relationship(back_populates="warc_files")
+
+
+class Capture(Base):
+    """One archived response (or revisit) and where its record is."""
+
+    __tablename__ = "captures"
+    __table_args__ = (Index("ix_captures_surt_timestamp", "surt", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_jobs.id"), index=True)
+    warc_file_id: Mapped[int] = mapped_column(ForeignKey("warc_files.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    surt: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[str] = mapped_column(String(14))
+    status: Mapped[int] = mapped_column(Integer)
+    mime: Mapped[str] = mapped_column(String(255))
+    payload_digest: Mapped[str | None] = mapped_column(String(128))
+    record_type: Mapped[str] = mapped_column(String(16), default="response")
+    record_id: Mapped[str] = mapped_column(String(64), unique=True)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
+    truncated: Mapped[str | None] = mapped_column(String(32))
+
+    warc_file: Mapped[WarcFile] = relationship()
+    article: Mapped[Article | None] = relationship(back_populates="capture")
+
+
+class Article(Base):
+    """Extraction result for one capture."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published: Mapped[str | None] = mapped_column(String(40), index=True)
+    modified: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(16), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    site_name: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    extractor_version: Mapped[str] = mapped_column(String(128))
+    metadata_record_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    capture: Mapped[Capture] = relationship(back_populates="article")

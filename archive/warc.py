@@ -1,0 +1,306 @@
+"""Rolling WARC/1.1 writer: one gzip member per record, spooled ``.open`` files, CDXJ per file.
+
+Each exchange becomes a ``response`` record (body bytes as received, still content-encoded,
+``Transfer-Encoding`` dropped because the body is already de-chunked) and a ``request``
+record linked by ``WARC-Concurrent-To`` with the same ``WARC-Date``. A ``metadata`` record
+(JSON) can refer to a response. Files roll over by size and by age; a file is written as
+``NAME.warc.gz.open`` and renamed only when complete, with its sorted CDXJ beside it.
+
+Record ids and dates come from :meth:`WarcWriter.new_record_id` and :meth:`WarcWriter.now`
+so tests can override them and compare golden output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from time import monotonic
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date, datetime_to_timestamp
+from warcio.warcwriter import WARCWriter
+
+from archive.cdxj import CdxjEntry, write_cdxj
+
+OPEN_SUFFIX = ".open"
+DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
+
+
+def warc_date(date: datetime) -> str:
+    """WARC/1.1 date with microseconds (``2026-11-03T14:00:00.123456Z``)."""
+    return datetime_to_iso_date(date.astimezone(UTC).replace(tzinfo=None), use_micros=True)
+
+
+@dataclass(frozen=True)
+class HttpExchange:
+    """One HTTP request/response as it went over the wire (body still content-encoded)."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    status: int
+    reason: str
+    response_headers: list[tuple[str, str]]
+    body: bytes
+    request_body: bytes = b""
+    http_version: str = "HTTP/1.1"
+    ip_address: str | None = None
+    truncated: str | None = None  # WARC-Truncated reason, e.g. "length"
+
+    @property
+    def mime(self) -> str:
+        for name, value in self.response_headers:
+            if name.lower() == "content-type":
+                return value.split(";", 1)[0].strip().lower() or "unk"
+        return "unk"
+
+
+@dataclass(frozen=True)
+class WrittenRecord:
+    """Where a record landed: enough to read it back with one ranged read."""
+
+    record_id: str
+    record_type: str
+    target_uri: str
+    date: datetime
+    filename: str
+    offset: int
+    length: int
+    payload_digest: str | None = None
+
+    @property
+    def timestamp(self) -> str:
+        return datetime_to_timestamp(self.date)
+
+
+@dataclass(frozen=True)
+class ClosedWarc:
+    """A complete WARC in the spool, ready to upload."""
+
+    path: Path
+    cdxj_path: Path
+    size: int
+    sha256: str
+    records: int
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+class _HashingFile:
+    """File wrapper that counts and hashes every byte written (SHA-256 while writing)."""
+
+    def __init__(self, raw: io.BufferedWriter) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.raw.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+@dataclass
+class _OpenWarc:
+    path: Path
+    out: _HashingFile
+    writer: WARCWriter
+    opened_at: float
+    records: int = 0
+    index: list[CdxjEntry] = field(default_factory=list)
+
+    @property
+    def filename(self) -> str:
+        return self.path.name.removesuffix(OPEN_SUFFIX)
+
+
+class WarcWriter:
+    """Writes exchanges to rolling ``.warc.gz`` files in ``spool_dir``.
+
+    ``on_open(filename)`` and ``on_close(ClosedWarc)`` let the caller record files in a
+    catalog and upload them; the writer itself knows nothing about either.
+    """
+
+    def __init__(
+        self,
+        spool_dir: Path,
+        *,
+        prefix: str = "newsarchive",
+        max_size: int = 1024**3,
+        max_age: float = 900.0,
+        warcinfo: dict[str, str] | None = None,
+        on_open: Callable[[str], None] | None = None,
+        on_close: Callable[[ClosedWarc], None] | None = None,
+    ) -> None:
+        self.spool_dir = Path(spool_dir)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.max_age = max_age
+        self.warcinfo = warcinfo or {"software": "newsarchive"}
+        self.on_open = on_open
+        self.on_close = on_close
+        self._serial = 0
+        self._current: _OpenWarc | None = None
+
+    # -- overridable for deterministic output -------------------------------------------
+    def new_record_id(self) -> str:
+        return f"<urn:uuid:{uuid.uuid4()}>"
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def new_filename(self) -> str:
+        stamp = self.now().strftime("%Y%m%d%H%M%S%f")[:17]
+        host = socket.gethostname().replace("~", "-")
+        return f"{self.prefix}-{stamp}-{self._serial:05d}-{os.getpid()}~{host}.warc.gz"
+
+    # -- public API -----------------------------------------------------------------------
+    @property
+    def current_filename(self) -> str | None:
+        return self._current.filename if self._current else None
+
+    def write_exchange(self, exchange: HttpExchange) -> tuple[WrittenRecord, WrittenRecord]:
+        """Write the response and its request record; returns (response, request)."""
+        warc = self._writable()
+        date = self.now()
+        iso = warc_date(date)
+        response_id = self.new_record_id()
+        headers = {"WARC-Record-ID": response_id, "WARC-Date": iso}
+        if exchange.ip_address:
+            headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.truncated:
+            headers["WARC-Truncated"] = exchange.truncated
+        http_headers = StatusAndHeaders(
+            f"{exchange.status} {exchange.reason}".strip(),
+            [(k, v) for k, v in exchange.response_headers
+             if k.lower() not in DROPPED_RESPONSE_HEADERS],
+            protocol=exchange.http_version,
+        )
+        response = warc.writer.create_warc_record(
+            exchange.url, "response", payload=io.BytesIO(exchange.body),
+            length=len(exchange.body), http_headers=http_headers, warc_headers_dict=headers,
+        )
+        written_response = self._write(warc, response, date)
+        warc.index.append(CdxjEntry.for_response(
+            written_response, mime=exchange.mime, status=exchange.status,
+        ))
+        request = warc.writer.create_warc_record(
+            exchange.url, "request", payload=io.BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            http_headers=self._request_headers(exchange),
+            warc_headers_dict={
+                "WARC-Record-ID": self.new_record_id(), "WARC-Date": iso,
+                "WARC-Concurrent-To": response_id,
+            },
+        )
+        written_request = self._write(warc, request, date)
+        return written_response, written_request
+
+    def write_metadata(self, refers_to: WrittenRecord, payload: dict[str, object]) -> WrittenRecord:
+        """Write a JSON ``metadata`` record about the response ``refers_to``."""
+        warc = self._current or self._open()
+        date = self.now()
+        data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+        record = warc.writer.create_warc_record(
+            refers_to.target_uri, "metadata", payload=io.BytesIO(data), length=len(data),
+            warc_content_type="application/json",
+            warc_headers_dict={
+                "WARC-Record-ID": self.new_record_id(),
+                "WARC-Date": warc_date(date),
+                "WARC-Refers-To": refers_to.record_id,
+            },
+        )
+        return self._write(warc, record, date)
+
+    def roll_if_due(self) -> ClosedWarc | None:
+        """Close the current file if it is over the size or age limit."""
+        warc = self._current
+        if warc and (warc.out.size >= self.max_size
+                     or monotonic() - warc.opened_at >= self.max_age):
+            return self.close()
+        return None
+
+    def close(self) -> ClosedWarc | None:
+        """Finish the current file: fsync, write its CDXJ, rename it into place."""
+        warc, self._current = self._current, None
+        if warc is None:
+            return None
+        warc.out.flush()
+        os.fsync(warc.out.raw.fileno())
+        warc.out.raw.close()
+        final = warc.path.with_name(warc.filename)
+        cdxj_path = final.with_name(final.name + ".cdxj")
+        write_cdxj(cdxj_path, warc.index)
+        os.replace(warc.path, final)
+        closed = ClosedWarc(path=final, cdxj_path=cdxj_path, size=warc.out.size,
+                            sha256=warc.out.sha256.hexdigest(), records=warc.records)
+        if self.on_close:
+            self.on_close(closed)
+        return closed
+
+    # -- internals ------------------------------------------------------------------------
+    def _writable(self) -> _OpenWarc:
+        self.roll_if_due()
+        return self._current or self._open()
+
+    def _open(self) -> _OpenWarc:
+        self._serial += 1
+        filename = self.new_filename()
+        path = self.spool_dir / (filename + OPEN_SUFFIX)
+        out = _HashingFile(path.open("xb"))
+        writer = WARCWriter(out, gzip=True, warc_version="WARC/1.1")
+        warc = _OpenWarc(path=path, out=out, writer=writer, opened_at=monotonic())
+        self._current = warc
+        date = self.now()
+        info = writer.create_warcinfo_record(filename, self.warcinfo)
+        info.rec_headers.replace_header("WARC-Record-ID", self.new_record_id())
+        info.rec_headers.replace_header("WARC-Date", warc_date(date))
+        self._write(warc, info, date)
+        if self.on_open:
+            self.on_open(filename)
+        return warc
+
+    def _write(self, warc: _OpenWarc, record: object, date: datetime) -> WrittenRecord:
+        offset = warc.out.size
+        warc.writer.write_record(record)
+        warc.records += 1
+        headers = record.rec_headers  # type: ignore[attr-defined]
+        return WrittenRecord(
+            record_id=headers.get_header("WARC-Record-ID"),
+            record_type=headers.get_header("WARC-Type"),
+            target_uri=headers.get_header("WARC-Target-URI") or "",
+            date=date,
+            filename=warc.filename,
+            offset=offset,
+            length=warc.out.size - offset,
+            payload_digest=headers.get_header("WARC-Payload-Digest"),
+        )
+
+    @staticmethod
+    def _request_headers(exchange: HttpExchange) -> StatusAndHeaders:
+        parts = urlsplit(exchange.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = list(exchange.request_headers)
+        if not any(k.lower() == "host" for k, _ in headers):
+            headers.insert(0, ("Host", parts.netloc))
+        return StatusAndHeaders(f"{exchange.method} {target} {exchange.http_version}",
+                                headers, is_http_request=True)

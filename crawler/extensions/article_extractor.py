@@ -1,0 +1,99 @@
+"""Scrapy extension that extracts articles off the crawl's critical path.
+
+On ``page_parsed`` the HTML is handed to a process pool (``NEWSARCHIVE_EXTRACT_WORKERS``
+processes); the reactor thread never runs the extractor. When a result arrives it sends
+``page_analyzed``; on ``spider_closed`` it waits for the extractions still running so that
+every page gets its metadata record before the WARC is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, reactor
+
+from crawler import signals as na_signals
+from crawler.extraction import EXTRACTOR_VERSION, extract_article
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+
+def _extract(body: bytes, url: str, encoding: str | None) -> dict[str, Any] | None:
+    article = extract_article(body, url, encoding=encoding)
+    return article.to_dict() if article else None
+
+
+def _declared_charset(response: Response) -> str | None:
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+class ArticleExtractor:
+    def __init__(self, crawler: Crawler, workers: int) -> None:
+        self.crawler = crawler
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: set[defer.Deferred[None]] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("NEWSARCHIVE_EXTRACT"):
+            raise NotConfigured("NEWSARCHIVE_EXTRACT is off")
+        ext = cls(crawler, max(1, crawler.settings.getint("NEWSARCHIVE_EXTRACT_WORKERS")))
+        crawler.signals.connect(ext.page_parsed, signal=na_signals.page_parsed)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("forkserver"))
+        return self._pool
+
+    def page_parsed(self, response: Response, outlinks: list[str]) -> None:
+        future = self.pool.submit(_extract, response.body, response.url,
+                                  _declared_charset(response))
+        done: defer.Deferred[None] = defer.Deferred()
+        self._pending.add(done)
+        future.add_done_callback(
+            lambda f: reactor.callFromThread(self._finished, f, response, outlinks, done))
+
+    def _finished(self, future: Future[dict[str, Any] | None], response: Response,
+                  outlinks: list[str], done: defer.Deferred[None]) -> None:
+        self._pending.discard(done)
+        try:
+            article = future.result()
+        except Exception as exc:  # noqa: BLE001 - any worker crash: keep the page's metadata
+            logger.error("extraction failed for %s: %r", response.url, exc)
+            self.crawler.stats.inc_value("extraction/errors")
+            article = None
+        self.crawler.stats.inc_value("extraction/articles" if article else "extraction/empty")
+        self.crawler.signals.send_catch_log(
+            na_signals.page_analyzed, response=response, outlinks=outlinks,
+            article=article, extractor_version=EXTRACTOR_VERSION,
+        )
+        done.callback(None)
+
+    async def spider_closed(self, spider: object) -> None:
+        if self._pending:
+            logger.info("waiting for %d extractions to finish", len(self._pending))
+            await maybe_deferred_to_future(defer.DeferredList(list(self._pending)))
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -1,0 +1,125 @@
+"""Run one crawl job in this process: job row in the ledger, Scrapy crawl, summary.
+
+Scrapy's reactor cannot be restarted, so call :func:`run_crawl` once per process (the CLI
+does; the service runs each job in a child process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from sqlalchemy import func, select
+
+from archive.catalog import Catalog
+from archive.config import ArchiveConfig
+from archive.models import Article, Capture, CrawlJob, JobStatus, WarcFile, utcnow
+from crawler.spiders.news import NewsSpider
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class CrawlSpec:
+    urls: list[str] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)
+    sitemaps: list[str] = field(default_factory=list)
+    depth: int | None = None
+    max_pages: int | None = None
+    extract: bool = True
+
+
+@dataclass
+class CrawlSummary:
+    job_id: int
+    status: str
+    pages: int
+    bytes: int
+    warc_files: list[str]
+    articles: int
+    errors: int
+    failures: list[dict[str, Any]]
+    stats: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    if overrides:
+        settings.update(overrides, priority="cmdline")
+    return settings
+
+
+def archive_config(settings: Settings) -> ArchiveConfig:
+    return ArchiveConfig.resolve(
+        settings.get("NEWSARCHIVE_DATA_DIR"), settings.get("NEWSARCHIVE_DATABASE_URL"),
+        settings.get("NEWSARCHIVE_STORAGE_URL"), settings.get("NEWSARCHIVE_SPOOL_DIR"),
+    )
+
+
+def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
+              on_progress: ProgressCallback | None = None) -> CrawlSummary:
+    settings = crawl_settings(overrides)
+    catalog = Catalog(archive_config(settings).database_url)
+    with catalog.session() as session:
+        job = CrawlJob(spec=asdict(spec), status=JobStatus.RUNNING, attempts=1,
+                       started_at=utcnow())
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    settings.set("NEWSARCHIVE_JOB_ID", job_id, priority="cmdline")
+    settings.set("NEWSARCHIVE_EXTRACT", spec.extract, priority="cmdline")
+
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(NewsSpider)
+    if on_progress is not None:
+        def report(**_: Any) -> None:
+            on_progress(crawler.stats.get_stats())
+        crawler.signals.connect(report, signal=signals.response_downloaded)
+    error: str | None = None
+    process.crawl(crawler, urls=spec.urls, feeds=spec.feeds, sitemaps=spec.sitemaps,
+                  depth=spec.depth, max_pages=spec.max_pages)
+    try:
+        process.start()
+    except Exception as exc:  # recorded in the ledger, then re-raised
+        error = repr(exc)
+        raise
+    finally:
+        summary = _finish_job(catalog, job_id, crawler, error)
+        catalog.dispose()
+    return summary
+
+
+def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) -> CrawlSummary:
+    stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+             for k, v in (crawler.stats.get_stats() or {}).items()}
+    spider = crawler.spider
+    failures = list(getattr(spider, "failures", []))
+    errors = sum(v for k, v in stats.items() if k.startswith("newsarchive/errors/"))
+    reason = stats.get("finish_reason")
+    status = JobStatus.FAILED if error or reason not in ("finished", "closespider_pagecount") \
+        else JobStatus.SUCCEEDED
+    with catalog.session() as session:
+        warc_files = list(session.scalars(
+            select(WarcFile.filename).where(WarcFile.job_id == job_id).order_by(WarcFile.id)))
+        articles = session.scalar(
+            select(func.count(Article.id)).join(Capture).where(Capture.job_id == job_id)) or 0
+        pages = session.scalar(
+            select(func.count(Capture.id)).where(Capture.job_id == job_id)) or 0
+        job = session.get(CrawlJob, job_id)
+        job.status = status
+        job.finished_at = utcnow()
+        job.error = error or (None if status == JobStatus.SUCCEEDED else f"finish: {reason}")
+        job.stats = {"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
+                     "articles": articles, "errors": errors, "warc_files": len(warc_files),
+                     "failures": failures[:100]}
+    return CrawlSummary(job_id=job_id, status=status, pages=pages,
+                        bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
+                        articles=articles, errors=errors, failures=failures, stats=stats)
