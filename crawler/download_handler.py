@@ -17,9 +17,12 @@ from weakref import WeakKeyDictionary
 
 from scrapy import Request, signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, _ScrapyAgent
-from scrapy.exceptions import ResponseDataLossError, StopDownload
+from scrapy.exceptions import CannotResolveHostError, ResponseDataLossError, StopDownload
 from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_exceptions
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.resolver import AddressRefusedError, refusals
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -64,6 +67,11 @@ class ArchivalDownloadHandler(HTTP11DownloadHandler):
         try:
             with wrap_twisted_exceptions():
                 response = await maybe_deferred_to_future(agent.download_request(request))
+        except CannotResolveHostError:
+            host = urlparse_cached(request).hostname or ""
+            if host in refusals:
+                raise AddressRefusedError(refusals[host]) from None
+            raise
         except ResponseDataLossError:
             if not self._fail_on_dataloss_warned:
                 logger.warning(get_dataloss_msg(request.url))

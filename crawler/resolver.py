@@ -3,13 +3,20 @@
 Every connection Scrapy makes (start URLs, redirects, discovered links, robots.txt) resolves
 its host through the reactor's resolver; IP literals in any form (``127.1``, ``2130706433``,
 ``0x7f.1``) go through ``getaddrinfo`` too, so the check sees the address actually dialled.
+
+Twisted reports any resolver error as "no results", so refusals are also kept in
+:data:`refusals` for the download handler to raise :class:`AddressRefusedError` with the
+real reason (and without retries).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.datatypes import LocalCache
+from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
 from crawler.network_policy import AddressRefused, NetworkPolicy, parse_networks
@@ -22,9 +29,11 @@ if TYPE_CHECKING:
     from twisted.internet.base import ReactorBase
     from twisted.internet.defer import Deferred
 
+refusals: LocalCache[str, str] = LocalCache(10000)
 
-class SsrfRefused(DNSLookupError):
-    """Raised instead of connecting to a refused address."""
+
+class AddressRefusedError(Exception):
+    """A request was not sent because its host is not publicly routable (SSRF guard)."""
 
 
 class GuardedResolver(CachingThreadedResolver):
@@ -41,11 +50,19 @@ class GuardedResolver(CachingThreadedResolver):
         return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), policy)
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
-        return super().getHostByName(name, timeout).addCallback(self._check, name)
+        try:
+            literal = ipaddress.ip_address(name)
+        except ValueError:
+            return super().getHostByName(name, timeout).addCallback(self._check, name)
+        try:
+            return defer.succeed(self._check(literal, name))
+        except DNSLookupError:
+            return defer.fail()
 
     def _check(self, address: Any, name: str) -> Any:
         try:
-            self.policy.check(address, host=name)
+            self.policy.check(str(address), host=name)
         except AddressRefused as exc:
-            raise SsrfRefused(str(exc)) from None
-        return address
+            refusals[name] = str(exc)
+            raise DNSLookupError(str(exc)) from None
+        return str(address)

@@ -22,8 +22,9 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
-DOWNLOAD_TIMEOUT = 30
-DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # larger bodies are archived truncated (WARC-Truncated)
+DOWNLOAD_TIMEOUT = float(os.environ.get("NEWSARCHIVE_DOWNLOAD_TIMEOUT", 30))
+# Larger bodies are archived truncated at this size, with WARC-Truncated: length.
+DOWNLOAD_MAXSIZE = int(os.environ.get("NEWSARCHIVE_DOWNLOAD_MAXSIZE", 32 * 1024 * 1024))
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408, 429]  # a 500 is archived as it is

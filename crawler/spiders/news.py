@@ -16,16 +16,23 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy import Request, Spider
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
+from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler import signals as na_signals
+from crawler.resolver import AddressRefusedError
 
 ROLE_FEED = "feed"
 ROLE_SITEMAP = "sitemap"
@@ -38,6 +45,25 @@ def split_list(value: str | Iterable[str] | None) -> list[str]:
     if isinstance(value, str):
         return [item for item in re.split(r"[,\s]+", value) if item]
     return [item for item in value if item]
+
+
+FAILURE_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (AddressRefusedError, "refused_address"),
+    (CannotResolveHostError, "dns_error"),
+    (DNSLookupError, "dns_error"),
+    (DownloadConnectionRefusedError, "connection_refused"),
+    (DownloadTimeoutError, "timeout"),
+    (TimeoutError, "timeout"),
+)
+
+
+def classify_failure(exc: BaseException) -> tuple[str, str]:
+    """A stable kind (``dns_error``, ``timeout``...) and a message for a failed download."""
+    for candidate in (exc.__cause__, exc):
+        for cls, kind in FAILURE_KINDS:
+            if isinstance(candidate, cls):
+                return kind, str(candidate) or kind
+    return type(exc).__name__, str(exc) or type(exc).__name__
 
 
 def site_of(url: str) -> str:
@@ -127,8 +153,7 @@ class NewsSpider(Spider):
             response = failure.value.response
             kind, message = f"http_{response.status}", f"HTTP {response.status}"
         else:
-            kind = type(failure.value).__name__
-            message = str(failure.value) or kind
+            kind, message = classify_failure(failure.value)
         self.crawler.stats.inc_value(f"newsarchive/errors/{kind}")
         self.failures.append({"url": request.url, "error": kind, "message": message})
         self.logger.warning("%s: %s", request.url, message)

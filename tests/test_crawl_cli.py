@@ -1,0 +1,292 @@
+"""End to end: `newsarchive crawl` against the demo news site, then read the archive back."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from base64 import b32encode
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.models import Article, Capture, CrawlJob, WarcFile
+from archive.snapshot import parse_record
+from tests.conftest import Archive
+
+pytestmark = pytest.mark.slow
+
+ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
+FRENCH = "/culture/2026/11/02/festival-des-lumieres.html"
+TWO_AUTHORS = "/business/2026/11/03/port-authority-record-quarter.html"
+BOILERPLATE = ("We use cookies", "Accept all cookies", "Leave a comment", "Post comment",
+               "Donate", "All rights reserved")
+
+
+@pytest.fixture(scope="module")
+def site_archive(tmp_path_factory: pytest.TempPathFactory, demo_site) -> Archive:
+    """One crawl of the whole demo site plus every awkward URL we know of."""
+    archive = Archive(tmp_path_factory.mktemp("site") / "data",
+                      env={"NEWSARCHIVE_DOWNLOAD_MAXSIZE": str(1024 * 1024),
+                           "NEWSARCHIVE_DOWNLOAD_TIMEOUT": "2"})
+    base = demo_site.url
+    extra = ["/search?q=harbour+bridge&page=2", "/error", "/teapot", "/missing", "/chunked",
+             "/big", "/slow", "/files/report.pdf", "/redirect-to-home"]
+    archive.summary = archive.crawl(  # type: ignore[attr-defined]
+        f"{base}/", *(base + path for path in extra),
+        "http://127.0.0.1:1/unreachable", "http://no-such-host.invalid/",
+        "ftp://127.0.0.1/file.txt", "--feed", f"{base}/feed.xml", "--depth", "2",
+    )
+    return archive
+
+
+def record_at(archive: Archive, capture: Capture):
+    path = archive.data_dir / "storage" / "warcs" / capture.warc_file.filename
+    with path.open("rb") as f:
+        f.seek(capture.offset)
+        data = f.read(capture.length)
+    assert sum(1 for _ in ArchiveIterator(io.BytesIO(data))) == 1, \
+        "catalog offset/length must frame exactly one record"
+    return parse_record(data), data
+
+
+def capture_of(archive: Archive, url: str) -> Capture:
+    with archive.catalog().session() as session:
+        capture = session.scalars(select(Capture).where(Capture.url == url)
+                                  .order_by(Capture.id.desc())).first()
+        assert capture is not None, f"{url} was not archived"
+        capture.warc_file  # noqa: B018 - load the relationship before the session ends
+        return capture
+
+
+def test_summary_counts_pages_articles_and_errors(site_archive: Archive) -> None:
+    summary = site_archive.summary  # type: ignore[attr-defined]
+    assert summary["status"] == "succeeded"
+    assert summary["pages"] >= 20
+    assert summary["articles"] >= 8
+    assert summary["warc_files"] and summary["bytes"] > 10_000
+    kinds = {f["url"].rsplit("/", 1)[-1] or f["url"]: f["error"] for f in summary["failures"]}
+    assert kinds["unreachable"] == "connection_refused"
+    assert kinds["http://no-such-host.invalid/"] == "dns_error"
+    assert kinds["file.txt"] == "bad_url"
+    assert kinds["slow"] == "timeout"
+    assert kinds["error"] == "http_500" and kinds["missing"] == "http_404"
+    assert summary["errors"] == len(summary["failures"])
+    with site_archive.catalog().session() as session:
+        job = session.get(CrawlJob, summary["job_id"])
+        assert job.status == "succeeded" and job.stats["pages"] == summary["pages"]
+
+
+def test_every_warc_passes_warcio_check(site_archive: Archive) -> None:
+    paths = site_archive.warc_paths()
+    assert paths
+    proc = subprocess.run([Path(sys.executable).with_name("warcio"), "check", "-v", *paths],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "digest pass" in proc.stdout and "fail" not in proc.stdout
+
+
+def test_catalog_offsets_point_at_their_records(site_archive: Archive) -> None:
+    with site_archive.catalog().session() as session:
+        captures = list(session.scalars(select(Capture)))
+        files = {w.id: w for w in session.scalars(select(WarcFile))}
+        assert all(w.state == "uploaded" and w.sha256 for w in files.values())
+        for capture in captures:
+            capture.warc_file = files[capture.warc_file_id]
+            record, _ = record_at(site_archive, capture)
+            assert record.rec_headers.get_header("WARC-Record-ID") == capture.record_id
+            assert record.rec_headers.get_header("WARC-Target-URI") == capture.url
+            assert record.http_headers.get_statuscode() == str(capture.status)
+    for path in site_archive.warc_paths():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert files_by_name(files)[path.name].sha256 == digest
+
+
+def files_by_name(files: dict[int, WarcFile]) -> dict[str, WarcFile]:
+    return {w.filename: w for w in files.values()}
+
+
+def test_gzip_page_is_stored_encoded_and_decodes_to_the_served_file(site_archive, demo_site):
+    capture = capture_of(site_archive, demo_site.url + ARTICLE)
+    record, _ = record_at(site_archive, capture)
+    assert record.http_headers.get_header("Content-Encoding") == "gzip"
+    stored = record.raw_stream.read()
+    assert stored[:2] == b"\x1f\x8b"
+    assert gzip.decompress(stored) == demo_site.served_bytes(ARTICLE)
+    expected_digest = "sha1:" + b32encode(hashlib.sha1(stored).digest()).decode()
+    assert capture.payload_digest == expected_digest
+    assert record.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
+
+
+def test_repeated_headers_and_reason_phrase_survive(site_archive, demo_site):
+    record, _ = record_at(site_archive, capture_of(site_archive, demo_site.url + ARTICLE))
+    cookies = [v for k, v in record.http_headers.headers if k.lower() == "set-cookie"]
+    assert len(cookies) == 2 and cookies[0] != cookies[1]
+    teapot, _ = record_at(site_archive, capture_of(site_archive, demo_site.url + "/teapot"))
+    assert teapot.http_headers.statusline == "418 I'm a teapot"
+    error, _ = record_at(site_archive, capture_of(site_archive, demo_site.url + "/error"))
+    assert error.http_headers.statusline == "500 Internal Server Error"
+
+
+def test_request_record_has_query_string_and_links_to_response(site_archive, demo_site):
+    url = demo_site.url + "/search?q=harbour+bridge&page=2"
+    capture = capture_of(site_archive, url)
+    path = site_archive.data_dir / "storage" / "warcs" / capture.warc_file.filename
+    with path.open("rb") as f:
+        records = [(r.rec_headers, r.http_headers) for r in ArchiveIterator(f)]
+    requests = [(w, h) for w, h in records if w.get_header("WARC-Type") == "request"
+                and w.get_header("WARC-Concurrent-To") == capture.record_id]
+    assert len(requests) == 1
+    warc_headers, http_headers = requests[0]
+    assert http_headers.protocol == "GET"
+    assert http_headers.statusline == "/search?q=harbour+bridge&page=2 HTTP/1.1"
+    assert warc_headers.get_header("WARC-Target-URI") == url
+    response = next(w for w, _ in records if w.get_header("WARC-Record-ID") == capture.record_id)
+    assert warc_headers.get_header("WARC-Date") == response.get_header("WARC-Date")
+
+
+def test_chunked_response_is_dechunked_without_transfer_encoding(site_archive, demo_site):
+    record, _ = record_at(site_archive, capture_of(site_archive, demo_site.url + "/chunked"))
+    assert record.http_headers.get_header("Transfer-Encoding") is None
+    body = record.content_stream().read()
+    assert body.startswith(b"<!DOCTYPE html>") or b"<html" in body[:200]
+
+
+def test_oversized_response_is_archived_truncated(site_archive, demo_site):
+    capture = capture_of(site_archive, demo_site.url + "/big")
+    record, _ = record_at(site_archive, capture)
+    assert record.rec_headers.get_header("WARC-Truncated") == "length"
+    assert capture.truncated == "length"
+    assert len(record.raw_stream.read()) == 1024 * 1024
+
+
+def test_redirect_and_error_statuses_are_archived_as_served(site_archive, demo_site):
+    redirect, _ = record_at(site_archive,
+                            capture_of(site_archive, demo_site.url + "/redirect-to-home"))
+    assert redirect.http_headers.get_statuscode() == "301"
+    assert redirect.http_headers.get_header("Location").endswith("/")
+    assert capture_of(site_archive, demo_site.url + "/missing").status == 404
+
+
+def test_non_html_is_archived_not_extracted(site_archive, demo_site):
+    capture = capture_of(site_archive, demo_site.url + "/files/report.pdf")
+    assert capture.mime == "application/pdf"
+    record, _ = record_at(site_archive, capture)
+    assert record.content_stream().read() == demo_site.served_bytes("/files/report.pdf")
+    with site_archive.catalog().session() as session:
+        assert session.scalars(select(Article).where(Article.capture_id == capture.id)).first() \
+            is None
+
+
+def test_snapshot_raw_returns_the_served_bytes(site_archive, demo_site):
+    for path in (ARTICLE, FRENCH, "/files/report.pdf"):
+        result = site_archive.cli("snapshot", demo_site.url + path, "--raw")
+        assert result.stdout == demo_site.served_bytes(path)
+
+
+def test_extraction_gets_metadata_and_clean_text(site_archive, demo_site):
+    data = site_archive.cli("snapshot", demo_site.url + ARTICLE, "--json").json()
+    article = data["article"]
+    assert article["title"] == "Harbour Bridge reopens to traffic after eighteen-month restoration"
+    assert article["authors"] == ["Jane Doe"]
+    assert article["published"].startswith("2026-11-03")
+    assert article["language"] == "en"
+    assert article["word_count"] > 200
+    assert not [b for b in BOILERPLATE if b in article["text"]]
+    assert data["capture"]["record_id"]
+    two = site_archive.cli("snapshot", demo_site.url + TWO_AUTHORS, "--json").json()
+    assert two["article"]["authors"] == ["Jane Doe", "Marcus Okafor"]
+
+
+def test_french_article_is_detected_and_clean(site_archive, demo_site):
+    data = site_archive.cli("snapshot", demo_site.url + FRENCH, "--json").json()
+    article = data["article"]
+    assert article["language"] == "fr"
+    assert article["title"].startswith("Le Festival des Lumières")
+    assert article["authors"] == ["Camille Lefèvre"]
+    text = site_archive.cli("snapshot", demo_site.url + FRENCH, "--text").text
+    assert "Lumières" in text and not [b for b in BOILERPLATE if b in text]
+
+
+def test_metadata_record_refers_to_the_response(site_archive, demo_site):
+    capture = capture_of(site_archive, demo_site.url + ARTICLE)
+    with site_archive.catalog().session() as session:
+        article = session.scalars(select(Article).where(Article.capture_id == capture.id)).one()
+    path = site_archive.data_dir / "storage" / "warcs" / capture.warc_file.filename
+    with path.open("rb") as f:
+        for record in ArchiveIterator(f):
+            if record.rec_headers.get_header("WARC-Record-ID") == article.metadata_record_id:
+                assert record.rec_headers.get_header("WARC-Type") == "metadata"
+                assert record.rec_headers.get_header("WARC-Refers-To") == capture.record_id
+                payload = json.loads(record.content_stream().read())
+                assert payload["extraction"]["title"] == article.title
+                assert any(link.endswith("/world/") for link in payload["outlinks"])
+                break
+        else:
+            pytest.fail("metadata record not found")
+
+
+def test_captures_command_lists_and_errors(site_archive, demo_site):
+    rows = site_archive.cli("captures", demo_site.url + ARTICLE, "--json").text.splitlines()
+    assert len(rows) == 1 and '"status": 200' in rows[0]
+    missing = site_archive.cli("captures", demo_site.url + "/never", expect=1)
+    assert "no capture of" in missing.stderr
+
+
+def test_snapshot_at_picks_the_closest_capture(archive: Archive, demo_site) -> None:
+    url = demo_site.url + ARTICLE
+    first = archive.crawl(url, "--depth", "0", "--no-extract")
+    second = archive.crawl(url, "--depth", "0", "--no-extract")
+    with archive.catalog().session() as session:
+        captures = list(session.scalars(select(Capture).where(Capture.url == url)
+                                        .order_by(Capture.timestamp, Capture.id)))
+    assert [c.job_id for c in captures] == [first["job_id"], second["job_id"]]
+    early, late = captures
+    for at, expected in (("2000", early), (early.timestamp, early), ("2999", late)):
+        data = archive.cli("snapshot", url, "--at", at, "--json").json()
+        assert data["capture"]["record_id"] == expected.record_id
+    bad = archive.cli("snapshot", url, "--at", "yesterday", expect=2)
+    assert "neither 1-14 digits" in bad.stderr
+
+
+def test_depth_zero_and_no_extract(archive: Archive, demo_site) -> None:
+    url = demo_site.url + ARTICLE
+    before = len(demo_site.requests)
+    summary = archive.crawl(url, "--depth", "0", "--no-extract")
+    paths = [path for _, path in demo_site.requests[before:]]
+    assert sorted(paths) == ["/robots.txt", ARTICLE]
+    assert summary["articles"] == 0 and summary["pages"] == 2
+    with archive.catalog().session() as session:
+        assert session.scalars(select(Article)).first() is None
+    warcs = archive.warc_paths()
+    with warcs[0].open("rb") as f:
+        types = [r.rec_headers.get_header("WARC-Type") for r in ArchiveIterator(f)]
+    assert types[0] == "warcinfo" and "metadata" in types
+
+
+def test_loopback_is_refused_unless_allowed(archive: Archive, demo_site) -> None:
+    port = demo_site.port
+    hosts = ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "017700000001", "127.1",
+             "[::1]", "[::ffff:127.0.0.1]"]
+    before = len(demo_site.requests)
+    summary = archive.crawl(*(f"http://{host}:{port}/" for host in hosts), "--depth", "0",
+                            env={"NEWSARCHIVE_ALLOWED_NETWORKS": ""})
+    assert len(demo_site.requests) == before, "no request may reach a loopback address"
+    assert summary["pages"] == 0
+    assert len(summary["failures"]) == len(hosts)
+    assert {f["error"] for f in summary["failures"]} == {"refused_address"}
+    messages = " ".join(f["message"] for f in summary["failures"])
+    assert "loopback address 127.0.0.1" in messages
+    assert "NEWSARCHIVE_ALLOWED_NETWORKS" in messages
+
+
+def test_max_pages_bounds_the_crawl(archive: Archive, demo_site) -> None:
+    summary = archive.crawl(demo_site.url + "/", "--depth", "3", "--max-pages", "3",
+                            "--no-extract")
+    # 3 pages + robots.txt
+    assert summary["pages"] == 4

@@ -1,0 +1,328 @@
+"""Tests for crawler.extraction (article text + metadata extraction)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import trafilatura
+
+from crawler.extraction import (
+    EXTRACTOR_VERSION,
+    Article,
+    extract_article,
+    normalize_date,
+    split_authors,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
+
+CASES = {
+    "harbour_gazette_boilerplate.html": {
+        "url": "https://www.harbourgazette.co.uk/news/local/harbour-council-approves-sea-wall",
+        "title": "Harbour Council Approves £12m Sea Wall After Winter Storms",
+        "authors": ["Eleanor Whitcombe"],
+        "published": "2026-02-18T16:42:00+00:00",
+        "modified": "2026-02-19T09:05:00+00:00",
+        "language": "en",
+        "site_name": "The Harbour Gazette",
+        "canonical_url": (
+            "https://www.harbourgazette.co.uk/news/local/harbour-council-approves-sea-wall"
+        ),
+        "present": [
+            "Harbour councillors have approved a twelve million pound sea wall",
+            "we pay for it twice: once in sandbags and once in insurance claims",
+            "A public exhibition of the final design will be held at the library next month",
+        ],
+        "absent": [
+            "We use cookies", "cookie", "Accept all cookies", "Leave a comment", "Post comment",
+            "Your email address will not be published", "Donate", "Support local journalism",
+            "making a contribution", "All rights reserved", "©", "Sign up to our free newsletter",
+            "Related stories", "Share on Facebook", "Privacy policy", "Senior Correspondent",
+        ],
+    },
+    "courrier_greve_fr.html": {
+        "url": "https://www.courrierdumidi.fr/economie/greve-controleurs-aeriens-marseille?amp=1",
+        "title": "Grève des contrôleurs aériens : des centaines de vols annulés à Marseille",
+        "authors": ["Marie Dupont"],
+        "published": "2026-02-09T07:45:00+01:00",
+        "modified": None,
+        "language": "fr",
+        "site_name": "Le Courrier du Midi",
+        "canonical_url": "https://www.courrierdumidi.fr/economie/greve-controleurs-aeriens-marseille",
+        "present": [
+            "Des centaines de vols ont été annulés lundi à l'aéroport de Marseille-Provence",
+            "elle a fini par patienter au café de la gare routière voisine",
+            "conformément à la réglementation européenne",
+        ],
+        "absent": [
+            "Nous utilisons des cookies", "Tout accepter", "Tous droits réservés", "Partager",
+            "Réagir à cet article", "À lire aussi",
+        ],
+    },
+    "northfield_two_authors.html": {
+        "url": "https://www.northfieldcourier.com/science/2026/hidden-aquifer-map",
+        "title": "Northfield Researchers Map Hidden Aquifer Beneath Farmland",
+        "authors": ["Priya Raman", "Tom O'Neill"],
+        "published": "2026-01-22T18:05:00+00:00",
+        "modified": "2026-01-23T10:30:00+00:00",
+        "language": "en",
+        "site_name": "Northfield Daily Courier",
+        "canonical_url": (
+            "https://www.northfieldcourier.com/science/2026/hidden-aquifer-map?utm_source=rss"
+        ),
+        "present": [
+            "have mapped a vast freshwater aquifer lying more than two hundred metres",
+            "It runs for nearly sixty kilometres without a significant break.",
+            "present its findings to the agriculture committee in March",
+        ],
+        "absent": [
+            "Staff Writer", "Science Reporter", "Subscribe for $1", "Most read",
+            "Snowplough budget", "All rights reserved", "Tweet",
+        ],
+    },
+    "valley_jsonld_date_only.html": {
+        "url": "https://www.valleyrecord.com/transport/driverless-shuttle-trial/",
+        "title": "Valley Transit to Trial Driverless Shuttle Buses",
+        "authors": ["Jonas Reinholt"],
+        "published": "2026-03-02T11:20:00+00:00",
+        "modified": "2026-03-03T08:00:00+00:00",
+        "language": "en",
+        "site_name": "Valley Record",
+        "canonical_url": None,
+        "present": [
+            "Valley Transit will begin a six-month trial of driverless shuttle buses",
+            "We are not replacing our drivers.",
+            "routes where demand is steady throughout the day",
+        ],
+        "absent": ["Subscribe", "unlimited access", "All rights reserved", "Weather"],
+    },
+    "riverside_url_date_only.html": {
+        "url": "https://www.riversidepost.com/2026/03/14/city-library-reopens/",
+        "title": "City Library Reopens After Two-Year Renovation",
+        "authors": ["Daniel Okafor"],
+        "published": "2026-03-14",
+        "modified": None,
+        "language": "en",
+        "site_name": "Riverside Post",
+        "canonical_url": "https://www.riversidepost.com/2026/03/14/city-library-reopens/",
+        "present": [
+            "Riverside's central library reopened to the public on Saturday",
+            "They have kept the soul of the place,",
+            "has been published on the city website",
+        ],
+        "absent": ["Join our newsletter", "By Daniel Okafor"],
+    },
+    "stadtanzeiger_de_no_lang.html": {
+        "url": "https://www.stadtanzeiger-lindenau.de/lokales/radwegenetz-beschlossen",
+        "title": "Stadtrat beschließt neues Radwegenetz für die Innenstadt",
+        "authors": ["Katrin Müller"],
+        "published": "2026-02-27",
+        "modified": None,
+        "language": "de",
+        "site_name": "Stadtanzeiger Lindenau",
+        "canonical_url": None,
+        "present": [
+            "Der Stadtrat von Lindenau hat am Donnerstagabend mit großer Mehrheit",
+            "Wir wollen, dass sich auch Kinder und ältere Menschen sicher mit dem Rad",
+            "im Amtsblatt und auf der Internetseite der Stadt veröffentlicht",
+        ],
+        "absent": [
+            "Wir verwenden Cookies", "Alle akzeptieren", "Alle Rechte vorbehalten", "©",
+            "Kommentar schreiben", "Teilen", "Von Katrin Müller", "Startseite",
+        ],
+    },
+}
+
+
+def load(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def extracted(request: pytest.FixtureRequest) -> tuple[dict, Article]:
+    case = CASES[request.param]
+    article = extract_article(load(request.param), case["url"], encoding="utf-8")
+    assert article is not None
+    return case, article
+
+
+@pytest.mark.parametrize(
+    "field", ["title", "authors", "published", "modified", "language", "site_name", "canonical_url"]
+)
+def test_metadata(extracted: tuple[dict, Article], field: str) -> None:
+    case, article = extracted
+    assert getattr(article, field) == case[field]
+
+
+def test_body_sentences_present(extracted: tuple[dict, Article]) -> None:
+    case, article = extracted
+    for sentence in case["present"]:
+        assert sentence in article.text
+
+
+def test_boilerplate_absent(extracted: tuple[dict, Article]) -> None:
+    case, article = extracted
+    for junk in case["absent"]:
+        assert junk not in article.text, junk
+
+
+def test_text_shape(extracted: tuple[dict, Article]) -> None:
+    case, article = extracted
+    assert article.url == case["url"]
+    assert article.word_count == len(article.text.split()) >= 250
+    assert not article.text.startswith(article.title)  # headline is not duplicated in text
+    assert "\n\n" not in article.text
+
+
+def test_to_dict_and_pickle() -> None:
+    article = extract_article(load("northfield_two_authors.html"), "https://example.com/a")
+    assert article is not None
+    data = article.to_dict()
+    assert list(data) == [
+        "url", "canonical_url", "title", "authors", "published", "modified", "language",
+        "description", "site_name", "text", "word_count",
+    ]
+    assert json.loads(json.dumps(data)) == data
+    assert data["description"].startswith("A three-year survey has revealed")
+    assert pickle.loads(pickle.dumps(article)) == article
+    assert trafilatura.__version__ in EXTRACTOR_VERSION
+
+
+def test_str_input() -> None:
+    html = load("stadtanzeiger_de_no_lang.html").decode("utf-8")
+    article = extract_article(html, "https://example.de/a")
+    assert article is not None and "Oberbürgermeisterin Sabine Hartmann" in article.text
+
+
+# --- character encodings -------------------------------------------------------------------
+
+FRENCH_URL = "https://www.courrierdumidi.fr/economie/greve"
+
+
+def test_utf8_page_with_wrong_latin1_header() -> None:
+    body = load("courrier_greve_fr.html")  # UTF-8 bytes, no <meta charset>
+    article = extract_article(body, FRENCH_URL, encoding="iso-8859-1")
+    assert article is not None
+    assert "café" in article.text and "Ã" not in article.text
+    assert article.title is not None and article.title.startswith("Grève des contrôleurs")
+
+
+@pytest.mark.parametrize("header", ["iso-8859-1", "windows-1252", None])
+def test_legacy_encoded_page(header: str | None) -> None:
+    body = load("courrier_greve_fr.html").decode("utf-8").encode("cp1252")
+    article = extract_article(body, FRENCH_URL, encoding=header)
+    assert article is not None
+    assert "café de la gare" in article.text and "réglementation européenne" in article.text
+
+
+def test_meta_charset_beats_wrong_header() -> None:
+    html = load("courrier_greve_fr.html").decode("utf-8")
+    body = html.replace("<head>", '<head><meta charset="windows-1252">').encode("cp1252")
+    article = extract_article(body, FRENCH_URL, encoding="utf-8")
+    assert article is not None and "café de la gare" in article.text
+
+
+def test_utf8_bom() -> None:
+    body = b"\xef\xbb\xbf" + load("courrier_greve_fr.html")
+    article = extract_article(body, FRENCH_URL, encoding="iso-8859-1")
+    assert article is not None and "café de la gare" in article.text
+
+
+# --- rejects and robustness ----------------------------------------------------------------
+
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n" * 20
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        PDF,
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
+        b"\x1f\x8b\x08\x00" + bytes(200),
+        bytes(range(256)) * 4,
+        b"",
+        b"   \n\t ",
+        "",
+        b'{"title": "not html", "body": "<p>json</p>"}',
+        b"Just a plain text file without any markup at all.",
+        b"<html><head><title>Empty</title></head><body></body></html>",
+        b"<html><body><nav><a href='/'>Home</a></nav></body></html>",
+    ],
+)
+def test_returns_none_for_non_articles(body: bytes | str) -> None:
+    assert extract_article(body, "https://example.com/file") is None
+
+
+WEIRD = [
+    b"<html><body><p>Unclosed <b>bold <i>italic <div>" + b"text " * 300,
+    b"<html><body>" + b"<div>" * 3000 + b"deep text " * 100 + b"</div>" * 10,
+    "<html><body><p>lone surrogate \ud800 " + "word " * 200 + "</p></body></html>",
+    b"<?xml version='1.0' encoding='utf-8'?><html><body><p>" + b"xml decl " * 100 + b"</p>",
+    b"<html><head><meta charset='no-such-charset'></head><body><p>" + b"x y " * 200 + b"</p>",
+    b'<html><head><script type="application/ld+json">{"@type": "NewsArticle", "author": 5, '
+    b'"datePublished": ["garbage"], "headline": {"x": 1}, "publisher": [[null]]}</script>'
+    b'<script type="application/ld+json">{not json</script></head><body><article><p>'
+    + b"Plenty of ordinary words in a paragraph. " * 40 + b"</p></article></body></html>",
+    b"<html><body><p>" + b"\xff\xfe\xfa" * 300 + b"</p></body></html>",
+]
+
+
+@pytest.mark.parametrize("body", WEIRD)
+def test_never_raises_on_weird_input(body: bytes | str) -> None:
+    result = extract_article(body, "https://example.com/weird")
+    assert result is None or isinstance(result, Article)
+
+
+def test_malformed_but_real_article_still_extracted() -> None:
+    html = load("harbour_gazette_boilerplate.html").decode("utf-8")
+    broken = html.replace("</p>", "").replace("</div>", "")[: int(len(html) * 0.8)]
+    article = extract_article(broken, "https://example.com/a")
+    assert article is not None
+    assert "Harbour councillors have approved a twelve million pound sea wall" in article.text
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("By Jane Smith", ["Jane Smith"]),
+        ("Par Marie Dupont", ["Marie Dupont"]),
+        ("Von Katrin Müller", ["Katrin Müller"]),
+        ("By Priya Raman, Staff Writer, and Tom O'Neill, Science Reporter",
+         ["Priya Raman", "Tom O'Neill"]),
+        ("Ana Lima & Joe Bloggs; Jane Smith", ["Ana Lima", "Joe Bloggs", "Jane Smith"]),
+        ("Jane Smith (jane@example.com), Senior Correspondent", ["Jane Smith"]),
+        ("BY JOHN DOE and jane smith", ["John Doe", "jane smith"]),
+        (["Jane Smith", "jane smith", "https://facebook.com/janesmith"], ["Jane Smith"]),
+        ("Staff Reporter", []),
+        ("", []),
+        (None, []),
+    ],
+)
+def test_split_authors(raw: str | list[str] | None, expected: list[str]) -> None:
+    assert split_authors(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-03-14T09:30:00+01:00", "2026-03-14T09:30:00+01:00"),
+        ("2026-03-14T09:30:00.123Z", "2026-03-14T09:30:00+00:00"),
+        ("2026-03-14 09:30", "2026-03-14T09:30:00"),
+        ("2026-03-14", "2026-03-14"),
+        ("20260314", "2026-03-14"),
+        ("Sat, 14 Mar 2026 09:30:00 GMT", "2026-03-14T09:30:00+00:00"),
+        ("2026-03-14T25:99", "2026-03-14"),
+        (["2026-01-02"], "2026-01-02"),
+        ("yesterday", None),
+        (None, None),
+        (1234, None),
+    ],
+)
+def test_normalize_date(raw: object, expected: str | None) -> None:
+    assert normalize_date(raw) == expected
