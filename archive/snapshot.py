@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import iso_date_to_timestamp, timestamp_to_datetime
+from warcio.timeutils import timestamp_to_datetime
 
 from archive.archiver import spool_path
 from archive.cdxj import surt_key
@@ -49,11 +49,14 @@ def normalize_timestamp(value: str) -> str:
             raise ValueError(f"timestamp {value!r} has {len(text)} digits; use at most 14")
         return timestamp_to_datetime(text).strftime("%Y%m%d%H%M%S")
     try:
-        return iso_date_to_timestamp(datetime.fromisoformat(text).isoformat())
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
             f"timestamp {value!r} is neither 1-14 digits (YYYYMMDDhhmmss) nor ISO 8601"
         ) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.strftime("%Y%m%d%H%M%S")
 
 
 def list_captures(session: Session, url: str, limit: int | None = None) -> list[Capture]:

@@ -79,7 +79,7 @@ class WrittenRecord:
 
     @property
     def timestamp(self) -> str:
-        return datetime_to_timestamp(self.date)
+        return datetime_to_timestamp(self.date.astimezone(UTC))
 
 
 @dataclass(frozen=True)

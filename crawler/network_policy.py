@@ -72,7 +72,11 @@ class NetworkPolicy:
     def check(self, address: str | IPAddress, *, host: str | None = None) -> None:
         """Raise :class:`AddressRefused` if a crawl must not connect to ``address``."""
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-        if any(ip in net for net in self.allowed_networks if net.version == ip.version):
+        candidates = [ip]
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            candidates.append(ip.ipv4_mapped)  # allowing 127.0.0.0/8 allows ::ffff:127.0.0.1
+        if any(c in net for c in candidates for net in self.allowed_networks
+               if net.version == c.version):
             return
         reason = refusal_reason(ip)
         if reason:

@@ -110,3 +110,10 @@ def test_parse_networks_rejects_garbage() -> None:
     assert "'not-a-net'" in message
     assert "NEWSARCHIVE_ALLOWED_NETWORKS" in message
     assert "CIDR" in message
+
+
+def test_allowing_an_ipv4_network_allows_its_ipv4_mapped_form() -> None:
+    policy = NetworkPolicy(parse_networks("127.0.0.0/8"))
+    policy.check("::ffff:127.0.0.1")
+    with pytest.raises(AddressRefused, match="10.0.0.1"):
+        policy.check("::ffff:10.0.0.1")

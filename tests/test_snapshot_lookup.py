@@ -178,16 +178,9 @@ def test_normalized_timestamps_select_captures(setup: Setup, value: str, normali
         assert version_of(closest_capture(session, URL, normalize_timestamp(value))) == expected
 
 
-ISO_BUG = ("bug: normalize_timestamp passes an ISO string with a UTC offset to warcio's "
-           "iso_date_to_timestamp, which raises TypeError instead of returning a timestamp")
-
-
 @pytest.mark.parametrize("value", [
-    pytest.param("2026-11-03T14:00:00+00:00", marks=pytest.mark.xfail(strict=True,
-                                                                      reason=ISO_BUG)),
-    pytest.param("2026-11-03T14:00:00Z", marks=pytest.mark.xfail(strict=True, reason=ISO_BUG)),
-    pytest.param("2026-11-03T16:00:00+02:00", marks=pytest.mark.xfail(strict=True,
-                                                                      reason=ISO_BUG)),
+    "2026-11-03T14:00:00+00:00", "2026-11-03T14:00:00Z", "2026-11-03T16:00:00+02:00",
+    "2026-11-03T14:00:00.5+00:00",
 ])
 def test_iso_timestamps_with_offset(value: str) -> None:
     assert normalize_timestamp(value) == "20261103140000"

@@ -289,8 +289,6 @@ def test_warc_date_has_microseconds_in_utc() -> None:
         "2026-11-03T14:00:00.123456Z")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: WrittenRecord.timestamp formats the date in "
-                   "its own timezone while WARC-Date is converted to UTC")
 def test_written_timestamp_matches_warc_date_for_non_utc_clock(tmp_path: Path) -> None:
     writer = DeterministicWriter(
         tmp_path, start=datetime(2026, 11, 3, 16, 0, 0, tzinfo=timezone(timedelta(hours=2))))
