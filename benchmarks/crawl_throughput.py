@@ -798,6 +798,8 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
     print("-" * len(header))
     base = median(rates.get("plain", []))
     for mode, runs in results.items():
+        if not runs:
+            continue
         crawl = median([r["crawl_s"] for r in runs if r["crawl_s"]])
         rate = median(rates[mode])
         steady = median([r["pages"] / r["fetch_s"] for r in runs if r.get("fetch_s")])
@@ -809,9 +811,9 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
               f"{median([r['maxrss_self_kb'] for r in runs]) / 1024:>7.0f} "
               f"{median([r['peak_tree_kb'] for r in runs]) / 1024:>7.0f}")
     for mode in ("archive", "extract", "stock"):
-        if mode in rates and base and base == base:
+        if rates.get(mode) and base and base == base:
             rate = median(rates[mode])
-            print(f"ratio {mode[0]}/a ({mode}/plain) pages/s: {rate / base:.3f}"
+            print(f"ratio {LABELS[mode][0]}/a ({mode}/plain) pages/s: {rate / base:.3f}"
                   f"  (min..max over rounds: "
                   f"{min(rates[mode]) / base:.3f}..{max(rates[mode]) / base:.3f})")
 
