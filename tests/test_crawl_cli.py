@@ -21,9 +21,19 @@ from tests.conftest import Archive
 
 pytestmark = pytest.mark.slow
 
+from scheduler.demo.server import (
+    FRENCH_ARTICLE as FRENCH,
+)
+from scheduler.demo.server import (
+    MALFORMED_ARTICLE,
+    NO_CHARSET_ARTICLE,
+    WRONG_CHARSET_ARTICLE,
+)
+from scheduler.demo.server import (
+    TWO_AUTHOR_ARTICLE as TWO_AUTHORS,
+)
+
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
-FRENCH = "/culture/2026/11/02/festival-des-lumieres.html"
-TWO_AUTHORS = "/business/2026/11/03/port-authority-record-quarter.html"
 BOILERPLATE = ("We use cookies", "Accept all cookies", "Leave a comment", "Post comment",
                "Donate", "All rights reserved")
 
@@ -290,3 +300,25 @@ def test_max_pages_bounds_the_crawl(archive: Archive, demo_site) -> None:
                             "--no-extract")
     # 3 pages + robots.txt
     assert summary["pages"] == 4
+
+
+def test_robots_txt_is_obeyed_and_archived(site_archive, demo_site):
+    summary = site_archive.summary  # type: ignore[attr-defined]
+    assert "/private/secret.html" not in [p for _, p in demo_site.requests]
+    assert capture_of(site_archive, demo_site.url + "/robots.txt").status == 200
+    assert summary["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    (NO_CHARSET_ARTICLE, "café"),
+    (WRONG_CHARSET_ARTICLE, "Shipyard"),
+    (MALFORMED_ARTICLE, "quota"),
+])
+def test_awkward_pages_are_archived_and_extracted(site_archive, demo_site, path, expected):
+    data = site_archive.cli("snapshot", demo_site.url + path, "--json").json()
+    article = data["article"]
+    assert article is not None and article["word_count"] > 150
+    assert expected in article["title"] + article["text"]
+    assert "Ã" not in article["text"], "mojibake: UTF-8 decoded as Latin-1"
+    raw = site_archive.cli("snapshot", demo_site.url + path, "--raw").stdout
+    assert raw == demo_site.served_bytes(path)
