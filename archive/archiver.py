@@ -10,11 +10,13 @@ spool and the row ``closed``, so nothing is dropped.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog import Catalog
 from archive.cdxj import surt_key
@@ -59,6 +61,8 @@ class Archiver:
         self._file_ids: dict[str, int] = {}
         self._pending_captures: list[dict[str, Any]] = []
         self._pending_articles: list[dict[str, Any]] = []
+        # Closed files are stored off the caller's thread: a 1 GB copy must not stall a crawl.
+        self._shipper = ThreadPoolExecutor(1, thread_name_prefix="warc-ship")
         writer.on_open = self._file_opened
         writer.on_close = self._file_closed
 
@@ -126,8 +130,10 @@ class Archiver:
                 session.execute(Article.__table__.insert(), rows)
 
     def close(self) -> None:
+        """Close the current file and wait until every closed file has been shipped."""
         self.writer.close()
         self.flush()
+        self._shipper.shutdown(wait=True)
 
     # -- file lifecycle ---------------------------------------------------------------------
     def _file_opened(self, filename: str) -> None:
@@ -145,9 +151,12 @@ class Archiver:
                 state=WarcState.CLOSED, size=closed.size, sha256=closed.sha256,
                 records=closed.records, closed_at=utcnow(),
             ))
+        self._shipper.submit(self._ship, closed)
+
+    def _ship(self, closed: ClosedWarc) -> None:
         try:
             ship_closed_warc(self.catalog, self.storage, closed)
-        except (StorageError, OSError) as exc:
+        except (StorageError, OSError, SQLAlchemyError) as exc:
             self.stats.upload_failures += 1
             logger.error("upload of %s failed, kept in the spool: %s", closed.filename, exc)
 

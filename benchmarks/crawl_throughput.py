@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import html
 import json
 import os
@@ -534,8 +535,9 @@ def child_main(args: argparse.Namespace) -> None:
     assert "twisted.internet.reactor" not in sys.modules, "a reactor was installed too early"
 
     t_ready = time.perf_counter()
+    code = str(Path(crawler.runner.__file__).resolve().parent.parent)
     if args.child == "noop":
-        write_result(args, {"mode": "noop", "import_s": t_ready - t_start})
+        write_result(args, {"mode": "noop", "import_s": t_ready - t_start, "code": code})
         return
     urls = Path(args.url_file).read_text().split() if args.url_file else []
     sitemaps = [args.sitemap] if args.sitemap else []
@@ -551,7 +553,7 @@ def child_main(args: argparse.Namespace) -> None:
         import cProfile
 
         profiler = cProfile.Profile()
-    result: dict[str, Any] = {"mode": args.child, "import_s": t_ready - t_start}
+    result: dict[str, Any] = {"mode": args.child, "import_s": t_ready - t_start, "code": code}
 
     if args.child == "plain":
         from scrapy.crawler import CrawlerProcess
@@ -698,10 +700,30 @@ class TreeMemorySampler(threading.Thread):
         return max((v for pid, v in self.peak_hwm.items() if pid != self.pid), default=0)
 
 
+PACKAGES = ("archive", "crawler", "scheduler")
+
+
+def snapshot_code(dest: Path) -> str:
+    """Copy the project's packages to ``dest`` (put first on PYTHONPATH for every run).
+
+    Other people edit the working tree while the benchmark runs; the snapshot keeps all
+    runs of one invocation on the same code. Returns a short hash of what was copied.
+    """
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, dest / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in sorted(dest.rglob("*.py")):
+        digest.update(path.relative_to(dest).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, work: Path, site_url: str,
-                 url_file: Path | None) -> None:
+                 url_file: Path | None, code_dir: Path | None) -> None:
         self.args, self.work, self.site_url, self.url_file = args, work, site_url, url_file
+        self.code_dir = code_dir
         self.serial = 0
 
     def run(self, mode: str, *, pages_limit: int | None = None,
@@ -713,6 +735,9 @@ class Bench:
                "NEWSARCHIVE_ALLOWED_NETWORKS": "127.0.0.0/8",
                "NEWSARCHIVE_EXTRACT_WORKERS": str(self.args.extract_workers)}
         env.pop("NEWSARCHIVE_LOG_LEVEL", None)
+        if self.code_dir:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(self.code_dir), os.environ.get("PYTHONPATH")) if p)
         max_pages = (pages_limit or self.args.pages) + 10
         result_file = run_dir / "result.json"
         if mode == "stock":
@@ -772,8 +797,8 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
            startup_s: float) -> None:
     print("\nPer run:")
     print(f"  {'mode':<8} {'pages':>6} {'archived':>8} {'crawl s':>8} {'pages/s':>8} "
-          f"{'steady/s':>8} {'setup s':>7} {'drain s':>7} {'wall s':>7} {'RSS MB':>7} "
-          f"{'tree MB':>7}")
+          f"{'steady/s':>8} {'setup s':>7} {'drain s':>7} {'wall s':>7} {'CPU s':>6} "
+          f"{'RSS MB':>7} {'tree MB':>7}")
     for mode, runs in results.items():
         for r in runs:
             archived = r.get("summary", {}).get("pages", "-")
@@ -784,6 +809,7 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
                   f"{crawl if crawl is not None else float('nan'):>8.2f} {rate:>8.1f} "
                   f"{steady:>8.1f} {r.get('setup_s', float('nan')):>7.2f} "
                   f"{r.get('drain_s', float('nan')):>7.2f} {r['wall_s']:>7.2f} "
+                  f"{r['cpu_total_s']:>6.1f} "
                   f"{r['maxrss_self_kb'] / 1024:>7.0f} {r['peak_tree_kb'] / 1024:>7.0f}")
 
     rates = {m: [r["pages"] / r["crawl_s"] for r in runs if r["crawl_s"]]
@@ -844,6 +870,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stock", action="store_true",
                         help="also run the real newsarchive CLI with its shipped settings")
     parser.add_argument("--profile", choices=MODES, help="also run MODE once under cProfile")
+    parser.add_argument("--live", action="store_true",
+                        help="import the working tree in every run instead of a snapshot "
+                             "taken at the start")
     parser.add_argument("--port", type=int, default=0, help="nginx port (default: free port)")
     parser.add_argument("--warmup-pages", type=int, default=200,
                         help="pages crawled by an untimed plain warm-up run (0: none)")
@@ -880,6 +909,11 @@ def main() -> None:
         print(f"site: {len(paths)} article pages, {min(sizes) / 1024:.1f}-"
               f"{max(sizes) / 1024:.1f} KB (mean {statistics.mean(sizes) / 1024:.1f} KB, "
               f"{sum(sizes) / 1e6:.1f} MB) in {work} [{time.perf_counter() - t0:.1f} s]")
+        code_dir = None
+        if not args.live:
+            code_dir = work / "code"
+            print(f"code: snapshot of {', '.join(PACKAGES)} in {code_dir} "
+                  f"(sha256 {snapshot_code(code_dir)}; --live to use the working tree)")
         url_file = None
         if args.seed_mode == "urls":
             url_file = work / "urls.txt"
@@ -887,13 +921,14 @@ def main() -> None:
         server.start()
         check_site(site_url)
         print(f"nginx: {site_url}/ (conf {server.conf}, {args.nginx_workers} worker(s), gzip on)")
-        bench = Bench(args, work, site_url, url_file)
+        bench = Bench(args, work, site_url, url_file, code_dir)
 
         startup = []
         for _ in range(3):
             noop = bench.run("noop")
             startup.append(noop["wall_s"])
         startup_s = median(startup)
+        print(f"runs import the project from {noop['code']}")
         print(f"start-up baseline (python + imports, no crawl): {startup_s:.2f} s")
         if args.warmup_pages:
             warm_file = work / "warmup-urls.txt"

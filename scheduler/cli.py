@@ -26,6 +26,7 @@ from archive.storage import StorageError, open_storage
 app = typer.Typer(help="Archive news sites to WARC and retrieve what they said.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 err = Console(stderr=True)
+out = Console(soft_wrap=True)
 
 EXTRACT_FIELDS = ("url", "title", "authors", "published", "modified", "language",
                   "description", "site_name", "canonical_url", "text")
@@ -82,7 +83,6 @@ def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool) -> Any:
 
 
 def print_summary(summary: Any) -> None:
-    out = Console()
     out.print(f"[bold]job {summary.job_id}[/] {summary.status}: {summary.pages} responses "
               f"archived, {summary.bytes / 1e6:.2f} MB, {len(summary.warc_files)} WARC "
               f"file(s), {summary.articles} articles, {summary.errors} errors")
@@ -111,7 +111,7 @@ def captures(
         for c in rows:
             table.add_row(c.timestamp, str(c.status), c.mime, str(c.length),
                           c.payload_digest or "", c.warc_file.filename)
-        Console().print(table)
+        out.print(table)
 
 
 def capture_dict(capture: Any) -> dict[str, Any]:
@@ -162,7 +162,6 @@ def snapshot(
                               "article": article_dict(article) if article else None},
                              indent=2, ensure_ascii=False))
         else:
-            out = Console()
             out.print(f"[bold]{capture.url}[/] at {capture.timestamp}: {snap.status_line}")
             out.print(f"  record {capture.record_id} in {capture.warc_file.filename} "
                       f"@{capture.offset}+{capture.length}")
@@ -249,7 +248,6 @@ def demo(
         overrides = {"LOG_LEVEL": "WARNING", "NEWSARCHIVE_ALLOWED_NETWORKS": "127.0.0.0/8",
                      "AUTOTHROTTLE_ENABLED": False}
         summary = run_and_report(spec, overrides, as_json=False)
-        out = Console()
         out.print(f"\nWARC files are in {config.storage_url}/warcs/ "
                   f"(catalog: {config.database_url})")
         with Catalog(config.database_url).session() as session:
@@ -257,7 +255,8 @@ def demo(
 
             from archive.models import Article, Capture
             example = session.scalars(select(Capture.url).join(Article)
-                                      .where(Capture.job_id == summary.job_id)).first()
+                                      .where(Capture.job_id == summary.job_id)
+                                      .order_by(Article.word_count.desc())).first()
         if example:
             out.print("Fetch a snapshot:")
             out.print(f"  newsarchive captures {example}")

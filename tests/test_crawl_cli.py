@@ -17,21 +17,16 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.models import Article, Capture, CrawlJob, WarcFile
 from archive.snapshot import parse_record
-from tests.conftest import Archive
-
-pytestmark = pytest.mark.slow
-
-from scheduler.demo.server import (
-    FRENCH_ARTICLE as FRENCH,
-)
+from scheduler.demo.server import FRENCH_ARTICLE as FRENCH
 from scheduler.demo.server import (
     MALFORMED_ARTICLE,
     NO_CHARSET_ARTICLE,
     WRONG_CHARSET_ARTICLE,
 )
-from scheduler.demo.server import (
-    TWO_AUTHOR_ARTICLE as TWO_AUTHORS,
-)
+from scheduler.demo.server import TWO_AUTHOR_ARTICLE as TWO_AUTHORS
+from tests.conftest import Archive
+
+pytestmark = pytest.mark.slow
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 BOILERPLATE = ("We use cookies", "Accept all cookies", "Leave a comment", "Post comment",
