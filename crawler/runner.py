@@ -16,8 +16,8 @@ from scrapy.settings import Settings
 from sqlalchemy import func, select
 
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
 from archive.models import Article, Capture, CrawlJob, JobStatus, WarcFile, utcnow
+from crawler.extensions.warc_archiver import archive_config
 from crawler.spiders.news import NewsSpider
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -55,13 +55,6 @@ def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
     if overrides:
         settings.update(overrides, priority="cmdline")
     return settings
-
-
-def archive_config(settings: Settings) -> ArchiveConfig:
-    return ArchiveConfig.resolve(
-        settings.get("NEWSARCHIVE_DATA_DIR"), settings.get("NEWSARCHIVE_DATABASE_URL"),
-        settings.get("NEWSARCHIVE_STORAGE_URL"), settings.get("NEWSARCHIVE_SPOOL_DIR"),
-    )
 
 
 def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Headers, Response
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,14 @@ logger = logging.getLogger(__name__)
 def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
     return [(name.decode("latin-1"), value.decode("latin-1"))
             for name, values in headers.items() for value in values]
+
+
+def archive_config(settings: BaseSettings) -> ArchiveConfig:
+    """The archive locations named by the ``NEWSARCHIVE_*`` Scrapy settings."""
+    return ArchiveConfig.resolve(
+        settings.get("NEWSARCHIVE_DATA_DIR"), settings.get("NEWSARCHIVE_DATABASE_URL"),
+        settings.get("NEWSARCHIVE_STORAGE_URL"), settings.get("NEWSARCHIVE_SPOOL_DIR"),
+    )
 
 
 def exchange_from_scrapy(request: Request, response: Response) -> HttpExchange:
@@ -75,10 +84,7 @@ class WarcArchiver:
         settings = crawler.settings
         if not settings.getbool("NEWSARCHIVE_ARCHIVE"):
             raise NotConfigured("NEWSARCHIVE_ARCHIVE is off")
-        config = ArchiveConfig.resolve(
-            settings.get("NEWSARCHIVE_DATA_DIR"), settings.get("NEWSARCHIVE_DATABASE_URL"),
-            settings.get("NEWSARCHIVE_STORAGE_URL"), settings.get("NEWSARCHIVE_SPOOL_DIR"),
-        )
+        config = archive_config(settings)
         writer = WarcWriter(
             config.spool_dir,
             prefix=settings.get("NEWSARCHIVE_WARC_PREFIX"),
