@@ -317,3 +317,22 @@ def test_awkward_pages_are_archived_and_extracted(site_archive, demo_site, path,
     assert "Ã" not in article["text"], "mojibake: UTF-8 decoded as Latin-1"
     raw = site_archive.cli("snapshot", demo_site.url + path, "--raw").stdout
     assert raw == demo_site.served_bytes(path)
+
+
+def test_rollover_during_a_crawl_keeps_every_capture_readable(archive: Archive, demo_site):
+    summary = archive.crawl(demo_site.url + "/", "--depth", "1", "--no-extract",
+                            env={"NEWSARCHIVE_WARC_MAX_SIZE": "20000"})
+    assert len(summary["warc_files"]) >= 3
+    assert [p.name for p in archive.warc_paths()] == sorted(summary["warc_files"])
+    assert not list(archive.config.spool_dir.iterdir()), "spool must be empty after shipping"
+    with archive.catalog().session() as session:
+        captures = list(session.scalars(select(Capture)))
+        assert len(captures) == summary["pages"]
+        for capture in captures:
+            capture.warc_file  # noqa: B018
+            record, _ = record_at(archive, capture)
+            assert record.rec_headers.get_header("WARC-Record-ID") == capture.record_id
+    for path in archive.warc_paths():
+        with path.open("rb") as f:
+            first = next(iter(ArchiveIterator(f)))
+            assert first.rec_headers.get_header("WARC-Type") == "warcinfo"
