@@ -42,8 +42,10 @@ def crawl(
     urls: Annotated[list[str] | None, typer.Argument(help="Start URLs.")] = None,
     feed: Annotated[list[str] | None, typer.Option(help="RSS/Atom feed URL (repeatable).")] = None,
     sitemap: Annotated[list[str] | None, typer.Option(help="Sitemap URL (repeatable).")] = None,
-    depth: Annotated[int | None, typer.Option(min=0, help="Link hops; 0 = only the URLs.")] = None,
-    max_pages: Annotated[int | None, typer.Option(min=1, help="Most pages to fetch.")] = None,
+    depth: Annotated[int | None, typer.Option(
+        min=0, help="Link hops from the URLs (default 2); 0 = only the URLs.")] = None,
+    max_pages: Annotated[int | None, typer.Option(
+        min=1, help="Most pages to fetch (default 1000).")] = None,
     extract: Annotated[bool, typer.Option(help="Extract articles (--no-extract: archive only).")]
     = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -65,7 +67,7 @@ def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool) -> Any:
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TextColumn("{task.fields[size]}"))
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("crawling", total=spec.max_pages, size="")
+        task = bar.add_task("responses archived", total=spec.max_pages, size="")
 
         def progress(stats: dict[str, Any]) -> None:
             size = stats.get("warc/bytes_written", 0)
