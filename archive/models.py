@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -31,18 +41,56 @@ class WarcState:
     UPLOADED = "uploaded"
 
 
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Site(Base):
+    """A news site to crawl: seeds, URL patterns, limits and an optional schedule."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    start_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    feeds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sitemaps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allow: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deny: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_depth: Mapped[int] = mapped_column(Integer, default=2)
+    max_pages: Mapped[int] = mapped_column(Integer, default=1000)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"cron": ...} | {"interval_seconds": ...}
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class CrawlJob(Base):
+    """The ledger row of one crawl job, scheduled or on demand."""
+
     __tablename__ = "crawl_jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"),
+                                                index=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="cli")  # cli|api|schedule|retry
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    retry_of: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+
+    site: Mapped[Site | None] = relationship()
 
     warc_files: Mapped[list[WarcFile]] = relationship(back_populates="job")
 

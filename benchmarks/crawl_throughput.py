@@ -455,6 +455,13 @@ class Nginx:
         raise RuntimeError(f"nginx did not start listening on {self.port}; see "
                            f"{self.prefix / 'error.log'}")
 
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by the nginx master and its workers."""
+        pid_file = self.prefix / "nginx.pid"
+        if not pid_file.exists():
+            return 0.0
+        return sum(_cpu_s(pid) for pid in _proc_tree(int(pid_file.read_text())))
+
     def stop(self) -> None:
         if not self.running:
             return
@@ -659,6 +666,27 @@ def _proc_tree(root: int) -> list[int]:
     return tree
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _system_cpu() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle, iowait, steal = values[3], values[4], values[7]
+    return (sum(values[:8]) - idle - iowait - steal) / CLK_TCK, steal / CLK_TCK
+
+
 def _status_kb(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -678,6 +706,7 @@ class TreeMemorySampler(threading.Thread):
         self.pid, self.interval = pid, interval
         self.peak_tree_kb = 0
         self.peak_hwm: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}  # last seen CPU seconds of each process of the tree
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -686,6 +715,7 @@ class TreeMemorySampler(threading.Thread):
             for pid in _proc_tree(self.pid):
                 total += _status_kb(pid, "VmRSS:")
                 hwm = _status_kb(pid, "VmHWM:")
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_s(pid))
                 self.peak_hwm[pid] = max(self.peak_hwm.get(pid, 0), hwm)
             self.peak_tree_kb = max(self.peak_tree_kb, total)
             self._stop_event.wait(self.interval)
@@ -693,6 +723,11 @@ class TreeMemorySampler(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join()
+
+    @property
+    def descendants_cpu_s(self) -> float:
+        """CPU seconds of the descendants (extraction worker etc.), as last sampled."""
+        return sum(v for pid, v in self.cpu.items() if pid != self.pid)
 
     @property
     def peak_other_kb(self) -> int:
@@ -721,8 +756,9 @@ def snapshot_code(dest: Path) -> str:
 
 class Bench:
     def __init__(self, args: argparse.Namespace, work: Path, site_url: str,
-                 url_file: Path | None, code_dir: Path | None) -> None:
+                 url_file: Path | None, code_dir: Path | None, server: Nginx) -> None:
         self.args, self.work, self.site_url, self.url_file = args, work, site_url, url_file
+        self.server = server
         self.code_dir = code_dir
         self.serial = 0
 
@@ -756,6 +792,7 @@ class Bench:
             if cprofile:
                 cmd += ["--cprofile", str(cprofile)]
         with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("wb") as errf:
+            nginx0, (busy0, steal0) = self.server.cpu_s(), _system_cpu()
             t0 = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=errf)
             sampler = TreeMemorySampler(proc.pid)
@@ -764,6 +801,8 @@ class Bench:
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
             sampler.stop()
+            busy1, steal1 = _system_cpu()
+            nginx_cpu = self.server.cpu_s() - nginx0
         if proc.returncode != 0:
             tail = (run_dir / "stderr").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{mode} run failed (exit {proc.returncode}):\n{tail}")
@@ -776,6 +815,14 @@ class Bench:
         result.update(wall_s=wall, maxrss_wait4_kb=rusage.ru_maxrss,
                       peak_tree_kb=sampler.peak_tree_kb, peak_other_kb=sampler.peak_other_kb,
                       cpu_total_s=rusage.ru_utime + rusage.ru_stime)
+        # CPU of the run's process tree: the crawler (wait4) + descendants it did not reap
+        # (the extraction worker belongs to the forkserver), as last sampled.
+        result["cpu_tree_s"] = result["cpu_total_s"] + sampler.descendants_cpu_s
+        result["nginx_cpu_s"] = nginx_cpu
+        result["steal_s"] = steal1 - steal0
+        # Everything else the machine did meanwhile (other users' jobs, this script's
+        # sampler): a noise indicator.
+        result["other_cpu_s"] = max(0.0, busy1 - busy0 - result["cpu_tree_s"] - nginx_cpu)
         if not self.args.keep:
             shutil.rmtree(run_dir / "data", ignore_errors=True)
         return result
@@ -798,7 +845,7 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
     print("\nPer run:")
     print(f"  {'mode':<8} {'pages':>6} {'archived':>8} {'crawl s':>8} {'pages/s':>8} "
           f"{'steady/s':>8} {'setup s':>7} {'drain s':>7} {'wall s':>7} {'CPU s':>6} "
-          f"{'RSS MB':>7} {'tree MB':>7}")
+          f"{'nginx':>6} {'other':>6} {'RSS MB':>7} {'tree MB':>7}")
     for mode, runs in results.items():
         for r in runs:
             archived = r.get("summary", {}).get("pages", "-")
@@ -809,7 +856,7 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
                   f"{crawl if crawl is not None else float('nan'):>8.2f} {rate:>8.1f} "
                   f"{steady:>8.1f} {r.get('setup_s', float('nan')):>7.2f} "
                   f"{r.get('drain_s', float('nan')):>7.2f} {r['wall_s']:>7.2f} "
-                  f"{r['cpu_total_s']:>6.1f} "
+                  f"{r['cpu_tree_s']:>6.1f} {r['nginx_cpu_s']:>6.1f} {r['other_cpu_s']:>6.1f} "
                   f"{r['maxrss_self_kb'] / 1024:>7.0f} {r['peak_tree_kb'] / 1024:>7.0f}")
 
     rates = {m: [r["pages"] / r["crawl_s"] for r in runs if r["crawl_s"]]
@@ -839,9 +886,9 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
     for mode in ("archive", "extract", "stock"):
         if rates.get(mode) and base and base == base:
             rate = median(rates[mode])
-            print(f"ratio {LABELS[mode][0]}/a ({mode}/plain) pages/s: {rate / base:.3f}"
-                  f"  (min..max over rounds: "
-                  f"{min(rates[mode]) / base:.3f}..{max(rates[mode]) / base:.3f})")
+            per_round = [m / p for m, p in zip(rates[mode], rates["plain"], strict=False)]
+            print(f"ratio {LABELS[mode][0]}/a ({mode}/plain) median pages/s: {rate / base:.3f}"
+                  f"  (same-round ratios: {', '.join(f'{x:.3f}' for x in per_round)})")
 
 
 def print_profile(path: Path, limit: int = 25) -> None:
@@ -921,7 +968,7 @@ def main() -> None:
         server.start()
         check_site(site_url)
         print(f"nginx: {site_url}/ (conf {server.conf}, {args.nginx_workers} worker(s), gzip on)")
-        bench = Bench(args, work, site_url, url_file, code_dir)
+        bench = Bench(args, work, site_url, url_file, code_dir, server)
 
         startup = []
         for _ in range(3):

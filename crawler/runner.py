@@ -6,6 +6,8 @@ does; the service runs each job in a child process).
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,7 +32,13 @@ class CrawlSpec:
     sitemaps: list[str] = field(default_factory=list)
     depth: int | None = None
     max_pages: int | None = None
+    allow: list[str] = field(default_factory=list)
+    deny: list[str] = field(default_factory=list)
     extract: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CrawlSpec:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -49,6 +57,10 @@ class CrawlSummary:
         return asdict(self)
 
 
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
@@ -58,15 +70,18 @@ def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 
 def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
-              on_progress: ProgressCallback | None = None) -> CrawlSummary:
+              on_progress: ProgressCallback | None = None,
+              job_id: int | None = None) -> CrawlSummary:
+    """Run ``spec``; record it as a new ledger row, or as ``job_id`` (already running)."""
     settings = crawl_settings(overrides)
     catalog = Catalog(archive_config(settings).database_url)
-    with catalog.session() as session:
-        job = CrawlJob(spec=asdict(spec), status=JobStatus.RUNNING, attempts=1,
-                       started_at=utcnow())
-        session.add(job)
-        session.flush()
-        job_id = job.id
+    if job_id is None:
+        with catalog.session() as session:
+            job = CrawlJob(spec=asdict(spec), status=JobStatus.RUNNING, attempts=1,
+                           started_at=utcnow(), worker=worker_name(), pid=os.getpid())
+            session.add(job)
+            session.flush()
+            job_id = job.id
     settings.set("NEWSARCHIVE_JOB_ID", job_id, priority="cmdline")
     settings.set("NEWSARCHIVE_EXTRACT", spec.extract, priority="cmdline")
 
@@ -78,7 +93,8 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
         crawler.signals.connect(report, signal=signals.response_downloaded)
     error: str | None = None
     process.crawl(crawler, urls=spec.urls, feeds=spec.feeds, sitemaps=spec.sitemaps,
-                  depth=spec.depth, max_pages=spec.max_pages)
+                  depth=spec.depth, max_pages=spec.max_pages, allow=spec.allow,
+                  deny=spec.deny)
     try:
         process.start()
     except Exception as exc:  # recorded in the ledger, then re-raised
@@ -97,8 +113,15 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
     failures = list(getattr(spider, "failures", []))
     errors = sum(v for k, v in stats.items() if k.startswith("newsarchive/errors/"))
     reason = stats.get("finish_reason")
-    status = JobStatus.FAILED if error or reason not in ("finished", "closespider_pagecount") \
-        else JobStatus.SUCCEEDED
+    with catalog.session() as session:
+        cancelled = session.scalar(select(CrawlJob.cancel_requested)
+                                   .where(CrawlJob.id == job_id))
+    if cancelled:
+        status = JobStatus.CANCELLED
+    elif error or reason != "finished":
+        status = JobStatus.FAILED
+    else:
+        status = JobStatus.SUCCEEDED
     with catalog.session() as session:
         warc_files = list(session.scalars(
             select(WarcFile.filename).where(WarcFile.job_id == job_id).order_by(WarcFile.id)))
@@ -109,7 +132,8 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
         job = session.get(CrawlJob, job_id)
         job.status = status
         job.finished_at = utcnow()
-        job.error = error or (None if status == JobStatus.SUCCEEDED else f"finish: {reason}")
+        job.error = error or (None if status == JobStatus.SUCCEEDED
+                              else f"crawl ended: {reason}")
         job.stats = {"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
                      "articles": articles, "errors": errors, "warc_files": len(warc_files),
                      "failures": failures[:100]}

@@ -41,6 +41,7 @@ TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
 EXTENSIONS = {
     "crawler.extensions.warc_archiver.WarcArchiver": 100,
     "crawler.extensions.article_extractor.ArticleExtractor": 110,
+    "crawler.extensions.job_progress.JobProgress": 120,
 }
 
 # -- newsarchive ---------------------------------------------------------------------------
@@ -56,6 +57,7 @@ NEWSARCHIVE_WARC_PREFIX = os.environ.get("NEWSARCHIVE_WARC_PREFIX", "newsarchive
 NEWSARCHIVE_WARC_MAX_SIZE = int(os.environ.get("NEWSARCHIVE_WARC_MAX_SIZE", 1024**3))
 NEWSARCHIVE_WARC_MAX_AGE = float(os.environ.get("NEWSARCHIVE_WARC_MAX_AGE", 900))  # seconds
 NEWSARCHIVE_CATALOG_FLUSH_INTERVAL = 1.0  # seconds between catalog commits during a crawl
+NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between live stats updates of the job row
 NEWSARCHIVE_EXTRACT = True  # run article extraction on HTML pages
 NEWSARCHIVE_EXTRACT_WORKERS = int(os.environ.get("NEWSARCHIVE_EXTRACT_WORKERS", 1))
 NEWSARCHIVE_MAX_DEPTH = 2  # link hops from the start URLs; 0 fetches only those

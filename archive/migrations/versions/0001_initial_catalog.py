@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("crawl_jobs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_crawl_jobs_status"), ["status"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_crawl_jobs_status"), ["status"], unique=False)
 
     op.create_table(
         "warc_files",
@@ -56,9 +54,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("filename"),
     )
     with op.batch_alter_table("warc_files", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_warc_files_job_id"), ["job_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_warc_files_job_id"), ["job_id"], unique=False)
 
     op.create_table(
         "captures",
@@ -88,12 +84,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("record_id"),
     )
     with op.batch_alter_table("captures", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_captures_job_id"), ["job_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_captures_surt_timestamp", ["surt", "timestamp"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_captures_job_id"), ["job_id"], unique=False)
+        batch_op.create_index("ix_captures_surt_timestamp", ["surt", "timestamp"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_captures_warc_file_id"), ["warc_file_id"], unique=False
         )
@@ -124,12 +116,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("capture_id"),
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_articles_language"), ["language"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_articles_published"), ["published"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_articles_language"), ["language"], unique=False)
+        batch_op.create_index(batch_op.f("ix_articles_published"), ["published"], unique=False)
 
     # ### end Alembic commands ###
 

@@ -1,0 +1,71 @@
+"""Service settings: environment variables ``NEWSARCHIVE_*`` and an optional TOML file.
+
+The TOML file is ``NEWSARCHIVE_CONFIG`` (default ``newsarchive.toml`` if present); keys are
+the lower-case names below. Environment variables win over the file. Every setting has a
+safe default: loopback only, no token needed there, SQLite and local files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from archive.config import ArchiveConfig
+from crawler.network_policy import parse_networks
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSARCHIVE_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    storage_url: str | None = None
+    spool_dir: Path | None = None
+    api_token: str | None = Field(default=None, repr=False)
+    max_crawls: int = Field(default=2, ge=1, le=64)
+    allowed_networks: str = ""
+    sites_file: Path | None = None  # declarative sites.toml synced at start
+    crawl_rate_limit: int = Field(default=30, ge=1)  # POST /api/v1/crawls per token per minute
+    cancel_grace_seconds: float = Field(default=30.0, gt=0)
+    misfire_grace_seconds: int = Field(default=300, ge=1)
+    dispatch_interval: float = Field(default=1.0, gt=0)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("NEWSARCHIVE_CONFIG", "newsarchive.toml")
+        return (init_settings, env_settings,
+                TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @property
+    def archive(self) -> ArchiveConfig:
+        return ArchiveConfig.resolve(self.data_dir, self.database_url, self.storage_url,
+                                     self.spool_dir)
+
+    def crawl_environment(self) -> dict[str, str]:
+        """Environment for crawl child processes: the same archive, the same policy."""
+        archive = self.archive
+        return {
+            "NEWSARCHIVE_DATA_DIR": str(archive.data_dir),
+            "NEWSARCHIVE_DATABASE_URL": archive.database_url,
+            "NEWSARCHIVE_STORAGE_URL": archive.storage_url,
+            "NEWSARCHIVE_SPOOL_DIR": str(archive.spool_dir),
+            "NEWSARCHIVE_ALLOWED_NETWORKS": self.allowed_networks,
+        }
