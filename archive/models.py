@@ -58,7 +58,8 @@ class Site(Base):
     deny: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_depth: Mapped[int] = mapped_column(Integer, default=2)
     max_pages: Mapped[int] = mapped_column(Integer, default=1000)
-    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"cron": ...} | {"interval_seconds": ...}
+    # {"cron": "*/30 * * * *"} or {"interval_seconds": 1800}; None: on demand only
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
