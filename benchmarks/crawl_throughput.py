@@ -808,7 +808,8 @@ class Bench:
             raise RuntimeError(f"{mode} run failed (exit {proc.returncode}):\n{tail}")
         if mode == "stock":
             summary = json.loads((run_dir / "stdout").read_text())
-            result = {"mode": mode, "summary": summary, "pages": summary["pages"] - 2,
+            extra = 1 if self.url_file else 2  # robots.txt (+ sitemap.xml)
+            result = {"mode": mode, "summary": summary, "pages": summary["pages"] - extra,
                       "crawl_s": None, "maxrss_self_kb": rusage.ru_maxrss}
         else:
             result = json.loads(result_file.read_text())
@@ -1001,12 +1002,13 @@ def main() -> None:
                       f"{r['crawl_s']:.2f} s = {rate:.1f} pages/s (wall {r['wall_s']:.2f} s, "
                       f"peak RSS {r['maxrss_self_kb'] / 1024:.0f} MB)", flush=True)
                 expected = args.pages
+                extra = 1 if url_file else 2  # robots.txt (+ sitemap.xml)
                 if r["pages"] != expected:
                     print(f"  WARNING: {mode} parsed {r['pages']} pages, expected {expected}")
                 archived = r.get("summary", {}).get("pages")
-                if archived is not None and archived != expected + 2:
+                if archived is not None and archived != expected + extra:
                     print(f"  WARNING: {mode} archived {archived} responses, expected "
-                          f"{expected + 2} (pages + robots.txt + sitemap.xml)")
+                          f"{expected + extra} (pages + robots.txt [+ sitemap.xml])")
         report(results, args, startup_s)
         if args.profile:
             profile_path = work / f"profile-{args.profile}.pstats"

@@ -35,6 +35,7 @@ class CrawlSpec:
     allow: list[str] = field(default_factory=list)
     deny: list[str] = field(default_factory=list)
     extract: bool = True
+    site: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CrawlSpec:
@@ -71,13 +72,14 @@ def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
               on_progress: ProgressCallback | None = None,
-              job_id: int | None = None) -> CrawlSummary:
+              job_id: int | None = None, site_id: int | None = None) -> CrawlSummary:
     """Run ``spec``; record it as a new ledger row, or as ``job_id`` (already running)."""
     settings = crawl_settings(overrides)
     catalog = Catalog(archive_config(settings).database_url)
     if job_id is None:
         with catalog.session() as session:
             job = CrawlJob(spec=asdict(spec), status=JobStatus.RUNNING, attempts=1,
+                           site_id=site_id, dedupe_key=f"site:{spec.site}" if spec.site else None,
                            started_at=utcnow(), worker=worker_name(), pid=os.getpid())
             session.add(job)
             session.flush()

@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
+from sqlalchemy import select
 
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig
+from archive.models import ACTIVE_STATUSES, CrawlJob
 from archive.snapshot import (
     SnapshotNotFound,
     closest_capture,
@@ -22,11 +24,15 @@ from archive.snapshot import (
     normalize_timestamp,
 )
 from archive.storage import StorageError, open_storage
+from scheduler.cli_jobs import jobs_app
+from scheduler.cli_sites import sites_app
 
 app = typer.Typer(help="Archive news sites to WARC and retrieve what they said.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
+app.add_typer(sites_app, name="sites")
+app.add_typer(jobs_app, name="jobs")
 
 EXTRACT_FIELDS = ("url", "title", "authors", "published", "modified", "language",
                   "description", "site_name", "canonical_url", "text")
@@ -50,18 +56,48 @@ def crawl(
     = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log.")] = False,
+    site: Annotated[str | None, typer.Option(help="Crawl this configured site now.")] = None,
 ) -> None:
-    """Crawl URLs in the foreground and archive every exchange to WARC."""
+    """Crawl URLs (or a configured --site) in the foreground and archive them to WARC."""
     from crawler.runner import CrawlSpec
 
     spec = CrawlSpec(urls=urls or [], feeds=feed or [], sitemaps=sitemap or [], depth=depth,
                      max_pages=max_pages, extract=extract)
+    site_id = None
+    if site is not None:
+        if spec.urls or spec.feeds or spec.sitemaps:
+            raise fail("give URLs or --site, not both")
+        spec, site_id = site_crawl_spec(site, spec)
     if not (spec.urls or spec.feeds or spec.sitemaps):
-        raise fail("give at least one URL, --feed or --sitemap")
-    run_and_report(spec, {} if verbose else {"LOG_LEVEL": "WARNING"}, as_json)
+        raise fail("give at least one URL, --feed or --sitemap (or --site NAME)")
+    run_and_report(spec, {} if verbose else {"LOG_LEVEL": "WARNING"}, as_json, site_id)
 
 
-def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool) -> Any:
+def site_crawl_spec(name: str, given: Any) -> tuple[Any, int]:
+    """The spec of a configured site; refuses while the site already has an active job."""
+    from crawler.runner import CrawlSpec
+    from scheduler.ledger import site_spec
+    from scheduler.sites import SiteNotFound, get_site
+
+    with Catalog(ArchiveConfig.from_env().database_url).session() as session:
+        try:
+            site = get_site(session, name)
+        except SiteNotFound as exc:
+            raise fail(str(exc)) from None
+        active = session.scalar(select(CrawlJob.id).where(
+            CrawlJob.site_id == site.id, CrawlJob.status.in_(ACTIVE_STATUSES)))
+        if active is not None:
+            raise fail(f"site {name} already has job {active} {'queued or running'}; "
+                       f"one site never has two crawls at once (newsarchive jobs show {active})")
+        spec = CrawlSpec.from_dict(site_spec(site))
+        spec.depth = given.depth if given.depth is not None else spec.depth
+        spec.max_pages = given.max_pages or spec.max_pages
+        spec.extract = given.extract
+        return spec, site.id
+
+
+def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool,
+                   site_id: int | None = None) -> Any:
     from crawler.runner import run_crawl
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -74,7 +110,7 @@ def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool) -> Any:
             bar.update(task, completed=stats.get("warc/responses", 0),
                        size=f"{size / 1e6:.1f} MB")
 
-        summary = run_crawl(spec, overrides, on_progress=progress)
+        summary = run_crawl(spec, overrides, on_progress=progress, site_id=site_id)
     if as_json:
         print(json.dumps({k: v for k, v in summary.to_dict().items() if k != "stats"}, indent=2))
     else:
@@ -230,6 +266,34 @@ def extract(
         print(json.dumps(result, ensure_ascii=False), flush=True)
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+) -> None:
+    """Run the service: HTTP API (/docs), schedules and the crawl dispatcher."""
+    import ipaddress
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from scheduler.app import create_app
+    from scheduler.config import ServiceSettings
+
+    try:
+        settings = ServiceSettings()
+    except (ValidationError, ValueError) as exc:
+        raise fail(f"bad configuration: {exc}", 2) from None
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not settings.api_token:
+        raise fail(f"refusing to listen on {host} without NEWSARCHIVE_API_TOKEN: anyone who "
+                   "can reach it could start crawls; set a token or bind 127.0.0.1", 2)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -1,0 +1,141 @@
+"""Request and response bodies of the HTTP API (kept apart from the ORM models)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = Field(default=None, examples=["*/30 * * * *"])
+    interval_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError('give exactly one of "cron" or "interval_seconds"')
+        if self.cron is not None:
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {self.cron!r}: {exc}") from None
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class SiteFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_urls: list[str] = Field(default_factory=list, max_length=100)
+    feeds: list[str] = Field(default_factory=list, max_length=100)
+    sitemaps: list[str] = Field(default_factory=list, max_length=100)
+    allow: list[str] = Field(default_factory=list, max_length=100)
+    deny: list[str] = Field(default_factory=list, max_length=100)
+    max_depth: int = Field(default=2, ge=0, le=20)
+    max_pages: int = Field(default=1000, ge=1, le=1_000_000)
+    schedule: Schedule | None = None
+    enabled: bool = True
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return patterns
+
+
+class SiteIn(SiteFields):
+    name: str = Field(pattern=NAME_RE, examples=["harbour-gazette"])
+
+    @model_validator(mode="after")
+    def _has_seeds(self) -> SiteIn:
+        if not (self.start_urls or self.feeds or self.sitemaps):
+            raise ValueError("a site needs at least one of start_urls, feeds or sitemaps")
+        return self
+
+
+class SitePatch(BaseModel):
+    """Partial update: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_urls: list[str] | None = None
+    feeds: list[str] | None = None
+    sitemaps: list[str] | None = None
+    allow: list[str] | None = None
+    deny: list[str] | None = None
+    max_depth: int | None = Field(default=None, ge=0, le=20)
+    max_pages: int | None = Field(default=None, ge=1, le=1_000_000)
+    schedule: Schedule | None = None
+    enabled: bool | None = None
+
+
+class SiteOut(SiteFields):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    schedule: dict[str, Any] | None = None  # type: ignore[assignment]
+    next_run: datetime | None = None
+    last_job: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CrawlLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    depth: int = Field(default=0, ge=0, le=5)
+    max_pages: int = Field(default=100, ge=1, le=10_000)
+    extract: bool = True
+
+
+class CrawlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    site: str | None = None
+    limits: CrawlLimits | None = None
+    priority: int = Field(default=0, ge=-10, le=10)
+
+    @model_validator(mode="after")
+    def _urls_or_site(self) -> CrawlRequest:
+        if (self.urls is None) == (self.site is None):
+            raise ValueError('give either "urls" or "site"')
+        return self
+
+
+class JobOut(BaseModel):
+    id: int
+    status: str
+    site: str | None = None
+    trigger: str
+    priority: int
+    spec: dict[str, Any]
+    stats: dict[str, Any]
+    attempts: int
+    error: str | None
+    cancel_requested: bool
+    retry_of: int | None
+    warc_files: list[str] = Field(default_factory=list)
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    next_cursor: int | None = None

@@ -1,0 +1,44 @@
+"""The app factory: one FastAPI app owning the service (settings, catalog, dispatcher)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from fastapi import FastAPI
+
+from scheduler.api import crawls, sites, system
+from scheduler.api.errors import install_error_handlers
+from scheduler.config import ServiceSettings
+from scheduler.metrics import ServiceMetrics
+from scheduler.service import Service
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()
+    service = Service.create(settings)
+    metrics = ServiceMetrics(service.catalog)
+
+    def on_submitted(event: JobSubmissionEvent) -> None:
+        if event.scheduled_run_times:
+            metrics.observe_lag(max(event.scheduled_run_times))
+
+    service.scheduler.add_listener(on_submitted, EVENT_JOB_SUBMITTED)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="newsarchive", version="0.1.0", lifespan=lifespan,
+                  description="Archive news sites to WARC; schedule and request crawls.")
+    app.state.service = service
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for module in (crawls, sites, system):
+        app.include_router(module.router)
+    return app

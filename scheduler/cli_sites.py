@@ -1,0 +1,126 @@
+"""``newsarchive sites add|list|show|remove``: edits the catalog; a running service picks
+the change up within seconds (schedules included)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from archive.catalog import Catalog
+from archive.config import ArchiveConfig
+from archive.models import Site
+from scheduler.api.schemas import Schedule, SiteIn
+from scheduler.sites import SiteExists, SiteNotFound, create_site, get_site
+
+sites_app = typer.Typer(help="Manage the sites crawled on a schedule.", no_args_is_help=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(value: str) -> int:
+    match = DURATION.match(value.strip().lower())
+    if not match:
+        raise typer.BadParameter(f"{value!r}: use a number and s, m, h or d, e.g. 30m or 6h")
+    return int(match[1]) * UNITS[match[2]]
+
+
+def catalog() -> Catalog:
+    return Catalog(ArchiveConfig.from_env().database_url)
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+@sites_app.command("add")
+def add(
+    name: str,
+    start_url: Annotated[list[str] | None, typer.Option(help="Home/section page (repeatable).")]
+    = None,
+    feed: Annotated[list[str] | None, typer.Option(help="RSS/Atom feed (repeatable).")] = None,
+    sitemap: Annotated[list[str] | None, typer.Option(help="Sitemap (repeatable).")] = None,
+    every: Annotated[str | None, typer.Option(help="Interval: 30m, 6h, 1d.")] = None,
+    cron: Annotated[str | None, typer.Option(help='Cron expression, e.g. "*/30 * * * *".')]
+    = None,
+    depth: Annotated[int, typer.Option(min=0, help="Link hops from the seeds.")] = 2,
+    max_pages: Annotated[int, typer.Option(min=1, help="Most pages per crawl.")] = 1000,
+    allow: Annotated[list[str] | None, typer.Option(help="URL regex to follow.")] = None,
+    deny: Annotated[list[str] | None, typer.Option(help="URL regex never to follow.")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Add it switched off.")] = False,
+) -> None:
+    """Add a site (with an optional schedule)."""
+    if every and cron:
+        raise fail("give --every or --cron, not both")
+    try:
+        schedule = (Schedule(interval_seconds=parse_every(every)) if every
+                    else Schedule(cron=cron) if cron else None)
+        site = SiteIn(name=name, start_urls=start_url or [], feeds=feed or [],
+                      sitemaps=sitemap or [], allow=allow or [], deny=deny or [],
+                      max_depth=depth, max_pages=max_pages, schedule=schedule,
+                      enabled=not disabled)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'site'}: "
+                             f"{str(e['msg']).removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise fail(problems) from None
+    with catalog().session() as session:
+        try:
+            create_site(session, site)
+        except SiteExists as exc:
+            raise fail(str(exc)) from None
+    out.print(f"added site {name}" + (f" ({schedule.as_dict()})" if schedule else ""))
+
+
+@sites_app.command("list")
+def list_sites(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List sites with their schedules."""
+    with catalog().session() as session:
+        rows = list(session.scalars(select(Site).order_by(Site.name)))
+        if as_json:
+            for s in rows:
+                print(json.dumps(site_dict(s)))
+            return
+        table = Table("name", "enabled", "schedule", "seeds", "depth", "max pages")
+        for s in rows:
+            table.add_row(s.name, "yes" if s.enabled else "no", json.dumps(s.schedule or {}),
+                          str(len(s.start_urls) + len(s.feeds) + len(s.sitemaps)),
+                          str(s.max_depth), str(s.max_pages))
+        out.print(table)
+
+
+def site_dict(site: Site) -> dict[str, object]:
+    return {"name": site.name, "start_urls": site.start_urls, "feeds": site.feeds,
+            "sitemaps": site.sitemaps, "allow": site.allow, "deny": site.deny,
+            "max_depth": site.max_depth, "max_pages": site.max_pages,
+            "schedule": site.schedule, "enabled": site.enabled}
+
+
+@sites_app.command("show")
+def show(name: str) -> None:
+    """Show one site as JSON."""
+    with catalog().session() as session:
+        try:
+            print(json.dumps(site_dict(get_site(session, name)), indent=2))
+        except SiteNotFound as exc:
+            raise fail(str(exc)) from None
+
+
+@sites_app.command("remove")
+def remove(name: str) -> None:
+    """Remove a site and its schedule (its archived captures stay)."""
+    with catalog().session() as session:
+        try:
+            session.delete(get_site(session, name))
+        except SiteNotFound as exc:
+            raise fail(str(exc)) from None
+    out.print(f"removed site {name}")

@@ -1,0 +1,170 @@
+"""Embedded dispatcher: runs queued ledger jobs in child processes, N at a time.
+
+Every tick (``dispatch_interval``, or at once when woken) it starts queued jobs while slots
+are free, and stops running jobs whose cancellation was requested in the ledger (SIGTERM,
+then SIGKILL after ``cancel_grace_seconds``). The ledger is the only channel: the API, the
+CLI and the scheduler just write rows, so they need no handle on this object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from archive.catalog import Catalog
+from archive.models import CrawlJob, JobStatus
+from archive.recovery import recover_spool
+from archive.storage import open_storage
+from scheduler import ledger
+from scheduler.config import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+class LocalDispatcher:
+    def __init__(self, catalog: Catalog, settings: ServiceSettings) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.slots = settings.max_crawls
+        self.worker = f"{ledger.this_host()}:{os.getpid()}"
+        self.log_dir = settings.archive.data_dir / "logs"
+        self._procs: dict[int, asyncio.subprocess.Process] = {}
+        self._signalled: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> dict[int, int]:
+        """job id → child pid of the crawls this dispatcher runs."""
+        return {job_id: proc.pid for job_id, proc in self._procs.items()}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._loop(), name="dispatcher")
+
+    async def stop(self) -> None:
+        """Stop dispatching; ask running crawls to finish (their WARCs are closed)."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for proc in self._procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        if self._watchers:
+            await asyncio.wait(self._watchers, timeout=self.settings.cancel_grace_seconds)
+        for proc in self._procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # keep dispatching whatever one tick hit
+                logger.exception("dispatcher tick failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_interval)
+
+    async def tick(self) -> None:
+        await self._stop_cancelled()
+        while len(self._procs) < self.slots:
+            job_id = await asyncio.to_thread(self._claim)
+            if job_id is None:
+                break
+            await self._spawn(job_id)
+
+    def _claim(self) -> int | None:
+        with self.catalog.session() as session:
+            job = ledger.claim_next(session, self.worker)
+            return job.id if job else None
+
+    async def _spawn(self, job_id: int) -> None:
+        log = (self.log_dir / f"job-{job_id}.log").open("ab")
+        env = {**os.environ, **self.settings.crawl_environment()}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "crawler.job", str(job_id), "-s", "LOG_LEVEL=INFO",
+                env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True)
+        except OSError as exc:
+            log.close()
+            await asyncio.to_thread(self._abandon, job_id, f"could not start crawl: {exc}")
+            return
+        finally:
+            if not log.closed:
+                log.close()
+        self._procs[job_id] = proc
+        await asyncio.to_thread(self._record_pid, job_id, proc.pid)
+        task = asyncio.create_task(self._watch(job_id, proc), name=f"job-{job_id}")
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+        logger.info("job %d started (pid %d)", job_id, proc.pid)
+
+    def _record_pid(self, job_id: int, pid: int) -> None:
+        with self.catalog.session() as session:
+            session.execute(update(CrawlJob).where(CrawlJob.id == job_id).values(pid=pid))
+
+    async def _watch(self, job_id: int, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        self._procs.pop(job_id, None)
+        self._signalled.discard(job_id)
+        reason = f"crawl process exited with code {code} before recording its result"
+        if code < 0:
+            reason = f"crawl process was killed by signal {-code}"
+        await asyncio.to_thread(self._abandon, job_id, reason)
+        if code != 0:
+            await asyncio.to_thread(self._recover_spool)
+        logger.info("job %d finished (exit code %d)", job_id, code)
+        self.wake()
+
+    def _recover_spool(self) -> None:
+        """A crawl that died leaves its WARC ``.open``: cut, close and store it."""
+        archive = self.settings.archive
+        report = recover_spool(self.catalog, open_storage(archive.storage_url),
+                               archive.spool_dir)
+        if report.recovered_files:
+            logger.warning("recovered WARC data of a dead crawl: %s", report)
+
+    def _abandon(self, job_id: int, reason: str) -> None:
+        with self.catalog.session() as session:
+            ledger.finish_abandoned(session, job_id, reason)
+
+    async def _stop_cancelled(self) -> None:
+        if not self._procs:
+            return
+        with self.catalog.session() as session:
+            wanted = set(session.scalars(select(CrawlJob.id).where(
+                CrawlJob.id.in_(list(self._procs)), CrawlJob.cancel_requested.is_(True),
+                CrawlJob.status == JobStatus.RUNNING)))
+        loop = asyncio.get_running_loop()
+        for job_id in wanted - self._signalled:
+            proc = self._procs[job_id]
+            self._signalled.add(job_id)
+            logger.info("cancelling job %d: SIGTERM to pid %d", job_id, proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            loop.call_later(self.settings.cancel_grace_seconds, self._kill, proc)
+
+    @staticmethod
+    def _kill(proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is None:
+            logger.warning("pid %d ignored SIGTERM for the grace period; SIGKILL", proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+
+def job_log_path(settings: ServiceSettings, job_id: int) -> Path:
+    return settings.archive.data_dir / "logs" / f"job-{job_id}.log"

@@ -1,0 +1,63 @@
+"""Prometheus metrics, read from the catalog at scrape time (true across processes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from archive.catalog import Catalog
+from archive.models import Capture, CrawlJob, JobStatus, WarcFile, WarcState
+
+STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED,
+            JobStatus.CANCELLED)
+
+
+class CatalogCollector(Collector):
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def collect(self) -> Iterator[Metric]:
+        with self.catalog.session() as session:
+            by_status = dict(session.execute(
+                select(CrawlJob.status, func.count()).group_by(CrawlJob.status)).all())
+            pages = session.scalar(select(func.count(Capture.id))) or 0
+            stored = session.scalar(select(func.coalesce(func.sum(WarcFile.size), 0))) or 0
+            pending = session.scalar(select(func.count(WarcFile.id))
+                                     .where(WarcFile.state == WarcState.CLOSED)) or 0
+            errors = sum(int((stats or {}).get("errors", 0)) for stats in session.scalars(
+                select(CrawlJob.stats).where(CrawlJob.status.in_(STATUSES[1:]))))
+        jobs = GaugeMetricFamily("newsarchive_jobs", "Crawl jobs by status", labels=["status"])
+        for status in STATUSES:
+            jobs.add_metric([status], by_status.get(status, 0))
+        yield jobs
+        yield GaugeMetricFamily("newsarchive_queue_length", "Jobs waiting for a crawl slot",
+                                value=by_status.get(JobStatus.QUEUED, 0))
+        yield CounterMetricFamily("newsarchive_pages_archived",
+                                  "Responses archived (captures)", value=pages)
+        yield CounterMetricFamily("newsarchive_warc_bytes", "Bytes of closed WARC files",
+                                  value=stored)
+        yield CounterMetricFamily("newsarchive_crawl_errors",
+                                  "Failed downloads counted by crawl jobs", value=errors)
+        yield GaugeMetricFamily("newsarchive_uploads_pending",
+                                "Closed WARCs not yet stored (failed or pending uploads)",
+                                value=pending)
+
+
+class ServiceMetrics:
+    """One registry per app: catalog-derived metrics plus in-process schedule lag."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(CatalogCollector(catalog))
+        self.schedule_lag = Histogram(
+            "newsarchive_schedule_lag_seconds", "Delay between a schedule's due time and "
+            "the crawl being queued", registry=self.registry,
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900))
+
+    def observe_lag(self, due: datetime) -> None:
+        self.schedule_lag.observe(max(0.0, (datetime.now(UTC) - due).total_seconds()))

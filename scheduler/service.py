@@ -1,0 +1,114 @@
+"""The running service: catalog, settings, dispatcher, scheduler; one per ``serve`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.catalog import Catalog
+from archive.models import Site
+from archive.recovery import recover_spool
+from archive.storage import open_storage
+from crawler.network_policy import NetworkPolicy, parse_networks
+from scheduler import ledger, schedules
+from scheduler.api.auth import RateLimiter
+from scheduler.config import ServiceSettings
+from scheduler.dispatch import LocalDispatcher
+from scheduler.sites import load_sites_file, replace_site
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    settings: ServiceSettings
+    catalog: Catalog
+    dispatcher: LocalDispatcher
+    scheduler: AsyncIOScheduler
+    policy: NetworkPolicy
+    rate_limiter: RateLimiter
+    recovered_jobs: list[int] = field(default_factory=list)
+    _sites_seen: tuple[object, ...] = ()
+    _watch_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def create(cls, settings: ServiceSettings) -> Service:
+        catalog = Catalog(settings.archive.database_url)
+        return cls(
+            settings=settings, catalog=catalog,
+            dispatcher=LocalDispatcher(catalog, settings),
+            scheduler=schedules.make_scheduler(catalog, settings.misfire_grace_seconds),
+            policy=NetworkPolicy(parse_networks(settings.allowed_networks)),
+            rate_limiter=RateLimiter(settings.crawl_rate_limit),
+        )
+
+    async def start(self) -> None:
+        self.recover()
+        if self.settings.sites_file:
+            self.load_sites_file()
+        schedules.register_service(self.catalog, self.dispatcher.wake)
+        self.scheduler.start()
+        self.sync_schedules()
+        self.dispatcher.start()
+        self._watch_task = asyncio.create_task(self._watch_sites(), name="site-watch")
+
+    async def stop(self) -> None:
+        if self._watch_task:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.dispatcher.stop()
+        self.catalog.dispose()
+
+    def recover(self) -> None:
+        """Fail jobs whose process died with a previous service; finish their WARCs."""
+        with self.catalog.session() as session:
+            jobs = ledger.recover_orphans(session)
+            self.recovered_jobs = [job.id for job in jobs]
+        for job_id in self.recovered_jobs:
+            logger.warning("job %d was running in a process that is gone: marked failed",
+                           job_id)
+        archive = self.settings.archive
+        report = recover_spool(self.catalog, open_storage(archive.storage_url),
+                               archive.spool_dir)
+        if report.recovered_files or report.shipped_files or report.failed_files:
+            logger.warning("spool recovery: %s", report)
+
+    def load_sites_file(self) -> None:
+        path = self.settings.sites_file
+        assert path is not None
+        sites = load_sites_file(path)
+        with self.catalog.session() as session:
+            for site in sites:
+                replace_site(session, site)
+        logger.info("synced %d site(s) from %s", len(sites), path)
+
+    def sync_schedules(self) -> None:
+        self._sites_seen = self._sites_fingerprint()
+        schedules.sync_schedules(self.catalog, self.scheduler)
+
+    def _sites_fingerprint(self) -> tuple[object, ...]:
+        with self.catalog.session() as session:
+            return tuple(session.execute(
+                select(func.count(Site.id), func.max(Site.updated_at))).one())
+
+    async def _watch_sites(self) -> None:
+        """Re-sync schedules when sites change outside the API (CLI, another process)."""
+        while True:
+            await asyncio.sleep(self.settings.dispatch_interval * 2)
+            try:
+                if await asyncio.to_thread(self._sites_fingerprint) != self._sites_seen:
+                    self.sync_schedules()
+            except SQLAlchemyError:
+                logger.exception("could not check sites for changes")
+
+    def job_queued(self) -> None:
+        self.dispatcher.wake()

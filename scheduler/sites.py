@@ -1,0 +1,78 @@
+"""Sites: create, update, remove, and the declarative ``sites.toml`` synced at start."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.models import Site
+from scheduler.api.schemas import SiteIn, SitePatch
+
+
+class SiteNotFound(LookupError):
+    pass
+
+
+class SiteExists(ValueError):
+    pass
+
+
+def get_site(session: Session, name: str) -> Site:
+    site = session.scalar(select(Site).where(Site.name == name))
+    if site is None:
+        raise SiteNotFound(f"no site named {name!r}")
+    return site
+
+
+def create_site(session: Session, data: SiteIn) -> Site:
+    if session.scalar(select(Site.id).where(Site.name == data.name)) is not None:
+        raise SiteExists(f"a site named {data.name!r} already exists; PATCH it instead")
+    values = data.model_dump(exclude={"schedule"})
+    site = Site(**values, schedule=data.schedule.as_dict() if data.schedule else None)
+    session.add(site)
+    session.flush()
+    return site
+
+
+def update_site(session: Session, name: str, patch: SitePatch) -> Site:
+    site = get_site(session, name)
+    for field, value in patch.model_dump(exclude_unset=True).items():
+        if field == "schedule":
+            value = patch.schedule.as_dict() if patch.schedule else None
+        setattr(site, field, value)
+    session.flush()
+    return site
+
+
+def replace_site(session: Session, data: SiteIn) -> Site:
+    """Create or overwrite a site from a full definition (sites.toml semantics)."""
+    site = session.scalar(select(Site).where(Site.name == data.name))
+    if site is None:
+        return create_site(session, data)
+    for field, value in data.model_dump(exclude={"name", "schedule"}).items():
+        setattr(site, field, value)
+    site.schedule = data.schedule.as_dict() if data.schedule else None
+    session.flush()
+    return site
+
+
+def load_sites_file(path: Path) -> list[SiteIn]:
+    """Parse ``[[site]]`` tables; errors name the file, the site and the field."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    sites = []
+    for index, table in enumerate(document.get("site", [])):
+        try:
+            sites.append(SiteIn.model_validate(table))
+        except ValidationError as exc:
+            name = table.get("name", f"#{index + 1}")
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'site'}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ValueError(f"{path}: site {name}: {problems}") from None
+    return sites

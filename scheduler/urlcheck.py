@@ -1,0 +1,57 @@
+"""Validation of URLs submitted for on-demand crawls (the first SSRF gate).
+
+The crawl re-checks every connection (crawler/resolver.py); this gate rejects bad input
+early with a clear 422: not http(s), too long, no host, or a host that is (or resolves
+to) a refused address, including decimal/octal/hex IPv4 forms such as ``2130706433``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from crawler.network_policy import AddressRefused, NetworkPolicy
+
+MAX_URL_LENGTH = 2048
+
+
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host literal denotes, in any form ``inet_aton`` accepts."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
+    """Return ``url`` if it may be crawled; raise ValueError saying why not."""
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"only http and https URLs can be crawled, not {parts.scheme!r}"
+                         if parts.scheme else "not an absolute URL: give http(s)://host/...")
+    host = parts.hostname
+    if not host:
+        raise ValueError("the URL has no host")
+    literal = literal_address(host)
+    addresses = [literal] if literal else _resolve(host, parts.port)
+    for address in addresses:
+        try:
+            policy.check(address, host=host)
+        except AddressRefused as exc:
+            raise ValueError(str(exc)) from None
+    return url
+
+
+def _resolve(host: str, port: int | None) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        infos = socket.getaddrinfo(host, port or 80, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return []  # unresolvable now: the crawl reports it (and re-checks at connect)
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
