@@ -1,8 +1,9 @@
 """Signals the newsarchive components use to talk to each other.
 
 ``page_parsed(response, outlinks)``: the spider parsed an HTML page.
-``page_analyzed(response, outlinks, article)``: extraction finished for a parsed page
-(``article`` is a dict of extracted fields, or None when nothing was extracted).
+``page_analyzed(record, outlinks, article, extractor_version)``: extraction finished for a
+parsed page; ``record`` is the page's WARC response record (a WrittenRecord), ``article`` a
+dict of extracted fields or None when nothing was extracted.
 """
 
 page_parsed = object()

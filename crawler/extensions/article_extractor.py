@@ -1,7 +1,9 @@
 """Scrapy extension that extracts articles off the crawl's critical path.
 
 On ``page_parsed`` the HTML is handed to a process pool (``NEWSARCHIVE_EXTRACT_WORKERS``
-processes); the reactor thread never runs the extractor. When a result arrives it sends
+processes); the reactor thread never runs the extractor. When more than
+``NEWSARCHIVE_EXTRACT_BACKLOG`` pages wait, the engine pauses until half have been done, so
+memory stays bounded when fetching outpaces extraction. When a result arrives it sends
 ``page_analyzed``; on ``spider_closed`` it waits for the extractions still running so that
 every page gets its metadata record before the WARC is closed.
 """
@@ -16,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 
+from archive.warc import WrittenRecord
 from crawler import signals as na_signals
 from crawler.extraction import EXTRACTOR_VERSION, extract_article
 
@@ -45,17 +48,21 @@ def _declared_charset(response: Response) -> str | None:
 
 
 class ArticleExtractor:
-    def __init__(self, crawler: Crawler, workers: int) -> None:
+    def __init__(self, crawler: Crawler, workers: int, backlog: int) -> None:
         self.crawler = crawler
         self.workers = workers
+        self.backlog = backlog
+        self._paused = False
         self._pool: ProcessPoolExecutor | None = None
         self._pending: set[defer.Deferred[None]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not crawler.settings.getbool("NEWSARCHIVE_EXTRACT"):
-            raise NotConfigured("NEWSARCHIVE_EXTRACT is off")
-        ext = cls(crawler, max(1, crawler.settings.getint("NEWSARCHIVE_EXTRACT_WORKERS")))
+            raise NotConfigured
+        settings = crawler.settings
+        ext = cls(crawler, max(1, settings.getint("NEWSARCHIVE_EXTRACT_WORKERS")),
+                  max(2, settings.getint("NEWSARCHIVE_EXTRACT_BACKLOG")))
         crawler.signals.connect(ext.page_parsed, signal=na_signals.page_parsed)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -68,25 +75,42 @@ class ArticleExtractor:
         return self._pool
 
     def page_parsed(self, response: Response, outlinks: list[str]) -> None:
-        future = self.pool.submit(_extract, response.body, response.url,
-                                  _declared_charset(response))
+        record = response.meta.get("warc_response")
+        if record is None:
+            return
+        url = response.url
+        # Keep only what the result needs: a Response (with its parsed tree) per pending
+        # page would make memory grow with the backlog.
+        future = self.pool.submit(_extract, response.body, url, _declared_charset(response))
         done: defer.Deferred[None] = defer.Deferred()
         self._pending.add(done)
-        future.add_done_callback(
-            lambda f: reactor.callFromThread(self._finished, f, response, outlinks, done))
+        if len(self._pending) >= self.backlog and not self._paused:
+            self._paused = True
+            self.crawler.engine.pause()
+            self.crawler.stats.inc_value("extraction/backpressure_pauses")
 
-    def _finished(self, future: Future[dict[str, Any] | None], response: Response,
+        def deliver(f: Future[dict[str, Any] | None]) -> None:
+            from twisted.internet import reactor  # the reactor Scrapy installed
+
+            reactor.callFromThread(self._finished, f, record, url, outlinks, done)
+
+        future.add_done_callback(deliver)
+
+    def _finished(self, future: Future[dict[str, Any] | None], record: WrittenRecord, url: str,
                   outlinks: list[str], done: defer.Deferred[None]) -> None:
         self._pending.discard(done)
+        if self._paused and len(self._pending) <= self.backlog // 2:
+            self._paused = False
+            self.crawler.engine.unpause()
         try:
             article = future.result()
         except Exception as exc:  # noqa: BLE001 - any worker crash: keep the page's metadata
-            logger.error("extraction failed for %s: %r", response.url, exc)
+            logger.error("extraction failed for %s: %r", url, exc)
             self.crawler.stats.inc_value("extraction/errors")
             article = None
         self.crawler.stats.inc_value("extraction/articles" if article else "extraction/empty")
         self.crawler.signals.send_catch_log(
-            na_signals.page_analyzed, response=response, outlinks=outlinks,
+            na_signals.page_analyzed, record=record, outlinks=outlinks,
             article=article, extractor_version=EXTRACTOR_VERSION,
         )
         done.callback(None)

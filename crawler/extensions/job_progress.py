@@ -46,7 +46,7 @@ class JobProgress:
     def from_crawler(cls, crawler: Crawler) -> Self:
         job_id = crawler.settings.get("NEWSARCHIVE_JOB_ID")
         if not job_id:
-            raise NotConfigured("no NEWSARCHIVE_JOB_ID")
+            raise NotConfigured
         catalog = Catalog(archive_config(crawler.settings).database_url, upgrade=False)
         ext = cls(crawler, catalog, int(job_id),
                   crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL"))

@@ -83,13 +83,14 @@ class WarcArchiver:
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
         if not settings.getbool("NEWSARCHIVE_ARCHIVE"):
-            raise NotConfigured("NEWSARCHIVE_ARCHIVE is off")
+            raise NotConfigured
         config = archive_config(settings)
         writer = WarcWriter(
             config.spool_dir,
             prefix=settings.get("NEWSARCHIVE_WARC_PREFIX"),
             max_size=settings.getint("NEWSARCHIVE_WARC_MAX_SIZE"),
             max_age=settings.getfloat("NEWSARCHIVE_WARC_MAX_AGE"),
+            gzip_level=settings.getint("NEWSARCHIVE_WARC_GZIP_LEVEL"),
             warcinfo={
                 "software": "newsarchive (Scrapy, warcio)",
                 "format": "WARC File Format 1.1",
@@ -102,9 +103,10 @@ class WarcArchiver:
                             writer, job_id=int(job_id) if job_id else None)
         ext = cls(crawler, archiver, settings.getfloat("NEWSARCHIVE_CATALOG_FLUSH_INTERVAL"))
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
-        metadata_signal = (na_signals.page_analyzed if settings.getbool("NEWSARCHIVE_EXTRACT")
-                           else na_signals.page_parsed)
-        crawler.signals.connect(ext.page_analyzed, signal=metadata_signal)
+        if settings.getbool("NEWSARCHIVE_EXTRACT"):
+            crawler.signals.connect(ext.page_analyzed, signal=na_signals.page_analyzed)
+        else:
+            crawler.signals.connect(ext.page_parsed, signal=na_signals.page_parsed)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext
@@ -122,10 +124,13 @@ class WarcArchiver:
             self.stats.inc_value("warc/truncated")
         self._sync_stats()
 
-    def page_analyzed(self, response: Response, outlinks: list[str],
+    def page_parsed(self, response: Response, outlinks: list[str]) -> None:
+        """Extraction off: the metadata record carries the outlinks only."""
+        self.page_analyzed(response.meta.get("warc_response"), outlinks)
+
+    def page_analyzed(self, record: WrittenRecord | None, outlinks: list[str],
                       article: dict[str, Any] | None = None,
                       extractor_version: str | None = None) -> None:
-        record: WrittenRecord | None = response.meta.get("warc_response")
         if record is None:
             return
         metadata: dict[str, Any] = {"outlinks": outlinks}
