@@ -584,12 +584,13 @@ def child_main(args: argparse.Namespace) -> None:
         calls: dict[str, Any] = {}
 
         def timed_run_crawl(spec: Any, overrides: dict[str, Any] | None = None,
-                            on_progress: Any = None) -> Any:
+                            on_progress: Any = None, **kwargs: Any) -> Any:
             calls["t0"] = time.perf_counter()
             if profiler:
                 profiler.enable()
             try:
-                summary = original(spec, {**(overrides or {}), **common}, on_progress)
+                summary = original(spec, {**(overrides or {}), **common}, on_progress,
+                                   **kwargs)
             finally:
                 if profiler:
                     profiler.disable()

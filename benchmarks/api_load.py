@@ -1,0 +1,787 @@
+#!/usr/bin/env python3
+"""API load: requests/s and latency of the read endpoints of ``newsarchive serve``.
+
+Fills a fresh data directory's SQLite catalog (the real models, bulk inserts: some 200 crawl
+jobs, their WARC files and 10,000 captures of ~2,000 URLs), starts ``newsarchive serve`` on
+a free loopback port with ``NEWSARCHIVE_DATA_DIR`` pointing there, and drives it from a
+separate process (wrk with a Lua script that rotates paths; an asyncio + httpx loop when wrk
+is missing) at ``--connections`` concurrent keep-alive connections for ``--duration`` s:
+
+  GET /healthz                    baseline: a trivial endpoint of the same server
+  GET /api/v1/crawls/{id}         ids rotate over every job
+  GET /api/v1/captures?url=...    URLs rotate over every captured URL; when the route does
+                                  not exist (404 and absent from /openapi.json) it is
+                                  reported as "not implemented" and not loaded
+
+Prints, per endpoint: requests/s, that as a ratio of /healthz, p50 and p99 latency, non-2xx
+responses, socket errors, and the CPU the server and the load generator used meanwhile.
+``--profile`` adds one run per endpoint with py-spy sampling the server (not counted in the
+table) and prints where its time goes. The server is stopped at the end, the temp directory
+removed unless ``--keep``. Run from the repo root:
+
+  .venv/bin/python benchmarks/api_load.py [--connections 16] [--duration 10] [--profile]
+
+This is a benchmark script, not a test; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = Path(__file__).resolve()
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# =====================================================================================
+# Catalog data
+# =====================================================================================
+
+HOSTS = ("www.harbourgazette.example", "news.northbridge.example.org",
+         "www.dailyledger.example.com", "eveningpost.example.net", "m.citytimes.example",
+         "www.valleyherald.example")
+SECTIONS = ("world", "business", "politics", "science", "technology", "health",
+            "environment", "culture", "sport", "opinion")
+WORDS = ("council", "harbour", "budget", "flood", "tram", "election", "school", "hospital",
+         "ferry", "strike", "wind-farm", "museum", "river", "housing", "airport", "festival",
+         "court", "energy", "police", "market", "league", "bridge", "water", "inquiry",
+         "museum", "union", "farmers", "report", "rates", "storm", "plan", "vote")
+
+
+def make_urls(rng: random.Random, count: int) -> list[str]:
+    """``count`` distinct article-, section- and feed-like URLs over a few news hosts."""
+    urls: list[str] = []
+    seen: set[str] = set()
+    for host in HOSTS:  # front pages and section fronts: captured in nearly every crawl
+        for url in [f"https://{host}/"] + [f"https://{host}/{s}/" for s in SECTIONS[:4]]:
+            seen.add(url)
+            urls.append(url)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    n = 0
+    while len(urls) < count:
+        n += 1
+        host, section = rng.choice(HOSTS), rng.choice(SECTIONS)
+        day = start + timedelta(days=rng.randrange(400))
+        slug = "-".join(rng.sample(WORDS, rng.randint(3, 7)))
+        url = f"https://{host}/{section}/{day:%Y/%m/%d}/{slug}-{n}"
+        roll = rng.random()
+        if roll < 0.06:
+            url += f"?page={rng.randint(2, 4)}"
+        elif roll < 0.09:
+            url += "?utm_source=rss&utm_medium=feed"
+        elif roll < 0.11:
+            url = f"https://{host}/{section}/index.html?from={day:%Y%m%d}&n={n}"
+        if url not in seen:
+            seen.add(url)
+            urls.append(url)
+    return urls
+
+
+def sha1_digest(rng: random.Random) -> str:
+    return "sha1:" + base64.b32encode(rng.randbytes(20)).decode()
+
+
+def populate(data_dir: Path, *, jobs: int, urls: int, captures: int, seed: int,
+             storage_files: bool) -> dict[str, Any]:
+    """Create the catalog (migrations) and bulk-insert jobs, WARC files and captures."""
+    from sqlalchemy import func, insert, select
+
+    from archive.catalog import Catalog
+    from archive.cdxj import surt_key
+    from archive.config import ArchiveConfig
+    from archive.models import Capture, CrawlJob, JobStatus, WarcFile, WarcState
+
+    t0 = time.perf_counter()
+    rng = random.Random(seed)
+    config = ArchiveConfig.resolve(data_dir)
+    catalog = Catalog(config.database_url)
+    url_list = make_urls(rng, urls)
+    hostname = socket.gethostname()
+
+    # Captures per URL: every URL at least once, the rest skewed towards front pages.
+    weights = [1.0 / (rank + 8) for rank in range(len(url_list))]
+    picks = url_list + rng.choices(url_list, weights=weights, k=captures - len(url_list))
+    rng.shuffle(picks)
+    # Split into jobs of varied size (empty-ish jobs too: a failed crawl archives little).
+    cuts = sorted(rng.sample(range(1, captures), jobs - 1))
+    chunks = [picks[a:b] for a, b in zip([0, *cuts], [*cuts, captures], strict=True)]
+
+    job_rows: list[dict[str, Any]] = []
+    file_rows: list[dict[str, Any]] = []
+    capture_rows: list[dict[str, Any]] = []
+    last_digest: dict[str, str] = {}
+    started = datetime.now(UTC) - timedelta(hours=12 * jobs + 24)
+    serial = 0
+    for job_id, chunk in enumerate(chunks, start=1):
+        start = started + timedelta(hours=12 * job_id, minutes=rng.randrange(60))
+        roll = rng.random()
+        status = (JobStatus.SUCCEEDED if roll < 0.9 else
+                  JobStatus.FAILED if roll < 0.97 else JobStatus.CANCELLED)
+        seed_host = rng.choice(HOSTS)
+        spec = {"urls": [f"https://{seed_host}/"], "feeds": [f"https://{seed_host}/rss.xml"],
+                "sitemaps": [], "allow": [], "deny": [], "depth": 2, "max_pages": 1000,
+                "extract": True}
+        n_files = 1 + len(chunk) // 40 if chunk else 0
+        files_of_job = []
+        for k in range(n_files):
+            serial += 1
+            opened = start + timedelta(seconds=5 + 120 * k)
+            name = (f"newsarchive-{opened:%Y%m%d%H%M%S%f}"[:29] +
+                    f"-{serial:05d}-{40000 + job_id}~{hostname}.warc.gz")
+            files_of_job.append({"id": serial, "job_id": job_id, "filename": name,
+                                 "storage_key": "warcs/" + name, "state": WarcState.UPLOADED,
+                                 "sha256": hashlib.sha256(name.encode()).hexdigest(),
+                                 "created_at": opened, "closed_at": opened,
+                                 "uploaded_at": opened, "size": 0, "records": 1})
+        offsets = {f["id"]: rng.randint(400, 600) for f in files_of_job}  # after warcinfo
+        when = start + timedelta(seconds=3)
+        total_bytes = 0
+        for i, url in enumerate(chunk):
+            wf = files_of_job[min(i * n_files // len(chunk), n_files - 1)]
+            when += timedelta(milliseconds=rng.randint(150, 4000))
+            previous = last_digest.get(url)
+            revisit = previous is not None and rng.random() < 0.35
+            digest = previous if revisit else sha1_digest(rng)
+            last_digest[url] = digest  # type: ignore[assignment]
+            status_code = 200 if rng.random() < 0.95 else rng.choice((301, 404, 410, 503))
+            mime = "text/html" if "rss" not in url else "application/rss+xml"
+            length = rng.randint(520, 760) if revisit else int(rng.lognormvariate(9.6, 0.5))
+            capture_rows.append({
+                "job_id": job_id, "warc_file_id": wf["id"], "url": url,
+                "surt": surt_key(url), "timestamp": when.strftime("%Y%m%d%H%M%S"),
+                "status": status_code, "mime": mime, "payload_digest": digest,
+                "record_type": "revisit" if revisit else "response",
+                "record_id": f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>",
+                "offset": offsets[wf["id"]], "length": length, "truncated": None,
+            })
+            offsets[wf["id"]] += length + rng.randint(300, 700)  # + its request record
+            wf["records"] += 2
+            total_bytes += length
+        for wf in files_of_job:
+            wf["size"] = offsets[wf["id"]]
+        file_rows += files_of_job
+        finished = when + timedelta(seconds=rng.randint(2, 30))
+        job_rows.append({
+            "id": job_id, "status": status, "trigger": rng.choice(("schedule", "api", "cli")),
+            "priority": 0, "dedupe_key": "urls:" + hashlib.sha256(seed_host.encode())
+            .hexdigest(), "idempotency_key": None, "spec": spec,
+            "stats": {"pages": len(chunk), "bytes": total_bytes,
+                      "articles": int(len(chunk) * 0.8), "errors": 0 if status ==
+                      JobStatus.SUCCEEDED else rng.randint(1, 5),
+                      "warc_files": n_files, "failures": []},
+            "attempts": 1, "error": None if status == JobStatus.SUCCEEDED else
+            ("crawl ended: shutdown" if status == JobStatus.FAILED else "cancelled"),
+            "pid": None, "worker": f"{hostname}:{30000 + job_id}",
+            "cancel_requested": status == JobStatus.CANCELLED, "retry_of": None,
+            "created_at": start, "started_at": start + timedelta(seconds=1),
+            "finished_at": finished, "heartbeat_at": finished,
+        })
+
+    with catalog.session() as session:
+        session.execute(insert(CrawlJob), job_rows)
+        session.execute(insert(WarcFile), file_rows)
+        for i in range(0, len(capture_rows), 2000):
+            session.execute(insert(Capture), capture_rows[i:i + 2000])
+    with catalog.session() as session:
+        counts = {m.__tablename__: session.scalar(select(func.count()).select_from(m))
+                  for m in (CrawlJob, WarcFile, Capture)}
+        distinct = session.scalar(select(func.count(func.distinct(Capture.surt))))
+    catalog.dispose()
+    if storage_files:  # what uploaded WARCs leave in file:// storage: WARC + its CDXJ
+        root = Path(urllib.parse.urlparse(config.storage_url).path)
+        for sub in ("warcs", "indexes"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        for wf in file_rows:
+            (root / "warcs" / wf["filename"]).touch()
+            (root / "indexes" / (wf["filename"] + ".cdxj")).touch()
+    per_url = Counter(row["url"] for row in capture_rows)
+    return {"counts": counts, "distinct_surts": distinct, "urls": url_list,
+            "job_ids": [row["id"] for row in job_rows], "seconds": time.perf_counter() - t0,
+            "max_per_url": max(per_url.values()), "db": config.database_url,
+            "storage_files": 2 * len(file_rows) if storage_files else 0}
+
+
+# =====================================================================================
+# Server
+# =====================================================================================
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_s(pid: int) -> float:
+    """utime + stime of one process (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class Server:
+    """``newsarchive serve --host 127.0.0.1 --port PORT`` in its own session."""
+
+    def __init__(self, work: Path, data_dir: Path, port: int) -> None:
+        self.work, self.data_dir, self.port = work, data_dir, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = work / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        exe = Path(sys.executable).parent / "newsarchive"
+        binary = str(exe) if exe.exists() else shutil.which("newsarchive")
+        if binary is None:
+            sys.exit("`newsarchive` not found: run with the project's virtualenv "
+                     "(.venv/bin/python benchmarks/api_load.py)")
+        return [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
+        env["NEWSARCHIVE_DATA_DIR"] = str(self.data_dir)
+        env["NEWSARCHIVE_CONFIG"] = str(self.work / "no-such-newsarchive.toml")
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(self.command(), cwd=self.work, env=env,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n"
+                                   + self.log.read_text()[-3000:])
+            with contextlib.suppress(OSError):
+                status, _ = http_get(self.url + "/healthz", timeout=1)
+                if status == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"no 200 from {self.url}/healthz within {timeout:.0f} s; "
+                           f"see {self.log}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu_s(self) -> float:
+        return cpu_s(self.pid)
+
+    def rss_mb(self) -> float:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def threads(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/task"))
+
+    def stop(self) -> int | None:
+        """SIGINT (uvicorn's graceful shutdown), then SIGTERM, then SIGKILL."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, sig)
+            try:
+                return self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+        return None
+
+
+# =====================================================================================
+# Load generators
+# =====================================================================================
+
+WRK_LUA = r"""
+-- generated by benchmarks/api_load.py: rotate over PATHS, count non-2xx per thread
+local paths = {
+%(paths)s
+}
+local threads = {}
+counter = 0
+non2xx = 0
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = (tid or 0) * 7919
+  non2xx = 0
+end
+
+function request()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do bad = bad + (t:get("non2xx") or 0) end
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests": %%d, "duration_us": %%d, "bytes": %%d, "non2xx": %%d, ' ..
+    '"connect": %%d, "read": %%d, "write": %%d, "timeout": %%d, "p50_us": %%d, ' ..
+    '"p90_us": %%d, "p99_us": %%d, "max_us": %%d, "mean_us": %%.1f}\n',
+    summary.requests, summary.duration, summary.bytes, bad, e.connect, e.read, e.write,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+
+def ensure_wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        print("wrk not found and not root: falling back to the httpx load generator "
+              "(`apt-get install -y wrk` as root for wrk)", flush=True)
+        return None
+    print("wrk not found: running `apt-get update && apt-get install -y wrk`", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"could not install wrk ({exc}): falling back to the httpx load generator",
+              flush=True)
+        return None
+    return shutil.which("wrk")
+
+
+def lua_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_wrk(wrk: str, base: str, paths: list[str], args: argparse.Namespace, work: Path,
+            name: str, duration: float) -> dict[str, Any]:
+    script = work / f"{name}.lua"
+    script.write_text(WRK_LUA % {"paths": ",\n".join(f"  {lua_string(p)}" for p in paths)})
+    cmd = [wrk, f"-t{min(args.threads, args.connections)}", f"-c{args.connections}",
+           f"-d{max(1, round(duration))}s", "--timeout", "10s", "-s", str(script), base]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    match = re.search(r"^WRKJSON (\{.*\})$", proc.stdout, re.M)
+    if proc.returncode != 0 or not match:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    raw = json.loads(match.group(1))
+    seconds = raw["duration_us"] / 1e6
+    return {"requests": raw["requests"], "seconds": seconds,
+            "rps": raw["requests"] / seconds, "p50_ms": raw["p50_us"] / 1e3,
+            "p90_ms": raw["p90_us"] / 1e3, "p99_ms": raw["p99_us"] / 1e3,
+            "max_ms": raw["max_us"] / 1e3, "non2xx": raw["non2xx"],
+            "errors": raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
+            "bytes": raw["bytes"]}
+
+
+def httpx_worker(spec: dict[str, Any]) -> None:
+    """Child process: ``connections`` tasks over one httpx.AsyncClient, rotating paths."""
+    import asyncio
+
+    import httpx
+
+    async def main() -> dict[str, Any]:
+        paths: list[str] = spec["paths"]
+        latencies: list[float] = []
+        state = {"next": 0, "non2xx": 0, "errors": 0, "bytes": 0}
+        limits = httpx.Limits(max_connections=spec["connections"],
+                              max_keepalive_connections=spec["connections"])
+        async with httpx.AsyncClient(base_url=spec["base"], limits=limits,
+                                     timeout=10.0) as client:
+            start = time.perf_counter()
+            deadline = start + spec["duration"]
+
+            async def loop() -> None:
+                while time.perf_counter() < deadline:
+                    path = paths[state["next"] % len(paths)]
+                    state["next"] += 1
+                    t0 = time.perf_counter()
+                    try:
+                        response = await client.get(path)
+                    except httpx.HTTPError:
+                        state["errors"] += 1
+                        continue
+                    latencies.append(time.perf_counter() - t0)
+                    state["bytes"] += len(response.content)
+                    if not 200 <= response.status_code < 300:
+                        state["non2xx"] += 1
+
+            await asyncio.gather(*(loop() for _ in range(spec["connections"])))
+            seconds = time.perf_counter() - start
+        latencies.sort()
+
+        def pct(p: float) -> float:
+            return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1e3
+
+        return {"requests": len(latencies), "seconds": seconds,
+                "rps": len(latencies) / seconds, "p50_ms": pct(50), "p90_ms": pct(90),
+                "p99_ms": pct(99), "max_ms": latencies[-1] * 1e3, "non2xx": state["non2xx"],
+                "errors": state["errors"], "bytes": state["bytes"]}
+
+    print("HTTPXJSON " + json.dumps(asyncio.run(main())), flush=True)
+
+
+def run_httpx(base: str, paths: list[str], args: argparse.Namespace, work: Path, name: str,
+              duration: float) -> dict[str, Any]:
+    spec_file = work / f"{name}.httpx.json"
+    spec_file.write_text(json.dumps({"base": base, "paths": paths, "duration": duration,
+                                     "connections": args.connections}))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--httpx-worker", str(spec_file)],
+                          capture_output=True, text=True, check=False,
+                          timeout=duration + 60)
+    match = re.search(r"^HTTPXJSON (\{.*\})$", proc.stdout, re.M)
+    if proc.returncode != 0 or not match:
+        raise RuntimeError(f"httpx load generator failed ({proc.returncode}):\n"
+                           f"{proc.stdout}\n{proc.stderr}")
+    return json.loads(match.group(1))
+
+
+# =====================================================================================
+# Endpoints, runs, profile
+# =====================================================================================
+
+
+def endpoints(job_ids: list[int], urls: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"name": "GET /healthz", "paths": ["/healthz"]},
+        {"name": "GET /api/v1/crawls/{id}",
+         "paths": [f"/api/v1/crawls/{i}" for i in job_ids]},
+        {"name": "GET /api/v1/captures?url=",
+         "paths": ["/api/v1/captures?" + urllib.parse.urlencode({"url": u}) for u in urls],
+         "route": "/api/v1/captures"},
+    ]
+
+
+def probe(server: Server, endpoint: dict[str, Any], openapi: dict[str, Any]) -> str | None:
+    """None when the endpoint answers 2xx for a sample of its paths, else why not."""
+    sample = endpoint["paths"][:: max(1, len(endpoint["paths"]) // 20)]
+    statuses = Counter(http_get(server.url + p)[0] for p in sample)
+    route = endpoint.get("route")
+    if route and statuses.get(404) == len(sample) and route not in openapi.get("paths", {}):
+        return "not implemented (404; no such route in /openapi.json)"
+    bad = {s: n for s, n in statuses.items() if not 200 <= s < 300}
+    if bad:
+        print(f"warning: {endpoint['name']}: {sum(bad.values())} of {len(sample)} probe "
+              f"requests answered {bad}", flush=True)
+    return None
+
+
+def measure(load: Any, server: Server, endpoint: dict[str, Any], duration: float,
+            name: str) -> dict[str, Any]:
+    cpu0, kids0, t0 = server.cpu_s(), children_cpu_s(), time.perf_counter()
+    result = load(endpoint["paths"], name, duration)
+    wall = time.perf_counter() - t0
+    result["server_cpu_s"] = server.cpu_s() - cpu0
+    result["loader_cpu_s"] = children_cpu_s() - kids0
+    result["wall_s"] = wall
+    return result
+
+
+PY_SPY_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+AREAS = (  # (label, substring of the frame's file), first match wins
+    ("sqlalchemy", "/sqlalchemy/"), ("pydantic", "/pydantic"), ("fastapi", "/fastapi/"),
+    ("starlette", "/starlette/"), ("uvicorn", "/uvicorn/"), ("h11", "/h11/"),
+    ("anyio", "/anyio/"), ("asyncio", "/asyncio/"), ("logging", "/logging/"),
+    ("json", "/json/"), ("pathlib/os", "/pathlib"), ("threading", "threading.py"),
+    ("apscheduler", "/apscheduler/"), ("project: archive", "/archive/"),
+    ("project: scheduler", "/scheduler/"),
+)
+
+
+def area_of(path: str) -> str:
+    return next((label for label, key in AREAS if key in path), "other")
+
+
+def find_py_spy(explicit: str | None) -> str | None:
+    for candidate in (explicit, shutil.which("py-spy"),
+                      str(Path(sys.executable).parent / "py-spy")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def profile_endpoint(py_spy: str, load: Any, server: Server, endpoint: dict[str, Any],
+                     duration: float, work: Path, name: str, top: int) -> None:
+    """One extra load run with py-spy sampling the server's GIL holder; print a summary."""
+    out = work / f"{name}.pyspy.txt"
+    spy = subprocess.Popen(
+        [py_spy, "record", "--pid", str(server.pid), "--rate", "200", "--gil",
+         "--nonblocking", "--format", "raw", "--duration", str(max(1, round(duration))),
+         "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    result = measure(load, server, endpoint, duration, name + "-profiled")
+    _, err = spy.communicate(timeout=duration + 60)
+    if not out.exists():
+        print(f"  py-spy produced nothing: {err.strip()[-500:]}")
+        return
+    self_funcs: Counter[str] = Counter()
+    incl_funcs: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f for f in stack.split(";") if PY_SPY_FRAME.match(f)]
+        parsed = [PY_SPY_FRAME.match(f) for f in frames]
+        if not parsed:
+            continue
+        leaf = parsed[-1]
+        self_funcs[f"{leaf['func']} ({short(leaf['file'])})"] += n
+        areas[area_of(leaf["file"])] += n
+        for key in {f"{m['func']} ({short(m['file'])}:{m['line']})" for m in parsed
+                    if "/archive/" in m["file"] or "/scheduler/" in m["file"]
+                    or "/sqlalchemy/orm/session.py" in m["file"]
+                    or "/sqlalchemy/pool/" in m["file"] or "/pydantic/main.py" in m["file"]
+                    or "/fastapi/routing.py" in m["file"] or "/uvicorn/" in m["file"]
+                    or "/logging/__init__.py" in m["file"]}:
+            incl_funcs[key] += n
+    print(f"\n{endpoint['name']}: {total} GIL-holding samples at 200 Hz over "
+          f"{result['wall_s']:.1f} s while serving {result['rps']:.0f} req/s under py-spy "
+          f"(raw stacks: {out})")
+    print("  own time by package of the innermost Python frame:")
+    for label, n in areas.most_common():
+        print(f"    {100 * n / total:5.1f}%  {label}")
+    print(f"  top {top} functions by own time:")
+    for key, n in self_funcs.most_common(top):
+        print(f"    {100 * n / total:5.1f}%  {key}")
+    print(f"  top {top} selected frames by inclusive time (project, ORM session, pool, "
+          "pydantic, fastapi routing, uvicorn, logging):")
+    for key, n in incl_funcs.most_common(top):
+        print(f"    {100 * n / total:5.1f}%  {key}")
+
+
+def short(path: str) -> str:
+    for marker in ("site-packages/", "/lib/python3"):
+        if marker in path:
+            return path.split(marker, 1)[1].lstrip("/")
+    with contextlib.suppress(ValueError):
+        return str(Path(path).relative_to(REPO))
+    return path
+
+
+# =====================================================================================
+# Report
+# =====================================================================================
+
+
+def report(rows: list[tuple[dict[str, Any], list[dict[str, Any]] | str]],
+           args: argparse.Namespace) -> None:
+    def med(runs: list[dict[str, Any]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    base_runs = rows[0][1]
+    base = med(base_runs, "rps") if isinstance(base_runs, list) else float("nan")
+    header = (f"{'endpoint':<28} {'req/s':>8} {'vs healthz':>10} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'non-2xx':>8} {'sock err':>8} {'srv CPU':>8} {'CPU ms/req':>10} "
+              f"{'gen CPU':>8}")
+    print(f"\nconcurrency {args.connections}, {args.duration:g} s per run, "
+          f"{args.rounds} round(s) (medians), load generator: {args.loader_used}")
+    print(header)
+    print("-" * len(header))
+    for endpoint, runs in rows:
+        if isinstance(runs, str):
+            print(f"{endpoint['name']:<28} {runs}")
+            continue
+        rps = med(runs, "rps")
+        srv = statistics.median(r["server_cpu_s"] / r["wall_s"] for r in runs)
+        gen = statistics.median(r["loader_cpu_s"] / r["wall_s"] for r in runs)
+        per_req = statistics.median(1e3 * r["server_cpu_s"] / max(1, r["requests"])
+                                    for r in runs)
+        print(f"{endpoint['name']:<28} {rps:>8.0f} {rps / base:>9.2f}x "
+              f"{med(runs, 'p50_ms'):>8.1f} {med(runs, 'p99_ms'):>8.1f} "
+              f"{sum(r['non2xx'] for r in runs):>8} {sum(r['errors'] for r in runs):>8} "
+              f"{100 * srv:>7.0f}% {per_req:>10.2f} {100 * gen:>7.0f}%")
+    print("\nvs healthz: req/s / req/s of GET /healthz in the same run. srv CPU: CPU time of "
+          "the server process / wall time (100% = one core); CPU ms/req: server CPU per "
+          "request; gen CPU: the load generator's CPU / wall time. non-2xx and sock err "
+          "are totals over all rounds.")
+
+
+# =====================================================================================
+# Main
+# =====================================================================================
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--connections", type=int, default=16, help="concurrent connections (16)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="runs per endpoint, endpoint order rotating; medians are printed (1)")
+    p.add_argument("--warmup", type=float, default=2.0,
+                   help="untimed seconds of load per endpoint first (2; 0: none)")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    p.add_argument("--loader", choices=("auto", "wrk", "httpx"), default="auto",
+                   help="load generator: wrk if present (installed when root), else httpx")
+    p.add_argument("--jobs", type=int, default=200, help="crawl jobs in the catalog (200)")
+    p.add_argument("--urls", type=int, default=2000, help="distinct captured URLs (2,000)")
+    p.add_argument("--captures", type=int, default=10000, help="captures (10,000)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generated catalog")
+    p.add_argument("--storage-files", action="store_true",
+                   help="also create an empty file in storage for each WARC and its CDXJ "
+                        "(/healthz lists the storage on every call)")
+    p.add_argument("--profile", action="store_true",
+                   help="after the measured runs, one more run per endpoint under py-spy")
+    p.add_argument("--py-spy", help="path of py-spy (default: on PATH or beside python)")
+    p.add_argument("--top", type=int, default=12, help="lines per profile list (12)")
+    p.add_argument("--keep", action="store_true", help="keep the temp directory")
+    p.add_argument("--httpx-worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.captures < args.urls or args.jobs < 1 or args.captures < args.jobs:
+        p.error("need captures >= urls and captures >= jobs >= 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if args.httpx_worker:
+        httpx_worker(json.loads(Path(args.httpx_worker).read_text()))
+        return
+
+    wrk = None if args.loader == "httpx" else ensure_wrk()
+    if args.loader == "wrk" and wrk is None:
+        sys.exit("--loader wrk: wrk is not available")
+    args.loader_used = (f"wrk ({min(args.threads, args.connections)} thread(s), Lua path "
+                        "rotation)" if wrk else "httpx AsyncClient in a child process")
+    work = Path(tempfile.mkdtemp(prefix="newsarchive-apiload-"))
+    data_dir = work / "data"
+    server: Server | None = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        info = populate(data_dir, jobs=args.jobs, urls=args.urls, captures=args.captures,
+                        seed=args.seed, storage_files=args.storage_files)
+        c = info["counts"]
+        print(f"catalog: {c['crawl_jobs']} jobs, {c['warc_files']} WARC files, "
+              f"{c['captures']} captures of {info['distinct_surts']} distinct SURTs "
+              f"(<= {info['max_per_url']} per URL) in {info['db']} "
+              f"[{info['seconds']:.1f} s]; storage: "
+              + (f"{info['storage_files']} placeholder files" if info["storage_files"]
+                 else "empty (--storage-files to fill it)"))
+        server = Server(work, data_dir, free_port())
+        t0 = time.perf_counter()
+        server.start()
+        print(f"server: {' '.join(server.command()[1:])} (pid {server.pid}, up in "
+              f"{time.perf_counter() - t0:.1f} s, log {server.log})")
+        mods = {m: "yes" if _importable(m) else "no" for m in ("uvloop", "httptools")}
+        print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; uvloop: "
+              f"{mods['uvloop']}, httptools: {mods['httptools']}; load generator: "
+              f"{args.loader_used}, {args.connections} connections")
+
+        if wrk:
+            def load(paths: list[str], name: str, duration: float) -> dict[str, Any]:
+                return run_wrk(wrk, server.url, paths, args, work, name, duration)
+        else:
+            def load(paths: list[str], name: str, duration: float) -> dict[str, Any]:
+                return run_httpx(server.url, paths, args, work, name, duration)
+
+        _, body = http_get(server.url + "/openapi.json")
+        openapi = json.loads(body)
+        eps = endpoints(info["job_ids"], info["urls"])
+        active: list[dict[str, Any]] = []
+        skipped: dict[str, str] = {}
+        for ep in eps:
+            why = probe(server, ep, openapi)
+            if why:
+                skipped[ep["name"]] = why
+                print(f"{ep['name']}: {why}")
+            else:
+                active.append(ep)
+        if args.warmup > 0:
+            for i, ep in enumerate(active):
+                load(ep["paths"], f"warmup{i}", args.warmup)
+            print(f"warm-up: {args.warmup:g} s per endpoint")
+
+        results: dict[str, list[dict[str, Any]]] = {ep["name"]: [] for ep in active}
+        for rnd in range(args.rounds):
+            order = active[rnd % len(active):] + active[:rnd % len(active)]
+            for ep in order:
+                r = measure(load, server, ep, args.duration, f"r{rnd}-{len(results)}")
+                results[ep["name"]].append(r)
+                print(f"  round {rnd + 1} {ep['name']:<28} {r['rps']:8.0f} req/s  p50 "
+                      f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  non-2xx "
+                      f"{r['non2xx']}  server CPU {r['server_cpu_s']:.1f} s", flush=True)
+        print(f"server after the runs: RSS {server.rss_mb():.0f} MB, "
+              f"{server.threads()} threads")
+        report([(ep, results.get(ep["name"]) or skipped[ep["name"]]) for ep in eps], args)
+
+        if args.profile:
+            py_spy = find_py_spy(args.py_spy)
+            if py_spy is None:
+                print("\n--profile: py-spy not found (`pip install py-spy`, or --py-spy PATH)")
+            else:
+                print(f"\nprofile: one more run per endpoint with {py_spy} sampling the "
+                      "server (--gil: only the thread holding the GIL, i.e. where Python "
+                      "time goes; not counted above)")
+                for i, ep in enumerate(active):
+                    profile_endpoint(py_spy, load, server, ep, args.duration, work,
+                                     f"profile{i}", args.top)
+    finally:
+        if server is not None:
+            code = server.stop()
+            print(f"\nserver stopped (exit {code})")
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+if __name__ == "__main__":
+    main()
