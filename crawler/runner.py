@@ -52,6 +52,7 @@ class CrawlSummary:
     articles: int
     errors: int
     failures: list[dict[str, Any]]
+    skipped: dict[str, int]
     stats: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,7 +139,11 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
                               else f"crawl ended: {reason}")
         job.stats = {"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
                      "articles": articles, "errors": errors, "warc_files": len(warc_files),
+                     "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
                      "failures": failures[:100]}
+    skipped = {"over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
+               "robots_txt": stats.get("newsarchive/skipped", 0)}
     return CrawlSummary(job_id=job_id, status=status, pages=pages,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
-                        articles=articles, errors=errors, failures=failures, stats=stats)
+                        articles=articles, errors=errors, failures=failures,
+                        skipped=skipped, stats=stats)

@@ -124,6 +124,9 @@ def print_summary(summary: Any) -> None:
     out.print(f"[bold]job {summary.job_id}[/] {summary.status}: {summary.pages} responses "
               f"archived, {summary.bytes / 1e6:.2f} MB, {len(summary.warc_files)} WARC "
               f"file(s), {summary.articles} articles, {summary.errors} errors")
+    if summary.skipped["over_max_pages"]:
+        out.print(f"  [yellow]limit reached:[/] {summary.skipped['over_max_pages']} more "
+                  "URL(s) were not fetched (raise --max-pages)")
     for name in summary.warc_files:
         out.print(f"  warc: {name}")
     for failure in summary.failures[:20]:

@@ -295,6 +295,7 @@ def test_max_pages_bounds_the_crawl(archive: Archive, demo_site) -> None:
                             "--no-extract")
     # 3 pages + robots.txt
     assert summary["pages"] == 4
+    assert summary["skipped"]["over_max_pages"] > 0
 
 
 def test_robots_txt_is_obeyed_and_archived(site_archive, demo_site):
