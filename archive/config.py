@@ -10,6 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from archive.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from archive.catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,7 @@ class ArchiveConfig:
     database_url: str
     storage_url: str
     spool_dir: Path
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def resolve(
@@ -26,9 +33,11 @@ class ArchiveConfig:
         database_url: str | None = None,
         storage_url: str | None = None,
         spool_dir: str | Path | None = None,
+        s3_endpoint_url: str | None = None,
     ) -> ArchiveConfig:
         root = Path(data_dir or "data").absolute()
         return cls(
+            s3_endpoint_url=s3_endpoint_url or os.environ.get("NEWSARCHIVE_S3_ENDPOINT_URL"),
             data_dir=root,
             database_url=database_url or f"sqlite:///{root / 'catalog.sqlite'}",
             storage_url=storage_url or (root / "storage").as_uri(),
@@ -42,4 +51,18 @@ class ArchiveConfig:
             environ.get("NEWSARCHIVE_DATABASE_URL"),
             environ.get("NEWSARCHIVE_STORAGE_URL"),
             environ.get("NEWSARCHIVE_SPOOL_DIR"),
+            environ.get("NEWSARCHIVE_S3_ENDPOINT_URL"),
         )
+
+    def open_storage(self, catalog: Catalog | None = None) -> Storage:
+        """The storage backend with its scheme's options: for S3 the endpoint, and the
+        catalog as the place where multipart progress survives a crash."""
+        options: dict[str, object] = {}
+        if self.storage_url.startswith("s3://"):
+            if self.s3_endpoint_url:
+                options["endpoint_url"] = self.s3_endpoint_url
+            if catalog is not None:
+                from archive.uploads import CatalogMultipartState
+
+                options["state"] = CatalogMultipartState(catalog)
+        return open_storage(self.storage_url, **options)

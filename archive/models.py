@@ -162,3 +162,15 @@ class Article(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     capture: Mapped[Capture] = relationship(back_populates="article")
+
+
+class MultipartUpload(Base):
+    """An S3 multipart upload in progress: survives a crash so the upload can resume."""
+
+    __tablename__ = "multipart_uploads"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    upload_id: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    parts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # "n" → ETag
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)

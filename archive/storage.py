@@ -154,4 +154,11 @@ class LocalStorage:
                 yield StoredObject(key=key, size=path.stat().st_size)
 
 
+def _s3_backend(url: str, **options: object) -> Storage:
+    from archive.s3 import S3Storage  # boto3 is imported only when S3 is used
+
+    return S3Storage(url, **options)  # type: ignore[arg-type]
+
+
 register_backend("file", LocalStorage)
+register_backend("s3", _s3_backend)

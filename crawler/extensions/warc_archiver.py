@@ -19,7 +19,6 @@ from twisted.internet import task
 from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig
-from archive.storage import open_storage
 from archive.warc import HttpExchange, WarcWriter, WrittenRecord
 from crawler import signals as na_signals
 from crawler.download_handler import TRUNCATED_FLAG
@@ -45,6 +44,7 @@ def archive_config(settings: BaseSettings) -> ArchiveConfig:
     return ArchiveConfig.resolve(
         settings.get("NEWSARCHIVE_DATA_DIR"), settings.get("NEWSARCHIVE_DATABASE_URL"),
         settings.get("NEWSARCHIVE_STORAGE_URL"), settings.get("NEWSARCHIVE_SPOOL_DIR"),
+        settings.get("NEWSARCHIVE_S3_ENDPOINT_URL"),
     )
 
 
@@ -99,8 +99,9 @@ class WarcArchiver:
             },
         )
         job_id = settings.get("NEWSARCHIVE_JOB_ID")
-        archiver = Archiver(Catalog(config.database_url), open_storage(config.storage_url),
-                            writer, job_id=int(job_id) if job_id else None)
+        catalog = Catalog(config.database_url)
+        archiver = Archiver(catalog, config.open_storage(catalog), writer,
+                            job_id=int(job_id) if job_id else None)
         ext = cls(crawler, archiver, settings.getfloat("NEWSARCHIVE_CATALOG_FLUSH_INTERVAL"))
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
         if settings.getbool("NEWSARCHIVE_EXTRACT"):
