@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from archive.catalog import Catalog
 from archive.models import Article, Capture, CrawlJob, JobStatus, WarcFile, utcnow
+from archive.recovery import recover_spool
 from crawler.extensions.warc_archiver import archive_config
 from crawler.spiders.news import NewsSpider
 
@@ -76,7 +77,10 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
               job_id: int | None = None, site_id: int | None = None) -> CrawlSummary:
     """Run ``spec``; record it as a new ledger row, or as ``job_id`` (already running)."""
     settings = crawl_settings(overrides)
-    catalog = Catalog(archive_config(settings).database_url)
+    config = archive_config(settings)
+    catalog = Catalog(config.database_url)
+    # Files an earlier crawl could not store (storage down, crash) go up first.
+    recover_spool(catalog, config.open_storage(catalog), config.spool_dir)
     if job_id is None:
         with catalog.session() as session:
             job = CrawlJob(spec=asdict(spec), status=JobStatus.RUNNING, attempts=1,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -23,9 +24,10 @@ from archive.snapshot import (
     load_snapshot,
     normalize_timestamp,
 )
-from archive.storage import StorageError, open_storage
+from archive.storage import StorageError
 from scheduler.cli_jobs import jobs_app
 from scheduler.cli_sites import sites_app
+from scheduler.cli_storage import storage_app
 
 app = typer.Typer(help="Archive news sites to WARC and retrieve what they said.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -33,13 +35,14 @@ err = Console(stderr=True)
 out = Console(soft_wrap=True)
 app.add_typer(sites_app, name="sites")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(storage_app, name="storage")
 
 EXTRACT_FIELDS = ("url", "title", "authors", "published", "modified", "language",
                   "description", "site_name", "canonical_url", "text")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # paths stay greppable
     return typer.Exit(code)
 
 
@@ -187,7 +190,7 @@ def snapshot(
     with catalog.session() as session:
         try:
             capture = closest_capture(session, url, when)
-            snap = load_snapshot(capture, open_storage(config.storage_url), config.spool_dir)
+            snap = load_snapshot(capture, config.open_storage(), config.spool_dir)
         except (SnapshotNotFound, StorageError) as exc:
             raise fail(str(exc)) from None
         article = capture.article
@@ -296,6 +299,13 @@ def serve(
     if not loopback and not settings.api_token:
         raise fail(f"refusing to listen on {host} without NEWSARCHIVE_API_TOKEN: anyone who "
                    "can reach it could start crawls; set a token or bind 127.0.0.1", 2)
+    if settings.sites_file:  # fail before binding, with the file, site and field named
+        from scheduler.sites import load_sites_file
+
+        try:
+            load_sites_file(settings.sites_file)
+        except ValueError as exc:
+            raise fail(f"bad NEWSARCHIVE_SITES_FILE: {exc}", 2) from None
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

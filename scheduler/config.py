@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     cancel_grace_seconds: float = Field(default=30.0, gt=0)
     misfire_grace_seconds: int = Field(default=300, ge=1)
     dispatch_interval: float = Field(default=1.0, gt=0)
+    upload_retry_seconds: float = Field(default=60.0, gt=0)  # background retry of uploads
+    s3_endpoint_url: str | None = None  # MinIO, Ceph, R2, Garage...
 
     @field_validator("allowed_networks")
     @classmethod
@@ -57,7 +59,7 @@ class ServiceSettings(BaseSettings):
     @property
     def archive(self) -> ArchiveConfig:
         return ArchiveConfig.resolve(self.data_dir, self.database_url, self.storage_url,
-                                     self.spool_dir)
+                                     self.spool_dir, self.s3_endpoint_url)
 
     def crawl_environment(self) -> dict[str, str]:
         """Environment for crawl child processes: the same archive, the same policy."""
@@ -68,4 +70,6 @@ class ServiceSettings(BaseSettings):
             "NEWSARCHIVE_STORAGE_URL": archive.storage_url,
             "NEWSARCHIVE_SPOOL_DIR": str(archive.spool_dir),
             "NEWSARCHIVE_ALLOWED_NETWORKS": self.allowed_networks,
+            **({"NEWSARCHIVE_S3_ENDPOINT_URL": archive.s3_endpoint_url}
+               if archive.s3_endpoint_url else {}),
         }

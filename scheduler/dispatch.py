@@ -21,7 +21,6 @@ from sqlalchemy import select, update
 from archive.catalog import Catalog
 from archive.models import CrawlJob, JobStatus
 from archive.recovery import recover_spool
-from archive.storage import open_storage
 from scheduler import ledger
 from scheduler.config import ServiceSettings
 
@@ -133,7 +132,7 @@ class LocalDispatcher:
     def _recover_spool(self) -> None:
         """A crawl that died leaves its WARC ``.open``: cut, close and store it."""
         archive = self.settings.archive
-        report = recover_spool(self.catalog, open_storage(archive.storage_url),
+        report = recover_spool(self.catalog, archive.open_storage(self.catalog),
                                archive.spool_dir)
         if report.recovered_files:
             logger.warning("recovered WARC data of a dead crawl: %s", report)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archive.catalog import Catalog
 from archive.models import Site
 from archive.recovery import recover_spool
-from archive.storage import open_storage
+from archive.storage import StorageError
 from crawler.network_policy import NetworkPolicy, parse_networks
 from scheduler import ledger, schedules
 from scheduler.api.auth import RateLimiter
@@ -36,6 +36,7 @@ class Service:
     recovered_jobs: list[int] = field(default_factory=list)
     _sites_seen: tuple[object, ...] = ()
     _watch_task: asyncio.Task[None] | None = None
+    _upload_task: asyncio.Task[None] | None = None
 
     @classmethod
     def create(cls, settings: ServiceSettings) -> Service:
@@ -57,12 +58,15 @@ class Service:
         self.sync_schedules()
         self.dispatcher.start()
         self._watch_task = asyncio.create_task(self._watch_sites(), name="site-watch")
+        self._upload_task = asyncio.create_task(self._retry_uploads_forever(),
+                                                name="upload-retry")
 
     async def stop(self) -> None:
-        if self._watch_task:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+        for task in (self._watch_task, self._upload_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.dispatcher.stop()
@@ -76,11 +80,33 @@ class Service:
         for job_id in self.recovered_jobs:
             logger.warning("job %d was running in a process that is gone: marked failed",
                            job_id)
+        storage = self.settings.archive.open_storage(self.catalog)
+        abort = getattr(storage, "abort_abandoned", None)
+        if abort is not None:
+            try:
+                aborted = abort()
+            except StorageError as exc:
+                logger.error("could not list multipart uploads: %s", exc)
+            else:
+                if aborted:
+                    logger.warning("aborted %d abandoned multipart upload(s)", aborted)
+        self.retry_uploads()
+
+    def retry_uploads(self) -> None:
+        """Store what waits in the spool (failed uploads, files of dead crawls)."""
         archive = self.settings.archive
-        report = recover_spool(self.catalog, open_storage(archive.storage_url),
+        report = recover_spool(self.catalog, archive.open_storage(self.catalog),
                                archive.spool_dir)
         if report.recovered_files or report.shipped_files or report.failed_files:
             logger.warning("spool recovery: %s", report)
+
+    async def _retry_uploads_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.upload_retry_seconds)
+            try:
+                await asyncio.to_thread(self.retry_uploads)
+            except (StorageError, OSError, SQLAlchemyError):
+                logger.exception("upload retry failed; trying again later")
 
     def load_sites_file(self) -> None:
         path = self.settings.sites_file

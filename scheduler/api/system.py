@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive.storage import StorageError, open_storage
+from archive.storage import StorageError
 from scheduler.api.crawls import service_of
 
 router = APIRouter(tags=["system"])
@@ -26,7 +26,7 @@ def healthz(request: Request) -> JSONResponse:
     except SQLAlchemyError as exc:
         checks["database"] = f"error: {exc.__class__.__name__}: {exc}"
     try:
-        storage = open_storage(service.settings.archive.storage_url)
+        storage = service.settings.archive.open_storage()
         next(iter(storage.list("warcs/")), None)
         checks["storage"] = "ok"
     except (StorageError, OSError) as exc:

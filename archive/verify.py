@@ -1,0 +1,121 @@
+"""Storage audits: what waits in the spool, and whether storage matches the catalog."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from archive.archiver import INDEX_KEY_PREFIX, WARC_KEY_PREFIX
+from archive.catalog import Catalog
+from archive.models import MultipartUpload, WarcFile, WarcState
+from archive.storage import CHUNK_SIZE, Storage, StorageError, file_sha256
+
+DAMAGED = "damaged"
+
+
+@dataclass
+class SpoolStatus:
+    files: int
+    bytes: int
+    open_files: int
+    pending_uploads: list[str]
+    multipart_in_progress: int
+
+
+def spool_status(catalog: Catalog, spool_dir: Path) -> SpoolStatus:
+    paths = [p for p in spool_dir.glob("*") if p.is_file()] if spool_dir.is_dir() else []
+    with catalog.session() as session:
+        pending = list(session.scalars(select(WarcFile.filename)
+                                       .where(WarcFile.state == WarcState.CLOSED)
+                                       .order_by(WarcFile.id)))
+        multipart = len(session.scalars(select(MultipartUpload.key)).all())
+    return SpoolStatus(files=len(paths), bytes=sum(p.stat().st_size for p in paths),
+                       open_files=sum(p.name.endswith(".open") for p in paths),
+                       pending_uploads=pending, multipart_in_progress=multipart)
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    ok: int = 0
+    missing: list[str] = field(default_factory=list)
+    size_mismatch: list[str] = field(default_factory=list)
+    sha256_mismatch: list[str] = field(default_factory=list)
+    unknown_objects: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> int:
+        return (len(self.missing) + len(self.size_mismatch) + len(self.sha256_mismatch)
+                + len(self.unknown_objects))
+
+
+def object_sha256(storage: Storage, key: str) -> str:
+    digest = hashlib.sha256()
+    with storage.open(key) as stream:
+        while chunk := stream.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_storage(catalog: Catalog, storage: Storage, spool_dir: Path, *,
+                   repair: bool = False) -> VerifyReport:
+    """Check every uploaded WARC (existence, size, SHA-256 of the stored bytes) and that
+    every object under ``warcs/`` is catalogued. ``repair`` re-uploads a bad object when
+    the spool still holds the file, and otherwise marks its row ``damaged``; it never
+    deletes an object."""
+    report = VerifyReport()
+    with catalog.session() as session:
+        rows = list(session.scalars(select(WarcFile).where(
+            WarcFile.state.in_((WarcState.UPLOADED, DAMAGED))).order_by(WarcFile.id)))
+    known = {row.storage_key for row in rows if row.storage_key}
+    for row in rows:
+        report.checked += 1
+        key = row.storage_key or WARC_KEY_PREFIX + row.filename
+        problem = _check(storage, key, row.size, row.sha256)
+        if problem is None:
+            report.ok += 1
+            continue
+        getattr(report, problem).append(row.filename)
+        if repair:
+            _repair(catalog, storage, spool_dir, row, key, report)
+    for obj in storage.list(WARC_KEY_PREFIX):
+        if obj.key not in known and obj.key.endswith(".warc.gz"):
+            with catalog.session() as session:
+                closed = session.scalar(select(WarcFile.id).where(
+                    WarcFile.filename == obj.key.removeprefix(WARC_KEY_PREFIX)))
+            if closed is None:
+                report.unknown_objects.append(obj.key)
+    return report
+
+
+def _check(storage: Storage, key: str, size: int | None, sha256: str | None) -> str | None:
+    try:
+        stored = storage.stat(key)
+    except StorageError:
+        return "missing"
+    if stored is None:
+        return "missing"
+    if size is not None and stored.size != size:
+        return "size_mismatch"
+    if sha256 and object_sha256(storage, key) != sha256:
+        return "sha256_mismatch"
+    return None
+
+
+def _repair(catalog: Catalog, storage: Storage, spool_dir: Path, row: WarcFile, key: str,
+            report: VerifyReport) -> None:
+    local = spool_dir / row.filename
+    state = DAMAGED
+    if local.exists() and row.sha256:
+        storage.put_file(key, local, sha256=row.sha256)
+        cdxj = local.with_name(local.name + ".cdxj")
+        if cdxj.exists():
+            storage.put_file(INDEX_KEY_PREFIX + cdxj.name, cdxj, sha256=file_sha256(cdxj))
+        state = WarcState.UPLOADED
+        report.repaired.append(row.filename)
+    with catalog.session() as session:
+        session.execute(update(WarcFile).where(WarcFile.id == row.id).values(state=state))
