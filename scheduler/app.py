@@ -18,7 +18,7 @@ from scheduler.service import Service
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or ServiceSettings()
     service = Service.create(settings)
-    metrics = ServiceMetrics(service.catalog)
+    metrics = ServiceMetrics(service.catalog, service.recovery)
 
     def on_submitted(event: JobSubmissionEvent) -> None:
         if event.scheduled_run_times:

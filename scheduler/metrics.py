@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -48,12 +49,34 @@ class CatalogCollector(Collector):
                                 value=pending)
 
 
+class RecoveryCollector(Collector):
+    """Spool recovery and upload retries done by this service process."""
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+
+    def collect(self) -> Iterator[Metric]:
+        r = self.report
+        yield CounterMetricFamily("newsarchive_recovered_warcs",
+                                  "Abandoned .open WARCs cut, closed and stored",
+                                  value=r.recovered_files)
+        yield CounterMetricFamily("newsarchive_recovery_dropped_captures",
+                                  "Catalog captures removed because they pointed past a cut",
+                                  value=r.dropped_captures)
+        yield CounterMetricFamily("newsarchive_upload_retries_stored",
+                                  "Spooled WARCs stored by a retry", value=r.shipped_files)
+        yield CounterMetricFamily("newsarchive_upload_failures",
+                                  "Upload attempts that failed (the file stays in the spool)",
+                                  value=r.failed_files)
+
+
 class ServiceMetrics:
     """One registry per app: catalog-derived metrics plus in-process schedule lag."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, recovery: Any) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(CatalogCollector(catalog))
+        self.registry.register(RecoveryCollector(recovery))
         self.schedule_lag = Histogram(
             "newsarchive_schedule_lag_seconds", "Delay between a schedule's due time and "
             "the crawl being queued", registry=self.registry,

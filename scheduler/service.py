@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog import Catalog
 from archive.models import Site
-from archive.recovery import recover_spool
+from archive.recovery import RecoveryReport, recover_spool
 from archive.storage import StorageError
 from crawler.network_policy import NetworkPolicy, parse_networks
 from scheduler import ledger, schedules
@@ -34,6 +34,7 @@ class Service:
     policy: NetworkPolicy
     rate_limiter: RateLimiter
     recovered_jobs: list[int] = field(default_factory=list)
+    recovery: RecoveryReport = field(default_factory=RecoveryReport)  # totals since start
     _sites_seen: tuple[object, ...] = ()
     _watch_task: asyncio.Task[None] | None = None
     _upload_task: asyncio.Task[None] | None = None
@@ -97,6 +98,9 @@ class Service:
         archive = self.settings.archive
         report = recover_spool(self.catalog, archive.open_storage(self.catalog),
                                archive.spool_dir)
+        for name in ("recovered_files", "truncated_bytes", "dropped_captures",
+                     "shipped_files", "failed_files"):
+            setattr(self.recovery, name, getattr(self.recovery, name) + getattr(report, name))
         if report.recovered_files or report.shipped_files or report.failed_files:
             logger.warning("spool recovery: %s", report)
 
