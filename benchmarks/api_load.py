@@ -108,8 +108,8 @@ def sha1_digest(rng: random.Random) -> str:
     return "sha1:" + base64.b32encode(rng.randbytes(20)).decode()
 
 
-def populate(data_dir: Path, *, jobs: int, urls: int, captures: int, seed: int,
-             storage_files: bool) -> dict[str, Any]:
+def populate(data_dir: Path, *, jobs: int, urls: int, captures: int,
+             seed: int) -> dict[str, Any]:
     """Create the catalog (migrations) and bulk-insert jobs, WARC files and captures."""
     from sqlalchemy import func, insert, select
 
@@ -214,18 +214,23 @@ def populate(data_dir: Path, *, jobs: int, urls: int, captures: int, seed: int,
                   for m in (CrawlJob, WarcFile, Capture)}
         distinct = session.scalar(select(func.count(func.distinct(Capture.surt))))
     catalog.dispose()
-    if storage_files:  # what uploaded WARCs leave in file:// storage: WARC + its CDXJ
-        root = Path(urllib.parse.urlparse(config.storage_url).path)
-        for sub in ("warcs", "indexes"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        for wf in file_rows:
-            (root / "warcs" / wf["filename"]).touch()
-            (root / "indexes" / (wf["filename"] + ".cdxj")).touch()
     per_url = Counter(row["url"] for row in capture_rows)
     return {"counts": counts, "distinct_surts": distinct, "urls": url_list,
             "job_ids": [row["id"] for row in job_rows], "seconds": time.perf_counter() - t0,
             "max_per_url": max(per_url.values()), "db": config.database_url,
-            "storage_files": 2 * len(file_rows) if storage_files else 0}
+            "storage_url": config.storage_url, "warc_names": [f["filename"] for f in file_rows]}
+
+
+def fill_storage(storage_url: str, warc_names: list[str]) -> int:
+    """What the catalog's uploaded WARCs leave in file:// storage (empty stand-ins): each
+    WARC under warcs/ and its CDXJ under indexes/, as archive.archiver stores them."""
+    root = Path(urllib.parse.unquote(urllib.parse.urlparse(storage_url).path))
+    for sub in ("warcs", "indexes"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for name in warc_names:
+        (root / "warcs" / name).touch()
+        (root / "indexes" / (name + ".cdxj")).touch()
+    return 2 * len(warc_names)
 
 
 # =====================================================================================
@@ -246,6 +251,13 @@ def cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
 
 
 def children_cpu_s() -> float:
@@ -516,16 +528,22 @@ def probe(server: Server, endpoint: dict[str, Any], openapi: dict[str, Any]) -> 
 
 def measure(load: Any, server: Server, endpoint: dict[str, Any], duration: float,
             name: str) -> dict[str, Any]:
-    cpu0, kids0, t0 = server.cpu_s(), children_cpu_s(), time.perf_counter()
+    cpu0, kids0, busy0 = server.cpu_s(), children_cpu_s(), busy_cpu_s()
+    t0 = time.perf_counter()
     result = load(endpoint["paths"], name, duration)
     wall = time.perf_counter() - t0
     result["server_cpu_s"] = server.cpu_s() - cpu0
     result["loader_cpu_s"] = children_cpu_s() - kids0
+    # everything else the machine did meanwhile (other jobs, this script): a noise indicator
+    result["other_cpu_s"] = max(0.0, busy_cpu_s() - busy0 - result["server_cpu_s"]
+                                - result["loader_cpu_s"])
     result["wall_s"] = wall
     return result
 
 
 PY_SPY_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+SQLITE_CALLS = {"do_execute", "do_executemany", "do_close", "do_commit", "do_rollback",
+                "connect", "fetchall", "fetchone", "_fetchall_impl", "_fetchone_impl"}
 AREAS = (  # (label, substring of the frame's file), first match wins
     ("sqlalchemy", "/sqlalchemy/"), ("pydantic", "/pydantic"), ("fastapi", "/fastapi/"),
     ("starlette", "/starlette/"), ("uvicorn", "/uvicorn/"), ("h11", "/h11/"),
@@ -534,6 +552,17 @@ AREAS = (  # (label, substring of the frame's file), first match wins
     ("apscheduler", "/apscheduler/"), ("project: archive", "/archive/"),
     ("project: scheduler", "/scheduler/"),
 )
+
+
+LOOP_FILES = ("/asyncio/", "/uvicorn/", "/starlette/", "/fastapi/", "/anyio/", "/h11/")
+INCLUSIVE_FUNCS = {  # framework frames worth a line of their own in the inclusive list
+    "RequestResponseCycle.run_asgi", "H11Protocol.data_received", "RequestResponseCycle.send",
+    "run_in_threadpool", "WorkerThread.run", "serialize_response", "TypeAdapter.dump_json",
+    "BaseModel.model_validate", "Session.get", "Session.execute", "Session.scalars",
+    "SessionTransaction.commit", "Session.close", "_ConnectionFairy._checkout",
+    "_ConnectionRecord.__connect", "DefaultDialect.connect", "DefaultDialect.do_execute",
+    "Logger.info", "Path.rglob", "Path.stat",
+}
 
 
 def area_of(path: str) -> str:
@@ -549,22 +578,22 @@ def find_py_spy(explicit: str | None) -> str | None:
 
 
 def profile_endpoint(py_spy: str, load: Any, server: Server, endpoint: dict[str, Any],
-                     duration: float, work: Path, name: str, top: int) -> None:
-    """One extra load run with py-spy sampling the server's GIL holder; print a summary."""
+                     duration: float, work: Path, name: str, top: int) -> list[str]:
+    """One extra load run with py-spy sampling the server's GIL holder; a summary."""
     out = work / f"{name}.pyspy.txt"
     spy = subprocess.Popen(
-        [py_spy, "record", "--pid", str(server.pid), "--rate", "200", "--gil",
-         "--nonblocking", "--format", "raw", "--duration", str(max(1, round(duration))),
+        [py_spy, "record", "--pid", str(server.pid), "--rate", "200", "--gil", "--nonblocking",
+         "--full-filenames", "--format", "raw", "--duration", str(max(1, round(duration))),
          "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     result = measure(load, server, endpoint, duration, name + "-profiled")
     _, err = spy.communicate(timeout=duration + 60)
     if not out.exists():
-        print(f"  py-spy produced nothing: {err.strip()[-500:]}")
-        return
+        return [f"\n{endpoint['name']}: py-spy produced nothing: {err.strip()[-500:]}"]
     self_funcs: Counter[str] = Counter()
     incl_funcs: Counter[str] = Counter()
     areas: Counter[str] = Counter()
+    roles: Counter[str] = Counter()
     total = 0
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -572,39 +601,44 @@ def profile_endpoint(py_spy: str, load: Any, server: Server, endpoint: dict[str,
             continue
         n = int(count)
         total += n
-        frames = [f for f in stack.split(";") if PY_SPY_FRAME.match(f)]
-        parsed = [PY_SPY_FRAME.match(f) for f in frames]
+        parsed = [m for f in stack.split(";")
+                  if not f.startswith(("process ", "thread ("))
+                  and (m := PY_SPY_FRAME.match(f))]
         if not parsed:
             continue
         leaf = parsed[-1]
+        funcs = {m["func"] for m in parsed}
+        roles["worker threads (sync endpoints)" if "WorkerThread.run" in funcs else
+              "event loop thread" if any(k in m["file"] for m in parsed for k in LOOP_FILES)
+              else "other"] += n
         self_funcs[f"{leaf['func']} ({short(leaf['file'])})"] += n
-        areas[area_of(leaf["file"])] += n
-        for key in {f"{m['func']} ({short(m['file'])}:{m['line']})" for m in parsed
-                    if "/archive/" in m["file"] or "/scheduler/" in m["file"]
-                    or "/sqlalchemy/orm/session.py" in m["file"]
-                    or "/sqlalchemy/pool/" in m["file"] or "/pydantic/main.py" in m["file"]
-                    or "/fastapi/routing.py" in m["file"] or "/uvicorn/" in m["file"]
-                    or "/logging/__init__.py" in m["file"]}:
+        driver = ("/sqlalchemy/engine/" in leaf["file"]
+                  and leaf["func"].rsplit(".", 1)[-1] in SQLITE_CALLS)
+        areas["sqlite3 calls (C, via SQLAlchemy)" if driver else area_of(leaf["file"])] += n
+        for key in {f"{m['func']} ({short(m['file'])})" for m in parsed
+                    if m["func"] in INCLUSIVE_FUNCS or (
+                        ("/archive/" in m["file"] or "/scheduler/" in m["file"])
+                        and not m["file"].endswith("/scheduler/cli.py"))}:
             incl_funcs[key] += n
-    print(f"\n{endpoint['name']}: {total} GIL-holding samples at 200 Hz over "
-          f"{result['wall_s']:.1f} s while serving {result['rps']:.0f} req/s under py-spy "
-          f"(raw stacks: {out})")
-    print("  own time by package of the innermost Python frame:")
-    for label, n in areas.most_common():
-        print(f"    {100 * n / total:5.1f}%  {label}")
-    print(f"  top {top} functions by own time:")
-    for key, n in self_funcs.most_common(top):
-        print(f"    {100 * n / total:5.1f}%  {key}")
-    print(f"  top {top} selected frames by inclusive time (project, ORM session, pool, "
-          "pydantic, fastapi routing, uvicorn, logging):")
-    for key, n in incl_funcs.most_common(top):
-        print(f"    {100 * n / total:5.1f}%  {key}")
+    total = max(total, 1)
+    lines = [f"\n{endpoint['name']}: {total} GIL-holding samples at 200 Hz over "
+             f"{result['wall_s']:.1f} s while serving {result['rps']:.0f} req/s under py-spy "
+             f"(raw stacks: {out})",
+             "  by thread: " + ", ".join(f"{label} {100 * n / total:.0f}%"
+                                         for label, n in roles.most_common()),
+             "  own time by package of the innermost Python frame:"]
+    lines += [f"    {100 * n / total:5.1f}%  {label}" for label, n in areas.most_common()]
+    lines.append(f"  top {top} functions by own time:")
+    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in self_funcs.most_common(top)]
+    lines.append(f"  top {top} by inclusive time (project code, selected framework frames):")
+    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in incl_funcs.most_common(top)]
+    return lines
 
 
 def short(path: str) -> str:
-    for marker in ("site-packages/", "/lib/python3"):
-        if marker in path:
-            return path.split(marker, 1)[1].lstrip("/")
+    match = re.search(r"/(?:site-packages|lib/python3\.\d+)/(.*)$", path)
+    if match:
+        return match.group(1)
     with contextlib.suppress(ValueError):
         return str(Path(path).relative_to(REPO))
     return path
@@ -620,11 +654,11 @@ def report(rows: list[tuple[dict[str, Any], list[dict[str, Any]] | str]],
     def med(runs: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
-    base_runs = rows[0][1]
-    base = med(base_runs, "rps") if isinstance(base_runs, list) else float("nan")
-    header = (f"{'endpoint':<28} {'req/s':>8} {'vs healthz':>10} {'p50 ms':>8} {'p99 ms':>8} "
+    busy_gen = False
+    base_runs = rows[0][1] if isinstance(rows[0][1], list) else []
+    header = (f"{'endpoint':<28} {'req/s':>7} {'vs healthz':>16} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'non-2xx':>8} {'sock err':>8} {'srv CPU':>8} {'CPU ms/req':>10} "
-              f"{'gen CPU':>8}")
+              f"{'gen CPU':>8} {'other':>6}")
     print(f"\nconcurrency {args.connections}, {args.duration:g} s per run, "
           f"{args.rounds} round(s) (medians), load generator: {args.loader_used}")
     print(header)
@@ -636,16 +670,29 @@ def report(rows: list[tuple[dict[str, Any], list[dict[str, Any]] | str]],
         rps = med(runs, "rps")
         srv = statistics.median(r["server_cpu_s"] / r["wall_s"] for r in runs)
         gen = statistics.median(r["loader_cpu_s"] / r["wall_s"] for r in runs)
+        other = max(r["other_cpu_s"] / r["wall_s"] for r in runs)
         per_req = statistics.median(1e3 * r["server_cpu_s"] / max(1, r["requests"])
                                     for r in runs)
-        print(f"{endpoint['name']:<28} {rps:>8.0f} {rps / base:>9.2f}x "
-              f"{med(runs, 'p50_ms'):>8.1f} {med(runs, 'p99_ms'):>8.1f} "
+        busy_gen = busy_gen or gen > 0.5
+        # paired by round: each run against the /healthz run of the same round
+        ratios = [r["rps"] / b["rps"] for r, b in zip(runs, base_runs, strict=False)]
+        ratio = (f"{statistics.median(ratios):.2f}x" if ratios else "-") + (
+            f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else "")
+        print(f"{endpoint['name']:<28} {rps:>7.0f} {ratio:>16} "
+              f"{med(runs, 'p50_ms'):>7.1f} {med(runs, 'p99_ms'):>7.1f} "
               f"{sum(r['non2xx'] for r in runs):>8} {sum(r['errors'] for r in runs):>8} "
-              f"{100 * srv:>7.0f}% {per_req:>10.2f} {100 * gen:>7.0f}%")
-    print("\nvs healthz: req/s / req/s of GET /healthz in the same run. srv CPU: CPU time of "
+              f"{100 * srv:>7.0f}% {per_req:>10.2f} {100 * gen:>7.0f}% {100 * other:>5.0f}%")
+    print("\nvs healthz: req/s / req/s of the GET /healthz run of the same round, median "
+          "(min-max) over rounds. srv CPU: CPU time of "
           "the server process / wall time (100% = one core); CPU ms/req: server CPU per "
-          "request; gen CPU: the load generator's CPU / wall time. non-2xx and sock err "
-          "are totals over all rounds.")
+          "request; gen CPU: the load generator's CPU / wall time; other: CPU the rest of "
+          f"the machine used meanwhile (worst round; {os.cpu_count()} cores = "
+          f"{100 * (os.cpu_count() or 1)}%), well above ~5% means the figures are disturbed. "
+          "non-2xx and sock err are totals over all rounds.")
+    if busy_gen:
+        print("warning: the load generator used more than half a core: it competes with the "
+              "server for the CPUs and may be the bottleneck (the httpx fallback is; wrk "
+              "should not be)")
 
 
 # =====================================================================================
@@ -670,8 +717,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--captures", type=int, default=10000, help="captures (10,000)")
     p.add_argument("--seed", type=int, default=1, help="seed of the generated catalog")
     p.add_argument("--storage-files", action="store_true",
-                   help="also create an empty file in storage for each WARC and its CDXJ "
-                        "(/healthz lists the storage on every call)")
+                   help="after the runs above, put an empty stand-in for each catalogued WARC "
+                        "and its CDXJ into storage and measure /healthz again (it lists the "
+                        "storage on every call); the baseline stays the empty-storage run")
     p.add_argument("--profile", action="store_true",
                    help="after the measured runs, one more run per endpoint under py-spy")
     p.add_argument("--py-spy", help="path of py-spy (default: on PATH or beside python)")
@@ -701,14 +749,12 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         info = populate(data_dir, jobs=args.jobs, urls=args.urls, captures=args.captures,
-                        seed=args.seed, storage_files=args.storage_files)
+                        seed=args.seed)
         c = info["counts"]
         print(f"catalog: {c['crawl_jobs']} jobs, {c['warc_files']} WARC files, "
               f"{c['captures']} captures of {info['distinct_surts']} distinct SURTs "
               f"(<= {info['max_per_url']} per URL) in {info['db']} "
-              f"[{info['seconds']:.1f} s]; storage: "
-              + (f"{info['storage_files']} placeholder files" if info["storage_files"]
-                 else "empty (--storage-files to fill it)"))
+              f"[{info['seconds']:.1f} s]; storage empty")
         server = Server(work, data_dir, free_port())
         t0 = time.perf_counter()
         server.start()
@@ -747,26 +793,43 @@ def main() -> None:
         for rnd in range(args.rounds):
             order = active[rnd % len(active):] + active[:rnd % len(active)]
             for ep in order:
-                r = measure(load, server, ep, args.duration, f"r{rnd}-{len(results)}")
+                r = measure(load, server, ep, args.duration, f"r{rnd}-{eps.index(ep)}")
                 results[ep["name"]].append(r)
                 print(f"  round {rnd + 1} {ep['name']:<28} {r['rps']:8.0f} req/s  p50 "
                       f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  non-2xx "
-                      f"{r['non2xx']}  server CPU {r['server_cpu_s']:.1f} s", flush=True)
+                      f"{r['non2xx']}  server CPU {r['server_cpu_s']:.1f} s  other CPU "
+                      f"{r['other_cpu_s']:.1f} s", flush=True)
+        rows = [(ep, results.get(ep["name"]) or skipped[ep["name"]]) for ep in eps]
+        profile: list[str] = []
+        py_spy = find_py_spy(args.py_spy) if args.profile else None
+        if args.profile and py_spy is None:
+            profile.append("\n--profile: py-spy not found (`pip install py-spy`, or "
+                           "--py-spy PATH)")
+        elif py_spy:
+            profile.append(f"\nprofile: one more run per endpoint with {py_spy} sampling "
+                           "the server (--gil: only the thread holding the GIL, i.e. where "
+                           "Python time goes; these runs are not in the table)")
+            for i, ep in enumerate(active):
+                profile += profile_endpoint(py_spy, load, server, ep, args.duration, work,
+                                            f"profile{i}", args.top)
+        if args.storage_files:
+            n = fill_storage(info["storage_url"], info["warc_names"])
+            extra = {"name": f"GET /healthz, {n} stored", "paths": ["/healthz"]}
+            runs = []
+            for rnd in range(args.rounds):
+                r = measure(load, server, extra, args.duration, f"r{rnd}-storage")
+                runs.append(r)
+                print(f"  round {rnd + 1} {extra['name']:<28} {r['rps']:8.0f} req/s  p50 "
+                      f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  (storage now holds "
+                      f"{n} files: each uploaded WARC and its CDXJ)", flush=True)
+            rows.append((extra, runs))
+            if py_spy:
+                profile += profile_endpoint(py_spy, load, server, extra, args.duration, work,
+                                            "profile-storage", args.top)
         print(f"server after the runs: RSS {server.rss_mb():.0f} MB, "
               f"{server.threads()} threads")
-        report([(ep, results.get(ep["name"]) or skipped[ep["name"]]) for ep in eps], args)
-
-        if args.profile:
-            py_spy = find_py_spy(args.py_spy)
-            if py_spy is None:
-                print("\n--profile: py-spy not found (`pip install py-spy`, or --py-spy PATH)")
-            else:
-                print(f"\nprofile: one more run per endpoint with {py_spy} sampling the "
-                      "server (--gil: only the thread holding the GIL, i.e. where Python "
-                      "time goes; not counted above)")
-                for i, ep in enumerate(active):
-                    profile_endpoint(py_spy, load, server, ep, args.duration, work,
-                                     f"profile{i}", args.top)
+        report(rows, args)
+        print("\n".join(profile))
     finally:
         if server is not None:
             code = server.stop()

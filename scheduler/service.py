@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archive.catalog import Catalog
 from archive.models import Site
 from archive.recovery import RecoveryReport, recover_spool
-from archive.storage import StorageError
+from archive.storage import Storage, StorageError
 from crawler.network_policy import NetworkPolicy, parse_networks
 from scheduler import ledger, schedules
 from scheduler.api.auth import RateLimiter
@@ -81,8 +82,7 @@ class Service:
         for job_id in self.recovered_jobs:
             logger.warning("job %d was running in a process that is gone: marked failed",
                            job_id)
-        storage = self.settings.archive.open_storage(self.catalog)
-        abort = getattr(storage, "abort_abandoned", None)
+        abort = getattr(self.storage, "abort_abandoned", None)
         if abort is not None:
             try:
                 aborted = abort()
@@ -93,11 +93,15 @@ class Service:
                     logger.warning("aborted %d abandoned multipart upload(s)", aborted)
         self.retry_uploads()
 
+    @functools.cached_property
+    def storage(self) -> Storage:
+        """One storage handle per service (an S3 client is costly to build)."""
+        return self.settings.archive.open_storage(self.catalog)
+
     def retry_uploads(self) -> None:
         """Store what waits in the spool (failed uploads, files of dead crawls)."""
         archive = self.settings.archive
-        report = recover_spool(self.catalog, archive.open_storage(self.catalog),
-                               archive.spool_dir)
+        report = recover_spool(self.catalog, self.storage, archive.spool_dir)
         for name in ("recovered_files", "truncated_bytes", "dropped_captures",
                      "shipped_files", "failed_files"):
             setattr(self.recovery, name, getattr(self.recovery, name) + getattr(report, name))

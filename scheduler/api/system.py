@@ -26,8 +26,7 @@ def healthz(request: Request) -> JSONResponse:
     except SQLAlchemyError as exc:
         checks["database"] = f"error: {exc.__class__.__name__}: {exc}"
     try:
-        storage = service.settings.archive.open_storage()
-        next(iter(storage.list("warcs/")), None)
+        service.storage.stat(".newsarchive-healthz")  # one HEAD/stat: reachable, not listed
         checks["storage"] = "ok"
     except (StorageError, OSError) as exc:
         checks["storage"] = f"error: {exc}"
