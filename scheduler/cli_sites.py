@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -29,7 +30,8 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_every(value: str) -> int:
     match = DURATION.match(value.strip().lower())
     if not match:
-        raise typer.BadParameter(f"{value!r}: use a number and s, m, h or d, e.g. 30m or 6h")
+        raise typer.BadParameter(f"{value!r}: use a number and s, m, h or d, e.g. 30m or 6h",
+                                 param_hint="'--every'")
     return int(match[1]) * UNITS[match[2]]
 
 
@@ -38,7 +40,7 @@ def catalog() -> Catalog:
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(1)
 
 

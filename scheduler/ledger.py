@@ -12,16 +12,21 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from archive.catalog import Catalog
 from archive.models import ACTIVE_STATUSES, CrawlJob, JobStatus, Site, utcnow
 
-_enqueue_lock = threading.Lock()  # in-process; a database lock covers several processes
+# In-process; a database lock covers several processes. Re-entrant: held by
+# :func:`enqueue_session` until the commit, and by :func:`enqueue` itself.
+_enqueue_lock = threading.RLock()
 
 
 class JobNotFound(LookupError):
@@ -47,6 +52,17 @@ def dedupe_key(spec: dict[str, Any], site: Site | None) -> str:
     canonical = json.dumps({k: sorted(v) if isinstance(v, list) else v
                             for k, v in sorted(spec.items())}, sort_keys=True)
     return "urls:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@contextmanager
+def enqueue_session(catalog: Catalog) -> Iterator[Session]:
+    """A session for :func:`enqueue` that commits before the next enqueue may look.
+
+    Without it two identical requests racing each other could both miss the other's
+    uncommitted job and queue two.
+    """
+    with _enqueue_lock, catalog.session() as session:
+        yield session
 
 
 def enqueue(session: Session, spec: dict[str, Any], *, site: Site | None = None,
@@ -130,13 +146,18 @@ def this_host() -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (dead, not yet reaped by its new parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs: trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def recover_orphans(session: Session, *, is_alive: Callable[[int], bool] = pid_alive,

@@ -59,10 +59,10 @@ def fire_site(name: str) -> None:
     if catalog is None:
         logger.error("schedule for %s fired but no service is registered", name)
         return
-    with catalog.session() as session:
+    with ledger.enqueue_session(catalog) as session:
         site = session.scalar(select(Site).where(Site.name == name))
-        if site is None or not site.enabled:
-            return
+        if site is None or not site.enabled or not site.schedule:
+            return  # removed, disabled or unscheduled while this run was due
         job, created = ledger.enqueue(session, ledger.site_spec(site), site=site,
                                       trigger="schedule")
         logger.info("schedule of %s: %s job %d", name, "queued" if created else "kept",
@@ -73,8 +73,9 @@ def fire_site(name: str) -> None:
 def sync_schedules(catalog: Catalog, scheduler: AsyncIOScheduler) -> dict[str, datetime | None]:
     """Make the APScheduler jobs match the sites table; returns next run times by site."""
     with catalog.session() as session:
+        # a JSON column stores None as JSON null, which ``IS NOT NULL`` does not exclude
         sites = {s.name: s.schedule for s in session.scalars(
-            select(Site).where(Site.enabled.is_(True), Site.schedule.is_not(None)))}
+            select(Site).where(Site.enabled.is_(True))) if s.schedule}
     existing = {job.id: job for job in scheduler.get_jobs()
                 if job.id.startswith(JOB_PREFIX)}
     for job_id, job in existing.items():

@@ -72,7 +72,8 @@ def load_sites_file(path: Path) -> list[SiteIn]:
             sites.append(SiteIn.model_validate(table))
         except ValidationError as exc:
             name = table.get("name", f"#{index + 1}")
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'site'}: {e['msg']}"
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'site'}: "
+                                 f"{str(e['msg']).removeprefix('Value error, ')}"
                                  for e in exc.errors())
             raise ValueError(f"{path}: site {name}: {problems}") from None
     return sites

@@ -81,3 +81,186 @@ def demo_site() -> Iterator[DemoSite]:
 @pytest.fixture
 def archive(tmp_path: Path) -> Archive:
     return Archive(tmp_path / "data")
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path) -> Iterator[Any]:
+    """Start ``newsarchive serve`` subprocesses (tests/service_helpers.RunningService):
+    ``service_factory(env={...}, start=True)``; all are stopped (and their crawl children
+    killed) at teardown."""
+    from tests.service_helpers import RunningService
+
+    made: list[RunningService] = []
+
+    def make(env: dict[str, str | None] | None = None, *, start: bool = True,
+             host: str = "127.0.0.1") -> RunningService:
+        service = RunningService(tmp_path / f"service{len(made)}", env, host=host)
+        made.append(service)
+        return service.start() if start else service
+
+    yield make
+    for service in made:
+        service.close()
+
+
+@pytest.fixture
+def service(service_factory: Any) -> Any:
+    """A running service with the default test environment (127.0.0.0/8 allowed)."""
+    return service_factory()
+
+
+# -- S3 over real HTTP: moto in server mode, as a separate process --------------------------
+
+
+def services_required() -> bool:
+    """CI sets NEWSARCHIVE_REQUIRE_SERVICES=1: a missing service is then a failure."""
+    return os.environ.get("NEWSARCHIVE_REQUIRE_SERVICES") == "1"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """``moto_server -H 127.0.0.1 -p PORT`` in its own process; boto3 talks to it over HTTP.
+
+    :meth:`stop` kills the process (its objects are gone with it); :meth:`start` again binds
+    the same port, so clients configured with :attr:`endpoint_url` keep working.
+    """
+
+    access_key = "newsarchive-test-key"
+    secret_key = "newsarchive-test-secret"
+    region = "us-east-1"
+
+    def __init__(self, executable: str, log_path: Path, port: int | None = None) -> None:
+        self.executable = executable
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a ``newsarchive`` subprocess needs to reach this server."""
+        return {"NEWSARCHIVE_S3_ENDPOINT_URL": self.endpoint_url,
+                "AWS_ACCESS_KEY_ID": self.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.secret_key,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def start(self, timeout: float = 30.0) -> MotoServer:
+        import time
+        import urllib.error
+        import urllib.request
+
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [self.executable, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server on port {self.port} exited with "
+                                   f"{self.proc.returncode}: {self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.endpoint_url + "/", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"moto_server on port {self.port} did not answer within "
+                                   f"{timeout:g} s: {self.log_tail()}")
+            time.sleep(0.05)  # poll interval
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def client(self, **config: Any) -> Any:
+        """A fresh boto3 S3 client (path-style) for this server."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
+                            aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key,
+                            config=Config(s3={"addressing_style": "path"}, **config))
+
+    def create_bucket(self, bucket: str) -> None:
+        self.client().create_bucket(Bucket=bucket)
+
+    def storage(self, url: str, **options: Any) -> Any:
+        """An ``archive.s3.S3Storage`` for ``url`` on this server (its own client)."""
+        from archive.s3 import S3Storage
+
+        return S3Storage(url, endpoint_url=self.endpoint_url, region_name=self.region,
+                         aws_access_key_id=self.access_key,
+                         aws_secret_access_key=self.secret_key, **options)
+
+
+def moto_server_executable() -> str | None:
+    import shutil
+
+    beside = Path(sys.executable).with_name("moto_server")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("moto_server")
+
+
+@pytest.fixture
+def moto_factory(tmp_path: Path) -> Iterator[Any]:
+    """Start moto servers on fresh free ports: ``moto_factory()`` → a running
+    :class:`MotoServer`. Skips when moto_server is not installed, fails instead when
+    NEWSARCHIVE_REQUIRE_SERVICES=1. Every server is stopped at teardown."""
+    executable = moto_server_executable()
+    if executable is None:
+        message = "moto_server is not installed (pip install 'moto[server]')"
+        if services_required():
+            pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
+        pytest.skip(message)
+    started: list[MotoServer] = []
+
+    def make() -> MotoServer:
+        for attempt in range(3):  # a free port can be taken before moto binds it
+            server = MotoServer(executable, tmp_path / f"moto-{len(started)}-{attempt}.log")
+            started.append(server)
+            try:
+                return server.start()
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+S3_TEST_BUCKET = "newsarchive-test"
+
+
+@pytest.fixture
+def s3_server(moto_factory: Any) -> MotoServer:
+    """A running moto server with the bucket ``newsarchive-test`` created."""
+    server = moto_factory()
+    server.create_bucket(S3_TEST_BUCKET)
+    return server

@@ -145,6 +145,33 @@ def test_redirects(conn: http.client.HTTPConnection, path: str, status: int, loc
     assert resp.getheader("Location") == location
 
 
+@pytest.mark.parametrize(
+    ("query", "status", "location"),
+    [
+        ("to=http%3A%2F%2F127.0.0.2%3A8080%2Fx%3Fa%3D1", 302, "http://127.0.0.2:8080/x?a=1"),
+        ("to=http://example.com/&status=301", 301, "http://example.com/"),
+        ("to=/world/&status=307", 307, "/world/"),
+        ("to=/&status=200", 302, "/"),
+    ],
+)
+def test_redirect_to_any_url(
+    conn: http.client.HTTPConnection, query: str, status: int, location: str
+) -> None:
+    resp, body = fetch(conn, "/redirect?" + query)
+    assert resp.status == status
+    assert resp.getheader("Location") == location
+    assert b"has moved" in body
+
+
+@pytest.mark.parametrize("query", ["", "to=", "to=http://a/%0d%0aSet-Cookie:%20x=1"])
+def test_redirect_without_valid_target_is_400(
+    conn: http.client.HTTPConnection, query: str
+) -> None:
+    resp, _ = fetch(conn, "/redirect?" + query)
+    assert resp.status == 400
+    assert resp.getheader("Location") is None
+
+
 def test_urllib_follows_redirect(site: DemoSite) -> None:
     with urllib.request.urlopen(site.url + "/old/harbour-bridge", timeout=5) as resp:
         assert resp.status == 200

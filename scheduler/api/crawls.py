@@ -52,7 +52,12 @@ def create_crawl(
     service = service_of(request)
     service.rate_limiter.check(identity)
     limits = body.limits
-    with service.catalog.session() as session:
+    for index, url in enumerate(body.urls or []):
+        try:
+            check_crawl_url(url, service.policy)
+        except ValueError as exc:
+            raise Unprocessable(f"urls.{index}: {exc}", field=f"urls.{index}") from None
+    with ledger.enqueue_session(service.catalog) as session:
         site = None
         if body.site is not None:
             try:
@@ -64,11 +69,6 @@ def create_crawl(
                 spec.update(depth=limits.depth, max_pages=limits.max_pages,
                             extract=limits.extract)
         else:
-            for index, url in enumerate(body.urls or []):
-                try:
-                    check_crawl_url(url, service.policy)
-                except ValueError as exc:
-                    raise Unprocessable(f"urls.{index}: {exc}", field=f"urls.{index}") from None
             limits = limits or CrawlLimits()
             spec = {"urls": list(dict.fromkeys(body.urls or [])), "depth": limits.depth,
                     "max_pages": limits.max_pages, "extract": limits.extract}

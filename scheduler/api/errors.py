@@ -54,7 +54,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"field": _field(tuple(e["loc"])),
+        problems = [{"field": "body" if e["type"] == "json_invalid" else _field(tuple(e["loc"])),
                      "message": str(e["msg"]).removeprefix("Value error, ")}
                     for e in exc.errors()]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)

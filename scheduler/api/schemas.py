@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+
+# The catalog stores UTC; SQLite hands datetimes back naive. Answer them as UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(
+    lambda value: value if value.tzinfo else value.replace(tzinfo=UTC))]
 
 
 class Schedule(BaseModel):
@@ -90,8 +101,8 @@ class SiteOut(SiteFields):
     schedule: dict[str, Any] | None = None  # type: ignore[assignment]
     next_run: datetime | None = None
     last_job: int | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class CrawlLimits(BaseModel):
@@ -129,11 +140,13 @@ class JobOut(BaseModel):
     error: str | None
     cancel_requested: bool
     retry_of: int | None
+    pid: int | None = None
+    worker: str | None = None
     warc_files: list[str] = Field(default_factory=list)
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    heartbeat_at: UtcDatetime | None
 
 
 class JobList(BaseModel):

@@ -111,7 +111,7 @@ def remove_site(name: str, request: Request, _: Writer) -> Response:
 def crawl_site(name: str, request: Request, response: Response, identity: Writer) -> JobOut:
     service = service_of(request)
     service.rate_limiter.check(identity)
-    with service.catalog.session() as session:
+    with ledger.enqueue_session(service.catalog) as session:
         site = lookup(session, name)
         out = queue_job(service, response, ledger.site_spec(site), site=site, priority=0,
                         idempotency_key=request.headers.get("idempotency-key"),

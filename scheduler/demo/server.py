@@ -1,8 +1,9 @@
 """Local HTTP server for the bundled "Harbour Gazette" demo news site.
 
 The server serves the static files under ``scheduler/demo/site`` plus a few special
-endpoints that reproduce real-world HTTP behaviour (redirects, error statuses, gzip,
-chunked transfer encoding, very large and very slow responses, misdeclared charsets).
+endpoints that reproduce real-world HTTP behaviour (redirects, also to any URL with
+``/redirect?to=URL``, error statuses, gzip, chunked transfer encoding, very large and very
+slow responses, misdeclared charsets).
 It is used by ``newsarchive demo`` and by the crawl test suite.
 
 Run it in the foreground with ``python -m scheduler.demo.server --port 8080``.
@@ -441,6 +442,7 @@ class DemoSite:
             "/big": self._big,
             "/slow": self._slow,
             "/search": self._search,
+            "/redirect": self._redirect_to,
         }
 
     # -- lifecycle -------------------------------------------------------------
@@ -598,6 +600,19 @@ class DemoSite:
                 delay = min(max(float(values[0]), 0.0), SLOW_SECONDS)
         body = _page("Slow page", f"<h1>Slow page</h1>\n<p>Served after {delay:g} seconds.</p>")
         return _Response(200, body, delay=delay)
+
+    def _redirect_to(self, query: str) -> _Response:
+        """``/redirect?to=URL[&status=302]``: redirect anywhere, e.g. to another host."""
+        values = parse_qs(query)
+        location = values.get("to", [""])[0]
+        if not location or any(c in location for c in "\r\n"):
+            return _error_response(400, detail="Give the target as ?to=URL.")
+        status = 302
+        with contextlib.suppress(ValueError):
+            status = int(values.get("status", ["302"])[0])
+        if status not in (301, 302, 303, 307, 308):
+            status = 302
+        return _redirect(status, location)
 
     def _search(self, query: str) -> _Response:
         q = parse_qs(query).get("q", [""])[0].strip()
