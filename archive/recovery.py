@@ -43,18 +43,27 @@ class RecoveryReport:
     failed_files: int = 0
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (dead, not yet reaped by its new parent) does not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs: trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
 def writer_alive(path: Path) -> bool:
     """Whether the process named in a spool file name is still running on this host."""
     match = WRITER_RE.search(path.name)
     if not match or match["host"] != socket.gethostname().replace("~", "-"):
         return False
-    try:
-        os.kill(int(match["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(int(match["pid"]))
 
 
 def complete_members(path: Path) -> list[tuple[int, int]]:

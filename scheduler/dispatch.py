@@ -58,6 +58,7 @@ class LocalDispatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        stopped = list(self._procs)
         for proc in self._procs.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -66,6 +67,12 @@ class LocalDispatcher:
         for proc in self._procs.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
+        if stopped:
+            with self.catalog.session() as session:
+                requeued = ledger.requeue_interrupted(session, stopped)
+            if requeued:
+                logger.info("scheduled job(s) %s stopped by the shutdown will run again",
+                            requeued)
 
     async def _loop(self) -> None:
         while True:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -23,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from archive.catalog import Catalog
 from archive.models import ACTIVE_STATUSES, CrawlJob, JobStatus, Site, utcnow
+from archive.recovery import pid_alive
 
 # In-process; a database lock covers several processes. Re-entrant: held by
 # :func:`enqueue_session` until the commit, and by :func:`enqueue` itself.
@@ -145,21 +144,6 @@ def this_host() -> str:
     return socket.gethostname()
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (dead, not yet reaped by its new parent) does not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs: trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-
-
 def recover_orphans(session: Session, *, is_alive: Callable[[int], bool] = pid_alive,
                     stale_after: timedelta = timedelta(minutes=10)) -> list[CrawlJob]:
     """Fail running jobs whose process is gone; re-queue the scheduled ones.
@@ -183,8 +167,23 @@ def recover_orphans(session: Session, *, is_alive: Callable[[int], bool] = pid_a
         job.error = (f"crawl process {job.pid} on {job.worker} is gone (service or machine "
                      "stopped mid-crawl); its WARC data was recovered from the spool")
         recovered.append(job)
-        if job.trigger in ("schedule", "retry") and not job.cancel_requested:
-            session.add(CrawlJob(spec=job.spec, site_id=job.site_id, trigger="retry",
-                                 priority=job.priority, dedupe_key=job.dedupe_key,
-                                 retry_of=job.id, status=JobStatus.QUEUED))
+        _queue_retry(session, job)
     return recovered
+
+
+def _queue_retry(session: Session, job: CrawlJob) -> None:
+    """A scheduled crawl that was interrupted runs again (the ledger shows both)."""
+    if job.trigger in ("schedule", "retry") and not job.cancel_requested:
+        session.add(CrawlJob(spec=job.spec, site_id=job.site_id, trigger="retry",
+                             priority=job.priority, dedupe_key=job.dedupe_key,
+                             retry_of=job.id, status=JobStatus.QUEUED))
+
+
+def requeue_interrupted(session: Session, job_ids: list[int]) -> list[int]:
+    """Re-queue the scheduled jobs among ``job_ids`` that a service shutdown ended."""
+    queued = []
+    for job in session.scalars(select(CrawlJob).where(CrawlJob.id.in_(job_ids),
+                                                      CrawlJob.status == JobStatus.FAILED)):
+        _queue_retry(session, job)
+        queued.append(job.id)
+    return queued

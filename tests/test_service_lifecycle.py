@@ -348,7 +348,7 @@ def test_a_bad_sites_file_stops_serve_with_a_clear_message(service_factory: Any,
 def test_a_zombie_crawl_process_counts_as_gone() -> None:
     """After a crash the crawl child is re-parented; until init reaps it, it is a zombie
     that ``kill(pid, 0)`` still finds. Recovery must not wait for it."""
-    from scheduler.ledger import pid_alive
+    from archive.recovery import pid_alive
 
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
