@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from fastapi import FastAPI
 
-from scheduler.api import crawls, sites, system
+from scheduler.api import captures, crawls, sites, system
 from scheduler.api.errors import install_error_handlers
 from scheduler.config import ServiceSettings
 from scheduler.metrics import ServiceMetrics
@@ -39,6 +39,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.service = service
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (crawls, sites, system):
+    for module in (crawls, sites, captures, system):
         app.include_router(module.router)
     return app

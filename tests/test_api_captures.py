@@ -1,0 +1,104 @@
+"""GET /api/v1/captures in-process: match types, time range, cursor pagination, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from archive.archiver import Archiver
+from archive.catalog import Catalog
+from archive.config import ArchiveConfig
+from archive.warc import HttpExchange, WarcWriter
+from scheduler.app import create_app
+from scheduler.config import ServiceSettings
+
+URLS = ["http://example.com/", "http://example.com/news/a", "http://example.com/news/b",
+        "http://www.example.com/about", "http://cdn.example.com/x.css", "http://other.org/"]
+
+
+class ClockedWriter(WarcWriter):
+    start = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+    ticks = 0
+
+    def now(self) -> datetime:
+        self.ticks += 1
+        return self.start + timedelta(hours=self.ticks)
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    config = ArchiveConfig.resolve(tmp_path / "data")
+    catalog = Catalog(config.database_url)
+    archiver = Archiver(catalog, config.open_storage(), ClockedWriter(config.spool_dir))
+    for url in URLS + URLS[:2]:  # the first two are captured twice
+        archiver.archive(HttpExchange(url=url, method="GET", request_headers=[], status=200,
+                                      reason="OK", response_headers=[("Content-Type",
+                                                                      "text/html")],
+                                      body=b"<html>" + url.encode() + b"</html>"))
+    archiver.close()
+    with TestClient(create_app(ServiceSettings(data_dir=tmp_path / "data"))) as test_client:
+        yield test_client
+
+
+def urls_of(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [item["url"] for item in response.json()["items"]]
+
+
+@pytest.mark.parametrize(("match", "expected"), [
+    ("exact", ["http://example.com/news/a"] * 2),
+    ("prefix", ["http://example.com/news/a"] * 2 + ["http://example.com/news/b"]),
+])
+def test_match_types_on_a_path(client, match, expected) -> None:
+    url = "http://example.com/news/a" if match == "exact" else "http://example.com/news/"
+    assert urls_of(client.get("/api/v1/captures", params={"url": url, "match": match})) \
+        == expected
+
+
+def test_host_and_domain(client) -> None:
+    host = set(urls_of(client.get("/api/v1/captures",
+                                  params={"url": "example.com", "match": "host"})))
+    assert host == {"http://example.com/", "http://example.com/news/a",
+                    "http://example.com/news/b", "http://www.example.com/about"}
+    domain = set(urls_of(client.get("/api/v1/captures",
+                                    params={"url": "example.com", "match": "domain"})))
+    assert domain == host | {"http://cdn.example.com/x.css"}
+
+
+def test_time_range_and_record_location(client) -> None:
+    every = client.get("/api/v1/captures", params={"url": "http://example.com/"}).json()
+    first, second = every["items"]
+    assert first["timestamp"] < second["timestamp"]
+    assert first["warc_file"].endswith(".warc.gz") and first["length"] > 0
+    later = client.get("/api/v1/captures", params={"url": "http://example.com/",
+                                                   "from": second["timestamp"]}).json()
+    assert [i["record_id"] for i in later["items"]] == [second["record_id"]]
+    earlier = client.get("/api/v1/captures", params={"url": "http://example.com/",
+                                                     "to": first["timestamp"]}).json()
+    assert [i["record_id"] for i in earlier["items"]] == [first["record_id"]]
+
+
+def test_cursor_pages_through_everything_once(client) -> None:
+    seen, cursor = [], None
+    while True:
+        params = {"url": "example.com", "match": "domain", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get("/api/v1/captures", params=params).json()
+        seen += [item["record_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 7
+
+
+def test_bad_parameters_name_the_field(client) -> None:
+    response = client.get("/api/v1/captures", params={"url": "x", "match": "fuzzy"})
+    assert response.status_code == 422 and "match" in response.json()["error"]
+    response = client.get("/api/v1/captures", params={"url": "x", "cursor": "garbage"})
+    assert response.status_code == 422 and response.json()["error"].startswith("cursor:")
+    response = client.get("/api/v1/captures")
+    assert response.status_code == 422 and "url" in response.json()["error"]
