@@ -193,8 +193,9 @@ class S3Storage:
         """Abort multipart uploads under the prefix that no saved progress refers to."""
         keep = self.state.active_upload_ids()
         aborted = 0
+        # "prefix/", not "prefix": another archive under "prefix-2/" is not ours to abort.
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=self.prefix)
+            Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else "")
         for page in pages:
             for upload in page.get("Uploads", []):
                 if upload["UploadId"] not in keep:

@@ -109,13 +109,20 @@ def _check(storage: Storage, key: str, size: int | None, sha256: str | None) -> 
 def _repair(catalog: Catalog, storage: Storage, spool_dir: Path, row: WarcFile, key: str,
             report: VerifyReport) -> None:
     local = spool_dir / row.filename
+    cdxj = local.with_name(local.name + ".cdxj")
     state = DAMAGED
     if local.exists() and row.sha256:
-        storage.put_file(key, local, sha256=row.sha256)
-        cdxj = local.with_name(local.name + ".cdxj")
-        if cdxj.exists():
-            storage.put_file(INDEX_KEY_PREFIX + cdxj.name, cdxj, sha256=file_sha256(cdxj))
-        state = WarcState.UPLOADED
-        report.repaired.append(row.filename)
+        try:
+            storage.put_file(key, local, sha256=row.sha256)
+            if cdxj.exists():
+                storage.put_file(INDEX_KEY_PREFIX + cdxj.name, cdxj, sha256=file_sha256(cdxj))
+        except StorageError:
+            pass  # the spool copy is not the catalogued file either: stays damaged
+        else:
+            state = WarcState.UPLOADED
+            report.repaired.append(row.filename)
     with catalog.session() as session:
         session.execute(update(WarcFile).where(WarcFile.id == row.id).values(state=state))
+    if state == WarcState.UPLOADED:  # stored and verified again: the spool copy goes
+        local.unlink(missing_ok=True)
+        cdxj.unlink(missing_ok=True)

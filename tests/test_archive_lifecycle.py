@@ -1,0 +1,350 @@
+"""The no-data-loss lifecycle on local storage: crashed writers, failed uploads, recovery.
+
+* a ``.open`` file cut in the middle of a gzip member (unit level: WarcWriter + Archiver);
+* ``newsarchive crawl`` killed with SIGKILL while it writes, then ``storage upload``;
+* an upload that fails keeps the WARC in the spool until ``storage upload`` can store it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.archiver import Archiver
+from archive.catalog import Catalog
+from archive.models import Article, Capture, WarcFile
+from archive.recovery import recover_spool, writer_alive
+from archive.snapshot import load_snapshot
+from archive.storage import LocalStorage
+from archive.warc import HttpExchange, WarcWriter, WrittenRecord
+from scheduler.demo.server import ARTICLE_PATHS
+from tests.conftest import Archive
+
+ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
+HOST = socket.gethostname().replace("~", "-")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def records_in(data: bytes) -> list[tuple[str, str]]:
+    """(WARC-Type, WARC-Record-ID) of every record warcio reads from ``data``."""
+    return [(r.rec_headers.get_header("WARC-Type"), r.rec_headers.get_header("WARC-Record-ID"))
+            for r in ArchiveIterator(io.BytesIO(data))]
+
+
+def single_record_id(data: bytes) -> str:
+    """The record id of ``data``, which must frame exactly one record."""
+    records = records_in(data)
+    assert len(records) == 1, f"expected one record, found {len(records)}"
+    return records[0][1]
+
+
+def ends_with_complete_member(data: bytes) -> bool:
+    """Whether some complete gzip member starts in ``data`` (independent of the code
+    under test: zlib decompression of the bytes as they are)."""
+    for start in range(len(data)):
+        if data[start:start + 2] != b"\x1f\x8b":
+            continue
+        decomp = zlib.decompressobj(wbits=31)
+        try:
+            decomp.decompress(data[start:])
+        except zlib.error:
+            continue
+        if decomp.eof:
+            return True
+    return False
+
+
+def warcio_check(path: Path) -> None:
+    proc = subprocess.run([Path(sys.executable).with_name("warcio"), "check", "-v", str(path)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fail" not in proc.stdout
+
+
+# -- unit level: a .open file cut in the middle of a record ---------------------------------
+
+
+class DeadWriterWarcWriter(WarcWriter):
+    """Names its files after a process that no longer exists on this host, as a crashed
+    crawler would have left them."""
+
+    def __init__(self, spool_dir: Path, pid: int) -> None:
+        super().__init__(spool_dir)
+        self.pid = pid
+
+    def new_filename(self) -> str:
+        return f"{self.prefix}-20261124120000000-{self._serial:05d}-{self.pid}~{HOST}.warc.gz"
+
+
+def exchange(n: int) -> HttpExchange:
+    body = gzip.compress((f"<html><h1>Story {n}</h1>" + "<p>text</p>" * 200 * n).encode(),
+                         mtime=0)
+    return HttpExchange(
+        url=f"https://news.example.org/story/{n}", method="GET",
+        request_headers=[("Accept", "text/html")], status=200, reason="OK",
+        response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
+        body=body, ip_address="93.184.216.34")
+
+
+@dataclass
+class Crashed:
+    catalog: Catalog
+    storage: LocalStorage
+    spool: Path
+    path: Path  # the abandoned .open file
+    responses: list[WrittenRecord]
+    exchanges: list[HttpExchange]
+
+
+@pytest.fixture
+def crashed(tmp_path: Path) -> Iterator[Crashed]:
+    """Six exchanges (response, request, metadata + article each) written, captures
+    committed, then the writer 'dies': no close, no rename, no upload."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    storage = LocalStorage((tmp_path / "storage").as_uri())
+    spool = tmp_path / "spool"
+    writer = DeadWriterWarcWriter(spool, dead_pid())
+    archiver = Archiver(catalog, storage, writer)
+    exchanges = [exchange(n) for n in range(1, 7)]
+    responses = []
+    for ex in exchanges:
+        response = archiver.archive(ex)
+        archiver.annotate(response, {"outlinks": []}, {"url": ex.url, "title": ex.url})
+        responses.append(response)
+    archiver.flush()
+    writer._current.out.raw.close()  # the process is gone: only what reached the OS stays
+    archiver._shipper.shutdown()
+    (path,) = spool.glob("*.warc.gz.open")
+    yield Crashed(catalog, storage, spool, path, responses, exchanges)
+    catalog.dispose()
+
+
+@pytest.mark.parametrize("damage", ["cut mid-member", "cut after the gzip header",
+                                    "zero-filled tail"])
+def test_recovery_cuts_after_the_last_complete_record(crashed: Crashed, damage: str) -> None:
+    last = crashed.responses[-1]
+    written = crashed.path.read_bytes()
+    assert len(written) > last.offset + last.length  # its request and metadata follow
+    keep = last.offset  # everything up to the last response is complete
+    if damage == "cut mid-member":
+        damaged = written[:last.offset + last.length // 2]
+    elif damage == "cut after the gzip header":
+        damaged = written[:last.offset + 12]
+    else:
+        damaged = written[:last.offset + last.length // 2] + b"\0" * 8192
+    crashed.path.write_bytes(damaged)
+    assert not writer_alive(crashed.path)
+
+    # A file whose writer is alive (this process) is left alone.
+    live = crashed.spool / f"newsarchive-20261124120000000-00009-{os.getpid()}~{HOST}.warc.gz.open"
+    live.write_bytes(written[:100])
+    assert writer_alive(live)
+
+    report = recover_spool(crashed.catalog, crashed.storage, crashed.spool)
+
+    assert (report.recovered_files, report.shipped_files, report.failed_files) == (1, 1, 0)
+    assert report.truncated_bytes == len(damaged) - keep
+    assert report.dropped_captures == 1
+    assert sorted(p.name for p in crashed.spool.iterdir()) == [live.name]
+    assert live.read_bytes() == written[:100]
+
+    filename = crashed.path.name.removesuffix(".open")
+    stored = (crashed.storage.root / "warcs" / filename).read_bytes()
+    assert stored == written[:keep]
+    warcio_check(crashed.storage.root / "warcs" / filename)
+    assert len(records_in(stored)) == 1 + 3 * 5  # warcinfo + 5 x (response, request, metadata)
+
+    with crashed.catalog.session() as session:
+        row = session.scalars(select(WarcFile)).one()
+        assert (row.filename, row.state, row.size, row.sha256, row.records) \
+            == (filename, "uploaded", keep, sha256(stored), 16)
+        captures = list(session.scalars(select(Capture).order_by(Capture.offset)))
+        assert [c.record_id for c in captures] \
+            == [r.record_id for r in crashed.responses[:-1]]
+        assert sorted(a.url for a in session.scalars(select(Article))) \
+            == sorted(ex.url for ex in crashed.exchanges[:-1])
+        for capture, ex in zip(captures, crashed.exchanges, strict=False):
+            assert single_record_id(stored[capture.offset:capture.offset + capture.length]) \
+                == capture.record_id
+            snap = load_snapshot(capture, crashed.storage, crashed.spool)
+            assert snap.raw_body == ex.body
+    index = (crashed.storage.root / "indexes" / f"{filename}.cdxj").read_text().splitlines()
+    fields = [json.loads(line.split(" ", 2)[2]) for line in index]
+    assert sorted((int(f["offset"]), int(f["length"]), f["url"]) for f in fields) \
+        == [(r.offset, r.length, r.target_uri) for r in crashed.responses[:-1]]
+
+
+# -- a crawl killed with SIGKILL while it writes --------------------------------------------
+
+
+def wait_for(condition: Any, timeout: float, what: str, proc: subprocess.Popen) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        if proc.poll() is not None:
+            raise AssertionError(f"the crawl ended (exit {proc.returncode}) before {what}")
+        time.sleep(0.1)  # poll interval
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def catalog_captures(archive: Archive) -> dict[str, tuple[int, int, str]]:
+    """record id → (offset, length, url) of every capture, read without migrating."""
+    catalog = Catalog(archive.config.database_url, upgrade=False)
+    try:
+        with catalog.session() as session:
+            return {c.record_id: (c.offset, c.length, c.url)
+                    for c in session.scalars(select(Capture))}
+    finally:
+        catalog.dispose()
+
+
+@pytest.mark.slow
+def test_crawl_killed_mid_write_is_recovered_by_storage_upload(
+        tmp_path: Path, demo_site: Any) -> None:
+    archive = Archive(tmp_path / "data", env={"NEWSARCHIVE_DOWNLOAD_TIMEOUT": "60"})
+    base = demo_site.url
+    # Three requests that hang for 10 s keep the crawl busy; the fourth slot fetches pages.
+    urls = [f"{base}/slow?delay=10&n={n}" for n in range(3)]
+    urls += [base + "/", *(base + path for path in ARTICLE_PATHS)]
+    log = (tmp_path / "crawl.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "crawl", "--json",
+                             "--no-extract", "--depth", "0", *urls],
+                            env={**os.environ, **archive.env}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
+    spool = archive.config.spool_dir
+    try:
+        open_path = wait_for(lambda: next(iter(spool.glob("*.warc.gz.open")), None), 60,
+                             "a .open WARC in the spool", proc)
+        wait_for(lambda: len(catalog_captures(archive)) >= 4, 60,
+                 "4 captures in the catalog", proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert not writer_alive(open_path)
+
+    killed = open_path.read_bytes()
+    before = catalog_captures(archive)
+    written_ids: list[str] = []
+    try:  # every record that made it to the file before the kill
+        for record in ArchiveIterator(io.BytesIO(killed)):
+            written_ids.append(record.rec_headers.get_header("WARC-Record-ID"))
+    except Exception:  # noqa: BLE001 - a torn last record ends the iteration
+        pass
+    assert set(before) <= set(written_ids)
+    with archive.catalog().session() as session:
+        job_id = session.scalars(select(WarcFile.job_id)).one()
+        assert session.scalars(select(WarcFile.state)).one() == "open"
+
+    upload = archive.cli("storage", "upload")
+    assert "recovered 1 abandoned file(s), stored 1, failed 0" in upload.text
+    assert list(spool.iterdir()) == [], "no .open file (nor anything else) is left"
+
+    filename = open_path.name.removesuffix(".open")
+    stored_path = archive.data_dir / "storage" / "warcs" / filename
+    stored = stored_path.read_bytes()
+    assert killed.startswith(stored)
+    assert not ends_with_complete_member(killed[len(stored):]), \
+        "only an incomplete record may be cut off"
+    warcio_check(stored_path)
+    stored_ids = [record_id for _, record_id in records_in(stored)]
+    assert stored_ids == written_ids[:len(stored_ids)]
+    assert len(written_ids) - len(stored_ids) <= 1
+
+    with archive.catalog().session() as session:
+        row = session.scalars(select(WarcFile)).one()
+        assert (row.state, row.size, row.sha256, row.job_id) \
+            == ("uploaded", len(stored), sha256(stored), job_id)
+        captures = list(session.scalars(select(Capture).where(Capture.job_id == job_id)))
+    assert {c.record_id for c in captures} == set(before), "no capture lost, none invented"
+    for capture in captures:
+        data = stored[capture.offset:capture.offset + capture.length]
+        assert len(data) == capture.length
+        assert single_record_id(data) == capture.record_id
+    captured = {url for _, _, url in before.values()}
+    page = next(p for p in ("/", *ARTICLE_PATHS) if base + p in captured)
+    raw = archive.cli("snapshot", base + page, "--raw").stdout
+    assert raw == demo_site.served_bytes(page)
+
+
+# -- an upload that fails keeps the WARC in the spool ----------------------------------------
+
+
+@pytest.mark.slow
+def test_failed_upload_keeps_the_warc_in_the_spool_until_storage_upload(
+        tmp_path: Path, demo_site: Any) -> None:
+    archive = Archive(tmp_path / "data")
+    storage_root = archive.data_dir / "storage"
+    storage_root.mkdir(parents=True)
+    blocker = storage_root / "warcs"
+    blocker.write_bytes(b"a file where the warcs/ directory should be")
+
+    crawl = archive.cli("crawl", "--json", demo_site.url + ARTICLE, "--depth", "0",
+                        "--no-extract")
+    summary = crawl.json()
+    assert summary["status"] == "succeeded" and summary["pages"] >= 1
+    (name,) = summary["warc_files"]
+    assert f"upload of {name} failed, kept in the spool" in crawl.stderr
+
+    spool = archive.config.spool_dir
+    assert sorted(p.name for p in spool.iterdir()) == [name, f"{name}.cdxj"]
+    kept = (spool / name).read_bytes()
+    with archive.catalog().session() as session:
+        row = session.scalars(select(WarcFile)).one()
+        assert (row.state, row.size, row.sha256) == ("closed", len(kept), sha256(kept))
+    status = archive.cli("storage", "status", "--json").json()
+    assert status["pending_uploads"] == [name] and status["files"] == 2
+
+    still_broken = archive.cli("storage", "upload", expect=1)
+    assert "stored 0, failed 1" in still_broken.text
+    assert (spool / name).read_bytes() == kept
+    with archive.catalog().session() as session:
+        assert session.scalars(select(WarcFile.state)).one() == "closed"
+
+    blocker.unlink()
+    upload = archive.cli("storage", "upload")
+    assert "stored 1, failed 0" in upload.text
+    assert list(spool.iterdir()) == []
+    assert (storage_root / "warcs" / name).read_bytes() == kept
+    assert (storage_root / "indexes" / f"{name}.cdxj").is_file()
+    with archive.catalog().session() as session:
+        row = session.scalars(select(WarcFile)).one()
+        assert (row.state, row.storage_key) == ("uploaded", f"warcs/{name}")
+        captures = list(session.scalars(select(Capture)))
+    assert len(captures) == summary["pages"]
+    for capture in captures:
+        assert single_record_id(kept[capture.offset:capture.offset + capture.length]) \
+            == capture.record_id
+    assert archive.cli("storage", "verify", "--json").json()["ok"] == 1
