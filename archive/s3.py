@@ -14,6 +14,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -83,6 +84,7 @@ class S3Storage:
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
         part_size: int = 64 * 1024 * 1024,
+        concurrency: int = 4,
         max_attempts: int = 8,
         state: MultipartState | None = None,
         client: Any = None,
@@ -94,6 +96,7 @@ class S3Storage:
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.part_size = max(part_size, MIN_PART_SIZE)
+        self.concurrency = max(1, concurrency)  # parts in flight (memory: this x part_size)
         self.state: MultipartState = state or MemoryState()
         self.client = client or boto3.client(
             "s3", endpoint_url=endpoint_url, region_name=region_name or "us-east-1",
@@ -102,6 +105,7 @@ class S3Storage:
                           retries={"max_attempts": max_attempts, "mode": "standard"},
                           request_checksum_calculation="when_required",
                           response_checksum_validation="when_required",
+                          max_pool_connections=max(10, concurrency * 2),
                           connect_timeout=10, read_timeout=60))
 
     def _key(self, key: str) -> str:
@@ -141,23 +145,38 @@ class S3Storage:
             progress = UploadProgress(upload_id=created["UploadId"], sha256=sha256)
             self.state.save(key, progress)
         count = (size + self.part_size - 1) // self.part_size
-        with path.open("rb") as f:
-            for number in range(1, count + 1):
-                f.seek((number - 1) * self.part_size)
-                data = f.read(self.part_size)
-                md5_b64, etag = _md5(data)
-                if progress.parts.get(number) == etag:
-                    continue  # already in S3 with these exact bytes
-                response = self.client.upload_part(
-                    Bucket=self.bucket, Key=full_key, UploadId=progress.upload_id,
-                    PartNumber=number, Body=data, ContentMD5=md5_b64)
-                progress.parts[number] = response["ETag"]
-                self.state.save(key, progress)
+        missing = list(range(1, count + 1))
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="s3-part") as pool:
+            futures = {pool.submit(self._upload_part, path, full_key, progress, n): n
+                       for n in missing}
+            failures: list[BaseException] = []
+            for future in as_completed(futures):
+                if (error := future.exception()) is not None:
+                    failures.append(error)  # record the parts that did arrive first
+                elif (etag := future.result()) is not None:
+                    progress.parts[futures[future]] = etag
+                    self.state.save(key, progress)
+        if failures:
+            raise failures[0]  # the saved progress makes the next attempt resume
         self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=full_key, UploadId=progress.upload_id,
             MultipartUpload={"Parts": [{"PartNumber": n, "ETag": progress.parts[n]}
                                        for n in range(1, count + 1)]})
         self.state.clear(key)
+
+    def _upload_part(self, path: Path, full_key: str, progress: UploadProgress,
+                     number: int) -> str | None:
+        """Send one part unless S3 already has these exact bytes; returns the new ETag."""
+        with path.open("rb") as f:
+            f.seek((number - 1) * self.part_size)
+            data = f.read(self.part_size)
+        md5_b64, etag = _md5(data)
+        if progress.parts.get(number) == etag:
+            return None
+        response = self.client.upload_part(
+            Bucket=self.bucket, Key=full_key, UploadId=progress.upload_id,
+            PartNumber=number, Body=data, ContentMD5=md5_b64)
+        return response["ETag"]
 
     def _resume(self, key: str, full_key: str, sha256: str) -> UploadProgress | None:
         progress = self.state.load(key)

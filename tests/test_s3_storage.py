@@ -221,7 +221,7 @@ def test_multipart_upload_resumes_with_only_the_missing_parts(
     key = "warcs/big.warc.gz"
     data = big_file.read_bytes()
     digest = sha256(data)
-    first = s3_server.storage(STORAGE_URL, part_size=5 * MiB,
+    first = s3_server.storage(STORAGE_URL, part_size=5 * MiB, concurrency=1,
                               state=CatalogMultipartState(catalog))
     interrupt_after_parts(first.client, 2)
     with pytest.raises(Interrupted):
@@ -238,7 +238,7 @@ def test_multipart_upload_resumes_with_only_the_missing_parts(
 
     # A new process: new catalog connection, new client, same state.
     resumed_catalog = Catalog(catalog.url)
-    second = s3_server.storage(STORAGE_URL, part_size=5 * MiB,
+    second = s3_server.storage(STORAGE_URL, part_size=5 * MiB, concurrency=1,
                                state=CatalogMultipartState(resumed_catalog))
     sent = RequestLog(second.client)
     stored = second.put_file(key, big_file, sha256=digest)
@@ -259,7 +259,7 @@ def test_multipart_upload_resumes_with_only_the_missing_parts(
 def test_abort_abandoned_aborts_only_uploads_nobody_refers_to(
         s3_server: MotoServer, big_file: Path, catalog: Catalog) -> None:
     key = "warcs/big.warc.gz"
-    storage = s3_server.storage(STORAGE_URL, part_size=5 * MiB,
+    storage = s3_server.storage(STORAGE_URL, part_size=5 * MiB, concurrency=1,
                                 state=CatalogMultipartState(catalog))
     interrupt_after_parts(storage.client, 1)
     with pytest.raises(Interrupted):
@@ -279,7 +279,7 @@ def test_abort_abandoned_aborts_only_uploads_nobody_refers_to(
     assert stale["UploadId"] not in uploads_in_progress(s3_server)
 
     # The tracked upload is still resumable after the clean-up.
-    resumed = s3_server.storage(STORAGE_URL, part_size=5 * MiB,
+    resumed = s3_server.storage(STORAGE_URL, part_size=5 * MiB, concurrency=1,
                                 state=CatalogMultipartState(Catalog(catalog.url)))
     sent = RequestLog(resumed.client)
     resumed.put_file(key, big_file, sha256=sha256(big_file.read_bytes()))
@@ -290,7 +290,7 @@ def test_abort_abandoned_aborts_only_uploads_nobody_refers_to(
 def test_changed_file_restarts_the_upload_instead_of_reusing_parts(
         s3_server: MotoServer, big_file: Path, catalog: Catalog) -> None:
     key = "warcs/big.warc.gz"
-    first = s3_server.storage(STORAGE_URL, part_size=5 * MiB,
+    first = s3_server.storage(STORAGE_URL, part_size=5 * MiB, concurrency=1,
                               state=CatalogMultipartState(catalog))
     interrupt_after_parts(first.client, 2)
     with pytest.raises(Interrupted):
@@ -303,7 +303,7 @@ def test_changed_file_restarts_the_upload_instead_of_reusing_parts(
     big_file.write_bytes(changed)
     digest = sha256(bytes(changed))
 
-    second = s3_server.storage(STORAGE_URL, part_size=5 * MiB,
+    second = s3_server.storage(STORAGE_URL, part_size=5 * MiB, concurrency=1,
                                state=CatalogMultipartState(Catalog(catalog.url)))
     sent = RequestLog(second.client)
     second.put_file(key, big_file, sha256=digest)
@@ -369,3 +369,15 @@ def test_verify_reports_corrupt_missing_and_unknown_objects_and_repair_deletes_n
     assert warc_rows(archive)[corrupt].state == "uploaded"
     assert warc_rows(archive)[missing].state == "damaged"
     assert spool_files(archive) == [], "the spool copy goes once it is stored again"
+
+
+def test_parts_upload_concurrently_and_the_object_is_byte_identical(
+        s3_server: MotoServer, big_file: Path, catalog: Catalog) -> None:
+    data = big_file.read_bytes()
+    storage = s3_server.storage(STORAGE_URL, part_size=5 * MiB, concurrency=4,
+                                state=CatalogMultipartState(catalog))
+    stored = storage.put_file("warcs/concurrent.warc.gz", big_file, sha256=sha256(data))
+    assert stored.size == len(data) and stored.sha256 == sha256(data)
+    assert bucket_objects(s3_server, f"{PREFIX}/warcs/concurrent")[
+        f"{PREFIX}/warcs/concurrent.warc.gz"] == data
+    assert multipart_rows(catalog) == {}
