@@ -115,6 +115,7 @@ class Archiver:
         """Commit buffered capture and article rows."""
         if not (self._pending_captures or self._pending_articles):
             return
+        self.writer.flush()  # rows are committed only once their bytes are readable
         captures, self._pending_captures = self._pending_captures, []
         articles, self._pending_articles = self._pending_articles, []
         with self.catalog.session() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from archive.warc import WrittenRecord
 
 
+@lru_cache(maxsize=4096)  # a response's key is needed for its CDXJ line and catalog row
 def surt_key(url: str) -> str:
     """SURT-canonicalised key as pywb computes it (``com,example)/path?q``)."""
     try:

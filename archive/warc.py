@@ -206,9 +206,8 @@ class WarcWriter:
             length=len(exchange.body), http_headers=http_headers, warc_headers_dict=headers,
         )
         written_response = self._write(warc, response, date)
-        warc.index.append(CdxjEntry.for_response(
-            written_response, mime=exchange.mime, status=exchange.status,
-        ))
+        warc.index.append(CdxjEntry.for_response(written_response, mime=exchange.mime,
+                                                 status=exchange.status))
         request = self._records.create_warc_record(
             exchange.url, "request", payload=io.BytesIO(exchange.request_body),
             length=len(exchange.request_body),
@@ -236,6 +235,11 @@ class WarcWriter:
             },
         )
         return self._write(warc, record, date)
+
+    def flush(self) -> None:
+        """Push written records to the OS, so readers of the ``.open`` file see them."""
+        if self._current is not None:
+            self._current.out.flush()
 
     def roll_if_due(self) -> ClosedWarc | None:
         """Close the current file if it is over the size or age limit."""
@@ -291,7 +295,6 @@ class WarcWriter:
         self._records.write_record(record)
         compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         warc.out.write(compressor.compress(self._buffer.getbuffer()) + compressor.flush())
-        warc.out.flush()
         warc.records += 1
         headers = record.rec_headers  # type: ignore[attr-defined]
         return WrittenRecord(

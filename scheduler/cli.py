@@ -113,7 +113,8 @@ def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool,
             bar.update(task, completed=stats.get("warc/responses", 0),
                        size=f"{size / 1e6:.1f} MB")
 
-        summary = run_crawl(spec, overrides, on_progress=progress, site_id=site_id)
+        summary = run_crawl(spec, overrides, site_id=site_id,
+                            on_progress=progress if err.is_terminal else None)
     if as_json:
         print(json.dumps({k: v for k, v in summary.to_dict().items() if k != "stats"}, indent=2))
     else:
