@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
 
 from scrapy import Request, signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, _ScrapyAgent
@@ -44,15 +43,13 @@ class _ReasonKeepingAgent(_ScrapyAgent):
 class ArchivalDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self._limits: WeakKeyDictionary[Request, int] = WeakKeyDictionary()
-        self._received: WeakKeyDictionary[Request, int] = WeakKeyDictionary()
         crawler.signals.connect(self._on_bytes_received, signal=signals.bytes_received)
 
     async def download_request(self, request: Request) -> Response:
         limit = request.meta.get("download_maxsize", self._default_maxsize)
-        if limit:
-            self._limits[request] = limit
-            self._received[request] = 0
+        # [owner, limit, bytes received so far]: each scheme has its own handler instance,
+        # and all of them receive every bytes_received signal.
+        request.meta["_size_budget"] = [self, limit, 0] if limit else None
         agent = _ReasonKeepingAgent(
             contextFactory=self._contextFactory,
             bindAddress=self._bind_address,
@@ -87,13 +84,12 @@ class ArchivalDownloadHandler(HTTP11DownloadHandler):
         return response
 
     def _on_bytes_received(self, data: bytes, request: Request, spider: object) -> None:
-        limit = self._limits.get(request)
-        if limit is None:
+        budget = request.meta.get("_size_budget")
+        if not budget or budget[0] is not self:
             return
-        received = self._received[request] + len(data)
-        self._received[request] = received
-        if received > limit:
+        budget[2] += len(data)
+        if budget[2] > budget[1]:
             logger.warning("truncating %s at DOWNLOAD_MAXSIZE=%d bytes (received %d so far)",
-                           request.url, limit, received)
-            request.meta["_truncated_at"] = limit
+                           request.url, budget[1], budget[2])
+            request.meta["_truncated_at"] = budget[1]
             raise StopDownload(fail=False)
