@@ -163,11 +163,13 @@ class Archiver:
 
 
 def ship_closed_warc(catalog: Catalog, storage: Storage, closed: ClosedWarc) -> None:
-    """Store a closed WARC and its CDXJ, mark it uploaded, then drop the spool copies."""
+    """Store a closed WARC and its CDXJ (when there is one), mark it uploaded, then drop
+    the spool copies."""
     key = WARC_KEY_PREFIX + closed.filename
     storage.put_file(key, closed.path, sha256=closed.sha256)
-    storage.put_file(INDEX_KEY_PREFIX + closed.cdxj_path.name, closed.cdxj_path,
-                     sha256=file_sha256(closed.cdxj_path))
+    if closed.cdxj_path.exists():
+        storage.put_file(INDEX_KEY_PREFIX + closed.cdxj_path.name, closed.cdxj_path,
+                         sha256=file_sha256(closed.cdxj_path))
     with catalog.session() as session:
         session.execute(update(WarcFile).where(WarcFile.filename == closed.filename).values(
             state=WarcState.UPLOADED, storage_key=key, uploaded_at=utcnow(),

@@ -24,6 +24,11 @@ def surt_key(url: str) -> str:
         return url.lower()
 
 
+def mime_of(content_type: str | None) -> str:
+    """``text/html; charset=utf-8`` → ``text/html``; ``unk`` when there is none."""
+    return (content_type or "").split(";", 1)[0].strip().lower() or "unk"
+
+
 @dataclass(frozen=True, order=True)
 class CdxjEntry:
     surt: str
@@ -37,14 +42,18 @@ class CdxjEntry:
     filename: str
 
     @classmethod
+    def build(cls, *, url: str, timestamp: str, mime: str, status: int, digest: str | None,
+              length: int, offset: int, filename: str) -> CdxjEntry:
+        """An entry keyed as pywb keys it (SURT; sha1 digests without their prefix)."""
+        return cls(surt=surt_key(url), timestamp=timestamp, url=url, mime=mime, status=status,
+                   digest=(digest or "").removeprefix("sha1:"), length=length, offset=offset,
+                   filename=filename)
+
+    @classmethod
     def for_response(cls, record: WrittenRecord, *, mime: str, status: int) -> CdxjEntry:
-        digest = record.payload_digest or ""
-        return cls(
-            surt=surt_key(record.target_uri), timestamp=record.timestamp,
-            url=record.target_uri, mime=mime, status=status,
-            digest=digest.removeprefix("sha1:"), length=record.length,
-            offset=record.offset, filename=record.filename,
-        )
+        return cls.build(url=record.target_uri, timestamp=record.timestamp, mime=mime,
+                         status=status, digest=record.payload_digest, length=record.length,
+                         offset=record.offset, filename=record.filename)
 
     def to_line(self) -> str:
         fields = {

@@ -22,7 +22,7 @@ from warcio.timeutils import iso_date_to_timestamp
 
 from archive.archiver import ship_closed_warc
 from archive.catalog import Catalog
-from archive.cdxj import CdxjEntry, surt_key, write_cdxj
+from archive.cdxj import CdxjEntry, mime_of, write_cdxj
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.snapshot import parse_record
 from archive.storage import Storage, StorageError
@@ -111,15 +111,13 @@ def recover_open_file(catalog: Catalog, path: Path) -> tuple[ClosedWarc, int, in
             sha.update(data)
             record = parse_record(data)
             if record.rec_type in ("response", "revisit") and record.http_headers:
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                mime = (record.http_headers.get_header("Content-Type") or "unk")
-                entries.append(CdxjEntry(
-                    surt=surt_key(url),
-                    timestamp=iso_date_to_timestamp(record.rec_headers.get_header("WARC-Date")),
-                    url=url, mime=mime.split(";")[0].strip().lower(),
+                headers = record.rec_headers
+                entries.append(CdxjEntry.build(
+                    url=headers.get_header("WARC-Target-URI"),
+                    timestamp=iso_date_to_timestamp(headers.get_header("WARC-Date")),
+                    mime=mime_of(record.http_headers.get_header("Content-Type")),
                     status=int(record.http_headers.get_statuscode() or 0),
-                    digest=(record.rec_headers.get_header("WARC-Payload-Digest") or "")
-                    .removeprefix("sha1:"),
+                    digest=headers.get_header("WARC-Payload-Digest"),
                     length=length, offset=offset, filename=filename))
     cdxj_path = final.with_name(filename + ".cdxj")
     write_cdxj(cdxj_path, entries)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from archive.archiver import INDEX_KEY_PREFIX, WARC_KEY_PREFIX
+from archive.archiver import WARC_KEY_PREFIX, ship_closed_warc
 from archive.catalog import Catalog
 from archive.models import MultipartUpload, WarcFile, WarcState
-from archive.storage import CHUNK_SIZE, Storage, StorageError, file_sha256
+from archive.storage import CHUNK_SIZE, Storage, StorageError
+from archive.warc import ClosedWarc
 
 DAMAGED = "damaged"
 
@@ -81,7 +82,7 @@ def verify_storage(catalog: Catalog, storage: Storage, spool_dir: Path, *,
             continue
         getattr(report, problem).append(row.filename)
         if repair:
-            _repair(catalog, storage, spool_dir, row, key, report)
+            _repair(catalog, storage, spool_dir, row, report)
     for obj in storage.list(WARC_KEY_PREFIX):
         if obj.key not in known and obj.key.endswith(".warc.gz"):
             with catalog.session() as session:
@@ -106,23 +107,20 @@ def _check(storage: Storage, key: str, size: int | None, sha256: str | None) -> 
     return None
 
 
-def _repair(catalog: Catalog, storage: Storage, spool_dir: Path, row: WarcFile, key: str,
+def _repair(catalog: Catalog, storage: Storage, spool_dir: Path, row: WarcFile,
             report: VerifyReport) -> None:
+    """Re-store the spool copy if there is one (verified like any upload), else mark the
+    row damaged."""
     local = spool_dir / row.filename
-    cdxj = local.with_name(local.name + ".cdxj")
-    state = DAMAGED
     if local.exists() and row.sha256:
+        closed = ClosedWarc(path=local, cdxj_path=local.with_name(local.name + ".cdxj"),
+                            size=row.size or 0, sha256=row.sha256, records=row.records or 0)
         try:
-            storage.put_file(key, local, sha256=row.sha256)
-            if cdxj.exists():
-                storage.put_file(INDEX_KEY_PREFIX + cdxj.name, cdxj, sha256=file_sha256(cdxj))
+            ship_closed_warc(catalog, storage, closed)
         except StorageError:
             pass  # the spool copy is not the catalogued file either: stays damaged
         else:
-            state = WarcState.UPLOADED
             report.repaired.append(row.filename)
+            return
     with catalog.session() as session:
-        session.execute(update(WarcFile).where(WarcFile.id == row.id).values(state=state))
-    if state == WarcState.UPLOADED:  # stored and verified again: the spool copy goes
-        local.unlink(missing_ok=True)
-        cdxj.unlink(missing_ok=True)
+        session.execute(update(WarcFile).where(WarcFile.id == row.id).values(state=DAMAGED))

@@ -30,7 +30,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, datetime_to_timestamp
 from warcio.warcwriter import WARCWriter
 
-from archive.cdxj import CdxjEntry, write_cdxj
+from archive.cdxj import CdxjEntry, mime_of, write_cdxj
 
 OPEN_SUFFIX = ".open"
 DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
@@ -59,10 +59,8 @@ class HttpExchange:
 
     @property
     def mime(self) -> str:
-        for name, value in self.response_headers:
-            if name.lower() == "content-type":
-                return value.split(";", 1)[0].strip().lower() or "unk"
-        return "unk"
+        return mime_of(next((value for name, value in self.response_headers
+                             if name.lower() == "content-type"), None))
 
 
 @dataclass(frozen=True)

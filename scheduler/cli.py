@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -25,25 +23,19 @@ from archive.snapshot import (
     normalize_timestamp,
 )
 from archive.storage import StorageError
+from scheduler.cli_common import err, fail, open_catalog, out
 from scheduler.cli_jobs import jobs_app
 from scheduler.cli_sites import sites_app
 from scheduler.cli_storage import storage_app
 
 app = typer.Typer(help="Archive news sites to WARC and retrieve what they said.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-err = Console(stderr=True)
-out = Console(soft_wrap=True)
 app.add_typer(sites_app, name="sites")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(storage_app, name="storage")
 
 EXTRACT_FIELDS = ("url", "title", "authors", "published", "modified", "language",
                   "description", "site_name", "canonical_url", "text")
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # paths stay greppable
-    return typer.Exit(code)
 
 
 @app.command()
@@ -82,7 +74,7 @@ def site_crawl_spec(name: str, given: Any) -> tuple[Any, int]:
     from scheduler.ledger import site_spec
     from scheduler.sites import SiteNotFound, get_site
 
-    with Catalog(ArchiveConfig.from_env().database_url).session() as session:
+    with open_catalog().session() as session:
         try:
             site = get_site(session, name)
         except SiteNotFound as exc:
@@ -143,8 +135,7 @@ def captures(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines output.")] = False,
 ) -> None:
     """List the archived captures of URL, oldest first."""
-    catalog = Catalog(ArchiveConfig.from_env().database_url)
-    with catalog.session() as session:
+    with open_catalog().session() as session:
         rows = list_captures(session, url)
         if not rows:
             raise fail(f"no capture of {url} in the archive")

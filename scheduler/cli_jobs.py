@@ -6,16 +6,14 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
 from archive.models import CrawlJob
 from scheduler import ledger
-from scheduler.cli_sites import catalog, fail
+from scheduler.cli_common import fail, open_catalog, out
 
 jobs_app = typer.Typer(help="Inspect and cancel crawl jobs.", no_args_is_help=True)
-out = Console(soft_wrap=True)
 
 
 def job_dict(job: CrawlJob) -> dict[str, object]:
@@ -37,7 +35,7 @@ def list_jobs(
     query = select(CrawlJob).order_by(CrawlJob.id.desc()).limit(limit)
     if status:
         query = query.where(CrawlJob.status == status)
-    with catalog().session() as session:
+    with open_catalog().session() as session:
         jobs = list(session.scalars(query))
         if as_json:
             for job in jobs:
@@ -55,7 +53,7 @@ def list_jobs(
 @jobs_app.command("show")
 def show(job_id: int) -> None:
     """One job as JSON."""
-    with catalog().session() as session:
+    with open_catalog().session() as session:
         try:
             print(json.dumps(job_dict(ledger.get_job(session, job_id)), indent=2))
         except ledger.JobNotFound as exc:
@@ -65,7 +63,7 @@ def show(job_id: int) -> None:
 @jobs_app.command("cancel")
 def cancel(job_id: int) -> None:
     """Cancel a queued job; a running one is stopped by the service within a second."""
-    with catalog().session() as session:
+    with open_catalog().session() as session:
         try:
             job = ledger.request_cancel(session, job_id)
         except (ledger.JobNotFound, ledger.JobStateError) as exc:

@@ -9,20 +9,15 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from archive.catalog import Catalog
-from archive.config import ArchiveConfig
 from archive.models import Site
 from scheduler.api.schemas import Schedule, SiteIn
+from scheduler.cli_common import fail, open_catalog, out
 from scheduler.sites import SiteExists, SiteNotFound, create_site, get_site
 
 sites_app = typer.Typer(help="Manage the sites crawled on a schedule.", no_args_is_help=True)
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -33,15 +28,6 @@ def parse_every(value: str) -> int:
         raise typer.BadParameter(f"{value!r}: use a number and s, m, h or d, e.g. 30m or 6h",
                                  param_hint="'--every'")
     return int(match[1]) * UNITS[match[2]]
-
-
-def catalog() -> Catalog:
-    return Catalog(ArchiveConfig.from_env().database_url)
-
-
-def fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    return typer.Exit(1)
 
 
 @sites_app.command("add")
@@ -75,7 +61,7 @@ def add(
                              f"{str(e['msg']).removeprefix('Value error, ')}"
                              for e in exc.errors())
         raise fail(problems) from None
-    with catalog().session() as session:
+    with open_catalog().session() as session:
         try:
             create_site(session, site)
         except SiteExists as exc:
@@ -86,7 +72,7 @@ def add(
 @sites_app.command("list")
 def list_sites(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List sites with their schedules."""
-    with catalog().session() as session:
+    with open_catalog().session() as session:
         rows = list(session.scalars(select(Site).order_by(Site.name)))
         if as_json:
             for s in rows:
@@ -110,7 +96,7 @@ def site_dict(site: Site) -> dict[str, object]:
 @sites_app.command("show")
 def show(name: str) -> None:
     """Show one site as JSON."""
-    with catalog().session() as session:
+    with open_catalog().session() as session:
         try:
             print(json.dumps(site_dict(get_site(session, name)), indent=2))
         except SiteNotFound as exc:
@@ -120,7 +106,7 @@ def show(name: str) -> None:
 @sites_app.command("remove")
 def remove(name: str) -> None:
     """Remove a site and its schedule (its archived captures stay)."""
-    with catalog().session() as session:
+    with open_catalog().session() as session:
         try:
             session.delete(get_site(session, name))
         except SiteNotFound as exc:

@@ -7,21 +7,19 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig
 from archive.recovery import recover_spool
 from archive.verify import spool_status, verify_storage
+from scheduler.cli_common import open_catalog, out
 
 storage_app = typer.Typer(help="Inspect the spool and verify stored WARCs.",
                           no_args_is_help=True)
-out = Console(soft_wrap=True)
 
 
 def _open() -> tuple[ArchiveConfig, Catalog]:
-    config = ArchiveConfig.from_env()
-    return config, Catalog(config.database_url)
+    return ArchiveConfig.from_env(), open_catalog()
 
 
 @storage_app.command("status")

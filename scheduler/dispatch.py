@@ -14,13 +14,12 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 from sqlalchemy import select, update
 
 from archive.catalog import Catalog
 from archive.models import CrawlJob, JobStatus
-from archive.recovery import recover_spool
 from scheduler import ledger
 from scheduler.config import ServiceSettings
 
@@ -28,8 +27,10 @@ logger = logging.getLogger(__name__)
 
 
 class LocalDispatcher:
-    def __init__(self, catalog: Catalog, settings: ServiceSettings) -> None:
+    def __init__(self, catalog: Catalog, settings: ServiceSettings,
+                 after_crash: Callable[[], None] | None = None) -> None:
         self.catalog = catalog
+        self.after_crash = after_crash  # finishes the WARC a dead crawl left in the spool
         self.settings = settings
         self.slots = settings.max_crawls
         self.worker = f"{ledger.this_host()}:{os.getpid()}"
@@ -131,18 +132,10 @@ class LocalDispatcher:
         if code < 0:
             reason = f"crawl process was killed by signal {-code}"
         await asyncio.to_thread(self._abandon, job_id, reason)
-        if code != 0:
-            await asyncio.to_thread(self._recover_spool)
+        if code != 0 and self.after_crash is not None:
+            await asyncio.to_thread(self.after_crash)
         logger.info("job %d finished (exit code %d)", job_id, code)
         self.wake()
-
-    def _recover_spool(self) -> None:
-        """A crawl that died leaves its WARC ``.open``: cut, close and store it."""
-        archive = self.settings.archive
-        report = recover_spool(self.catalog, archive.open_storage(self.catalog),
-                               archive.spool_dir)
-        if report.recovered_files:
-            logger.warning("recovered WARC data of a dead crawl: %s", report)
 
     def _abandon(self, job_id: int, reason: str) -> None:
         with self.catalog.session() as session:
@@ -171,6 +164,3 @@ class LocalDispatcher:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
 
-
-def job_log_path(settings: ServiceSettings, job_id: int) -> Path:
-    return settings.archive.data_dir / "logs" / f"job-{job_id}.log"

@@ -51,6 +51,10 @@ class Service:
             rate_limiter=RateLimiter(settings.crawl_rate_limit),
         )
 
+    def __post_init__(self) -> None:
+        # a crawl that died leaves its WARC ``.open``: recovered (and counted) like any other
+        self.dispatcher.after_crash = self.retry_uploads
+
     async def start(self) -> None:
         self.recover()
         if self.settings.sites_file:
