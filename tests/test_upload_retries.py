@@ -1,0 +1,87 @@
+"""Failed uploads are retried: at the start of the next crawl and in the background by the
+service (and counted in /metrics). Also the S3 client settings non-AWS stores need."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from archive.models import WarcFile
+from archive.s3 import S3Storage
+from tests.conftest import Archive
+from tests.service_helpers import wait_until
+
+ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
+
+
+def block_storage(data_dir: Path) -> Path:
+    """A regular file where ``storage/warcs/`` must be created: every upload fails."""
+    blocker = data_dir / "storage" / "warcs"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_bytes(b"not a directory")
+    return blocker
+
+
+def states(archive: Archive) -> dict[str, str]:
+    with archive.catalog().session() as session:
+        return dict(session.execute(select(WarcFile.filename, WarcFile.state)).all())
+
+
+def metric(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert match, f"{name} not in /metrics"
+    return float(match[1])
+
+
+def test_s3_client_uses_path_style_standard_retries_and_optional_checksums() -> None:
+    storage = S3Storage("s3://bucket/prefix", endpoint_url="http://127.0.0.1:9",
+                        aws_access_key_id="id", aws_secret_access_key="secret")
+    config = storage.client.meta.config
+    assert config.s3["addressing_style"] == "path"
+    # botocore stores max_attempts=8 retries as 9 attempts in all, with exponential backoff
+    assert config.retries == {"mode": "standard", "total_max_attempts": 9}
+    assert config.request_checksum_calculation == "when_required"
+    assert config.response_checksum_validation == "when_required"
+
+
+@pytest.mark.slow
+def test_the_next_crawl_stores_what_an_earlier_one_could_not(tmp_path: Path,
+                                                             demo_site: Any) -> None:
+    archive = Archive(tmp_path / "data")
+    blocker = block_storage(archive.data_dir)
+    first = archive.crawl(demo_site.url + ARTICLE, "--depth", "0", "--no-extract")
+    assert states(archive) == {first["warc_files"][0]: "closed"}
+
+    blocker.unlink()
+    second = archive.crawl(demo_site.url + "/", "--depth", "0", "--no-extract")
+    assert states(archive) == {first["warc_files"][0]: "uploaded",
+                               second["warc_files"][0]: "uploaded"}
+    assert list(archive.config.spool_dir.iterdir()) == []
+    raw = archive.cli("snapshot", demo_site.url + ARTICLE, "--raw").stdout
+    assert raw == demo_site.served_bytes(ARTICLE)
+
+
+@pytest.mark.slow
+def test_the_service_retries_uploads_in_the_background(service_factory: Any,
+                                                       demo_site: Any) -> None:
+    service = service_factory({"NEWSARCHIVE_UPLOAD_RETRY_SECONDS": "0.5"}, start=False)
+    blocker = block_storage(service.data_dir)
+    service.start()
+    job = service.wait_job(service.crawl([demo_site.url + ARTICLE], depth=0)["id"])
+    assert job["status"] == "succeeded"
+    (name,) = job["warc_files"]
+    assert states(service.archive) == {name: "closed"}
+    wait_until(lambda: metric(service.client.get("/metrics").text,
+                              "newsarchive_upload_failures_total") >= 1, 10)
+    assert metric(service.client.get("/metrics").text, "newsarchive_uploads_pending") == 1
+
+    blocker.unlink()  # storage is back: no command, the service stores it by itself
+    wait_until(lambda: states(service.archive) == {name: "uploaded"}, 15)
+    metrics = service.client.get("/metrics").text
+    assert metric(metrics, "newsarchive_upload_retries_stored_total") >= 1
+    assert metric(metrics, "newsarchive_uploads_pending") == 0
+    assert (service.data_dir / "storage" / "warcs" / name).is_file()
