@@ -1,20 +1,16 @@
-"""Article extraction: robust decoding, metadata (JSON-LD > meta > trafilatura > htmldate), text.
+"""Article extraction: robust decoding, one parse, metadata (crawler.metadata), main text.
 
-Pure functions, no Scrapy imports: safe to run in a process pool.
+The page is parsed once with lxml; metadata is read from that tree, then boilerplate blocks
+are pruned and trafilatura extracts the text from the same tree. Pure functions, no Scrapy
+imports: safe to run in a process pool.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
 
-import htmldate
 import py3langid
 import trafilatura
 from charset_normalizer import from_bytes
@@ -22,7 +18,12 @@ from lxml import etree
 from lxml import html as lhtml
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
-EXTRACTOR_VERSION = f"newsarchive-extract/1 trafilatura/{trafilatura.__version__}"
+from crawler.metadata import extract_metadata, normalize_date, split_authors
+
+__all__ = ["EXTRACTOR_VERSION", "Article", "decode_html", "extract", "extract_article",
+           "normalize_date", "split_authors"]
+
+EXTRACTOR_VERSION = f"newsarchive-extract/2 trafilatura/{trafilatura.__version__}"
 MIN_TEXT_CHARS = 50  # shorter "articles" are navigation crumbs or error stubs
 
 _I = re.IGNORECASE
@@ -39,31 +40,19 @@ _BOILER_LINE = re.compile(
     r"|nous utilisons des cookies|leave a (?:comment|reply)|post (?:a )?comment|add a comment"
     r"|comments are closed|^donate\b|donate (?:now|today)|support (?:our|local|independent) "
     r"journalism|sign up (?:to|for) our (?:free )?newsletter", _I)
-_BY = re.compile(r"^\s*(?:(?:written|reported|words)\s+)?(?:by|par|von|por|door)\b[\s:]*", _I)
-_AUTHOR_SPLIT = re.compile(r"\s*[,;&|]\s*(?:(?:and|und|et|y|e)\s+)?|\s+(?:and|und|et|y|e)\s+", _I)
-_ROLE = re.compile(
-    r"\b(?:staff|writer|reporter|correspondent|editor|contributor|contributing|columnist"
-    r"|journalist|photographer|producer|analyst|bureau|desk|newsroom|chief|senior|special"
-    r"|freelance|news|press|agency|rédaction|redaktion|journaliste|korrespondent\w*)\b", _I)
-_JSONLD_JUNK = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>|;)\s*$")
+_ATTRIBUTED = etree.XPath("//*[@class or @id or @role] | //dialog")  # pruning candidates
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _LANG = re.compile(r"([a-z]{2,3})(?:[-_][\w-]+)?")
-_TITLE_SEP = "[|\\-\u2013\u2014:\u00b7\u00bb\u2022]+"
-_META_KEYS = {
-    "title": ("og:title", "twitter:title", "dc.title"),
-    "published": ("article:published_time", "datepublished", "og:published_time", "pubdate",
-                  "publishdate", "publish-date", "parsely-pub-date", "sailthru.date",
-                  "dc.date.issued", "dcterms.created", "dc.date", "date"),
-    "modified": ("article:modified_time", "datemodified", "og:updated_time", "dcterms.modified"),
-    "authors": ("author", "article:author", "byl", "parsely-author", "sailthru.author",
-                "dc.creator", "dcterms.creator"),
-    "description": ("og:description", "description", "twitter:description", "dc.description"),
-    "site_name": ("og:site_name", "application-name"),
-}
+# Comments are asked for so that trafilatura moves them out of the text (into doc.comments,
+# dropped here): measured cheaper than include_comments=False, which prunes the raw tree
+# once more, with the same text.
 _TRAFILATURA_OPTS: dict[str, Any] = {
-    "with_metadata": True, "include_comments": False, "include_tables": False,
-    "include_images": False, "favor_precision": True, "deduplicate": False,
+    "with_metadata": False, "include_comments": True, "include_tables": True,
+    "include_images": False, "deduplicate": False,
 }
+# Precision mode first; when it keeps less than this many characters and under this share of
+# what the default mode finds, it has dropped part of the article: take the default mode's.
+RECALL_CHECK_CHARS, RECALL_SHARE = 500, 0.6
 
 
 @dataclass(frozen=True)
@@ -106,92 +95,6 @@ def decode_html(body: bytes, encoding: str | None = None) -> str:
     return body.decode(best.encoding if best else "cp1252", "replace")
 
 
-def split_authors(raw: str | list[str] | None) -> list[str]:
-    """Split a byline ("By A, Staff Writer and B") into clean, deduplicated person names."""
-    names: list[str] = []
-    for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
-        value = _BY.sub("", re.sub(r"\([^)]*\)|\S+@\S+", " ", html.unescape(value)))
-        for part in _AUTHOR_SPLIT.split(value):
-            name = " ".join(_BY.sub("", part).strip(" \t\n-\u2013\u2014:\u00b7|").split())
-            if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
-                    or re.search(r"\d|https?:|www\.|/", name) or not re.search(r"[^\W\d_]", name)):
-                continue
-            name = name.title() if name.isupper() else name
-            if name.casefold() not in {n.casefold() for n in names}:
-                names.append(name)
-    return names
-
-
-def normalize_date(value: Any) -> str | None:
-    """ISO 8601 date: keep time and offset when given, else YYYY-MM-DD; None if unparseable."""
-    value = _text(value)
-    if not value:
-        return None
-    try:
-        if re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", value):
-            return date.fromisoformat(value).isoformat()
-        return datetime.fromisoformat(value).isoformat(timespec="seconds")
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).isoformat(timespec="seconds")
-    except (TypeError, ValueError, IndexError):
-        match = re.match(r"(\d{4}-\d{2}-\d{2})(?!\d)", value)
-        return normalize_date(match.group(1)) if match else None
-
-
-def _text(value: Any) -> str | None:
-    """First non-empty string of a value (or list), unescaped and whitespace-collapsed."""
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str) and v.strip()), None)
-    if not isinstance(value, str):
-        return None
-    return " ".join(html.unescape(value).split()) or None
-
-
-def _types(node: dict) -> set[str]:
-    raw = node.get("@type")
-    return {t.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-            for t in (raw if isinstance(raw, list) else [raw]) if isinstance(t, str)}
-
-
-def _jsonld(tree: lhtml.HtmlElement) -> tuple[dict, dict[str, dict]]:
-    """First article-typed JSON-LD node (also in @graph/lists) and an @id index."""
-    stack: list[Any] = []
-    for script in tree.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]'):
-        try:
-            stack.insert(0, json.loads(_JSONLD_JUNK.sub("", script.text or ""), strict=False))
-        except (ValueError, RecursionError):
-            continue
-    nodes: list[dict] = []
-    while stack and len(nodes) < 1000:  # depth-first, document order
-        obj = stack.pop()
-        if isinstance(obj, list):
-            stack.extend(reversed(obj))
-        elif isinstance(obj, dict):
-            nodes.append(obj)
-            stack.extend(obj.get(k) for k in ("itemListElement", "mainEntity", "@graph"))
-    index = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str)}
-    articles = (n for n in nodes
-                if any(t.endswith(("Article", "Posting")) or t == "Report" for t in _types(n)))
-    return next(articles, {}), index
-
-
-def _names(value: Any, index: dict[str, dict], persons_only: bool = True) -> list[str]:
-    """Names from JSON-LD author/publisher values (strings, objects, @id references, lists)."""
-    out: list[str] = []
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict):
-            ref = item.get("@id")
-            item = index.get(ref, item) if "name" not in item and isinstance(ref, str) else item
-            if persons_only and _types(item) & {"Organization", "NewsMediaOrganization"}:
-                continue
-            item = item.get("name")
-        if isinstance(item, str) and item.strip():
-            out.append(item)
-    return out
-
-
 def _prune_boilerplate(tree: lhtml.HtmlElement) -> None:
     """Drop cookie/comment/share/donation/... blocks unless they hold the main text container."""
     weights: dict[Any, int] = {}
@@ -201,7 +104,7 @@ def _prune_boilerplate(tree: lhtml.HtmlElement) -> None:
     main = max(weights, key=weights.__getitem__) if weights else tree
     protected = {main, *main.iterancestors()}
     half = len(tree.text_content()) / 2
-    doomed = [el for el in tree.iter(etree.Element)
+    doomed = [el for el in _ATTRIBUTED(tree)
               if el not in protected and el.tag not in ("html", "body")
               and (_BOILER_ATTR.search(f"{el.get('class', '')} {el.get('id', '')}")
                    or el.tag == "dialog" or el.get("role") in ("dialog", "alertdialog"))
@@ -214,25 +117,18 @@ def _clean_text(text: str, title: str | None, authors: list[str]) -> str:
     """Drop leftover boilerplate lines, bylines and a leading copy of the headline."""
     known = {a.casefold() for a in authors}
 
-    def junk(line: str) -> bool:
+    def junk(line: str) -> bool:  # a boilerplate line, or a byline naming only the authors
         if len(line) > 200:
             return False
-        byline = {n.casefold() for n in split_authors(line)} if _BY.match(line) else set()
+        folded = line.casefold()
+        byline = ({n.casefold() for n in split_authors(line)}
+                  if len(line) < 120 and any(a in folded for a in known) else set())
         return bool(_BOILER_LINE.search(line)) or (bool(byline) and byline <= known)
 
     lines = [ln for raw in text.splitlines() if (ln := " ".join(raw.split())) and not junk(ln)]
     if lines and title and lines[0].casefold() == title.casefold():
         lines = lines[1:]
     return "\n".join(lines)
-
-
-def _strip_site(title: str | None, site: str | None) -> str | None:
-    """Remove a " | Site Name" suffix (or "Site Name - " prefix) matching the site name."""
-    if not title or not site:
-        return title
-    site_re = re.escape(site)
-    stripped = re.sub(rf"\s*{_TITLE_SEP}\s*{site_re}\s*$", "", title, flags=_I)
-    return re.sub(rf"^\s*{site_re}\s*{_TITLE_SEP}\s*", "", stripped, flags=_I) or title
 
 
 def _language(tree: lhtml.HtmlElement, text: str) -> str | None:
@@ -261,62 +157,43 @@ def _parse(body: bytes | str, encoding: str | None) -> lhtml.HtmlElement | None:
         return None
 
 
+def _main_text(tree: lhtml.HtmlElement, url: str, *, favor_precision: bool) -> str:
+    """trafilatura's main text (it works on a copy: the tree is left as it is)."""
+    try:
+        doc = trafilatura.bare_extraction(tree, url=url, favor_precision=favor_precision,
+                                          **_TRAFILATURA_OPTS)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError,
+            etree.LxmlError):
+        return ""
+    return doc.text or "" if doc is not None else ""
+
+
 def extract_article(body: bytes | str, url: str, *, encoding: str | None = None) -> Article | None:
     """Extract the main article and its metadata; None if not HTML or no extractable text."""
     if (tree := _parse(body, encoding)) is None:
         return None
-    node, index = _jsonld(tree)
-    meta: dict[str, list[str]] = {}
-    for el in tree.iter("meta"):
-        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
-        if key and (content := el.get("content", "").strip()):
-            meta.setdefault(key, []).append(content)
-
-    def first(field: str, norm: Any = _text) -> Any:
-        return next((v for k in _META_KEYS[field] if k in meta and (v := norm(meta[k]))), None)
-
-    hrefs = tree.xpath('//link[contains(concat(" ", translate(@rel, "CANONICAL", "canonical"),'
-                       ' " "), " canonical ")]/@href') + meta.get("og:url", [])
-    try:
-        canonical = urljoin(url, hrefs[0].strip()) if hrefs else None
-    except ValueError:  # e.g. malformed IPv6 host
-        canonical = None
-    _prune_boilerplate(tree)
-    try:
-        doc = trafilatura.bare_extraction(tree, url=url, **_TRAFILATURA_OPTS)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError,
-            etree.LxmlError):
-        return None
-    if doc is None or not doc.text:
-        return None
-    site_name = (_text(_names(node.get("publisher"), index, persons_only=False))
-                 or first("site_name") or _text(doc.sitename))
-    title = _text(node.get("headline") or node.get("name")) or first("title") or _text(doc.title)
-    title = _strip_site(title, site_name)
-    authors = split_authors(_names(node.get("author"), index))
-    for key in _META_KEYS["authors"]:
-        authors = authors or split_authors(meta.get(key))
-    authors = authors or split_authors((doc.author or "").split(";"))
-    published = (normalize_date(node.get("datePublished")) or first("published", normalize_date)
-                 or normalize_date(doc.date))
-    if not published:
-        try:
-            published = normalize_date(htmldate.find_date(tree, url=url, original_date=True))
-        except (ValueError, TypeError, etree.LxmlError):
-            published = None
-    if len(text := _clean_text(doc.text, title, authors)) < MIN_TEXT_CHARS:
+    meta = extract_metadata(tree, url)  # before pruning: bylines and dates live in blocks
+    _prune_boilerplate(tree)            # that the pruning drops
+    text = _main_text(tree, url, favor_precision=True)
+    if len(text) < RECALL_CHECK_CHARS:
+        recall = _main_text(tree, url, favor_precision=False)
+        text = recall if len(text) < RECALL_SHARE * len(recall) else text
+    text = _clean_text(text, meta.title, meta.authors)
+    if len(text) < MIN_TEXT_CHARS:
         return None
     return Article(
         url=url,
-        canonical_url=canonical if canonical and canonical.startswith("http") else None,
-        title=title,
-        authors=authors,
-        published=published,
-        modified=normalize_date(node.get("dateModified")) or first("modified", normalize_date),
+        canonical_url=meta.canonical_url,
+        title=meta.title,
+        authors=meta.authors,
+        published=meta.published,
+        modified=meta.modified,
         language=_language(tree, text),
-        description=(_text(node.get("description")) or first("description")
-                     or _text(doc.description)),
-        site_name=site_name,
+        description=meta.description,
+        site_name=meta.site_name,
         text=text,
         word_count=len(text.split()),
     )
+
+
+extract = extract_article  # the name the crawler's issue uses

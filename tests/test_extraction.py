@@ -134,6 +134,82 @@ CASES = {
             "Kommentar schreiben", "Teilen", "Von Katrin Müller", "Startseite",
         ],
     },
+    "diario_sur_microdata_es.html": {  # microdata only (no JSON-LD), two authors
+        "url": "https://www.diariodelsur.es/sociedad/sequia-riego-vega-segura",
+        "title": "La sequía obliga a restringir el riego en la vega del Segura",
+        "authors": ["Lucía Fernández", "Andrés Molina"],
+        "published": "2026-04-07T08:15:00+02:00",
+        "modified": None,
+        "language": "es",
+        "site_name": "Diario del Sur",
+        "canonical_url": None,
+        "present": [
+            "ha aprobado este lunes una reducción del treinta por ciento en las dotaciones",
+            "«Vamos a tener que elegir qué parcelas salvamos y cuáles dejamos secar»",
+            "a través de la plataforma electrónica del organismo.",
+        ],
+        "absent": [
+            "Utilizamos cookies", "Aceptar todas", "Suscríbete", "Comentarios",
+            "Deja tu comentario", "Esto pasa por no planificar", "Te puede interesar",
+            "Todos los derechos reservados", "Por Lucía Fernández", "Medio ambiente",
+        ],
+    },
+    "metro_ledger_byline_roles.html": {  # byline with roles in the markup only, no site name
+        "url": "https://www.metroledger.com/local/tram-extension-final-approval",
+        "title": "Tram Line Extension Wins Final Approval",
+        "authors": ["Sarah Chen", "James Okoro"],
+        "published": "2026-05-11T14:20:00-04:00",
+        "modified": None,
+        "language": "en",
+        "site_name": None,
+        "canonical_url": "https://www.metroledger.com/local/tram-extension-final-approval",
+        "present": [
+            "The regional transit board voted 9 to 2 on Monday to approve the eastern extension",
+            "Tonight we stopped studying and started building.",
+            "details of which will be presented to the council in June.",
+        ],
+        "absent": [
+            "Transportation Editor", "Data Reporter", "Subscribe today", "Most read",
+            "Bridge closure extended", "Share on Facebook", "All rights reserved", "Privacy policy",
+        ],
+    },
+    "jornal_serra_pt_utc_date.html": {  # JSON-LD time in UTC is the next day: the URL's day wins
+        "url": "https://www.jornaldaserra.com.br/2026/05/20/chuvas-reabrem-cachoeiras/",
+        "title": "Chuvas reabrem cachoeiras do parque estadual após dois anos",
+        "authors": ["Ana Souza", "Carlos Lima"],
+        "published": "2026-05-20",
+        "modified": None,
+        "language": "pt",
+        "site_name": "Jornal da Serra",
+        "canonical_url": None,
+        "present": [
+            "As chuvas das últimas semanas devolveram a água às principais cachoeiras",
+            "Vamos manter equipes de monitoramento em todos os pontos de banho",
+            "Os ingressos poderão ser comprados pela internet ou na portaria do parque.",
+        ],
+        "absent": [
+            "Este site usa cookies", "Aceitar", "Leia também", "Festival de inverno",
+            "Deixe seu comentário", "Todos os direitos reservados", "Por Ana Souza",
+        ],
+    },
+    "fietsgids_nl_no_date.html": {  # no lang attribute, no date but a copyright year
+        "url": "https://www.fietsgids-achterhoek.nl/routes/kastelen-en-beken",
+        "title": "De mooiste routes langs kastelen en beken",
+        "authors": [],
+        "published": None,
+        "modified": None,
+        "language": "nl",
+        "site_name": None,
+        "canonical_url": None,
+        "present": [
+            "De Achterhoek is een van de fijnste streken van Nederland om te fietsen.",
+            "De tweede route volgt de Berkel van Eibergen naar Zutphen.",
+            "of een nieuw terras zijn deuren heeft geopend.",
+        ],
+        "absent": [
+            "Populaire routes", "Slingelandroute", "Privacyverklaring", "© 2024", "Over ons",
+        ],
+    },
 }
 
 
@@ -297,7 +373,12 @@ def test_malformed_but_real_article_still_extracted() -> None:
          ["Priya Raman", "Tom O'Neill"]),
         ("Ana Lima & Joe Bloggs; Jane Smith", ["Ana Lima", "Joe Bloggs", "Jane Smith"]),
         ("Jane Smith (jane@example.com), Senior Correspondent", ["Jane Smith"]),
-        ("BY JOHN DOE and jane smith", ["John Doe", "jane smith"]),
+        ("BY JOHN DOE and jane smith", ["JOHN DOE", "jane smith"]),  # the publisher's spelling
+        ("Vom Krimiblogger", ["Krimiblogger"]),
+        ("Author: Anna Kubišta", ["Anna Kubišta"]),
+        ("Text: Lea Roth / Fotos: Max Graf", ["Lea Roth"]),  # photo credits are not authors
+        ("Rob Picheta, @robpicheta, finanztreff.de", ["Rob Picheta"]),
+        ("By Ana Lima with Joe Bloggs", ["Ana Lima", "Joe Bloggs"]),
         (["Jane Smith", "jane smith", "https://facebook.com/janesmith"], ["Jane Smith"]),
         ("Staff Reporter", []),
         ("", []),
@@ -319,6 +400,8 @@ def test_split_authors(raw: str | list[str] | None, expected: list[str]) -> None
         ("Sat, 14 Mar 2026 09:30:00 GMT", "2026-03-14T09:30:00+00:00"),
         ("2026-03-14T25:99", "2026-03-14"),
         (["2026-01-02"], "2026-01-02"),
+        ("\u09e8\u09e6\u09e8\u09e6-\u09e6\u09ee-\u09e8\u09ef", "2020-08-29"),  # Bengali digits
+        ("2026-13-45", None),
         ("yesterday", None),
         (None, None),
         (1234, None),
@@ -326,3 +409,42 @@ def test_split_authors(raw: str | list[str] | None, expected: list[str]) -> None
 )
 def test_normalize_date(raw: object, expected: str | None) -> None:
     assert normalize_date(raw) == expected
+
+
+# --- titles --------------------------------------------------------------------------------
+
+
+def _page(head: str, body: str) -> str:
+    prose = "<p>" + "A sentence of ordinary article prose for the extractor to keep. " * 12 + "</p>"
+    return f"<html><head>{head}</head><body>{body}<article>{prose * 3}</article></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "expected"),
+    [
+        # the <h1> is one part of "Headline | Section | Site"
+        ("<title>Ferry Fares Rise Again | Local | Coast Herald</title>",
+         "<h1>Ferry Fares Rise Again</h1>", "Ferry Fares Rise Again"),
+        # no <h1>: the site's name (og:site_name) is cut off either end
+        ('<title>Coast Herald: Ferry Fares Rise Again</title>'
+         '<meta property="og:site_name" content="Coast Herald">', "", "Ferry Fares Rise Again"),
+        # ... or the host's name when no site name is declared
+        ("<title>Ferry Fares Rise Again - Coastherald.com</title>", "",
+         "Ferry Fares Rise Again"),
+        # <title> only names the site: the <h1> is the headline
+        ('<title>Coast Herald</title><meta property="og:site_name" content="Coast Herald">',
+         "<h1>Ferry Fares Rise Again</h1>", "Ferry Fares Rise Again"),
+        # the shown headline rewords the SEO one
+        ('<meta property="og:title" content="Ferry fares: operator raises prices again">',
+         "<h1>Ferry operator raises fares again</h1>", "Ferry operator raises fares again"),
+        # an <h1> that adds a section name to the headline does not replace it
+        ("<title>Ferry Fares Rise Again</title>", "<h1>Local | Ferry Fares Rise Again</h1>",
+         "Ferry Fares Rise Again"),
+        # a logo in the <h1> is not a headline
+        ('<title>Ferry Fares Rise Again | Coast Herald</title>',
+         "<h1>Coast Herald</h1>", "Ferry Fares Rise Again"),
+    ],
+)
+def test_title(head: str, body: str, expected: str) -> None:
+    article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
+    assert article is not None and article.title == expected
