@@ -5,6 +5,12 @@ are recorded (in batches) as records are written; on close the row gets size, SH
 record count (``closed``); the WARC and its CDXJ are stored with a verified checksum
 (``uploaded``); only then are the spool copies removed. A failed upload leaves the file in the
 spool and the row ``closed``, so nothing is dropped.
+
+Revisits: a response (non-empty, not truncated) whose payload digest and status equal the
+latest capture of the same URL (SURT key) is written as a ``revisit`` record referring to the
+original ``response`` record. The latest capture comes from this archiver's own memory, else
+from one indexed catalog query (``ix_captures_surt_timestamp``); a revisit's original is the
+latest ``response`` capture with that SURT and digest at or before it (replay's contract).
 """
 
 from __future__ import annotations
@@ -12,17 +18,26 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Catalog
-from archive.cdxj import surt_key
+from archive.cdxj import REVISIT_MIME, surt_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.storage import Storage, StorageError, file_sha256
-from archive.warc import ClosedWarc, HttpExchange, WarcWriter, WrittenRecord
+from archive.warc import (
+    ClosedWarc,
+    HttpExchange,
+    RevisitTarget,
+    WarcWriter,
+    WrittenRecord,
+    payload_digest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +53,27 @@ class ArchiveStats:
     warc_files: int = 0
     articles: int = 0
     upload_failures: int = 0
+    revisits: int = 0
+
+
+# Core statements built once: the lookup runs for every archived response.
+_CAPTURES = Capture.__table__.c
+_COLUMNS = (_CAPTURES.status, _CAPTURES.payload_digest, _CAPTURES.record_type, _CAPTURES.url,
+            _CAPTURES.timestamp, _CAPTURES.record_id)
+_NEWEST = (_CAPTURES.timestamp.desc(), _CAPTURES.id.desc())
+_LATEST = select(*_COLUMNS).where(_CAPTURES.surt == bindparam("surt")).order_by(*_NEWEST).limit(1)
+_ORIGINAL = select(*_COLUMNS).where(
+    _CAPTURES.surt == bindparam("surt"), _CAPTURES.payload_digest == bindparam("digest"),
+    _CAPTURES.record_type == "response", _CAPTURES.timestamp <= bindparam("at"),
+).order_by(*_NEWEST).limit(1)
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """The latest capture of a URL: its status and the response record holding its payload."""
+
+    status: int
+    original: RevisitTarget
 
 
 class Archiver:
@@ -51,13 +87,17 @@ class Archiver:
         *,
         job_id: int | None = None,
         batch_size: int = 200,
+        revisits: bool = True,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
         self.writer = writer
         self.job_id = job_id
         self.batch_size = batch_size
+        self.revisits = revisits
         self.stats = ArchiveStats()
+        self._latest: dict[str, _Latest] = {}  # SURT → latest capture written here
+        self._lookups: Connection | None = None
         self._file_ids: dict[str, int] = {}
         self._pending_captures: list[dict[str, Any]] = []
         self._pending_articles: list[dict[str, Any]] = []
@@ -67,8 +107,21 @@ class Archiver:
         writer.on_close = self._file_closed
 
     def archive(self, exchange: HttpExchange) -> WrittenRecord:
-        """Write one exchange; returns the response record."""
-        response, request = self.writer.write_exchange(exchange)
+        """Write one exchange; returns the response record, or the revisit record when the
+        payload is the same as the latest capture of the URL."""
+        key = surt_key(exchange.url)
+        target = self._revisit_target(key, exchange) if self.revisits else None
+        if target is None:
+            response, request = self.writer.write_exchange(exchange)
+            mime = exchange.mime
+            if response.payload_digest:
+                self._latest[key] = _Latest(exchange.status, RevisitTarget(
+                    exchange.url, response.date, response.record_id, response.payload_digest))
+        else:
+            response, request = self.writer.write_revisit(exchange, target)
+            mime = REVISIT_MIME
+            self.stats.revisits += 1
+            self._latest[key] = _Latest(exchange.status, target)
         self.stats.records += 2
         self.stats.responses += 1
         self.stats.bytes += response.length + request.length
@@ -76,10 +129,10 @@ class Archiver:
             "job_id": self.job_id,
             "warc_file_id": self._file_ids[response.filename],
             "url": exchange.url,
-            "surt": surt_key(exchange.url),
+            "surt": key,
             "timestamp": response.timestamp,
             "status": exchange.status,
-            "mime": exchange.mime,
+            "mime": mime,
             "payload_digest": response.payload_digest,
             "record_type": response.record_type,
             "record_id": response.record_id,
@@ -90,6 +143,30 @@ class Archiver:
         if len(self._pending_captures) >= self.batch_size:
             self.flush()
         return response
+
+    def _revisit_target(self, key: str, exchange: HttpExchange) -> RevisitTarget | None:
+        """The original to refer to when this payload repeats the URL's latest capture."""
+        if exchange.truncated or not exchange.body:
+            return None
+        latest = self._latest.get(key) or self._latest_in_catalog(key)
+        if latest is None or latest.status != exchange.status:
+            return None
+        digest = payload_digest(exchange.body)
+        return latest.original if latest.original.payload_digest == digest else None
+
+    def _latest_in_catalog(self, key: str) -> _Latest | None:
+        if self._lookups is None:  # one connection for the crawl's lookups; autocommit:
+            self._lookups = self.catalog.engine.connect().execution_options(  # no snapshot
+                isolation_level="AUTOCOMMIT")  # is held between them
+        row = self._lookups.execute(_LATEST, {"surt": key}).first()
+        status = row.status if row is not None else None
+        if row is not None and row.record_type != "response" and row.payload_digest:
+            row = self._lookups.execute(_ORIGINAL, {
+                "surt": key, "digest": row.payload_digest, "at": row.timestamp}).first()
+        if row is None or status is None or not row.payload_digest:
+            return None
+        date = timestamp_to_datetime(row.timestamp).replace(tzinfo=UTC)
+        return _Latest(status, RevisitTarget(row.url, date, row.record_id, row.payload_digest))
 
     def annotate(
         self, response: WrittenRecord, metadata: dict[str, Any],
@@ -135,6 +212,9 @@ class Archiver:
         self.writer.close()
         self.flush()
         self._shipper.shutdown(wait=True)
+        if self._lookups is not None:
+            self._lookups.close()
+            self._lookups = None
 
     # -- file lifecycle ---------------------------------------------------------------------
     def _file_opened(self, filename: str) -> None:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from archive.warc import WrittenRecord
 
 
+REVISIT_MIME = "warc/revisit"  # pywb's mime for revisit records
+
+
 @lru_cache(maxsize=4096)  # a response's key is needed for its CDXJ line and catalog row
 def surt_key(url: str) -> str:
     """SURT-canonicalised key as pywb computes it (``com,example)/path?q``)."""

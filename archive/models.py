@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -61,6 +62,12 @@ class Site(Base):
     # {"cron": "*/30 * * * *"} or {"interval_seconds": 1800}; None: on demand only
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Discovery (migration 0005): re-capture ages ("1h", "1d"), sitemap horizon ("2d";
+    # None: NEWSARCHIVE_SITEMAP_HORIZON), URL regexes that override article detection.
+    refresh: Mapped[list[str]] = mapped_column(JSON, default=list)
+    horizon: Mapped[str | None] = mapped_column(String(16))
+    article_patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    hub_patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -90,6 +97,8 @@ class CrawlJob(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    # scale-out (migration 0006): when its broker message was last sent; None = not yet
+    dispatched_at: Mapped[datetime | None]
 
     site: Mapped[Site | None] = relationship()
 
@@ -174,3 +183,33 @@ class MultipartUpload(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     parts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # "n" → ETag
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SeenUrl(Base):
+    """A URL a crawl of a site has fetched: what incremental crawls skip or refetch.
+
+    ``url`` is the normalized URL (w3lib canonical form, tracking parameters dropped) and
+    ``url_hash`` its SHA-1, so that the unique index stays small whatever the URL length;
+    ``canonical_url`` is the page's ``<link rel="canonical">`` (same normalization).
+    Articles already archived are not fetched again (unless the site's refresh policy says
+    so, counted in ``refreshes``); hubs are refetched on every run.
+    """
+
+    __tablename__ = "seen_urls"
+    __table_args__ = (
+        UniqueConstraint("site_id", "url_hash", name="uq_seen_urls_site_url"),
+        Index("ix_seen_urls_site_canonical", "site_id", "canonical_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    url_hash: Mapped[str] = mapped_column(String(40))
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    canonical_hash: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(8))  # "article" | "hub"
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_capture: Mapped[str | None] = mapped_column(String(14))  # captures.timestamp
+    last_payload_digest: Mapped[str | None] = mapped_column(String(128))
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)

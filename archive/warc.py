@@ -3,8 +3,11 @@
 Each exchange becomes a ``response`` record (body bytes as received, still content-encoded,
 ``Transfer-Encoding`` dropped because the body is already de-chunked) and a ``request``
 record linked by ``WARC-Concurrent-To`` with the same ``WARC-Date``. A ``metadata`` record
-(JSON) can refer to a response. Files roll over by size and by age; a file is written as
-``NAME.warc.gz.open`` and renamed only when complete, with its sorted CDXJ beside it.
+(JSON) can refer to a response. An exchange whose payload equals an earlier capture can be
+written as a ``revisit`` record instead (identical-payload-digest profile: the new HTTP
+headers, no payload, ``WARC-Refers-To-Target-URI``/``-Date``/``WARC-Refers-To``). Files roll
+over by size and by age; a file is written as ``NAME.warc.gz.open`` and renamed only when
+complete, with its sorted CDXJ beside it.
 
 Record ids and dates come from :meth:`WarcWriter.new_record_id` and :meth:`WarcWriter.now`
 so tests can override them and compare golden output.
@@ -12,6 +15,7 @@ so tests can override them and compare golden output.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -30,7 +34,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, datetime_to_timestamp
 from warcio.warcwriter import WARCWriter
 
-from archive.cdxj import CdxjEntry, mime_of, write_cdxj
+from archive.cdxj import REVISIT_MIME, CdxjEntry, mime_of, write_cdxj
 
 OPEN_SUFFIX = ".open"
 DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
@@ -39,6 +43,11 @@ DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
 def warc_date(date: datetime) -> str:
     """WARC/1.1 date with microseconds (``2026-11-03T14:00:00.123456Z``)."""
     return datetime_to_iso_date(date.astimezone(UTC).replace(tzinfo=None), use_micros=True)
+
+
+def payload_digest(body: bytes) -> str:
+    """``WARC-Payload-Digest`` of an HTTP body as warcio writes it (``sha1:`` + base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,16 @@ class WrittenRecord:
     @property
     def timestamp(self) -> str:
         return datetime_to_timestamp(self.date.astimezone(UTC))
+
+
+@dataclass(frozen=True)
+class RevisitTarget:
+    """The earlier ``response`` record whose payload a revisit record stands for."""
+
+    uri: str
+    date: datetime
+    record_id: str
+    payload_digest: str
 
 
 @dataclass(frozen=True)
@@ -186,37 +205,47 @@ class WarcWriter:
         """Write the response and its request record; returns (response, request)."""
         warc = self._writable()
         date = self.now()
-        iso = warc_date(date)
         response_id = self.new_record_id()
-        headers = {"WARC-Record-ID": response_id, "WARC-Date": iso}
-        if exchange.ip_address:
-            headers["WARC-IP-Address"] = exchange.ip_address
-        if exchange.truncated:
-            headers["WARC-Truncated"] = exchange.truncated
-        http_headers = StatusAndHeaders(
-            f"{exchange.status} {exchange.reason}".strip(),
-            [(k, v) for k, v in exchange.response_headers
-             if k.lower() not in DROPPED_RESPONSE_HEADERS],
-            protocol=exchange.http_version,
-        )
         response = self._records.create_warc_record(
             exchange.url, "response", payload=io.BytesIO(exchange.body),
-            length=len(exchange.body), http_headers=http_headers, warc_headers_dict=headers,
+            length=len(exchange.body), http_headers=self._response_headers(exchange),
+            warc_headers_dict=self._exchange_headers(exchange, response_id, date),
         )
         written_response = self._write(warc, response, date)
         warc.index.append(CdxjEntry.for_response(written_response, mime=exchange.mime,
                                                  status=exchange.status))
+        return written_response, self._write_request(warc, exchange, response_id, date)
+
+    def write_revisit(self, exchange: HttpExchange,
+                      target: RevisitTarget) -> tuple[WrittenRecord, WrittenRecord]:
+        """Write ``exchange`` as a revisit of ``target`` (same payload digest) and its request
+        record; returns (revisit, request). The CDXJ line has the mime ``warc/revisit``."""
+        warc = self._writable()
+        date = self.now()
+        revisit_id = self.new_record_id()
+        headers = self._exchange_headers(exchange, revisit_id, date)
+        headers["WARC-Refers-To"] = target.record_id
+        revisit = self._records.create_revisit_record(
+            exchange.url, target.payload_digest, target.uri, warc_date(target.date),
+            http_headers=self._response_headers(exchange), warc_headers_dict=headers,
+        )
+        written = self._write(warc, revisit, date)
+        warc.index.append(CdxjEntry.for_response(written, mime=REVISIT_MIME,
+                                                 status=exchange.status))
+        return written, self._write_request(warc, exchange, revisit_id, date)
+
+    def _write_request(self, warc: _OpenWarc, exchange: HttpExchange, concurrent_to: str,
+                       date: datetime) -> WrittenRecord:
         request = self._records.create_warc_record(
             exchange.url, "request", payload=io.BytesIO(exchange.request_body),
             length=len(exchange.request_body),
             http_headers=self._request_headers(exchange),
             warc_headers_dict={
-                "WARC-Record-ID": self.new_record_id(), "WARC-Date": iso,
-                "WARC-Concurrent-To": response_id,
+                "WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date),
+                "WARC-Concurrent-To": concurrent_to,
             },
         )
-        written_request = self._write(warc, request, date)
-        return written_response, written_request
+        return self._write(warc, request, date)
 
     def write_metadata(self, refers_to: WrittenRecord, payload: dict[str, object]) -> WrittenRecord:
         """Write a JSON ``metadata`` record about the response ``refers_to``."""
@@ -304,6 +333,25 @@ class WarcWriter:
             offset=offset,
             length=warc.out.size - offset,
             payload_digest=headers.get_header("WARC-Payload-Digest"),
+        )
+
+    @staticmethod
+    def _exchange_headers(exchange: HttpExchange, record_id: str,
+                          date: datetime) -> dict[str, str]:
+        headers = {"WARC-Record-ID": record_id, "WARC-Date": warc_date(date)}
+        if exchange.ip_address:
+            headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.truncated:
+            headers["WARC-Truncated"] = exchange.truncated
+        return headers
+
+    @staticmethod
+    def _response_headers(exchange: HttpExchange) -> StatusAndHeaders:
+        return StatusAndHeaders(
+            f"{exchange.status} {exchange.reason}".strip(),
+            [(k, v) for k, v in exchange.response_headers
+             if k.lower() not in DROPPED_RESPONSE_HEADERS],
+            protocol=exchange.http_version,
         )
 
     @staticmethod

@@ -2,6 +2,11 @@
 
 Scrapy's reactor cannot be restarted, so call :func:`run_crawl` once per process (the CLI
 does; the service runs each job in a child process).
+
+A crawl of a configured site (``site_id``, the job's site, or ``spec.site``) is incremental:
+the site's seen URLs are loaded from the catalog and handed to the spider with the site's
+refresh ages, sitemap horizon and article/hub patterns; seeds the site announces (robots.txt
+sitemaps, ``<link rel="alternate">`` feeds) are fetched too.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from scrapy.settings import Settings
 from sqlalchemy import func, select
 
 from archive.catalog import Catalog
-from archive.models import Article, Capture, CrawlJob, JobStatus, WarcFile, utcnow
+from archive.models import Article, Capture, CrawlJob, JobStatus, Site, WarcFile, utcnow
 from archive.recovery import recover_spool
+from crawler.discovery import parse_duration
 from crawler.extensions.warc_archiver import archive_config
+from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSpider
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -55,6 +62,7 @@ class CrawlSummary:
     failures: list[dict[str, Any]]
     skipped: dict[str, int]
     stats: dict[str, Any]
+    revisits: int = 0  # responses written as revisit records (payload unchanged)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +99,7 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
             job_id = job.id
     settings.set("NEWSARCHIVE_JOB_ID", job_id, priority="cmdline")
     settings.set("NEWSARCHIVE_EXTRACT", spec.extract, priority="cmdline")
+    discovery = site_discovery(catalog, settings, spec, job_id, site_id)
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
@@ -101,7 +110,7 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
     error: str | None = None
     process.crawl(crawler, urls=spec.urls, feeds=spec.feeds, sitemaps=spec.sitemaps,
                   depth=spec.depth, max_pages=spec.max_pages, allow=spec.allow,
-                  deny=spec.deny)
+                  deny=spec.deny, **discovery)
     try:
         process.start()
     except Exception as exc:  # recorded in the ledger, then re-raised
@@ -111,6 +120,28 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
         summary = _finish_job(catalog, job_id, crawler, error)
         catalog.dispose()
     return summary
+
+
+def site_discovery(catalog: Catalog, settings: Settings, spec: CrawlSpec, job_id: int,
+                   site_id: int | None) -> dict[str, Any]:
+    """Spider arguments for an incremental crawl of the job's site; {} for a URL crawl."""
+    with catalog.session() as session:
+        if site_id is None:
+            site_id = session.scalar(select(CrawlJob.site_id).where(CrawlJob.id == job_id))
+        if site_id is None and spec.site:
+            site_id = session.scalar(select(Site.id).where(Site.name == spec.site))
+        site = session.get(Site, site_id) if site_id is not None else None
+        if site is None:
+            return {}
+        refresh = [parse_duration(age) for age in site.refresh or []]
+        arguments: dict[str, Any] = {
+            "horizon": site.horizon or settings.get("NEWSARCHIVE_SITEMAP_HORIZON") or None,
+            "article_patterns": list(site.article_patterns or []),
+            "hub_patterns": list(site.hub_patterns or []), "announced_seeds": True,
+        }
+    if settings.getbool("NEWSARCHIVE_INCREMENTAL"):
+        arguments["seen"] = SeenUrls(catalog, site.id, refresh).load()
+    return arguments
 
 
 def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) -> CrawlSummary:
@@ -143,11 +174,16 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
                               else f"crawl ended: {reason}")
         job.stats = {"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
                      "articles": articles, "errors": errors, "warc_files": len(warc_files),
+                     "revisits": stats.get("warc/revisits", 0),
+                     "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
                      "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
                      "failures": failures[:100]}
     skipped = {"over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
-               "robots_txt": stats.get("newsarchive/skipped", 0)}
+               "robots_txt": stats.get("newsarchive/skipped", 0),
+               "already_archived": stats.get("newsarchive/seen_skipped", 0),
+               "trap_cap": stats.get("newsarchive/trap_capped", 0),
+               "sitemap_horizon": stats.get("newsarchive/sitemap_too_old", 0)}
     return CrawlSummary(job_id=job_id, status=status, pages=pages,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
                         articles=articles, errors=errors, failures=failures,
-                        skipped=skipped, stats=stats)
+                        skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0))

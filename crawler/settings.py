@@ -64,3 +64,18 @@ NEWSARCHIVE_EXTRACT_WORKERS = int(os.environ.get("NEWSARCHIVE_EXTRACT_WORKERS", 
 NEWSARCHIVE_EXTRACT_BACKLOG = 200  # pages waiting for extraction before the crawl pauses
 NEWSARCHIVE_MAX_DEPTH = 2  # link hops from the start URLs; 0 fetches only those
 NEWSARCHIVE_MAX_PAGES = 1000  # pages scheduled per crawl (robots.txt not counted)
+
+# -- discovery and incremental crawls (crawler/discovery.py, crawler/seen.py) ---------------
+# Scheduled/--site crawls skip articles the site's earlier crawls archived (seen_urls table);
+# hubs (start pages, sections, feeds, sitemaps) are fetched on every run. False: fetch all.
+NEWSARCHIVE_INCREMENTAL = True
+# Site crawls skip sitemap entries whose news:publication_date (else lastmod) is older than
+# this, unless the site sets its own horizon ("": none). Crawls of URLs given by hand use
+# no horizon.
+NEWSARCHIVE_SITEMAP_HORIZON = os.environ.get("NEWSARCHIVE_SITEMAP_HORIZON", "2d")
+# At most this many URLs per crawl of one calendar/pagination family: non-article URLs that
+# differ only in their digits (/calendar/2026/11/24, /world/?page=7), on top of the depth.
+NEWSARCHIVE_TRAP_MAX_PER_PATTERN = int(os.environ.get("NEWSARCHIVE_TRAP_MAX_PER_PATTERN", 10))
+# An unchanged payload (same digest and status as the URL's latest capture) is written as a
+# revisit record instead of a second copy. False: always a full response record.
+NEWSARCHIVE_REVISITS = True

@@ -45,6 +45,14 @@ def add(
     allow: Annotated[list[str] | None, typer.Option(help="URL regex to follow.")] = None,
     deny: Annotated[list[str] | None, typer.Option(help="URL regex never to follow.")] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it switched off.")] = False,
+    refresh: Annotated[list[str] | None, typer.Option(
+        help="Re-capture archived articles at this age, e.g. 1h (repeatable).")] = None,
+    horizon: Annotated[str | None, typer.Option(
+        help="Skip sitemap entries older than this (default 2d).")] = None,
+    article_pattern: Annotated[list[str] | None, typer.Option(
+        help="URL regex of article pages (overrides detection; repeatable).")] = None,
+    hub_pattern: Annotated[list[str] | None, typer.Option(
+        help="URL regex of hub pages, refetched every run (repeatable).")] = None,
 ) -> None:
     """Add a site (with an optional schedule)."""
     if every and cron:
@@ -55,7 +63,9 @@ def add(
         site = SiteIn(name=name, start_urls=start_url or [], feeds=feed or [],
                       sitemaps=sitemap or [], allow=allow or [], deny=deny or [],
                       max_depth=depth, max_pages=max_pages, schedule=schedule,
-                      enabled=not disabled)
+                      enabled=not disabled, refresh=refresh or [], horizon=horizon,
+                      article_patterns=article_pattern or [],
+                      hub_patterns=hub_pattern or [])
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'site'}: "
                              f"{str(e['msg']).removeprefix('Value error, ')}"
@@ -90,7 +100,9 @@ def site_dict(site: Site) -> dict[str, object]:
     return {"name": site.name, "start_urls": site.start_urls, "feeds": site.feeds,
             "sitemaps": site.sitemaps, "allow": site.allow, "deny": site.deny,
             "max_depth": site.max_depth, "max_pages": site.max_pages,
-            "schedule": site.schedule, "enabled": site.enabled}
+            "schedule": site.schedule, "enabled": site.enabled, "refresh": site.refresh,
+            "horizon": site.horizon, "article_patterns": site.article_patterns,
+            "hub_patterns": site.hub_patterns}
 
 
 @sites_app.command("show")

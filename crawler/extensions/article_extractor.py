@@ -1,5 +1,9 @@
 """Scrapy extension that extracts articles off the crawl's critical path.
 
+Only pages the spider classified as articles (``response.meta["page_kind"]``, see
+:mod:`crawler.discovery`) are extracted; hubs and revisit records get their metadata record
+(outlinks) without an article.
+
 On ``page_parsed`` the HTML is handed to a process pool (``NEWSARCHIVE_EXTRACT_WORKERS``
 processes); the reactor thread never runs the extractor. When more than
 ``NEWSARCHIVE_EXTRACT_BACKLOG`` pages wait, the engine pauses until half have been done, so
@@ -22,6 +26,7 @@ from twisted.internet import defer
 
 from archive.warc import WrittenRecord
 from crawler import signals as na_signals
+from crawler.discovery import ARTICLE
 from crawler.extraction import EXTRACTOR_VERSION, extract_article
 
 if TYPE_CHECKING:
@@ -79,6 +84,14 @@ class ArticleExtractor:
         if record is None:
             return
         url = response.url
+        if response.meta.get("page_kind", ARTICLE) != ARTICLE or record.record_type == "revisit":
+            # Hubs get no article row; a revisit's article is its original's. The metadata
+            # record (outlinks) is still written.
+            self.crawler.stats.inc_value("extraction/not_article")
+            self.crawler.signals.send_catch_log(
+                na_signals.page_analyzed, record=record, outlinks=outlinks, article=None,
+                extractor_version=EXTRACTOR_VERSION)
+            return
         # Keep only what the result needs: a Response (with its parsed tree) per pending
         # page would make memory grow with the backlog.
         future = self.pool.submit(_extract, response.body, url, _declared_charset(response))

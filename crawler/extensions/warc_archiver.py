@@ -3,7 +3,9 @@
 It listens to ``response_downloaded``, which fires before any downloader middleware has
 touched the response: the body is still content-encoded, redirects and error statuses are
 all seen. The response record id is put in ``request.meta["warc_response"]`` so that the
-metadata record written later (after parsing and extraction) can refer to it.
+metadata record written later (after parsing and extraction) can refer to it. A response
+whose payload repeats the URL's latest capture is written as a revisit record
+(``NEWSARCHIVE_REVISITS``; counted in ``warc/revisits``).
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class WarcArchiver:
         job_id = settings.get("NEWSARCHIVE_JOB_ID")
         catalog = Catalog(config.database_url)
         archiver = Archiver(catalog, config.open_storage(catalog), writer,
-                            job_id=int(job_id) if job_id else None)
+                            job_id=int(job_id) if job_id else None,
+                            revisits=settings.getbool("NEWSARCHIVE_REVISITS"))
         ext = cls(crawler, archiver, settings.getfloat("NEWSARCHIVE_CATALOG_FLUSH_INTERVAL"))
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
         if settings.getbool("NEWSARCHIVE_EXTRACT"):
@@ -148,7 +151,7 @@ class WarcArchiver:
         s = self.archiver.stats
         for key, value in (("warc/records_written", s.records), ("warc/bytes_written", s.bytes),
                            ("warc/files_written", s.warc_files),
-                           ("warc/articles", s.articles),
+                           ("warc/articles", s.articles), ("warc/revisits", s.revisits),
                            ("warc/upload_failures", s.upload_failures)):
             self.stats.set_value(key, value)
 

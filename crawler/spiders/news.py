@@ -1,16 +1,31 @@
 """The ``news`` spider: start URLs, RSS/Atom feeds and sitemaps, same-site link following.
 
 ``scrapy crawl news -a urls=https://example.com/ -a depth=1 -a max_pages=50`` (also
-``feeds=``, ``sitemaps=``, ``allow=``, ``deny=``; lists are comma- or space-separated).
+``feeds=``, ``sitemaps=``, ``allow=``, ``deny=``, ``horizon=2d``, ``article_patterns=``,
+``hub_patterns=``, ``announced_seeds=1``; lists are comma- or space-separated).
 Entries of feeds and sitemaps are fetched like start URLs; links are followed only on the
 start URLs' sites, up to ``depth`` hops, and no more than ``max_pages`` pages are scheduled.
 Every download is archived by the WarcArchiver extension whatever happens here.
+
+Discovery (rules in :mod:`crawler.discovery`): sitemap indexes are followed, Google News
+sitemap entries and ``lastmod`` older than ``horizon`` are skipped; with ``announced_seeds``
+(site crawls) the sitemaps announced in robots.txt and the feeds announced by ``<link
+rel="alternate">`` on hub pages are fetched too; at most
+``NEWSARCHIVE_TRAP_MAX_PER_PATTERN`` URLs of one calendar/pagination family are scheduled.
+Each HTML page is classified article or hub (``response.meta["page_kind"]``, read by the
+article extractor: only articles are extracted).
+
+Incremental crawls (``seen``, a :class:`crawler.seen.SeenUrls` given by the runner for site
+crawls): archived articles found again in links, feeds and sitemaps are skipped, articles
+whose refresh age has come are re-fetched, hubs and the start URLs always are.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,17 +41,31 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
+from archive.models import utcnow
 from crawler import signals as na_signals
+from crawler.discovery import (
+    HUB,
+    KindRules,
+    jsonld_types,
+    page_kind,
+    parse_duration,
+    trap_family,
+    within_horizon,
+)
 from crawler.resolver import AddressRefusedError
+from crawler.seen import SeenUrls
 
 ROLE_FEED = "feed"
 ROLE_SITEMAP = "sitemap"
+ROLE_ROBOTS = "robots"
 ROLE_PAGE = "page"
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rss",
+              "application/atom")
 
 
 def split_list(value: str | Iterable[str] | None) -> list[str]:
@@ -71,6 +100,18 @@ def site_of(url: str) -> str:
     return host.removeprefix("www.")
 
 
+class NewsSitemap(Sitemap):
+    """Scrapy's sitemap parser, plus ``publication_date`` of Google News entries
+    (``<news:news><news:publication_date>``, which Scrapy's flat parser does not keep)."""
+
+    def _process_sitemap_element(self, elem: Any) -> dict[str, Any] | None:
+        published = next((el.text for el in elem.iter("{*}publication_date") if el.text), None)
+        entry = super()._process_sitemap_element(elem)
+        if entry is not None and published:
+            entry["publication_date"] = published.strip()
+        return entry
+
+
 class NewsSpider(Spider):
     name = "news"
 
@@ -83,6 +124,11 @@ class NewsSpider(Spider):
         max_pages: int | str | None = None,
         allow: str | list[str] | None = None,
         deny: str | list[str] | None = None,
+        horizon: str | timedelta | None = None,
+        article_patterns: str | list[str] | None = None,
+        hub_patterns: str | list[str] | None = None,
+        announced_seeds: bool | str = False,
+        seen: SeenUrls | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -94,7 +140,13 @@ class NewsSpider(Spider):
         self.allow = [re.compile(p) for p in split_list(allow)]
         self.deny = [re.compile(p) for p in split_list(deny)]
         self.sites = {site_of(u) for u in self.start_urls + self.feeds + self.sitemaps}
+        self.horizon = parse_duration(horizon) if isinstance(horizon, str) else horizon
+        self.kind_rules = KindRules.compile(split_list(article_patterns),
+                                            split_list(hub_patterns))
+        self.announced_seeds = announced_seeds not in (False, "", "0", "false", None)
+        self.seen = seen
         self.scheduled: set[str] = set()
+        self.trap_counts: Counter[str] = Counter()
         self.failures: list[dict[str, Any]] = []
         self.link_extractor = LinkExtractor(unique=True)
 
@@ -118,8 +170,18 @@ class NewsSpider(Spider):
             if request := self._request(url, ROLE_SITEMAP, depth=0):
                 yield request
         for url in self.start_urls:
-            if request := self._request(url, ROLE_PAGE, depth=0):
+            if request := self._request(url, ROLE_PAGE, depth=0, check_seen=False):
                 yield request
+        if self.announced_seeds:
+            seeds = self.start_urls + self.feeds + self.sitemaps
+            for origin in dict.fromkeys(self._origin(u) for u in seeds):
+                if request := self._request(f"{origin}/robots.txt", ROLE_ROBOTS, depth=0):
+                    yield request
+        if self.seen is not None:
+            for url in self.seen.due_refreshes(utcnow()):
+                if request := self._request(url, ROLE_PAGE, self.max_depth, check_seen=False):
+                    self.crawler.stats.inc_value("newsarchive/refreshed")
+                    yield request
 
     # -- callbacks ---------------------------------------------------------------------------
     def parse(self, response: Response) -> Iterable[Request]:
@@ -130,12 +192,29 @@ class NewsSpider(Spider):
         if role == ROLE_SITEMAP:
             yield from self._parse_sitemap(response)
             return
+        if role == ROLE_ROBOTS:
+            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+                if request := self._request(url, ROLE_SITEMAP, depth=0):
+                    yield request
+            return
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("newsarchive/non_html")
             return
         outlinks = [link.url for link in self.link_extractor.extract_links(response)]
+        kind = page_kind(response.url, self.kind_rules,
+                         jsonld_types(response.xpath(
+                             "//script[@type='application/ld+json']/text()").getall()),
+                         response.xpath("//meta[@property='og:type']/@content").get())
+        response.meta["page_kind"] = kind
+        self.crawler.stats.inc_value(f"newsarchive/pages/{kind}")
+        if self.seen is not None:
+            self._record_seen(self.seen, response, kind)
         self.crawler.signals.send_catch_log(na_signals.page_parsed, response=response,
                                             outlinks=outlinks)
+        if kind == HUB and self.announced_seeds:
+            for url in self._announced_feeds(response):
+                if request := self._request(url, ROLE_FEED, depth=0):
+                    yield request
         depth = response.meta.get("page_depth", 0)
         if depth >= self.max_depth:
             return
@@ -143,8 +222,15 @@ class NewsSpider(Spider):
             if self._follow(url) and (request := self._request(url, ROLE_PAGE, depth + 1)):
                 yield request
 
+    def closed(self, reason: str) -> None:
+        if self.seen is not None:
+            self.seen.flush()
+
     def failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        if request.meta.get("role") == ROLE_ROBOTS:  # no robots.txt: no sitemaps announced
+            self.crawler.stats.inc_value("newsarchive/robots_txt_missing")
+            return
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             self.crawler.stats.inc_value("newsarchive/skipped")
             self.logger.info("%s: skipped: %s", request.url, failure.value)
@@ -159,7 +245,8 @@ class NewsSpider(Spider):
         self.logger.warning("%s: %s", request.url, message)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _request(self, url: str, role: str, depth: int) -> Request | None:
+    def _request(self, url: str, role: str, depth: int,
+                 check_seen: bool = True) -> Request | None:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             message = f"not an http(s) URL (scheme {scheme or 'missing'!r}); skipped"
@@ -170,6 +257,8 @@ class NewsSpider(Spider):
         key = canonicalize_url(url)
         if key in self.scheduled:
             return None
+        if role == ROLE_PAGE and not self._admit_page(url, key, depth, check_seen):
+            return None
         if role == ROLE_PAGE and self._page_count() >= self.max_pages:
             self.crawler.stats.inc_value("newsarchive/max_pages_reached")
             return None
@@ -178,6 +267,48 @@ class NewsSpider(Spider):
             self.crawler.stats.inc_value("newsarchive/pages_scheduled")
         return Request(url, callback=self.parse, errback=self.failed,
                        meta={"role": role, "page_depth": depth})
+
+    def _admit_page(self, url: str, key: str, depth: int, check_seen: bool) -> bool:
+        """Incremental skip of archived articles, then the per-family trap cap."""
+        stats = self.crawler.stats
+        if check_seen and self.seen is not None and self.seen.skip(url, utcnow()):
+            self.scheduled.add(key)
+            stats.inc_value("newsarchive/seen_skipped")
+            return False
+        if depth > 0 and (family := trap_family(url)) is not None:
+            if self.trap_counts[family] >= self.settings.getint(
+                    "NEWSARCHIVE_TRAP_MAX_PER_PATTERN"):
+                self.scheduled.add(key)
+                stats.inc_value("newsarchive/trap_capped")
+                return False
+            self.trap_counts[family] += 1
+        return True
+
+    @staticmethod
+    def _record_seen(seen: SeenUrls, response: HtmlResponse, kind: str) -> None:
+        """Remember an archived page (and the URLs that redirected to it) for later runs."""
+        record = response.meta.get("warc_response")
+        if record is None:  # not archived (NEWSARCHIVE_ARCHIVE=False): not "already archived"
+            return
+        canonical = response.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), "
+                                   "' canonical ')]/@href").get()
+        for url in [*response.meta.get("redirect_urls", []), response.url]:
+            seen.fetched(url, kind=kind,
+                         canonical_url=response.urljoin(canonical) if canonical else None,
+                         timestamp=record.timestamp, digest=record.payload_digest)
+
+    def _announced_feeds(self, response: HtmlResponse) -> list[str]:
+        """Same-site feeds of ``<link rel="alternate" type="application/rss+xml">``."""
+        links = response.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), "
+                               "' alternate ')][@href]")
+        urls = [response.urljoin(link.attrib["href"]) for link in links
+                if link.attrib.get("type", "").split(";")[0].strip().lower() in FEED_TYPES]
+        return [url for url in urls if site_of(url) in self.sites]
+
+    @staticmethod
+    def _origin(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def _page_count(self) -> int:
         return self.crawler.stats.get_value("newsarchive/pages_scheduled", 0)
@@ -210,11 +341,19 @@ class NewsSpider(Spider):
         if body[:2] == b"\x1f\x8b":
             body = gunzip(body)
         try:
-            sitemap = Sitemap(body)
+            sitemap = NewsSitemap(body)
         except (AttributeError, etree.LxmlError) as exc:  # empty or not XML
             self.logger.warning("%s is not a sitemap: %s", response.url, exc)
             return
-        locs = [entry["loc"] for entry in sitemap if entry.get("loc")]
+        now = utcnow()
+        locs = []
+        for entry in sitemap:
+            if not entry.get("loc"):
+                continue
+            if within_horizon(entry, self.horizon, now):
+                locs.append(entry["loc"])
+            else:
+                self.crawler.stats.inc_value("newsarchive/sitemap_too_old")
         if sitemap.type == "sitemapindex":
             for loc in locs:
                 if request := self._request(loc, ROLE_SITEMAP, depth=0):

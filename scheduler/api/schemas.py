@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.discovery import parse_duration
+
 NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 
 # The catalog stores UTC; SQLite hands datetimes back naive. Answer them as UTC.
@@ -44,6 +46,13 @@ class Schedule(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+def check_durations(value: list[str] | str | None) -> list[str] | str | None:
+    """Durations such as ``1h`` or ``2d``; ValueError names the bad one."""
+    for item in [value] if isinstance(value, str) else value or []:
+        parse_duration(item)
+    return value
+
+
 class SiteFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,8 +65,19 @@ class SiteFields(BaseModel):
     max_pages: int = Field(default=1000, ge=1, le=1_000_000)
     schedule: Schedule | None = None
     enabled: bool = True
+    refresh: list[str] = Field(default_factory=list, max_length=10, examples=[["1h", "1d"]],
+                               description="Ages at which archived articles are re-captured.")
+    horizon: str | None = Field(default=None, examples=["2d"], description=(
+        "Skip sitemap entries older than this (default NEWSARCHIVE_SITEMAP_HORIZON, 2d)."))
+    article_patterns: list[str] = Field(default_factory=list, max_length=100)
+    hub_patterns: list[str] = Field(default_factory=list, max_length=100)
 
-    @field_validator("allow", "deny")
+    @field_validator("refresh", "horizon")
+    @classmethod
+    def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
+        return check_durations(value)
+
+    @field_validator("allow", "deny", "article_patterns", "hub_patterns")
     @classmethod
     def _regexes(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
@@ -92,6 +112,20 @@ class SitePatch(BaseModel):
     max_pages: int | None = Field(default=None, ge=1, le=1_000_000)
     schedule: Schedule | None = None
     enabled: bool | None = None
+    refresh: list[str] | None = Field(default=None, max_length=10)
+    horizon: str | None = None
+    article_patterns: list[str] | None = None
+    hub_patterns: list[str] | None = None
+
+    @field_validator("refresh", "horizon")
+    @classmethod
+    def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
+        return check_durations(value)
+
+    @field_validator("article_patterns", "hub_patterns")
+    @classmethod
+    def _regexes(cls, patterns: list[str] | None) -> list[str] | None:
+        return SiteFields._regexes(patterns) if patterns else patterns
 
 
 class SiteOut(SiteFields):

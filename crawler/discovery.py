@@ -1,0 +1,192 @@
+"""News discovery rules: article or hub, URL keys, sitemap horizon, trap families, refresh ages.
+
+Pure functions and small value classes, no Scrapy engine and no catalog; the ``news`` spider
+applies them.
+
+Article detection (:func:`page_kind`), first rule that answers wins:
+
+1. the site's ``article_patterns`` / ``hub_patterns`` (regexes searched in the URL);
+2. the page: JSON-LD ``@type`` NewsArticle, Article, BlogPosting... or ``og:type=article``
+   make an article; JSON-LD WebSite/CollectionPage/ItemList or ``og:type=website`` a hub;
+3. the URL shape (:func:`kind_from_url`): a date path followed by a slug
+   (``/2026/11/03/harbour-bridge-reopens.html``), a long hyphenated slug or a long numeric
+   id make an article; the home page, one-segment section paths and listing paths
+   (``/tag/``, ``/category/``, ``/page/2``, ``?page=``, calendars) a hub;
+4. otherwise a hub (refetched every run, never skipped: when unsure, we fetch).
+
+Traps (:func:`trap_family`): a URL that is not article-shaped and contains digits belongs to
+the family of URLs equal to it up to the digits (``/calendar/N/N/N``, ``/world/?page=N``);
+the spider schedules at most ``NEWSARCHIVE_TRAP_MAX_PER_PATTERN`` URLs of one family per
+crawl, on top of the depth limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+ARTICLE = "article"
+HUB = "hub"
+
+ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "askpublicnewsarticle",
+    "blogposting", "liveblogposting", "socialmediaposting", "report", "techarticle",
+    "scholarlyarticle",
+})
+HUB_TYPES = frozenset({"website", "collectionpage", "itemlist", "searchresultspage"})
+TRACKING_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+                   "utm_id", "fbclid", "gclid", "mc_cid", "mc_eid", "ocid", "cmpid")
+
+_DATE_SLUG = re.compile(r"/(?:19|20)\d\d/[01]?\d/(?:[0-3]?\d/)?[^/?#]*[a-z][^/?#]{3,}",
+                        re.IGNORECASE)
+_LONG_SLUG = re.compile(r"/[^/?#]*[a-z0-9]+(?:-[a-z0-9]+){3,}[^/?#]*/?$", re.IGNORECASE)
+_NUMERIC_ID = re.compile(r"[/_-]\d{6,}(?:\.html?)?/?$")
+_LISTING = re.compile(r"/(?:tags?|topics?|category|categories|sections?|authors?|archives?|"
+                      r"page|search|calendar)(?:/|$)|[?&](?:page|p|date|day|month)=",
+                      re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+# -- URL keys ----------------------------------------------------------------------------------
+def normalize_url(url: str) -> str:
+    """The form URLs are compared in: w3lib canonical form without tracking parameters."""
+    return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True,
+                                              keep_fragments=False))
+
+
+def url_hash(url: str) -> str:
+    """SHA-1 (hex) of the normalized URL: the key of ``seen_urls``."""
+    return hashlib.sha1(normalize_url(url).encode("utf-8")).hexdigest()
+
+
+# -- durations ---------------------------------------------------------------------------------
+def parse_duration(value: str) -> timedelta:
+    """``"90s"``, ``"30m"``, ``"1h"``, ``"2d"``, ``"1w"`` → timedelta; ValueError otherwise."""
+    match = _DURATION.match(str(value).strip().lower())
+    if not match or int(match[1]) == 0:
+        raise ValueError(f"invalid duration {value!r}: use a positive number and s, m, h, d "
+                         "or w, e.g. 1h or 2d")
+    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+# -- article or hub ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KindRules:
+    """A site's URL regexes that override detection."""
+
+    articles: tuple[re.Pattern[str], ...] = ()
+    hubs: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def compile(cls, articles: Iterable[str] = (), hubs: Iterable[str] = ()) -> KindRules:
+        return cls(tuple(re.compile(p) for p in articles), tuple(re.compile(p) for p in hubs))
+
+    def override(self, url: str) -> str | None:
+        if any(p.search(url) for p in self.articles):
+            return ARTICLE
+        if any(p.search(url) for p in self.hubs):
+            return HUB
+        return None
+
+
+def kind_from_url(url: str) -> str | None:
+    """``article`` or ``hub`` when the URL's shape says so, else None."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if _LISTING.search(path + (f"?{parts.query}" if parts.query else "")):
+        return HUB
+    if _DATE_SLUG.search(path) or _LONG_SLUG.search(path) or _NUMERIC_ID.search(path):
+        return ARTICLE
+    if path.count("/") <= 2 and "." not in path.rsplit("/", 1)[-1]:
+        return HUB  # "/", "/world", "/world/"
+    return None
+
+
+def jsonld_types(scripts: Iterable[str]) -> set[str]:
+    """Lower-cased ``@type`` values of JSON-LD blocks (``@graph`` and lists included);
+    blocks that are not valid JSON are ignored."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            kind = node.get("@type")
+            for value in kind if isinstance(kind, list) else [kind]:
+                if isinstance(value, str):
+                    found.add(value.rsplit("/", 1)[-1].lower())
+            walk(node.get("@graph"))
+
+    for script in scripts:
+        try:
+            walk(json.loads(script))
+        except ValueError:
+            continue
+    return found
+
+
+def page_kind(url: str, rules: KindRules, types: set[str], og_type: str | None) -> str:
+    """Article or hub, by the rules in this module's docstring."""
+    if kind := rules.override(url):
+        return kind
+    og = (og_type or "").strip().lower()
+    if types & ARTICLE_TYPES or og == "article":
+        return ARTICLE
+    if types & HUB_TYPES or og == "website":
+        return HUB
+    return kind_from_url(url) or HUB
+
+
+def trap_family(url: str) -> str | None:
+    """The family key of a possible calendar/pagination trap URL, None for other URLs."""
+    if kind_from_url(url) == ARTICLE:
+        return None
+    parts = urlsplit(url)
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not _DIGITS.search(rest):
+        return None
+    return f"{parts.netloc.lower()}{_DIGITS.sub('N', rest)}"
+
+
+# -- sitemap horizon ---------------------------------------------------------------------------
+def parse_w3c_date(value: str | None) -> datetime | None:
+    """A sitemap ``lastmod`` / ``news:publication_date`` (W3C datetime) in UTC, None when
+    missing or unreadable (an unreadable date never hides an entry)."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def within_horizon(entry: dict[str, Any], horizon: timedelta | None, now: datetime) -> bool:
+    """Whether a sitemap entry is recent enough: its ``news:publication_date`` (else its
+    ``lastmod``) is no older than ``horizon``; entries without a date always are."""
+    if horizon is None:
+        return True
+    date = parse_w3c_date(entry.get("publication_date")) or parse_w3c_date(entry.get("lastmod"))
+    return date is None or now - date <= horizon
+
+
+# -- refresh policy ----------------------------------------------------------------------------
+def refresh_step(first_seen: datetime, ages: Iterable[timedelta], now: datetime) -> int:
+    """How many of the refresh ``ages`` have passed since an article was first captured."""
+    if first_seen.tzinfo is None:  # SQLite hands datetimes back naive; they are UTC
+        first_seen = first_seen.replace(tzinfo=UTC)
+    elapsed = now - first_seen
+    return sum(1 for age in ages if elapsed >= age)
