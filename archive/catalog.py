@@ -1,7 +1,8 @@
 """The catalog database: engine, migrations, sessions.
 
-SQLite by default (WAL mode, foreign keys on), any SQLAlchemy URL otherwise. The schema is
-always created by running the Alembic migrations in ``archive/migrations``.
+SQLite by default (WAL mode, foreign keys on), any SQLAlchemy URL otherwise (PostgreSQL:
+``postgresql+psycopg://…``, connections checked before use). The schema is always created
+by running the Alembic migrations in ``archive/migrations``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -29,7 +30,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url)
+    # a server database may restart or drop idle connections under long-lived workers
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         if engine.url.database:
             Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -44,9 +46,26 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# pg_advisory_lock key pair held while migrating (scheduler/locks.py uses 7001-7004)
+MIGRATION_LOCK = {"ns": 7000, "key": 0}
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest revision (idempotent).
+
+    On PostgreSQL, processes starting together (several ``serve`` and workers) migrate one
+    at a time under an advisory lock; the others then find the schema up to date.
+    """
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:ns, :key)"), MIGRATION_LOCK)
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), MIGRATION_LOCK)
+            conn.commit()
 
 
 class Catalog:

@@ -39,6 +39,26 @@ class ServiceSettings(BaseSettings):
     dispatch_interval: float = Field(default=1.0, gt=0)
     upload_retry_seconds: float = Field(default=60.0, gt=0)  # background retry of uploads
     s3_endpoint_url: str | None = None  # MinIO, Ceph, R2, Garage...
+    # Scale-out (docs/deployment.md): jobs go through Dramatiq on Redis to ``newsarchive
+    # worker`` processes instead of the embedded dispatcher.
+    broker_url: str | None = None  # redis://host:6379/0
+    broker_namespace: str = "newsarchive"  # prefix of every Redis key
+    broker_queue: str = "crawls"
+    # a worker silent (no Redis heartbeat) this long is dead: its messages are redelivered
+    worker_heartbeat_timeout: float = Field(default=60.0, gt=0)
+    # per million broker commands: how often one runs the dead-worker check (Redis KEYS)
+    broker_maintenance_chance: int = Field(default=10_000, ge=1, le=1_000_000)
+    redispatch_seconds: float = Field(default=600.0, gt=0)  # resend unclaimed queued jobs
+    site_busy_delay: float = Field(default=5.0, gt=0)  # retry a job whose site is crawling
+    leader_retry_seconds: float = Field(default=5.0, gt=0)  # standby scheduler's lock retry
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_is_redis(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"NEWSARCHIVE_BROKER_URL must be a redis:// URL, got {value!r}; "
+                             "unset it to dispatch crawls in this process")
+        return value or None
 
     @field_validator("allowed_networks")
     @classmethod

@@ -4,6 +4,9 @@ Every tick (``dispatch_interval``, or at once when woken) it starts queued jobs 
 are free, and stops running jobs whose cancellation was requested in the ledger (SIGTERM,
 then SIGKILL after ``cancel_grace_seconds``). The ledger is the only channel: the API, the
 CLI and the scheduler just write rows, so they need no handle on this object.
+
+The module-level helpers (command line, log, pid, outcome, cancel requests) are the one
+definition of how a crawl child process runs; ``scheduler.worker`` uses them too.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
 
 from sqlalchemy import select, update
 
@@ -26,6 +30,46 @@ from scheduler.config import ServiceSettings
 logger = logging.getLogger(__name__)
 
 
+def crawl_command(job_id: int) -> list[str]:
+    """The crawl child process of a ledger job (``crawler.job`` records its outcome)."""
+    return [sys.executable, "-m", "crawler.job", str(job_id), "-s", "LOG_LEVEL=INFO"]
+
+
+def crawl_env(settings: ServiceSettings) -> dict[str, str]:
+    return {**os.environ, **settings.crawl_environment()}
+
+
+def open_job_log(settings: ServiceSettings, job_id: int) -> BinaryIO:
+    log_dir = settings.archive.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return (log_dir / f"job-{job_id}.log").open("ab")
+
+
+def exit_reason(code: int) -> str:
+    if code < 0:
+        return f"crawl process was killed by signal {-code}"
+    return f"crawl process exited with code {code} before recording its result"
+
+
+def record_pid(catalog: Catalog, job_id: int, pid: int) -> None:
+    with catalog.session() as session:
+        session.execute(update(CrawlJob).where(CrawlJob.id == job_id).values(pid=pid))
+
+
+def abandon(catalog: Catalog, job_id: int, reason: str) -> None:
+    """End a job whose process exited without recording it (no-op if it did)."""
+    with catalog.session() as session:
+        ledger.finish_abandoned(session, job_id, reason)
+
+
+def cancel_requested(catalog: Catalog, job_ids: Iterable[int]) -> set[int]:
+    """Those of ``job_ids`` still running whose cancellation was requested."""
+    with catalog.session() as session:
+        return set(session.scalars(select(CrawlJob.id).where(
+            CrawlJob.id.in_(list(job_ids)), CrawlJob.cancel_requested.is_(True),
+            CrawlJob.status == JobStatus.RUNNING)))
+
+
 class LocalDispatcher:
     def __init__(self, catalog: Catalog, settings: ServiceSettings,
                  after_crash: Callable[[], None] | None = None) -> None:
@@ -34,7 +78,6 @@ class LocalDispatcher:
         self.settings = settings
         self.slots = settings.max_crawls
         self.worker = f"{ledger.this_host()}:{os.getpid()}"
-        self.log_dir = settings.archive.data_dir / "logs"
         self._procs: dict[int, asyncio.subprocess.Process] = {}
         self._signalled: set[int] = set()
         self._wake = asyncio.Event()
@@ -50,7 +93,6 @@ class LocalDispatcher:
         self._wake.set()
 
     def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         self._task = asyncio.create_task(self._loop(), name="dispatcher")
 
     async def stop(self) -> None:
@@ -99,55 +141,39 @@ class LocalDispatcher:
             return job.id if job else None
 
     async def _spawn(self, job_id: int) -> None:
-        log = (self.log_dir / f"job-{job_id}.log").open("ab")
-        env = {**os.environ, **self.settings.crawl_environment()}
+        log = open_job_log(self.settings, job_id)
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "crawler.job", str(job_id), "-s", "LOG_LEVEL=INFO",
-                env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                *crawl_command(job_id), env=crawl_env(self.settings),
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)
         except OSError as exc:
-            log.close()
-            await asyncio.to_thread(self._abandon, job_id, f"could not start crawl: {exc}")
+            await asyncio.to_thread(abandon, self.catalog, job_id,
+                                    f"could not start crawl: {exc}")
             return
         finally:
-            if not log.closed:
-                log.close()
+            log.close()
         self._procs[job_id] = proc
-        await asyncio.to_thread(self._record_pid, job_id, proc.pid)
+        await asyncio.to_thread(record_pid, self.catalog, job_id, proc.pid)
         task = asyncio.create_task(self._watch(job_id, proc), name=f"job-{job_id}")
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
         logger.info("job %d started (pid %d)", job_id, proc.pid)
 
-    def _record_pid(self, job_id: int, pid: int) -> None:
-        with self.catalog.session() as session:
-            session.execute(update(CrawlJob).where(CrawlJob.id == job_id).values(pid=pid))
-
     async def _watch(self, job_id: int, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
         self._procs.pop(job_id, None)
         self._signalled.discard(job_id)
-        reason = f"crawl process exited with code {code} before recording its result"
-        if code < 0:
-            reason = f"crawl process was killed by signal {-code}"
-        await asyncio.to_thread(self._abandon, job_id, reason)
+        await asyncio.to_thread(abandon, self.catalog, job_id, exit_reason(code))
         if code != 0 and self.after_crash is not None:
             await asyncio.to_thread(self.after_crash)
         logger.info("job %d finished (exit code %d)", job_id, code)
         self.wake()
 
-    def _abandon(self, job_id: int, reason: str) -> None:
-        with self.catalog.session() as session:
-            ledger.finish_abandoned(session, job_id, reason)
-
     async def _stop_cancelled(self) -> None:
         if not self._procs:
             return
-        with self.catalog.session() as session:
-            wanted = set(session.scalars(select(CrawlJob.id).where(
-                CrawlJob.id.in_(list(self._procs)), CrawlJob.cancel_requested.is_(True),
-                CrawlJob.status == JobStatus.RUNNING)))
+        wanted = cancel_requested(self.catalog, self._procs)
         loop = asyncio.get_running_loop()
         for job_id in wanted - self._signalled:
             proc = self._procs[job_id]

@@ -1,8 +1,10 @@
 """The job ledger: every crawl is a ``crawl_jobs`` row, and this module owns its transitions.
 
 queued → running → succeeded | failed | cancelled. The API and CLI only write requests
-(enqueue, cancel); the dispatcher claims, starts and finishes. One site never has two
-running jobs, and an identical request while one is queued or running returns that job.
+(enqueue, cancel); the dispatcher (or a worker) claims, starts and finishes. One site never
+has two running jobs, and an identical request while one is queued or running returns that
+job; on PostgreSQL both hold across processes and machines (advisory locks, see
+:mod:`scheduler.locks`).
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from archive.catalog import Catalog
 from archive.models import ACTIVE_STATUSES, CrawlJob, JobStatus, Site, utcnow
 from archive.recovery import pid_alive
+from scheduler import locks
 
-# In-process; a database lock covers several processes. Re-entrant: held by
-# :func:`enqueue_session` until the commit, and by :func:`enqueue` itself.
+# In-process (SQLite); on PostgreSQL a transaction advisory lock per key covers several
+# processes. Re-entrant: held by :func:`enqueue_session` until the commit, and by
+# :func:`enqueue` itself.
 _enqueue_lock = threading.RLock()
 
 
@@ -68,13 +72,17 @@ def enqueue(session: Session, spec: dict[str, Any], *, site: Site | None = None,
             trigger: str = "api", priority: int = 0,
             idempotency_key: str | None = None) -> tuple[CrawlJob, bool]:
     """Queue a job, or return the active one for the same site/request: ``(job, created)``."""
+    key = dedupe_key(spec, site)
     with _enqueue_lock:
+        if locks.supported(session.get_bind().engine):
+            # held until the commit: a racing enqueue then sees this one's job
+            for value in filter(None, (idempotency_key, key)):
+                locks.transaction_lock(session, locks.ENQUEUE, value)
         if idempotency_key:
             existing = session.scalar(select(CrawlJob)
                                       .where(CrawlJob.idempotency_key == idempotency_key))
             if existing is not None:
                 return existing, False
-        key = dedupe_key(spec, site)
         existing = session.scalar(select(CrawlJob).where(
             CrawlJob.dedupe_key == key, CrawlJob.status.in_(ACTIVE_STATUSES)))
         if existing is not None:
@@ -104,6 +112,28 @@ def claim_next(session: Session, worker: str) -> CrawlJob | None:
     job.started_at = utcnow()
     job.worker = worker
     job.heartbeat_at = utcnow()
+    return job
+
+
+def claim(session: Session, job_id: int, worker: str) -> CrawlJob | None:
+    """Mark queued job ``job_id`` running for ``worker``, atomically; None if it is not
+    queued any more (claimed elsewhere, cancelled, finished) or its site is crawling."""
+    busy_sites = select(CrawlJob.site_id).where(CrawlJob.status == JobStatus.RUNNING,
+                                                CrawlJob.site_id.is_not(None))
+    now = utcnow()
+    claimed = session.execute(
+        update(CrawlJob)
+        .where(CrawlJob.id == job_id, CrawlJob.status == JobStatus.QUEUED,
+               CrawlJob.cancel_requested.is_(False),
+               or_(CrawlJob.site_id.is_(None), CrawlJob.site_id.not_in(busy_sites)))
+        .values(status=JobStatus.RUNNING, attempts=CrawlJob.attempts + 1, started_at=now,
+                worker=worker, heartbeat_at=now)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        return None
+    job = session.get(CrawlJob, job_id)
+    assert job is not None  # just updated in this transaction
+    session.refresh(job)
     return job
 
 
@@ -154,13 +184,7 @@ def recover_orphans(session: Session, *, is_alive: Callable[[int], bool] = pid_a
     recovered = []
     now = utcnow()
     for job in session.scalars(select(CrawlJob).where(CrawlJob.status == JobStatus.RUNNING)):
-        local = (job.worker or "").split(":")[0] == this_host()
-        beat = job.heartbeat_at
-        if beat is not None and beat.tzinfo is None:
-            beat = beat.replace(tzinfo=now.tzinfo)
-        if local and job.pid and is_alive(job.pid):
-            continue
-        if not local and beat is not None and now - beat < stale_after:
+        if not is_gone(job, is_alive=is_alive, stale_after=stale_after):
             continue
         job.status = JobStatus.FAILED
         job.finished_at = now
@@ -171,19 +195,84 @@ def recover_orphans(session: Session, *, is_alive: Callable[[int], bool] = pid_a
     return recovered
 
 
-def _queue_retry(session: Session, job: CrawlJob) -> None:
+def is_gone(job: CrawlJob, *, is_alive: Callable[[int], bool] = pid_alive,
+            stale_after: timedelta = timedelta(minutes=10)) -> bool:
+    """Whether a running job's process is gone: on this host its pid is dead; on another
+    host its heartbeat is older than ``stale_after``."""
+    if (job.worker or "").split(":")[0] == this_host():
+        return not (job.pid and is_alive(job.pid))
+    now = utcnow()
+    beat = job.heartbeat_at
+    if beat is not None and beat.tzinfo is None:
+        beat = beat.replace(tzinfo=now.tzinfo)
+    return beat is None or now - beat >= stale_after
+
+
+def rerun_dead_attempt(session: Session, job_id: int) -> CrawlJob | None:
+    """A worker died while running ``job_id`` (its message came back): record that attempt
+    as failed and queue a new job ``retry_of`` it, whatever its trigger. None if the job is
+    not running any more or its cancellation was requested (then it ends cancelled)."""
+    job = session.get(CrawlJob, job_id, with_for_update=True)
+    if job is None or job.status != JobStatus.RUNNING:
+        return None
+    job.finished_at = utcnow()
+    if job.cancel_requested:
+        job.status = JobStatus.CANCELLED
+        job.error = f"worker {job.worker} died while the crawl was being cancelled"
+        return None
+    retry = _retry_of(job)
+    session.add(retry)
+    session.flush()
+    job.status = JobStatus.FAILED
+    job.error = (f"worker {job.worker} died mid-crawl (crawl process {job.pid}); re-run as "
+                 f"job {retry.id}. WARCs it had stored stay catalogued; its open WARC is "
+                 "finished when that worker's spool is recovered")
+    return retry
+
+
+def _queue_retry(session: Session, job: CrawlJob, *, any_trigger: bool = False) -> None:
     """A scheduled crawl that was interrupted runs again (the ledger shows both)."""
-    if job.trigger in ("schedule", "retry") and not job.cancel_requested:
-        session.add(CrawlJob(spec=job.spec, site_id=job.site_id, trigger="retry",
-                             priority=job.priority, dedupe_key=job.dedupe_key,
-                             retry_of=job.id, status=JobStatus.QUEUED))
+    if (any_trigger or job.trigger in ("schedule", "retry")) and not job.cancel_requested:
+        session.add(_retry_of(job))
 
 
-def requeue_interrupted(session: Session, job_ids: list[int]) -> list[int]:
-    """Re-queue the scheduled jobs among ``job_ids`` that a service shutdown ended."""
+def _retry_of(job: CrawlJob) -> CrawlJob:
+    return CrawlJob(spec=job.spec, site_id=job.site_id, trigger="retry", priority=job.priority,
+                    dedupe_key=job.dedupe_key, retry_of=job.id, status=JobStatus.QUEUED)
+
+
+def requeue_interrupted(session: Session, job_ids: list[int], *,
+                        any_trigger: bool = False) -> list[int]:
+    """Re-queue the scheduled jobs (all with ``any_trigger``: a worker's) among ``job_ids``
+    that a shutdown ended."""
     queued = []
     for job in session.scalars(select(CrawlJob).where(CrawlJob.id.in_(job_ids),
                                                       CrawlJob.status == JobStatus.FAILED)):
-        _queue_retry(session, job)
+        _queue_retry(session, job, any_trigger=any_trigger)
         queued.append(job.id)
     return queued
+
+
+def due_for_dispatch(session: Session, resend_after: timedelta, limit: int) -> list[int]:
+    """Queued jobs without a broker message, or whose message went unclaimed too long."""
+    cutoff = utcnow() - resend_after
+    return list(session.scalars(
+        select(CrawlJob.id)
+        .where(CrawlJob.status == JobStatus.QUEUED, CrawlJob.cancel_requested.is_(False),
+               or_(CrawlJob.dispatched_at.is_(None), CrawlJob.dispatched_at < cutoff))
+        .order_by(CrawlJob.priority.desc(), CrawlJob.id)
+        .limit(limit)))
+
+
+def mark_dispatched(session: Session, job_id: int, resend_after: timedelta) -> bool:
+    """Record that a message for ``job_id`` is being sent; False if another process just
+    did (or the job left the queue), so that each due job gets one message."""
+    now = utcnow()
+    marked = session.execute(
+        update(CrawlJob)
+        .where(CrawlJob.id == job_id, CrawlJob.status == JobStatus.QUEUED,
+               or_(CrawlJob.dispatched_at.is_(None),
+                   CrawlJob.dispatched_at < now - resend_after))
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False))
+    return marked.rowcount == 1

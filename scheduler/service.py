@@ -1,4 +1,10 @@
-"""The running service: catalog, settings, dispatcher, scheduler; one per ``serve`` process."""
+"""The running service: catalog, settings, dispatcher, scheduler; one per ``serve`` process.
+
+Embedded (default): a :class:`LocalDispatcher` runs crawls here. With
+``NEWSARCHIVE_BROKER_URL`` a :class:`BrokerRelay` sends queued jobs to workers instead. The
+schedules run only while this process is the leader (always on SQLite; on PostgreSQL the
+holder of an advisory lock, see :mod:`scheduler.leader`).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +25,10 @@ from archive.storage import Storage, StorageError
 from crawler.network_policy import NetworkPolicy, parse_networks
 from scheduler import ledger, schedules
 from scheduler.api.auth import RateLimiter
+from scheduler.broker import BrokerRelay
 from scheduler.config import ServiceSettings
 from scheduler.dispatch import LocalDispatcher
+from scheduler.leader import LeaderElection
 from scheduler.sites import load_sites_file, replace_site
 
 logger = logging.getLogger(__name__)
@@ -30,7 +38,7 @@ logger = logging.getLogger(__name__)
 class Service:
     settings: ServiceSettings
     catalog: Catalog
-    dispatcher: LocalDispatcher
+    dispatcher: LocalDispatcher | BrokerRelay
     scheduler: AsyncIOScheduler
     policy: NetworkPolicy
     rate_limiter: RateLimiter
@@ -39,13 +47,15 @@ class Service:
     _sites_seen: tuple[object, ...] = ()
     _watch_task: asyncio.Task[None] | None = None
     _upload_task: asyncio.Task[None] | None = None
+    leader: LeaderElection | None = None
 
     @classmethod
     def create(cls, settings: ServiceSettings) -> Service:
         catalog = Catalog(settings.archive.database_url)
+        dispatcher = (BrokerRelay(catalog, settings) if settings.broker_url
+                      else LocalDispatcher(catalog, settings))
         return cls(
-            settings=settings, catalog=catalog,
-            dispatcher=LocalDispatcher(catalog, settings),
+            settings=settings, catalog=catalog, dispatcher=dispatcher,
             scheduler=schedules.make_scheduler(catalog, settings.misfire_grace_seconds),
             policy=NetworkPolicy(parse_networks(settings.allowed_networks)),
             rate_limiter=RateLimiter(settings.crawl_rate_limit),
@@ -53,15 +63,18 @@ class Service:
 
     def __post_init__(self) -> None:
         # a crawl that died leaves its WARC ``.open``: recovered (and counted) like any other
-        self.dispatcher.after_crash = self.retry_uploads
+        if isinstance(self.dispatcher, LocalDispatcher):
+            self.dispatcher.after_crash = self.retry_uploads
 
     async def start(self) -> None:
         self.recover()
         if self.settings.sites_file:
             self.load_sites_file()
         schedules.register_service(self.catalog, self.dispatcher.wake)
-        self.scheduler.start()
-        self.sync_schedules()
+        self.leader = LeaderElection(self.catalog.engine, self.settings.leader_retry_seconds,
+                                     on_elected=self._start_schedules,
+                                     on_deposed=self._stop_schedules)
+        self.leader.start()
         self.dispatcher.start()
         self._watch_task = asyncio.create_task(self._watch_sites(), name="site-watch")
         self._upload_task = asyncio.create_task(self._retry_uploads_forever(),
@@ -73,16 +86,33 @@ class Service:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self.leader is not None:
+            await self.leader.stop()
         await self.dispatcher.stop()
         self.catalog.dispose()
 
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process fires the schedules."""
+        return self.leader is not None and self.leader.is_leader
+
+    def _start_schedules(self) -> None:
+        self.scheduler.start()
+        self.sync_schedules()
+
+    def _stop_schedules(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
     def recover(self) -> None:
-        """Fail jobs whose process died with a previous service; finish their WARCs."""
-        with self.catalog.session() as session:
-            jobs = ledger.recover_orphans(session)
-            self.recovered_jobs = [job.id for job in jobs]
+        """Fail jobs whose process died with a previous service; finish their WARCs.
+
+        With a broker, running jobs belong to workers: a dead worker's job comes back
+        through its redelivered message, not here."""
+        if not self.settings.broker_url:
+            with self.catalog.session() as session:
+                jobs = ledger.recover_orphans(session)
+                self.recovered_jobs = [job.id for job in jobs]
         for job_id in self.recovered_jobs:
             logger.warning("job %d was running in a process that is gone: marked failed",
                            job_id)
@@ -131,7 +161,8 @@ class Service:
 
     def sync_schedules(self) -> None:
         self._sites_seen = self._sites_fingerprint()
-        schedules.sync_schedules(self.catalog, self.scheduler)
+        if self.scheduler.running:  # a standby leaves the job store to the leader
+            schedules.sync_schedules(self.catalog, self.scheduler)
 
     def _sites_fingerprint(self) -> tuple[object, ...]:
         with self.catalog.session() as session:

@@ -264,3 +264,106 @@ def s3_server(moto_factory: Any) -> MotoServer:
     server = moto_factory()
     server.create_bucket(S3_TEST_BUCKET)
     return server
+
+
+# -- PostgreSQL and Redis on 127.0.0.1 (scale-out) -------------------------------------------
+
+POSTGRES_URL = os.environ.get("NEWSARCHIVE_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("NEWSARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _missing(message: str) -> None:
+    if services_required():
+        pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[Any]:
+    """``postgres_databases()`` → the URL of a fresh, empty database on the test server
+    (NEWSARCHIVE_TEST_POSTGRES_URL); every one is dropped at the end of the session."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            pass
+    except OperationalError as exc:
+        admin.dispose()
+        _missing(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"newsarchive_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as conn:
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_catalog_url(postgres_databases: Any) -> str:
+    """One migrated PostgreSQL catalog for the session (emptied by ``catalog_url``)."""
+    Catalog(url := postgres_databases()).dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty catalog: SQLite in tmp_path, then the session's PostgreSQL
+    database with every table truncated (ids restart at 1)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    from sqlalchemy import create_engine, text
+
+    url: str = request.getfixturevalue("postgres_catalog_url")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = "
+                                   "current_schema() AND tablename <> 'alembic_version'"))
+        names = ", ".join(f'"{t}"' for t in tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@dataclass
+class RedisTarget:
+    url: str
+    namespace: str  # every key of this test starts with it
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"NEWSARCHIVE_BROKER_URL": self.url, "NEWSARCHIVE_BROKER_NAMESPACE": self.namespace}
+
+
+@pytest.fixture
+def redis_target() -> Iterator[RedisTarget]:
+    """The test Redis (NEWSARCHIVE_TEST_REDIS_URL) with a key namespace of this test's own;
+    only its keys are deleted at teardown."""
+    import uuid
+
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        _missing(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    target = RedisTarget(REDIS_URL, f"newsarchive-test-{uuid.uuid4().hex[:12]}")
+    yield target
+    keys = list(client.scan_iter(match=f"{target.namespace}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -1,19 +1,22 @@
-"""Job ledger transitions on a real SQLite catalog."""
+"""Job ledger transitions on real catalogs: SQLite and PostgreSQL (``catalog_url``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from archive.catalog import Catalog
-from archive.models import CrawlJob, JobStatus, Site
+from archive.models import CrawlJob, JobStatus, Site, utcnow
 from scheduler import ledger
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    catalog = Catalog(catalog_url)
+    yield catalog
+    catalog.dispose()
 
 
 def make_site(session, name: str = "gazette") -> Site:
@@ -108,3 +111,75 @@ def test_jobs_stopped_by_a_shutdown_run_again_if_scheduled(catalog: Catalog) -> 
         session.flush()
         retry = session.query(CrawlJob).filter(CrawlJob.retry_of == job.id).one()
         assert retry.status == JobStatus.QUEUED and retry.site_id == site.id
+
+
+def test_claim_takes_one_queued_job_once(catalog: Catalog) -> None:
+    with catalog.session() as session:
+        site = make_site(session)
+        job, _ = ledger.enqueue(session, ledger.site_spec(site), site=site)
+        retry = CrawlJob(spec={}, site_id=site.id, status=JobStatus.QUEUED, dedupe_key="x")
+        session.add(retry)
+    with catalog.session() as session:
+        claimed = ledger.claim(session, job.id, "host-a:1")
+        assert (claimed.status, claimed.attempts, claimed.worker) == (
+            JobStatus.RUNNING, 1, "host-a:1")
+    with catalog.session() as session:
+        assert ledger.claim(session, job.id, "host-b:2") is None  # already running
+        assert ledger.claim(session, retry.id, "host-b:2") is None  # its site is crawling
+        assert ledger.get_job(session, job.id).worker == "host-a:1"
+
+
+def test_a_dead_attempt_is_failed_and_rerun_as_a_new_job(catalog: Catalog) -> None:
+    with catalog.session() as session:
+        job, _ = ledger.enqueue(session, {"urls": ["https://d.example/"]}, trigger="api")
+    with catalog.session() as session:
+        ledger.claim(session, job.id, "host-a:1")
+    with catalog.session() as session:
+        retry = ledger.rerun_dead_attempt(session, job.id)
+    with catalog.session() as session:
+        dead = ledger.get_job(session, job.id)
+        assert dead.status == JobStatus.FAILED
+        assert "worker host-a:1 died mid-crawl" in dead.error and f"job {retry.id}" in dead.error
+        again = ledger.get_job(session, retry.id)
+        assert (again.status, again.retry_of, again.trigger, again.spec) == (
+            JobStatus.QUEUED, job.id, "retry", dead.spec)
+        # a second redelivery of the same message changes nothing
+        assert ledger.rerun_dead_attempt(session, job.id) is None
+
+
+def test_a_dead_attempt_being_cancelled_ends_cancelled(catalog: Catalog) -> None:
+    with catalog.session() as session:
+        job, _ = ledger.enqueue(session, {"urls": ["https://c.example/"]})
+        ledger.claim(session, job.id, "host-a:1")
+        ledger.request_cancel(session, job.id)
+        assert ledger.rerun_dead_attempt(session, job.id) is None
+        assert job.status == JobStatus.CANCELLED and "being cancelled" in job.error
+
+
+def test_is_gone_by_pid_here_and_by_heartbeat_elsewhere(catalog: Catalog) -> None:
+    with catalog.session() as session:
+        job, _ = ledger.enqueue(session, {"urls": ["https://g.example/"]})
+        ledger.claim_next(session, f"{ledger.this_host()}:1")
+        job.pid = 4242
+        assert ledger.is_gone(job, is_alive=lambda pid: False)
+        assert not ledger.is_gone(job, is_alive=lambda pid: True)
+        job.worker = "elsewhere:1"
+        assert not ledger.is_gone(job, stale_after=timedelta(minutes=1))
+        job.heartbeat_at = utcnow() - timedelta(minutes=2)
+        assert ledger.is_gone(job, stale_after=timedelta(minutes=1))
+
+
+def test_each_queued_job_is_dispatched_once_until_it_is_overdue(catalog: Catalog) -> None:
+    later = timedelta(minutes=10)
+    with catalog.session() as session:
+        first, _ = ledger.enqueue(session, {"urls": ["https://1.example/"]})
+        second, _ = ledger.enqueue(session, {"urls": ["https://2.example/"]}, priority=5)
+        cancelled, _ = ledger.enqueue(session, {"urls": ["https://3.example/"]})
+        ledger.request_cancel(session, cancelled.id)
+    with catalog.session() as session:
+        assert ledger.due_for_dispatch(session, later, 10) == [second.id, first.id]
+        assert ledger.mark_dispatched(session, first.id, later)
+        assert not ledger.mark_dispatched(session, first.id, later)  # another sender lost
+        assert ledger.due_for_dispatch(session, later, 10) == [second.id]
+        # a message unclaimed for longer than ``resend_after`` is sent again
+        assert ledger.due_for_dispatch(session, timedelta(0), 10) == [second.id, first.id]

@@ -32,7 +32,8 @@ def healthz(request: Request) -> JSONResponse:
         checks["storage"] = f"error: {exc}"
     healthy = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks,
-                         "running_crawls": len(service.dispatcher.running)},
+                         "running_crawls": len(service.dispatcher.running),
+                         "leader": service.is_leader},
                         status_code=200 if healthy else 503)
 
 
