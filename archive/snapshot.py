@@ -1,7 +1,11 @@
 """Snapshot lookup: find the capture of a URL closest to a time and read its record back.
 
-A record is read with one ranged read (offset and length from the catalog), from storage
-once the file is uploaded and from the local spool before that.
+The closest capture is one indexed catalog query (``ix_captures_surt_timestamp``); a record
+is read with one ranged read (offset and length from the catalog), from storage once the
+file is uploaded and from the local spool before that.
+
+Partial timestamps mean the end of the period (``2026`` is 2026-12-31 23:59:59), which is
+what pywb does: its ``closest`` sort pads with warcio's ``timestamp_to_sec``.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import select, tuple_, union_all
+from sqlalchemy.orm import Session, aliased, joinedload
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
@@ -22,6 +26,8 @@ from archive.archiver import spool_path
 from archive.cdxj import surt_key
 from archive.models import Capture, WarcState
 from archive.storage import Storage, StorageError
+
+CHUNK_SIZE = 64 * 1024  # decompression and streaming block
 
 
 class SnapshotNotFound(LookupError):
@@ -41,12 +47,25 @@ class Snapshot:
         return f"{self.http_headers.protocol} {self.http_headers.statusline}"
 
 
+_FIELDS = ((4, "%Y"), (6, "%Y%m"), (8, "%Y%m%d"), (10, "%Y%m%d%H"), (12, "%Y%m%d%H%M"),
+           (14, "%Y%m%d%H%M%S"))
+
+
 def normalize_timestamp(value: str) -> str:
-    """Accept 1-14 digits (``2026``, ``20261103``) or ISO 8601; return 14 digits."""
+    """Accept 1-14 digits (``2026``, ``20261103``) or ISO 8601; return 14 digits.
+
+    Missing digits pad to the end of the period, as pywb and warcio do."""
     text = value.strip()
     if text.isdigit():
         if len(text) > 14:
             raise ValueError(f"timestamp {value!r} has {len(text)} digits; use at most 14")
+        complete = max((n, fmt) for n, fmt in _FIELDS if n <= max(len(text), 4))
+        try:
+            datetime.strptime(text[:complete[0]].ljust(4, "0"), complete[1])
+        except ValueError:
+            raise ValueError(f"timestamp {value!r} is not a date: month 01-12, day of the "
+                             "month, hour 00-23, minute and second 00-59 (YYYYMMDDhhmmss)"
+                             ) from None
         return timestamp_to_datetime(text).strftime("%Y%m%d%H%M%S")
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -68,19 +87,55 @@ def list_captures(session: Session, url: str, limit: int | None = None) -> list[
 
 
 def closest_capture(session: Session, url: str, at: str | None = None) -> Capture:
-    """The capture of ``url`` nearest to ``at`` (14-digit timestamp); latest when None."""
+    """The capture of ``url`` nearest to ``at`` (14-digit timestamp); latest when None.
+
+    One query: the last capture at or before ``at`` and the first after it (UNION ALL of
+    two index range scans); a tie goes to the earlier one."""
     key = surt_key(url)
-    base = select(Capture).where(Capture.surt == key).options(joinedload(Capture.warc_file))
+    newest = (Capture.timestamp.desc(), Capture.id.desc())
     if at is None:
-        found = session.scalars(base.order_by(Capture.timestamp.desc(), Capture.id.desc())).first()
+        found = session.scalars(select(Capture).where(Capture.surt == key).order_by(*newest)
+                                .options(joinedload(Capture.warc_file)).limit(1)).first()
     else:
-        before = session.scalars(base.where(Capture.timestamp <= at)
-                                 .order_by(Capture.timestamp.desc(), Capture.id.desc())).first()
-        after = session.scalars(base.where(Capture.timestamp > at)
-                                .order_by(Capture.timestamp, Capture.id)).first()
-        found = _nearer(before, after, at)
+        before = (select(Capture).where(Capture.surt == key, Capture.timestamp <= at)
+                  .order_by(*newest).limit(1).subquery())
+        after = (select(Capture).where(Capture.surt == key, Capture.timestamp > at)
+                 .order_by(Capture.timestamp, Capture.id).limit(1).subquery())
+        both = aliased(Capture, union_all(select(before), select(after)).subquery())
+        rows = session.scalars(select(both).options(joinedload(both.warc_file))).all()
+        found = _nearer(next((c for c in rows if c.timestamp <= at), None),
+                        next((c for c in rows if c.timestamp > at), None), at)
     if found is None:
         raise SnapshotNotFound(f"no capture of {url} in the archive (SURT key {key})")
+    return found
+
+
+def neighbours(session: Session, capture: Capture) -> tuple[Capture | None, Capture | None]:
+    """The captures of the same URL just before and just after ``capture``."""
+    here = tuple_(Capture.timestamp, Capture.id)
+    mark = tuple_(capture.timestamp, capture.id)
+    same = select(Capture).where(Capture.surt == capture.surt)
+    previous = session.scalars(same.where(here < mark).limit(1)
+                               .order_by(Capture.timestamp.desc(), Capture.id.desc())).first()
+    following = session.scalars(same.where(here > mark).limit(1)
+                                .order_by(Capture.timestamp, Capture.id)).first()
+    return previous, following
+
+
+def revisit_original(session: Session, revisit: Capture) -> Capture:
+    """The ``response`` capture holding a revisit's payload: the latest one with the same
+    SURT key and payload digest at or before the revisit."""
+    found = session.scalars(
+        select(Capture).where(Capture.surt == revisit.surt,
+                              Capture.payload_digest == revisit.payload_digest,
+                              Capture.record_type == "response",
+                              Capture.timestamp <= revisit.timestamp)
+        .order_by(Capture.timestamp.desc(), Capture.id.desc())
+        .options(joinedload(Capture.warc_file)).limit(1)).first()
+    if found is None:
+        raise SnapshotNotFound(
+            f"the revisit of {revisit.url} at {revisit.timestamp} refers to a payload "
+            f"({revisit.payload_digest}) that no earlier response capture holds")
     return found
 
 
@@ -109,16 +164,55 @@ def read_record_bytes(capture: Capture, storage: Storage, spool_dir: Path) -> by
 
 
 def parse_record(data: bytes) -> ArcWarcRecord:
-    for record in ArchiveIterator(io.BytesIO(data)):
+    for record in ArchiveIterator(io.BytesIO(data), block_size=CHUNK_SIZE):
         return record
     raise StorageError("no WARC record at the catalogued offset")
 
 
-def load_snapshot(capture: Capture, storage: Storage, spool_dir: Path) -> Snapshot:
+@dataclass(frozen=True)
+class CaptureRecords:
+    """What replaying a capture needs: its own record (WARC headers), the HTTP response
+    headers, and the record holding the payload (the capture's, or a revisit's original)."""
+
+    record: ArcWarcRecord
+    http_headers: StatusAndHeaders
+    source: Capture
+    source_bytes: bytes
+
+    def payload_record(self) -> ArcWarcRecord:
+        """A fresh parse of the payload record (its streams can be read once)."""
+        return parse_record(self.source_bytes)
+
+
+def read_capture_records(capture: Capture, storage: Storage, spool_dir: Path,
+                         session: Session | None = None) -> CaptureRecords:
+    """One ranged read of ``capture``'s record; for a revisit, a second of its original's
+    (found with ``session``, by default the capture's own). A revisit's HTTP headers are its
+    own when it has a header block, else the original's."""
     data = read_record_bytes(capture, storage, spool_dir)
-    raw_record = parse_record(data)
-    raw_body = raw_record.raw_stream.read()
-    record = parse_record(data)  # second pass: warcio decodes Content-Encoding for us
-    body = record.content_stream().read()
-    return Snapshot(capture=capture, warc_headers=record.rec_headers,
-                    http_headers=record.http_headers, raw_body=raw_body, body=body)
+    record = parse_record(data)
+    headers = record.http_headers
+    source, source_bytes = capture, data
+    if capture.record_type == "revisit":
+        session = session or Session.object_session(capture)
+        if session is None:
+            raise SnapshotNotFound(f"the revisit of {capture.url} at {capture.timestamp} "
+                                   "needs a catalog session to find its original")
+        source = revisit_original(session, capture)
+        source_bytes = read_record_bytes(source, storage, spool_dir)
+        if headers is None or not headers.statusline:
+            headers = parse_record(source_bytes).http_headers
+    if headers is None:
+        raise StorageError(f"the {capture.record_type} record {capture.record_id} has no "
+                           "HTTP response headers")
+    return CaptureRecords(record=record, http_headers=headers, source=source,
+                          source_bytes=source_bytes)
+
+
+def load_snapshot(capture: Capture, storage: Storage, spool_dir: Path) -> Snapshot:
+    """The capture's headers and body (a revisit's from its original), read whole."""
+    records = read_capture_records(capture, storage, spool_dir)
+    raw_body = records.payload_record().raw_stream.read()
+    body = records.payload_record().content_stream().read()  # Content-Encoding decoded
+    return Snapshot(capture=capture, warc_headers=records.record.rec_headers,
+                    http_headers=records.http_headers, raw_body=raw_body, body=body)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
@@ -68,6 +69,27 @@ def test_host_and_domain(client) -> None:
     assert domain == host | {"http://cdn.example.com/x.css"}
 
 
+def test_prefix_is_an_index_range_scan(client) -> None:
+    engine = client.app.state.service.catalog.engine
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "FROM captures" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert len(urls_of(client.get("/api/v1/captures", params={
+            "url": "example.com", "match": "domain"}))) == 7
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    (statement, parameters), = seen
+    with engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "USING INDEX ix_captures_surt_timestamp (surt>? AND surt<?)" in plan, plan
+
+
 def test_time_range_and_record_location(client) -> None:
     every = client.get("/api/v1/captures", params={"url": "http://example.com/"}).json()
     first, second = every["items"]
@@ -82,17 +104,37 @@ def test_time_range_and_record_location(client) -> None:
 
 
 def test_cursor_pages_through_everything_once(client) -> None:
-    seen, cursor = [], None
+    whole = client.get("/api/v1/captures", params={"url": "example.com", "match": "domain"})
+    assert whole.json()["next_cursor"] is None
+    seen, sizes, cursor = [], [], None
     while True:
         params = {"url": "example.com", "match": "domain", "limit": 2}
         if cursor:
             params["cursor"] = cursor
         page = client.get("/api/v1/captures", params=params).json()
         seen += [item["record_id"] for item in page["items"]]
+        sizes.append(len(page["items"]))
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 7
+    assert sizes == [2, 2, 2, 1]
+    assert seen == [item["record_id"] for item in whole.json()["items"]]  # same stable order
+
+
+def test_cursor_keeps_the_time_range(client) -> None:
+    params = {"url": "http://example.com/news/", "match": "prefix"}
+    every = client.get("/api/v1/captures", params=params).json()["items"]
+    since = sorted(item["timestamp"] for item in every)[1]
+    expected = [item["record_id"] for item in every if item["timestamp"] >= since]
+    seen, cursor = [], None
+    while True:
+        page = client.get("/api/v1/captures", params={
+            **params, "from": since, "limit": 1, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [item["record_id"] for item in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == expected and len(expected) == 2
 
 
 def test_bad_parameters_name_the_field(client) -> None:

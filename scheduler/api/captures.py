@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, select, tuple_
 
-from archive.cdxj import surt_key
+from archive.cdx_query import search_range
 from archive.models import Capture, WarcFile
 from scheduler.api.crawls import service_of
 from scheduler.api.errors import Unprocessable
@@ -41,16 +41,12 @@ class CaptureList(BaseModel):
 
 
 def match_clause(url: str, match: str) -> ColumnElement[bool]:
-    key = surt_key(url if "://" in url else f"http://{url}")
-    host = key.split(")", 1)[0]
+    """The SURT key range of ``url`` for ``match``, as the CDX API reads it (an index range
+    scan on ``ix_captures_surt_timestamp``, not a LIKE)."""
+    start, end = search_range(url, match)
     if match == "exact":
-        return Capture.surt == key
-    if match == "prefix":
-        return Capture.surt.startswith(key, autoescape=True)
-    if match == "host":
-        return Capture.surt.startswith(host + ")", autoescape=True)
-    return or_(Capture.surt.startswith(host + ")", autoescape=True),
-               Capture.surt.startswith(host + ",", autoescape=True))
+        return Capture.surt == start
+    return and_(Capture.surt >= start, Capture.surt < end)
 
 
 def encode_cursor(c: Capture) -> str:

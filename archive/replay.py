@@ -1,0 +1,109 @@
+"""Replay: the archived HTTP response of a capture, rebuilt from its WARC record.
+
+:func:`open_response` reads the capture's record with one ranged read. A ``revisit`` capture
+takes its status and headers from its own record (when it has an HTTP header block) and its
+payload from the original ``response`` record (:func:`archive.snapshot.read_capture_records`).
+
+The payload is kept as archived: still content-encoded, streamed in fixed chunks by
+:meth:`ArchivedResponse.iter_payload`; :meth:`ArchivedResponse.decoded` removes the
+Content-Encoding for the rewritten view. Headers keep their order and repeats; hop-by-hop
+headers go and ``Content-Length`` states the payload length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+from sqlalchemy.orm import Session
+
+from archive.models import Capture
+from archive.snapshot import CHUNK_SIZE, CaptureRecords, read_capture_records
+from archive.storage import Storage, StorageError
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+    "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+})
+REDIRECT_HEADERS = frozenset({"location", "content-location"})
+
+
+@dataclass(frozen=True)
+class ArchivedResponse:
+    capture: Capture  # the memento asked for: a response or a revisit
+    protocol: str
+    status: int
+    reason: str
+    archived_headers: list[tuple[str, str]]  # as archived, every value, in order
+    payload_length: int
+    _records: CaptureRecords
+
+    @property
+    def source(self) -> Capture:
+        """The response capture whose record holds the payload."""
+        return self._records.source
+
+    @property
+    def status_line(self) -> str:
+        return f"{self.protocol} {self.status} {self.reason}".rstrip()
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.archived_headers if k.lower() == name), None)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("content-type")
+
+    @property
+    def is_redirect(self) -> bool:
+        return 300 <= self.status < 400 and self.header("location") is not None
+
+    def location(self) -> str | None:
+        """The redirect target, absolute (resolved against the capture's URL)."""
+        value = self.header("location")
+        return urljoin(self.capture.url, value.strip()) if value else None
+
+    def headers(self, rewrite_url: Callable[[str], str] | None = None) -> list[tuple[str, str]]:
+        """Headers to send: hop-by-hop ones dropped, ``Content-Length`` set to the payload
+        length, ``Location``/``Content-Location`` passed through ``rewrite_url`` (with the
+        absolute target) when given."""
+        out: list[tuple[str, str]] = []
+        for name, value in self.archived_headers:
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower == "content-length":
+                continue
+            if rewrite_url is not None and lower in REDIRECT_HEADERS:
+                value = rewrite_url(urljoin(self.capture.url, value.strip()))
+            out.append((name, value))
+        out.append(("Content-Length", str(self.payload_length)))
+        return out
+
+    def iter_payload(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """The payload bytes as archived (content-encoded), in ``chunk_size`` pieces."""
+        stream = self._records.payload_record().raw_stream
+        while chunk := stream.read(chunk_size):
+            yield chunk
+
+    def decoded(self) -> bytes:
+        """The payload with its Content-Encoding (gzip, deflate, br) removed."""
+        return self._records.payload_record().content_stream().read()
+
+
+def open_response(session: Session, capture: Capture, storage: Storage,
+                  spool_dir: Path) -> ArchivedResponse:
+    """Read ``capture``'s record (and, for a revisit, its original's) into a response."""
+    records = read_capture_records(capture, storage, spool_dir, session)
+    headers = records.http_headers
+    status_code, _, reason = headers.statusline.partition(" ")
+    if not status_code.isdigit():
+        raise StorageError(f"the record {capture.record_id} has no HTTP status line "
+                           f"({headers.statusline!r})")
+    payload = records.payload_record()
+    return ArchivedResponse(
+        capture=capture, protocol=headers.protocol or "HTTP/1.1",
+        status=int(status_code), reason=reason, archived_headers=list(headers.headers),
+        payload_length=payload.length - payload.http_headers.total_len, _records=records,
+    )

@@ -1,0 +1,189 @@
+"""Rewrite archived HTML and CSS so every URL points into the archive at one timestamp.
+
+Pages (links, forms, frames, ``<base>``, meta refresh) go to ``{prefix}{ts}/{url}``;
+resources get pywb's modifiers: ``cs_`` for stylesheets and CSS ``@import``, ``js_`` for
+scripts, ``im_`` for images, media, icons and CSS ``url()``, ``if_`` for frames. URLs are
+resolved against the page URL (or its ``<base href>``) first; ``data:``, ``javascript:``,
+``mailto:`` and fragment-only links are left alone. HTML is parsed with lxml
+(``iterlinks`` finds the URL attributes, meta refresh, ``<style>`` and ``style=``;
+``srcset`` and ``poster`` are handled here); the charset comes from w3lib's
+``html_to_unicode`` (BOM, then Content-Type, then ``<meta>``), as Scrapy decodes pages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+from w3lib.encoding import html_to_unicode
+
+CSS_URL = re.compile(r"""(?P<import>@import\s+)?url\(\s*(?P<q>["']?)(?P<url>.*?)(?P=q)\s*\)""",
+                     re.IGNORECASE | re.DOTALL)
+CSS_IMPORT = re.compile(r"""(?P<import>@import\s+)(?P<q>["'])(?P<url>.*?)(?P=q)""",
+                        re.IGNORECASE | re.DOTALL)
+SRCSET_SPACE = re.compile(r"[\s,]*")
+SRCSET_URL = re.compile(r"\S+")
+SRCSET_DESCRIPTORS = re.compile(r"[^,]*,?")
+CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+REPLAYABLE_SCHEMES = ("http", "https")
+
+PAGE, STYLESHEET, SCRIPT, IMAGE, FRAME = "", "cs_", "js_", "im_", "if_"
+MEDIA_TAGS = frozenset({"img", "image", "input", "source", "video", "audio", "track", "embed",
+                        "object", "applet", "body", "table", "td", "th"})
+
+
+@dataclass(frozen=True)
+class ArchiveUrls:
+    """Builds archive URLs: ``{prefix}{timestamp}{modifier}/{url}``."""
+
+    prefix: str = "/web/"
+
+    def memento(self, timestamp: str, url: str, modifier: str = "") -> str:
+        return f"{self.prefix}{timestamp}{modifier}/{url}"
+
+
+def _modifier(element: etree._Element) -> str:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag == "link":
+        rel = (element.get("rel") or "").lower().split()
+        kind = (element.get("as") or "").lower()
+        if "stylesheet" in rel or kind == "style":
+            return STYLESHEET
+        if kind == "script" or "modulepreload" in rel:
+            return SCRIPT
+        if "icon" in rel or "apple-touch-icon" in rel or kind in ("image", "font"):
+            return IMAGE
+        return PAGE
+    if tag == "script":
+        return SCRIPT
+    if tag in ("iframe", "frame"):
+        return FRAME
+    return IMAGE if tag in MEDIA_TAGS else PAGE
+
+
+def charset_of(content_type: str | None) -> str | None:
+    match = CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+class Rewriter:
+    """Rewrites one document of one capture (``url`` at ``timestamp``); a ``<base href>``
+    in the document becomes the base for the rest of it."""
+
+    def __init__(self, urls: ArchiveUrls, timestamp: str, url: str) -> None:
+        self.urls = urls
+        self.timestamp = timestamp
+        self.base = url
+
+    def url(self, link: str, modifier: str = PAGE) -> str:
+        """``link`` (relative to the current base) as an archive URL."""
+        link = link.strip()
+        if not link or link.startswith("#"):
+            return link
+        try:
+            absolute = urljoin(self.base, link)
+            scheme = urlsplit(absolute).scheme
+        except ValueError:  # e.g. an invalid IPv6 host: leave the link as it was
+            return link
+        if scheme not in REPLAYABLE_SCHEMES:
+            return link
+        return self.urls.memento(self.timestamp, absolute, modifier)
+
+    # -- CSS ------------------------------------------------------------------------------
+    def css(self, text: str) -> str:
+        """``url(...)`` (images, fonts; ``cs_`` after ``@import``) and ``@import "..."``."""
+        def by_url(match: re.Match[str]) -> str:
+            modifier = STYLESHEET if match.group("import") else IMAGE
+            quote = match.group("q")
+            return (f"{match.group('import') or ''}url({quote}"
+                    f"{self.url(match.group('url'), modifier)}{quote})")
+
+        def by_import(match: re.Match[str]) -> str:
+            quote = match.group("q")
+            return (f"{match.group('import')}{quote}"
+                    f"{self.url(match.group('url'), STYLESHEET)}{quote}")
+
+        return CSS_IMPORT.sub(by_import, CSS_URL.sub(by_url, text))
+
+    def css_bytes(self, body: bytes, content_type: str | None) -> str:
+        charset = charset_of(content_type) or "utf-8"
+        try:
+            text = body.decode(charset, errors="replace")
+        except LookupError:  # an unknown charset name
+            text = body.decode("utf-8", errors="replace")
+        return self.css(text)
+
+    def srcset(self, value: str, modifier: str = IMAGE) -> str:
+        """Each candidate's URL rewritten, descriptors kept (HTML srcset parsing rules)."""
+        out: list[str] = []
+        pos, end = 0, len(value)
+        while pos < end:
+            space = SRCSET_SPACE.match(value, pos)
+            assert space is not None  # matches the empty string at worst
+            out.append(space.group())
+            pos = space.end()
+            match = SRCSET_URL.match(value, pos)
+            if match is None:
+                break
+            link = match.group()
+            stripped = link.rstrip(",")
+            out.append(self.url(stripped, modifier) + link[len(stripped):])
+            pos = match.end()
+            if stripped == link:  # descriptors follow, up to the next comma
+                descriptors = SRCSET_DESCRIPTORS.match(value, pos)
+                assert descriptors is not None
+                out.append(descriptors.group())
+                pos = descriptors.end()
+        return "".join(out)
+
+    # -- HTML -----------------------------------------------------------------------------
+    def html(self, body: bytes, content_type: str | None, banner: str | None = None) -> str:
+        """The page decoded (see the module docstring), rewritten, with ``banner`` (an HTML
+        fragment) as the first element of ``<body>``."""
+        _, text = html_to_unicode(content_type, body)
+        if not text.strip():
+            return text
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+        doc = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+        base = doc.find(".//base[@href]")
+        if base is not None:
+            self.base = urljoin(self.base, base.get("href", "").strip())
+        self._rewrite_links(doc)
+        if banner:
+            body_element = doc.find("body")
+            if body_element is not None:
+                body_element.insert(0, lxml.html.fragment_fromstring(banner))
+        doctype = doc.getroottree().docinfo.doctype
+        return lxml.html.tostring(doc, encoding="unicode", method="html",
+                                  doctype=doctype or None)
+
+    def _rewrite_links(self, doc: lxml.html.HtmlElement) -> None:
+        styles: set[tuple[etree._Element, str | None]] = set()
+        for element, attribute, link, pos in list(doc.iterlinks()):
+            if element.tag == "style" or attribute == "style":
+                styles.add((element, attribute))
+            elif element.tag == "meta":  # http-equiv refresh: "5; url=/next"
+                content = element.get("content", "")
+                element.set("content", content[:pos]
+                            + self.url(link) + content[pos + len(link):])
+            elif attribute:
+                element.set(attribute, self.url(link, _modifier(element)))
+        for element, attribute in styles:
+            if attribute is None:
+                element.text = self.css(element.text or "")
+            else:
+                element.set(attribute, self.css(element.get(attribute, "")))
+        for element in doc.iter():
+            if not isinstance(element.tag, str):
+                continue
+            for attribute in ("srcset", "imagesrcset"):
+                if element.get(attribute):
+                    element.set(attribute, self.srcset(element.get(attribute, "")))
+            if element.get("poster"):
+                element.set("poster", self.url(element.get("poster", ""), IMAGE))
+            # rewritten stylesheets no longer match their Subresource Integrity hash
+            if element.get("integrity") is not None:
+                del element.attrib["integrity"]

@@ -1,0 +1,249 @@
+"""Run article extraction again over archived HTML responses, never the live web.
+
+Candidates are 2xx HTML ``response`` captures and 2xx ``revisit`` captures (whose payload is
+read from their original, see :func:`archive.snapshot.revisit_original`). Each record is read
+back with one ranged read (from storage, or from the spool before upload), its
+Content-Encoding decoded by warcio and its charset taken from the archived ``Content-Type``;
+:func:`crawler.extraction.extract_article` runs in a process pool (forkserver, as in the
+crawl) while the main process reads the next batch. ``articles`` rows are
+updated in place (the capture link and the crawl's metadata record id are kept) or created,
+with the current ``EXTRACTOR_VERSION``. Captures whose article is already at that version are
+skipped unless ``force``, so a second run does nothing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import joinedload
+from w3lib.encoding import http_content_type_encoding
+from warcio.exceptions import ArchiveLoadFailed
+
+from archive.catalog import Catalog
+from archive.models import Article, Capture, CrawlJob, Site
+from archive.snapshot import (
+    SnapshotNotFound,
+    normalize_timestamp,
+    parse_record,
+    read_record_bytes,
+    revisit_original,
+)
+from archive.storage import Storage, StorageError
+from crawler.extraction import EXTRACTOR_VERSION, extract_article
+
+HTML_MIMES = ("text/html", "application/xhtml+xml")
+ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
+    "id", "capture_id", "extractor_version", "metadata_record_id", "created_at"}
+
+
+class ReextractError(ValueError):
+    """The selection is invalid (unknown job or site, bad date); the message says which."""
+
+
+@dataclass
+class ReextractReport:
+    extractor_version: str
+    scanned: int = 0  # candidate captures
+    created: int = 0  # new articles rows
+    updated: int = 0  # rows rewritten (new version or new content)
+    unchanged: int = 0  # already at this version (skipped), or the same result under force
+    empty: int = 0  # no article in the page, or not HTML (an existing row is left as it is)
+    failed: list[dict[str, Any]] = field(default_factory=list)  # capture_id, url, error
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _extract(body: bytes, url: str, encoding: str | None) -> dict[str, Any] | None:
+    """Pool worker: the extraction result as a dict (picklable), or None."""
+    article = extract_article(body, url, encoding=encoding)
+    return article.to_dict() if article else None
+
+
+def candidates(catalog: Catalog, *, job_id: int | None = None, site: str | None = None,
+               since: str | None = None) -> Select[Any]:
+    """The captures to re-extract, oldest first; raises :class:`ReextractError` for an
+    unknown job or site or a bad ``since``."""
+    query = select(Capture).where(
+        Capture.status.between(200, 299),
+        or_(and_(Capture.record_type == "response", Capture.mime.in_(HTML_MIMES)),
+            Capture.record_type == "revisit"))
+    with catalog.session() as session:
+        if job_id is not None:
+            if session.get(CrawlJob, job_id) is None:
+                raise ReextractError(f"no crawl job {job_id}; see `newsarchive jobs list`")
+            query = query.where(Capture.job_id == job_id)
+        if site is not None:
+            site_id = session.scalar(select(Site.id).where(Site.name == site))
+            if site_id is None:
+                raise ReextractError(f"no site named {site!r}; see `newsarchive sites list`")
+            query = query.where(Capture.job_id.in_(
+                select(CrawlJob.id).where(CrawlJob.site_id == site_id)))
+    if since is not None:
+        try:
+            stamp = normalize_timestamp(since)  # validates; pads digits to the period's end
+        except ValueError as exc:
+            raise ReextractError(f"since: {exc}") from None
+        since = since.strip()
+        query = query.where(Capture.timestamp >= (since.ljust(14, "0") if since.isdigit()
+                                                  else stamp))
+    return query.order_by(Capture.id)
+
+
+def reextract(
+    catalog: Catalog,
+    storage: Storage,
+    spool_dir: Path,
+    *,
+    job_id: int | None = None,
+    site: str | None = None,
+    since: str | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    extractor_version: str = EXTRACTOR_VERSION,
+    batch_size: int = 32,
+    on_progress: Callable[[ReextractReport, int], None] | None = None,
+) -> ReextractReport:
+    """Re-extract the selected captures (all when no filter is given); see the module doc.
+
+    ``since`` is a capture time (1-14 digits or ISO 8601). ``on_progress(report, total)`` is
+    called after every batch.
+    """
+    query = candidates(catalog, job_id=job_id, site=site, since=since)
+    report = ReextractReport(extractor_version)
+    with catalog.session() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    with _LazyPool(workers or os.cpu_count() or 1) as pool:
+        pending: list[tuple[int, str, Future[dict[str, Any] | None]]] = []
+        for batch in _batches(catalog, query, batch_size):
+            report.scanned += len(batch)
+            submitted = []
+            for capture in batch:
+                if (capture.article is not None and not force
+                        and capture.article.extractor_version == extractor_version):
+                    report.unchanged += 1
+                    continue
+                try:
+                    payload = _payload(catalog, capture, storage, spool_dir)
+                except (SnapshotNotFound, StorageError, OSError, ArchiveLoadFailed) as exc:
+                    report.failed.append({"capture_id": capture.id, "url": capture.url,
+                                          "error": f"cannot read the record: {exc}"})
+                    continue
+                if payload is None:
+                    report.empty += 1
+                    continue
+                body, charset = payload
+                submitted.append((capture.id, capture.url,
+                                  pool.submit(body, capture.url, charset)))
+            # Store the previous batch while this one is being extracted.
+            _store(catalog, pending, extractor_version, report)
+            pending = submitted
+            if on_progress:
+                on_progress(report, total)
+        _store(catalog, pending, extractor_version, report)
+    if on_progress:
+        on_progress(report, total)
+    return report
+
+
+def _payload(catalog: Catalog, capture: Capture, storage: Storage,
+             spool_dir: Path) -> tuple[bytes, str | None] | None:
+    """The decoded body and declared charset of the response behind ``capture`` (a
+    revisit's original); None if that is not HTML."""
+    source = capture
+    if capture.record_type == "revisit":
+        with catalog.session() as session:
+            source = revisit_original(session, capture)
+        if source.mime not in HTML_MIMES:
+            return None
+    record = parse_record(read_record_bytes(source, storage, spool_dir))
+    body = record.content_stream().read()  # Content-Encoding (and chunking) undone
+    return body, http_content_type_encoding(record.http_headers.get_header("Content-Type"))
+
+
+class _LazyPool:
+    """A forkserver process pool started at the first submit (none when nothing needs
+    extracting); the forkserver imports the extractor once, not every worker."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, body: bytes, url: str, encoding: str | None,
+               ) -> Future[dict[str, Any] | None]:
+        if self._pool is None:
+            self._pool = self._start()
+        try:
+            return self._pool.submit(_extract, body, url, encoding)
+        except BrokenProcessPool:  # a worker died (its pages are reported failed): go on
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            return self._pool.submit(_extract, body, url, encoding)
+
+    def _start(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["crawler.extraction"])
+        return ProcessPoolExecutor(self.workers, mp_context=context)
+
+    def __enter__(self) -> _LazyPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _batches(catalog: Catalog, query: Select[Any], size: int) -> Iterator[list[Capture]]:
+    """Captures (with WARC file and article loaded) in id order, ``size`` at a time."""
+    last_id = 0
+    while True:
+        with catalog.session() as session:
+            batch = list(session.scalars(
+                query.where(Capture.id > last_id).limit(size)
+                .options(joinedload(Capture.warc_file), joinedload(Capture.article))))
+        if not batch:
+            return
+        yield batch
+        last_id = batch[-1].id
+
+
+def _store(catalog: Catalog, results: list[tuple[int, str, Future[dict[str, Any] | None]]],
+           version: str, report: ReextractReport) -> None:
+    """Wait for the batch's extractions and write their articles in one transaction."""
+    outcomes = []
+    for capture_id, url, future in results:
+        try:
+            outcomes.append((capture_id, future.result()))
+        except Exception as exc:  # noqa: BLE001 - any extractor or worker failure is reported
+            report.failed.append({"capture_id": capture_id, "url": url,
+                                  "error": f"extraction failed: {exc!r}"})
+    if not outcomes:
+        return
+    with catalog.session() as session:
+        existing = {a.capture_id: a for a in session.scalars(select(Article).where(
+            Article.capture_id.in_([capture_id for capture_id, _ in outcomes])))}
+        for capture_id, result in outcomes:
+            if result is None:
+                report.empty += 1
+                continue
+            values = {k: v for k, v in result.items() if k in ARTICLE_FIELDS}
+            article = existing.get(capture_id)
+            if article is None:
+                session.add(Article(capture_id=capture_id, extractor_version=version, **values))
+                report.created += 1
+            elif article.extractor_version == version and all(
+                    getattr(article, k) == v for k, v in values.items()):
+                report.unchanged += 1
+            else:
+                for key, value in values.items():
+                    setattr(article, key, value)
+                article.extractor_version = version
+                report.updated += 1

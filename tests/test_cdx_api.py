@@ -1,0 +1,404 @@
+"""GET /cdx (pywb CDX server API) over a catalog with known captures, in-process.
+
+The catalog rows are inserted directly (every value known), the expected lines written out
+by hand. The same rows are also written as CDXJ and queried with pywb's own CDX code (its
+virtualenv in .cache/pywb-venv, installed when missing), and on PostgreSQL when reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy.exc import OperationalError
+from warcio.timeutils import timestamp_to_sec
+
+from archive.catalog import Catalog
+from archive.cdx_query import FIRST_PAGE
+from archive.cdxj import CdxjEntry, surt_key
+from archive.models import Capture, WarcFile
+from scheduler.app import create_app
+from scheduler.config import ServiceSettings
+from tests.conftest import services_required
+from tests.test_interop_pywb import pywb_bin
+
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+# url, timestamp, status, mime, digest, record_type, warc file, offset, length
+CAPTURES = [
+    ("http://example.com/", "20261101000000", 200, "text/html", "sha1:AAAA", "response",
+     "a.warc.gz", 0, 100),
+    ("http://example.com/", "20261102120000", 200, "warc/revisit", "sha1:AAAA", "revisit",
+     "b.warc.gz", 0, 90),
+    ("http://example.com/", "20261103000000", 200, "text/html", "sha1:BBBB", "response",
+     "b.warc.gz", 90, 110),
+    ("http://example.com/news/a", "20261101060000", 200, "text/html", "sha1:CCCC", "response",
+     "a.warc.gz", 100, 120),
+    ("http://example.com/news/b", "20261102060000", 404, "text/html", "sha1:DDDD", "response",
+     "a.warc.gz", 220, 130),
+    ("http://example.com/news?page=2", "20261102070000", 200, "text/html", "sha1:EEEE",
+     "response", "a.warc.gz", 350, 140),
+    ("http://example.com/style.css", "20261102000000", 200, "text/css", "sha1:FFFF",
+     "response", "a.warc.gz", 490, 150),
+    ("http://www.example.com/about", "20261104000000", 200, "text/html", "sha1:GGGG",
+     "response", "b.warc.gz", 200, 160),
+    ("http://cdn.example.com/x.js", "20261101120000", 200, "application/javascript",
+     "sha1:HHHH", "response", "b.warc.gz", 360, 170),
+    ("http://examplex.com/", "20261101000000", 200, "text/html", "sha1:IIII", "response",
+     "b.warc.gz", 530, 180),
+    ("http://example.org/", "20261101000000", 301, "text/html", "sha1:JJJJ", "response",
+     "b.warc.gz", 710, 190),
+    ("http://localhost:8000/x", "20261101000000", 200, "text/plain", "sha1:KKKK",
+     "response", "b.warc.gz", 900, 200),
+]
+
+
+def insert_captures(catalog: Catalog, captures: list[tuple[Any, ...]]) -> None:
+    with catalog.session() as session:
+        files = {name: session.scalar(insert(WarcFile).values(filename=name, state="closed")
+                                      .returning(WarcFile.id))
+                 for name in sorted({c[6] for c in captures})}
+        session.execute(insert(Capture), [
+            {"url": url, "surt": surt_key(url), "timestamp": ts, "status": status,
+             "mime": mime, "payload_digest": digest, "record_type": record_type,
+             "record_id": f"<urn:uuid:{uuid.uuid4()}>", "warc_file_id": files[filename],
+             "offset": offset, "length": length}
+            for url, ts, status, mime, digest, record_type, filename, offset, length
+            in captures])
+
+
+def make_client(data_dir: Path, database_url: str | None = None) -> Iterator[TestClient]:
+    catalog = Catalog(database_url or f"sqlite:///{data_dir / 'catalog.sqlite'}")
+    insert_captures(catalog, CAPTURES)
+    catalog.dispose()
+    with TestClient(create_app(ServiceSettings(data_dir=data_dir,
+                                               database_url=database_url))) as client:
+        yield client
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    yield from make_client(tmp_path / "data")
+
+
+@pytest.fixture
+def pg_client(tmp_path: Path) -> Iterator[TestClient]:
+    """The same catalog in a fresh PostgreSQL database (dropped afterwards)."""
+    name = f"cdx_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if services_required():
+            pytest.fail(f"PostgreSQL at {PG_SERVER} is required: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_SERVER} is not reachable: {exc}")
+    try:
+        yield from make_client(tmp_path / "pg-data", f"{PG_SERVER}/{name}")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def cdx(client: TestClient, **params: Any) -> list[dict[str, str]]:
+    response = client.get("/cdx", params={"output": "json", **params})
+    assert response.status_code == 200, response.text
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def keys(client: TestClient, **params: Any) -> list[tuple[str, str]]:
+    return [(row["urlkey"], row["timestamp"]) for row in cdx(client, **params)]
+
+
+def urls(client: TestClient, **params: Any) -> list[str]:
+    return [row["url"] for row in cdx(client, **params)]
+
+
+# -- URL matching ----------------------------------------------------------------------------
+
+HOME = [("com,example)/", "20261101000000"), ("com,example)/", "20261102120000"),
+        ("com,example)/", "20261103000000")]
+HOST = [*HOME, ("com,example)/about", "20261104000000"),
+        ("com,example)/news/a", "20261101060000"), ("com,example)/news/b", "20261102060000"),
+        ("com,example)/news?page=2", "20261102070000"),
+        ("com,example)/style.css", "20261102000000")]
+DOMAIN = [*HOST, ("com,example,cdn)/x.js", "20261101120000")]
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"url": "http://example.com/"}, HOME),
+    ({"url": "example.com"}, HOME),
+    ({"url": "https://www.example.com/", "matchType": "exact"}, HOME),
+    ({"url": "example.com/news/", "matchType": "prefix"}, HOST[4:6]),
+    ({"url": "example.com/news/*"}, HOST[4:6]),
+    ({"url": "example.com/news*"}, HOST[4:7]),
+    ({"url": "http://example.com/nothing/here", "matchType": "prefix"}, []),
+    ({"url": "example.com/news/a", "matchType": "host"}, HOST),
+    ({"url": "example.com", "matchType": "domain"}, DOMAIN),
+    ({"url": "*.example.com"}, DOMAIN),
+    ({"url": "*.com"}, [*DOMAIN, ("com,examplex)/", "20261101000000")]),
+    ({"url": "cdn.example.com", "matchType": "host"}, DOMAIN[-1:]),
+    ({"url": "localhost:8000/x"}, [("localhost:8000)/x", "20261101000000")]),  # no scheme
+    ({"url": "localhost:8000", "matchType": "host"}, [("localhost:8000)/x", "20261101000000")]),
+])
+def test_match_types_and_wildcards(client, params, expected) -> None:
+    assert keys(client, **params) == expected
+
+
+def test_from_and_to_are_padded_like_pywb(client) -> None:
+    assert keys(client, url="example.com", **{"from": "20261102"}) == HOME[1:]
+    assert keys(client, url="example.com", to="20261102") == HOME[:2]
+    assert keys(client, url="example.com", **{"from": "2026110212", "to": "2026110212"}) \
+        == HOME[1:2]
+    assert keys(client, url="example.com", to="2025") == []
+
+
+# -- limit and order -----------------------------------------------------------------------
+
+
+def test_limit_and_reverse(client) -> None:
+    assert keys(client, url="*.example.com", limit=2) == DOMAIN[:2]
+    assert keys(client, url="*.example.com", sort="reverse") == DOMAIN[::-1]
+    assert keys(client, url="*.example.com", sort="reverse", limit=3) == DOMAIN[::-1][:3]
+
+
+def test_closest_orders_by_distance(client) -> None:
+    # 20261102 12:00 is 0 s away, 11-03 00:00 12 h, 11-01 00:00 36 h
+    assert keys(client, url="example.com", sort="closest", closest="20261102120000") \
+        == [HOME[1], HOME[2], HOME[0]]
+    # a partial timestamp is padded up (warcio's timestamp_to_sec, as pywb): 11-01 23:59:59
+    assert keys(client, url="example.com", closest="20261101", limit=2) == [HOME[1], HOME[0]]
+    assert keys(client, url="example.com", closest="202611010000", limit=2) \
+        == [HOME[0], HOME[1]]
+    # equally far (12 h) before and after: the earlier first, as pywb's stable sort does
+    assert keys(client, url="example.com", closest="20261102180000") \
+        == [HOME[1], HOME[2], HOME[0]]
+    assert keys(client, url="example.com", closest="2030")[0] == HOME[2]
+
+
+def test_paging_through_many_rows_keeps_every_order(tmp_path: Path) -> None:
+    """More rows than one SQL page (FIRST_PAGE): forward, reverse and closest stay exact."""
+    count = FIRST_PAGE * 2 + 37
+    stamps = [f"2026{1 + i // 600:02d}{1 + i // 24 % 25:02d}{i % 24:02d}0000"
+              for i in range(count)]
+    many = [("http://many.example/", ts, 200, "text/html", f"sha1:{i}", "response",
+             "m.warc.gz", i * 10, 10) for i, ts in enumerate(stamps)]
+    catalog = Catalog(f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite'}")
+    insert_captures(catalog, many)
+    catalog.dispose()
+    with TestClient(create_app(ServiceSettings(data_dir=tmp_path / "data"))) as client:
+        forward = [r["timestamp"] for r in cdx(client, url="many.example")]
+        assert forward == sorted(stamps)
+        assert [r["timestamp"] for r in cdx(client, url="many.example", sort="reverse")] \
+            == sorted(stamps, reverse=True)
+        middle = sorted(stamps)[count // 2]
+        nearest = [r["timestamp"] for r in cdx(client, url="many.example", closest=middle)]
+        assert len(nearest) == count and nearest[0] == middle
+        gaps = [abs(timestamp_to_sec(ts) - timestamp_to_sec(middle)) for ts in nearest]
+        assert gaps == sorted(gaps)
+
+
+def test_ranges_are_index_range_scans(client) -> None:
+    """prefix/host/domain read a SURT key range of ix_captures_surt_timestamp, no LIKE."""
+    engine = client.app.state.service.catalog.engine
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "FROM captures" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for params in ({"url": "example.com/news/*"}, {"url": "example.com",
+                                                       "matchType": "host"},
+                       {"url": "*.example.com", "sort": "reverse"}):
+            statements.clear()
+            assert cdx(client, **params)
+            (statement, parameters), = statements
+            assert "LIKE" not in statement.upper()
+            with engine.connect() as conn:
+                plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement, parameters))
+            assert "USING INDEX ix_captures_surt_timestamp (surt>? AND surt<?)" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan  # the index gives the order too
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+# -- filters -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    (["=status:404"], ["http://example.com/news/b"]),
+    (["!=status:200"], ["http://example.com/news/b"]),
+    (["=statuscode:404"], ["http://example.com/news/b"]),  # pywb's field aliases
+    (["status:40"], ["http://example.com/news/b"]),  # contains
+    (["=mime:text/css"], ["http://example.com/style.css"]),
+    (["mime:java"], ["http://cdn.example.com/x.js"]),
+    (["~url:.*\\.(css|js)$"], ["http://example.com/style.css", "http://cdn.example.com/x.js"]),
+    (["~mime:html"], []),  # regex is anchored at the start (re.match), as in pywb
+    (["~mime:text/"], ["http://example.com/"] * 2 + [
+        "http://www.example.com/about", "http://example.com/news/a",
+        "http://example.com/news/b", "http://example.com/news?page=2",
+        "http://example.com/style.css"]),
+    (["!~mime:text/", "!=mime:warc/revisit"], ["http://cdn.example.com/x.js"]),
+    (["!mime:html", "!url:cdn"], ["http://example.com/", "http://example.com/style.css"]),
+    (["=mime:warc/revisit"], ["http://example.com/"]),
+    (["=digest:BBBB"], ["http://example.com/"]),
+    (["=filename:b.warc.gz", "=status:200", "~urlkey:com,example\\)/"],
+     ["http://example.com/", "http://example.com/", "http://www.example.com/about"]),
+    (["=timestamp:20261101060000"], ["http://example.com/news/a"]),
+    (["=length:170"], ["http://cdn.example.com/x.js"]),
+    (["=offset:0200"], []),  # compared as text, as pywb compares
+    (["page=2"], ["http://example.com/news?page=2"]),  # no field: the whole line
+])
+def test_filters(client, filters, expected) -> None:
+    assert urls(client, url="*.example.com", filter=filters) == expected
+
+
+def test_revisits_show_as_warc_revisit(client) -> None:
+    rows = cdx(client, url="example.com")
+    assert [r["mime"] for r in rows] == ["text/html", "warc/revisit", "text/html"]
+    assert rows[1]["digest"] == rows[0]["digest"] == "AAAA"
+
+
+def test_filters_apply_before_the_limit(client) -> None:
+    assert urls(client, url="*.example.com", filter="~url:.*news", limit=2) \
+        == ["http://example.com/news/a", "http://example.com/news/b"]
+    assert urls(client, url="*.example.com", filter="!=status:404", sort="reverse",
+                limit=1) == ["http://cdn.example.com/x.js"]
+
+
+# -- output formats and fields -------------------------------------------------------------
+
+
+def test_output_formats(client) -> None:
+    params = {"url": "http://example.com/news/b"}
+    response = client.get("/cdx", params=params)
+    assert response.headers["content-type"].startswith("text/x-cdxj")
+    assert response.text == (
+        'com,example)/news/b 20261102060000 {"url": "http://example.com/news/b", '
+        '"mime": "text/html", "status": "404", "digest": "DDDD", "length": "130", '
+        '"offset": "220", "filename": "a.warc.gz"}\n')
+    response = client.get("/cdx", params={**params, "output": "json"})
+    assert response.headers["content-type"].startswith("text/x-ndjson")
+    assert json.loads(response.text) == {
+        "urlkey": "com,example)/news/b", "timestamp": "20261102060000",
+        "url": "http://example.com/news/b", "mime": "text/html", "status": "404",
+        "digest": "DDDD", "length": "130", "offset": "220", "filename": "a.warc.gz"}
+    response = client.get("/cdx", params={**params, "output": "text"})
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == ("com,example)/news/b 20261102060000 http://example.com/news/b "
+                             "text/html 404 DDDD - - 130 220 a.warc.gz\n")
+
+
+def test_field_list(client) -> None:
+    params = {"url": "example.com/news/*", "fl": "timestamp,status,url"}
+    assert client.get("/cdx", params={**params, "output": "text"}).text == (
+        "20261101060000 200 http://example.com/news/a\n"
+        "20261102060000 404 http://example.com/news/b\n")
+    first = client.get("/cdx", params={**params, "output": "json"}).text.splitlines()[0]
+    assert first == ('{"timestamp": "20261101060000", "status": "200", '
+                     '"url": "http://example.com/news/a"}')
+    assert client.get("/cdx", params={**params, "output": "cdxj", "limit": 1}).text == (
+        'com,example)/news/a 20261101060000 {"status": "200", '
+        '"url": "http://example.com/news/a"}\n')
+
+
+# -- bad parameters ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("params", "param", "message"), [
+    ({}, "url", "url is required"),
+    ({"url": "a.com", "matchType": "fuzzy"}, "matchType",
+     "matchType='fuzzy' is not supported; use exact, prefix, host, domain"),
+    ({"url": "*.a.com", "matchType": "exact"}, "matchType",
+     "the wildcard in url implies matchType=domain but matchType=exact was given"),
+    ({"url": "a.com/*/b"}, "url", "'*' is only accepted"),
+    ({"url": "a.com", "from": "2026-11"}, "from", "from='2026-11' is not a timestamp"),
+    ({"url": "a.com", "to": "202611030000001"}, "to", "is not a timestamp: use 1 to 14"),
+    ({"url": "a.com", "limit": "0"}, "limit", "limit='0' is not a positive integer"),
+    ({"url": "a.com", "limit": "ten"}, "limit", "not a positive integer"),
+    ({"url": "a.com", "sort": "random"}, "sort", "sort='random' is not supported"),
+    ({"url": "a.com", "sort": "closest"}, "closest", "sort=closest needs closest="),
+    ({"url": "a.com", "sort": "reverse", "closest": "2026"}, "sort", "contradict"),
+    ({"url": "a.com", "closest": "soon"}, "closest", "closest='soon' is not a timestamp"),
+    ({"url": "a.com", "filter": "=colour:red"}, "filter", "unknown field 'colour'; fields"),
+    ({"url": "a.com", "filter": "~url:(unclosed"}, "filter", "not a valid regular expr"),
+    ({"url": "a.com", "filter": ":x"}, "filter", "has no field name"),
+    ({"url": "a.com", "fl": "url,size"}, "fl", "unknown field 'size'"),
+    ({"url": "a.com", "output": "link"}, "output", "output='link' is not supported; use "
+                                                   "cdxj, json, text"),
+    ({"url": "a.com", "page": "1"}, "page", "unsupported parameter 'page'"),
+    ({"url": ["a.com", "b.com"]}, "url", "url is given more than once"),
+])
+def test_bad_parameters_are_400_naming_the_parameter(client, params, param, message) -> None:
+    response = client.get("/cdx", params=params)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["field"] == param
+    assert message in body["error"]
+
+
+# -- the same answers on PostgreSQL and from pywb ------------------------------------------
+
+QUERIES = [
+    {"url": "example.com"},
+    {"url": "example.com/news*"},
+    {"url": "example.com", "matchType": "host"},
+    {"url": "*.example.com"},
+    {"url": "*.com"},
+    {"url": "*.example.com", "sort": "reverse", "limit": "4"},
+    {"url": "*.example.com", "from": "20261102", "to": "202611030"},
+    {"url": "example.com", "closest": "20261102180000"},
+    {"url": "example.com", "sort": "closest", "closest": "20261101", "limit": "2"},
+    {"url": "*.example.com", "filter": ["=status:200", "!~mime:text/"]},
+    {"url": "*.example.com", "filter": ["mime:html", "!=filename:a.warc.gz"]},
+    {"url": "*.example.com", "filter": "~url:.*news", "limit": "2"},
+]
+
+
+def test_same_results_on_postgresql(client, pg_client) -> None:
+    for query in QUERIES:
+        assert cdx(pg_client, **query) == cdx(client, **query), query
+
+
+PYWB_SCRIPT = """
+import json, sys
+from pywb.warcserver.index.aggregator import SimpleAggregator
+from pywb.warcserver.index.indexsource import FileIndexSource
+index = SimpleAggregator({"cdx": FileIndexSource(sys.argv[1])})  # as pywb's warcserver
+answers = []
+for params in json.loads(sys.stdin.read()):
+    if isinstance(params.get("filter"), str):
+        params["filter"] = [params["filter"]]
+    cdx_iter, errors = index(dict(params))
+    assert not errors, errors
+    answers.append([{k: v for k, v in json.loads(cdx.to_json()).items()
+                     if k not in ("source", "source-coll")} for cdx in cdx_iter])
+print(json.dumps(answers))
+"""
+
+
+def test_same_results_as_pywb(client, tmp_path: Path) -> None:
+    """pywb's own CDX code over the CDXJ of the same captures gives the same lines."""
+    python = pywb_bin() / "python"  # installs pywb in .cache/pywb-venv when missing
+    index = tmp_path / "index.cdxj"
+    index.write_text("".join(sorted(CdxjEntry.build(
+        url=url, timestamp=ts, mime=mime, status=status, digest=digest, length=length,
+        offset=offset, filename=filename).to_line()
+        for url, ts, status, mime, digest, _, filename, offset, length in CAPTURES)))
+    proc = subprocess.run([str(python), "-c", PYWB_SCRIPT, str(index)],
+                          input=json.dumps(QUERIES), capture_output=True, text=True,
+                          timeout=120, check=True)
+    for query, expected in zip(QUERIES, json.loads(proc.stdout), strict=True):
+        assert cdx(client, **query) == expected, query

@@ -1,0 +1,611 @@
+"""Wayback replay in-process: /web/{ts}id_/{url} byte-exact, /web/{ts}/{url} rewritten,
+closest-capture redirects, archived redirects, revisits (records written here with warcio),
+article views, errors; one catalog query and one ranged GET per replay from S3 (moto
+server); PostgreSQL; and over real HTTP, in Chromium, under the Content-Security-Policy."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from lxml import html as lxml_html
+from sqlalchemy import event
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archive.archiver import Archiver
+from archive.catalog import Catalog
+from archive.cdxj import surt_key
+from archive.config import ArchiveConfig
+from archive.models import Capture, WarcFile, WarcState
+from archive.snapshot import closest_capture, load_snapshot
+from archive.warc import HttpExchange, WarcWriter, payload_digest
+from scheduler.app import create_app
+from scheduler.config import ServiceSettings
+
+SITE = "http://news.example.org"
+STORY = f"{SITE}/story?id=7"
+T1, T2, T3 = "20261103100000", "20261103120000", "20261105120000"
+
+
+def ts_datetime(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def story_html(version: str) -> bytes:
+    return f"""<!DOCTYPE html>
+<html><head><title>Story {version}</title>
+<base href="{SITE}/news/">
+<meta http-equiv="refresh" content="300; url=/story?id=7&amp;fresh=1">
+<link rel="stylesheet" href="/assets/site.css" integrity="sha384-abc">
+<link rel="icon" href="favicon.ico">
+<script src="https://cdn.example.net/app.js"></script>
+<style>body {{ background: url('img/bg.png') }} @import "print.css";</style>
+</head><body>
+<p style="background-image: url(&quot;/img/p.png&quot;)">Version {version} café</p>
+<a href="other.html#top">relative</a> <a href="https://elsewhere.example.com/x?a=1">abs</a>
+<a href="#frag">frag</a> <a href="mailto:desk@example.org">mail</a>
+<img src="/img/a.png" srcset="/img/a1.png 1x, /img/a2.png 2x">
+<picture><source srcset="/img/w.webp"></picture>
+<video poster="/img/poster.jpg"></video>
+<iframe src="/embed.html"></iframe>
+<form action="/search"><input name="q"></form>
+</body></html>""".encode()
+
+
+CSS = (b'@import url("fonts.css");\n@import \'more.css\';\n'
+       b"body { background: url(/img/bg.png) }\n.logo { background: url(\"logo.svg\") }\n")
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+class ClockedWriter(WarcWriter):
+    at = ts_datetime(T1)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class Replay:
+    client: TestClient
+    catalog: Catalog
+    config: ArchiveConfig
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, follow_redirects=False, **kwargs)
+
+    def raw(self, path: str, **kwargs: Any) -> tuple[Any, bytes]:
+        """The response and its body bytes as sent (no Content-Encoding decoding)."""
+        with self.client.stream("GET", path, follow_redirects=False, **kwargs) as response:
+            return response, b"".join(response.iter_raw())
+
+
+def exchange(url: str, body: bytes, headers: list[tuple[str, str]], status: int = 200,
+             reason: str = "OK") -> HttpExchange:
+    return HttpExchange(url=url, method="GET", request_headers=[("Accept", "*/*")],
+                        status=status, reason=reason, response_headers=headers, body=body)
+
+
+def story_headers(version: str) -> list[tuple[str, str]]:
+    return [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip"),
+            ("Set-Cookie", "session=1; Path=/"), ("Set-Cookie", "tracking=2; Path=/"),
+            ("Connection", "keep-alive"), ("Keep-Alive", "timeout=5"),
+            ("X-Version", version), ("Content-Length", "999")]
+
+
+def build_archive(data_dir: Path, storage_url: str | None = None,
+                  database_url: str | None = None) -> None:
+    """Three versions of STORY, a stylesheet, an image, a redirect, a 404, a Latin-1 page
+    and an article; stored (closed and uploaded) in storage."""
+    config = ArchiveConfig.resolve(data_dir, database_url, storage_url)
+    catalog = Catalog(config.database_url)
+    writer = ClockedWriter(config.spool_dir)
+    archiver = Archiver(catalog, config.open_storage(), writer)
+
+    def at(ts: str, item: HttpExchange) -> Any:
+        writer.at = ts_datetime(ts)
+        return archiver.archive(item)
+
+    for ts, version in ((T1, "v1"), (T2, "v2"), (T3, "v3")):
+        at(ts, exchange(STORY, gzip.compress(story_html(version), mtime=0),
+                        story_headers(version),
+                        reason="Everything Fine" if version == "v3" else "OK"))
+    at(T2, exchange(f"{SITE}/assets/site.css", CSS, [("Content-Type", "text/css")]))
+    at(T2, exchange(f"{SITE}/img/a.png", gzip.compress(PNG, mtime=0),
+                    [("Content-Type", "image/png"), ("Content-Encoding", "gzip")]))
+    at(T2, exchange(f"{SITE}/old", b"moved", [("Location", "/story?id=7"),
+                                             ("Content-Type", "text/plain")],
+                    status=301, reason="Moved Permanently"))
+    at(T2, exchange(f"{SITE}/missing", b"<html><body>Not here</body></html>",
+                    [("Content-Type", "text/html")], status=404, reason="Not Found"))
+    at(T2, exchange(f"{SITE}/latin", "<html><body><p>Fran\u00e7ais \u00e9t\u00e9</p></body>"
+                    "</html>".encode("iso-8859-1"),
+                    [("Content-Type", "text/html; charset=iso-8859-1")]))
+    article = at(T2, exchange(f"{SITE}/article", b"<html><body><h1>Harbour</h1></body></html>",
+                              [("Content-Type", "text/html")]))
+    archiver.annotate(article, {"title": "Harbour"}, article={
+        "url": f"{SITE}/article", "title": "Harbour bridge reopens", "authors": ["A. Writer"],
+        "published": "2026-11-03", "language": "en", "text": "The bridge reopened.",
+        "word_count": 3}, extractor_version="test-1")
+    archiver.close()
+    catalog.dispose()
+
+
+@pytest.fixture
+def replay(tmp_path: Path) -> Iterator[Replay]:
+    with start_replay(tmp_path) as started:
+        yield started
+
+
+@contextmanager
+def start_replay(tmp_path: Path, database_url: str | None = None) -> Iterator[Replay]:
+    build_archive(tmp_path / "data", database_url=database_url)
+    settings = ServiceSettings(data_dir=tmp_path / "data", database_url=database_url)
+    catalog = Catalog(settings.archive.database_url)
+    with TestClient(create_app(settings)) as client:
+        yield Replay(client, catalog, settings.archive)
+    catalog.dispose()
+
+
+def parse_links(value: str) -> list[tuple[str, dict[str, str]]]:
+    """A tiny RFC 8288 link-value parser: [(target, {param: value})]."""
+    links = []
+    for match in re.finditer(r'<([^>]*)>((?:\s*;\s*[\w*-]+="[^"]*")*)', value):
+        params = dict(re.findall(r'([\w*-]+)="([^"]*)"', match.group(2)))
+        links.append((match.group(1), params))
+    return links
+
+
+def rels(value: str) -> dict[str, str]:
+    return {params["rel"]: target for target, params in parse_links(value)}
+
+
+# -- id_: as captured ---------------------------------------------------------------------
+
+
+def test_raw_replay_is_byte_exact_with_every_header(replay: Replay) -> None:
+    response, body = replay.raw(f"/web/{T2}id_/{STORY}")
+    assert response.status_code == 200
+    assert body == gzip.compress(story_html("v2"), mtime=0)
+    items = response.headers.multi_items()
+    archived = [(k, v) for k, v in items if k not in ("memento-datetime", "link")]
+    assert archived == [
+        ("content-type", "text/html; charset=utf-8"), ("content-encoding", "gzip"),
+        ("set-cookie", "session=1; Path=/"), ("set-cookie", "tracking=2; Path=/"),
+        ("x-version", "v2"), ("content-length", str(len(body))),
+    ]  # order and repeats kept; hop-by-hop gone; Content-Length is the payload's
+    assert response.headers["memento-datetime"] == "Tue, 03 Nov 2026 12:00:00 GMT"
+    links = parse_links(response.headers["link"])
+    by_rel = {params["rel"]: (target, params) for target, params in links}
+    assert by_rel["original"][0] == STORY
+    assert by_rel["timegate"][0] == f"http://testserver/web/{STORY}"
+    assert by_rel["timemap"] == (f"http://testserver/timemap/link/{STORY}",
+                                 {"rel": "timemap", "type": "application/link-format"})
+    assert by_rel["memento"] == (f"http://testserver/web/{T2}id_/{STORY}",
+                                 {"rel": "memento",
+                                  "datetime": "Tue, 03 Nov 2026 12:00:00 GMT"})
+    head = replay.client.head(f"/web/{T2}id_/{STORY}")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(body))
+
+
+def test_raw_replay_keeps_a_nonstandard_reason_phrase_visible(replay: Replay) -> None:
+    response, body = replay.raw(f"/web/{T3}id_/{STORY}")
+    assert response.status_code == 200 and body == gzip.compress(story_html("v3"), mtime=0)
+    assert response.headers["x-archive-status-line"] == "HTTP/1.1 200 Everything Fine"
+    assert "x-archive-status-line" not in replay.get(f"/web/{T2}id_/{STORY}").headers
+
+
+def test_the_query_string_is_part_of_the_url(replay: Replay) -> None:
+    assert replay.get(f"/web/{T2}id_/{STORY}").status_code == 200
+    response = replay.get(f"/web/{T2}id_/{SITE}/story?id=8")
+    assert response.status_code == 404
+    assert "no capture of http://news.example.org/story?id=8" in response.json()["error"]
+
+
+def test_raw_binary_and_uncompressed_payloads(replay: Replay) -> None:
+    response, body = replay.raw(f"/web/{T2}id_/{SITE}/img/a.png")
+    assert body == gzip.compress(PNG, mtime=0)
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["content-length"] == str(len(body))
+    response, body = replay.raw(f"/web/{T2}id_/{SITE}/assets/site.css")
+    assert body == CSS and response.headers["content-type"] == "text/css"
+
+
+@pytest.mark.parametrize(("asked", "resolved"), [
+    ("2026", T3),  # a partial timestamp is the end of the period (as pywb): latest of 2026
+    ("202611", T3),
+    ("20261103", T2),  # end of 3 November
+    ("2026110310", T1),  # 10:59:59 is nearer 10:00 than 12:00
+    ("20261103110001", T2),  # between T1 and T2, nearer T2
+    ("20261103110000", T1),  # halfway: the earlier
+    ("2025", T1),  # before every capture
+    ("20300101", T3),  # after every capture
+])
+def test_inexact_timestamps_redirect_to_the_closest_capture(replay: Replay, asked: str,
+                                                            resolved: str) -> None:
+    for modifier in ("id_", ""):
+        response = replay.get(f"/web/{asked}{modifier}/{STORY}")
+        assert response.status_code == 302
+        assert response.headers["location"] == (
+            f"http://testserver/web/{resolved}{modifier}/{STORY}")
+    assert replay.get(f"/web/{resolved}id_/{STORY}").status_code == 200
+
+
+def test_archived_redirect_is_replayed_into_the_archive(replay: Replay) -> None:
+    response, body = replay.raw(f"/web/{T2}id_/{SITE}/old")
+    assert response.status_code == 301 and body == b"moved"
+    assert response.headers["location"] == f"http://testserver/web/{T2}id_/{STORY}"
+    view = replay.get(f"/web/{T2}/{SITE}/old")
+    assert view.status_code == 301
+    assert view.headers["location"] == f"/web/{T2}/{STORY}"
+    landed = replay.get(view.headers["location"])
+    assert landed.status_code == 200 and "Version v2" in landed.text
+
+
+def test_archived_404_is_replayed_but_unknown_urls_are_json_404(replay: Replay) -> None:
+    response, body = replay.raw(f"/web/{T2}id_/{SITE}/missing")
+    assert (response.status_code, body) == (404, b"<html><body>Not here</body></html>")
+    assert "memento-datetime" in response.headers
+    unknown = replay.get(f"/web/{T2}id_/{SITE}/never")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/json"
+    assert unknown.json()["error"] == (
+        f"no capture of {SITE}/never in the archive (SURT key org,example,news)/never)")
+
+
+def test_a_missing_warc_is_503_naming_the_file(replay: Replay) -> None:
+    [warc] = (replay.config.data_dir / "storage" / "warcs").glob("*.warc.gz")
+    warc.unlink()
+    response = replay.get(f"/web/{T2}id_/{STORY}")
+    assert response.status_code == 503
+    assert response.json()["error"] == (
+        f"the record of this capture cannot be read: 'warcs/{warc.name}' not found in "
+        f"{(replay.config.data_dir / 'storage').as_uri()}")
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    (f"/web/123456789012345id_/{STORY}", "has 15 digits; use at most 14"),
+    (f"/web/20261399/{STORY}", "is not a date"),
+    (f"/web/20261103250000/{STORY}", "is not a date"),
+    (f"/web/2026xx_/{STORY}", "unknown modifier 'xx_'"),
+    (f"/web/2026-11-03/{STORY}", "is neither a timestamp"),
+    (f"/web/{T2}id_/", "no URL given"),
+])
+def test_bad_timestamps_and_modifiers_are_400(replay: Replay, path: str, message: str) -> None:
+    response = replay.get(path)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+
+
+# -- the rewritten view -------------------------------------------------------------------
+
+
+def test_view_rewrites_every_kind_of_link_into_the_archive(replay: Replay) -> None:
+    response = replay.get(f"/web/{T2}/{STORY}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'none'" in csp
+    assert response.headers["memento-datetime"] == "Tue, 03 Nov 2026 12:00:00 GMT"
+    page = response.text  # gzip decoded by the service, not by the client
+    assert "Version v2 café" in page
+    doc = lxml_html.fromstring(page)
+    web = f"/web/{T2}"
+    assert doc.find(".//base").get("href") == f"{web}/{SITE}/news/"
+    assert doc.find(".//meta").get("content") == f"300; url={web}/{SITE}/story?id=7&fresh=1"
+    stylesheet = doc.find(".//link[@rel='stylesheet']")
+    assert stylesheet.get("href") == f"{web}cs_/{SITE}/assets/site.css"
+    assert stylesheet.get("integrity") is None  # the rewritten CSS would not match it
+    assert doc.find(".//link[@rel='icon']").get("href") == f"{web}im_/{SITE}/news/favicon.ico"
+    assert doc.find(".//script").get("src") == f"{web}js_/https://cdn.example.net/app.js"
+    style = doc.find(".//style").text
+    assert f"url('{web}im_/{SITE}/news/img/bg.png')" in style
+    assert f'@import "{web}cs_/{SITE}/news/print.css"' in style
+    assert f"url(\"{web}im_/{SITE}/img/p.png\")" in doc.find(".//p").get("style")
+    hrefs = [a.get("href") for a in doc.iterfind(".//body//a") if
+             a.getparent().get("id") != "newsarchive-banner"]
+    assert hrefs == [f"{web}/{SITE}/news/other.html#top",
+                     f"{web}/https://elsewhere.example.com/x?a=1", "#frag",
+                     "mailto:desk@example.org"]
+    img = doc.find(".//img")
+    assert img.get("src") == f"{web}im_/{SITE}/img/a.png"
+    assert img.get("srcset") == f"{web}im_/{SITE}/img/a1.png 1x, {web}im_/{SITE}/img/a2.png 2x"
+    assert doc.find(".//source").get("srcset") == f"{web}im_/{SITE}/img/w.webp"
+    assert doc.find(".//video").get("poster") == f"{web}im_/{SITE}/img/poster.jpg"
+    assert doc.find(".//iframe").get("src") == f"{web}if_/{SITE}/embed.html"
+    assert doc.find(".//form").get("action") == f"{web}/{SITE}/search"
+
+
+def test_view_banner_links_previous_next_and_timemap(replay: Replay) -> None:
+    doc = lxml_html.fromstring(replay.get(f"/web/{T2}/{STORY}").text)
+    banner = doc.get_element_by_id("newsarchive-banner")
+    assert banner.getparent().tag == "body" and banner.getparent().index(banner) == 0
+    text = banner.text_content()
+    assert "Tue, 03 Nov 2026 12:00:00 GMT" in text and STORY in text
+    links = {a.text_content().split(":")[0]: a.get("href") for a in banner.iterfind(".//a")}
+    assert links["← previous"] == f"http://testserver/web/{T1}/{STORY}"
+    assert links["next →"] == f"http://testserver/web/{T3}/{STORY}"
+    assert links["all captures"] == f"http://testserver/timemap/link/{STORY}"
+    first = lxml_html.fromstring(replay.get(f"/web/{T1}/{STORY}").text)
+    assert "← previous: none" in first.get_element_by_id("newsarchive-banner").text_content()
+    # resources and frames get no banner
+    framed = replay.get(f"/web/{T2}if_/{STORY}").text
+    assert "newsarchive-banner" not in framed and "Version v2" in framed
+
+
+def test_view_decodes_the_declared_charset(replay: Replay) -> None:
+    response = replay.get(f"/web/{T2}/{SITE}/latin")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "Français été" in response.content.decode("utf-8")
+
+
+def test_view_rewrites_archived_css_and_serves_other_types_decoded(replay: Replay) -> None:
+    css = replay.get(f"/web/{T2}cs_/{SITE}/assets/site.css")
+    assert css.headers["content-type"] == "text/css; charset=utf-8"
+    assert css.text == (
+        f'@import url("/web/{T2}cs_/{SITE}/assets/fonts.css");\n'
+        f"@import '/web/{T2}cs_/{SITE}/assets/more.css';\n"
+        f"body {{ background: url(/web/{T2}im_/{SITE}/img/bg.png) }}\n"
+        f'.logo {{ background: url("/web/{T2}im_/{SITE}/assets/logo.svg") }}\n')
+    image, body = replay.raw(f"/web/{T2}im_/{SITE}/img/a.png")
+    assert image.status_code == 200 and body == PNG  # Content-Encoding removed
+    assert image.headers["content-type"] == "image/png"
+    assert "content-encoding" not in image.headers
+    assert "script-src 'none'" in image.headers["content-security-policy"]
+
+
+# -- article views ------------------------------------------------------------------------
+
+
+def test_text_and_json_views_of_the_extracted_article(replay: Replay) -> None:
+    text = replay.get(f"/web/{T2}text_/{SITE}/article")
+    assert text.status_code == 200
+    assert text.headers["content-type"].startswith("text/plain")
+    assert text.text == "The bridge reopened."
+    data = replay.get(f"/web/{T2}json_/{SITE}/article").json()
+    assert data["article"]["title"] == "Harbour bridge reopens"
+    assert data["article"]["authors"] == ["A. Writer"]
+    assert data["capture"]["timestamp"] == T2 and data["capture"]["url"] == f"{SITE}/article"
+    assert replay.get(f"/web/2026json_/{SITE}/article").headers["location"].endswith(
+        f"/web/{T2}json_/{SITE}/article")
+    missing = replay.get(f"/web/{T2}text_/{STORY}")
+    assert missing.status_code == 404
+    assert "no article was extracted" in missing.json()["error"]
+
+
+# -- revisits -----------------------------------------------------------------------------
+
+
+REVISIT_PAYLOAD = gzip.compress(b"<html><body>same every time</body></html>", mtime=0)
+PAGE = f"{SITE}/same"
+
+
+def write_revisit_warc(path: Path) -> list[dict[str, Any]]:
+    """response@R0, response@R1 (same payload, other headers), response@R2 (other payload),
+    revisit@R3 with HTTP headers, revisit@R4 without; returns catalog rows (no warc id)."""
+    digest = payload_digest(REVISIT_PAYLOAD)
+    rows: list[dict[str, Any]] = []
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True, warc_version="WARC/1.1")
+
+        def add(record: Any, ts: str, status: int, body_digest: str | None) -> None:
+            offset = out.tell()
+            writer.write_record(record)
+            rows.append({"url": PAGE, "surt": surt_key(PAGE), "timestamp": ts,
+                         "status": status, "mime": "text/html",
+                         "payload_digest": body_digest,
+                         "record_type": record.rec_headers.get_header("WARC-Type"),
+                         "record_id": record.rec_headers.get_header("WARC-Record-ID"),
+                         "offset": offset, "length": out.tell() - offset})
+
+        def response(ts: str, body: bytes, version: str) -> Any:
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html"),
+                                                  ("Content-Encoding", "gzip"),
+                                                  ("X-Version", version)],
+                                       protocol="HTTP/1.1")
+            record = writer.create_warc_record(
+                PAGE, "response", payload=io.BytesIO(body), length=len(body),
+                http_headers=headers,
+                warc_headers_dict={"WARC-Date": f"{ts_datetime(ts):%Y-%m-%dT%H:%M:%SZ}"})
+            add(record, ts, 200, payload_digest(body))
+
+        response("20261101000000", REVISIT_PAYLOAD, "r0")
+        response("20261102000000", REVISIT_PAYLOAD, "r1")
+        response("20261103000000", gzip.compress(b"changed", mtime=0), "r2")
+        for ts, http in (("20261104000000", True), ("20261105000000", False)):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html"),
+                                                  ("Content-Encoding", "gzip"),
+                                                  ("X-Version", "revisit")],
+                                       protocol="HTTP/1.1") if http else None
+            record = writer.create_revisit_record(
+                PAGE, digest, PAGE, "2026-11-02T00:00:00Z", http_headers=headers,
+                warc_headers_dict={"WARC-Date": f"{ts_datetime(ts):%Y-%m-%dT%H:%M:%SZ}"})
+            add(record, ts, 200, digest)
+    return rows
+
+
+@pytest.fixture(name="revisits")
+def revisits_fixture(replay: Replay) -> Replay:
+    return revisits(replay)
+
+
+def revisits(replay: Replay) -> Replay:
+    """Add the WARC of :func:`write_revisit_warc` to the archive, as if uploaded."""
+    name = "revisits-test.warc.gz"
+    storage_dir = replay.config.data_dir / "storage" / "warcs"
+    rows = write_revisit_warc(storage_dir / name)
+    with replay.catalog.session() as session:
+        warc = WarcFile(filename=name, storage_key=f"warcs/{name}", state=WarcState.UPLOADED)
+        session.add(warc)
+        session.flush()
+        session.add_all(Capture(warc_file_id=warc.id, **row) for row in rows)
+    return replay
+
+
+def test_revisit_with_headers_replays_its_headers_and_the_original_payload(
+        revisits: Replay) -> None:
+    response, body = revisits.raw(f"/web/20261104000000id_/{PAGE}")
+    assert response.status_code == 200
+    assert body == REVISIT_PAYLOAD
+    assert response.headers["x-version"] == "revisit"
+    assert response.headers["content-length"] == str(len(REVISIT_PAYLOAD))
+    assert response.headers["memento-datetime"] == "Wed, 04 Nov 2026 00:00:00 GMT"
+    view = revisits.get(f"/web/20261104000000/{PAGE}")
+    assert "same every time" in view.text
+
+
+def test_revisit_without_headers_takes_the_latest_earlier_original(revisits: Replay) -> None:
+    response, body = revisits.raw(f"/web/20261105000000id_/{PAGE}")
+    assert response.status_code == 200 and body == REVISIT_PAYLOAD
+    # the latest response with that digest at or before the revisit is r1 (r2 differs)
+    assert response.headers["x-version"] == "r1"
+
+
+def test_load_snapshot_of_a_revisit_reads_the_original_payload(revisits: Replay) -> None:
+    """What ``newsarchive snapshot`` uses: the session of the capture finds the original."""
+    storage = revisits.config.open_storage()
+    with revisits.catalog.session() as session:
+        revisit = closest_capture(session, PAGE, "20261104000000")
+        assert revisit.record_type == "revisit"
+        snapshot = load_snapshot(revisit, storage, revisits.config.spool_dir)
+    assert snapshot.warc_headers.get_header("WARC-Type") == "revisit"
+    assert snapshot.http_headers.get_header("X-Version") == "revisit"
+    assert snapshot.raw_body == REVISIT_PAYLOAD
+    assert snapshot.body == gzip.decompress(REVISIT_PAYLOAD)
+
+
+def test_revisit_whose_original_is_missing_is_a_clear_404(revisits: Replay) -> None:
+    with revisits.catalog.session() as session:
+        for capture in session.query(Capture).filter(Capture.surt == surt_key(PAGE),
+                                                     Capture.record_type == "response"):
+            capture.payload_digest = "sha1:GONE"
+    response = revisits.get(f"/web/20261104000000id_/{PAGE}")
+    assert response.status_code == 404
+    assert "no earlier response capture holds" in response.json()["error"]
+
+
+# -- PostgreSQL: the same lookups ---------------------------------------------------------
+
+
+def test_closest_capture_and_revisits_on_postgresql(tmp_path: Path) -> None:
+    from tests.test_articles_search import temporary_database
+
+    with temporary_database("postgresql", tmp_path) as url, start_replay(tmp_path, url) as pg:
+        assert pg.catalog.engine.dialect.name == "postgresql"
+        assert pg.get(f"/web/20261103110001id_/{STORY}").headers["location"].endswith(
+            f"/web/{T2}id_/{STORY}")
+        _, body = pg.raw(f"/web/{T2}id_/{STORY}")
+        assert body == gzip.compress(story_html("v2"), mtime=0)
+        revisits(pg)
+        response, body = pg.raw(f"/web/20261105000000id_/{PAGE}")
+        assert body == REVISIT_PAYLOAD and response.headers["x-version"] == "r1"
+
+
+# -- S3: one ranged GET per replay ---------------------------------------------------------
+
+
+def test_raw_replay_from_s3_is_one_ranged_get(tmp_path: Path, s3_server: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_s3_storage import RequestLog
+
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    storage_url = "s3://newsarchive-test/replay"
+    build_archive(tmp_path / "data", storage_url)
+    settings = ServiceSettings(data_dir=tmp_path / "data", storage_url=storage_url,
+                               s3_endpoint_url=s3_server.endpoint_url)
+    assert not (tmp_path / "data" / "storage").exists()  # everything went to the bucket
+    app = create_app(settings)
+    with TestClient(app) as client:
+        sent = RequestLog(app.state.service.storage.client)
+        statements: list[str] = []
+        event.listen(app.state.service.catalog.engine, "before_cursor_execute",
+                     lambda _c, _cur, statement, *_: statements.append(statement))
+        with client.stream("GET", f"/web/{T2}id_/{STORY}") as response:
+            body = b"".join(response.iter_raw())
+        assert response.status_code == 200
+        assert body == gzip.compress(story_html("v2"), mtime=0)
+        assert sent.ops() == ["GetObject"]
+        assert sent.requests[0][1]["Range"].startswith("bytes=")
+        assert len(statements) == 1 and "UNION ALL" in statements[0]  # one catalog query
+
+
+# -- over real HTTP: uvicorn on the wire, and Chromium under the CSP -------------------------
+
+
+def leaky_page(live: str) -> bytes:
+    """Everything here would reach the live site ``live`` if replayed unrewritten or without
+    the Content-Security-Policy (image-set() is not rewritten; the scripts would run)."""
+    return f"""<html><head><title>Leaky</title>
+<link rel="stylesheet" href="/assets/site.css"></head><body>
+<p id="text">Archived words</p>
+<img src="{live}/leak/img.png">
+<div style='width:10px;height:10px;background-image: image-set("{live}/leak/css.png" 1x)'></div>
+<script src="{live}/leak/script.js"></script>
+<script>fetch("{live}/leak/fetch"); new Image().src = "{live}/leak/inline.png";</script>
+</body></html>""".encode()
+
+
+@pytest.mark.slow
+def test_replay_over_http_and_in_a_browser_never_reaches_the_live_web(
+        service_factory: Any, demo_site: Any) -> None:
+    import http.client
+
+    from tests.browser import chromium_page
+
+    service = service_factory(start=False)
+    build_archive(service.data_dir)
+    config = ArchiveConfig.resolve(service.data_dir)
+    catalog = Catalog(config.database_url)
+    writer = ClockedWriter(config.spool_dir)
+    archiver = Archiver(catalog, config.open_storage(), writer)
+    writer.at = ts_datetime(T2)
+    archiver.archive(exchange(f"{SITE}/leaky", leaky_page(demo_site.url),
+                              [("Content-Type", "text/html")]))
+    archiver.close()
+    catalog.dispose()
+    service.start()
+
+    # on the wire: repeated headers, exact length and bytes, the raw path with "//" and "?"
+    host, port = service.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", f"/web/{T2}id_/{STORY}")
+    wire = conn.getresponse()
+    body = wire.read()
+    conn.close()
+    assert wire.status == 200 and body == gzip.compress(story_html("v2"), mtime=0)
+    headers = wire.getheaders()
+    assert [v for k, v in headers if k.lower() == "set-cookie"] == [
+        "session=1; Path=/", "tracking=2; Path=/"]
+    assert [v for k, v in headers if k.lower() == "content-length"] == [str(len(body))]
+    assert ("x-version", "v2") in [(k.lower(), v) for k, v in headers]
+    assert not [k for k, _ in headers if k.lower() == "keep-alive"]  # archived hop-by-hop
+
+    demo_site.requests.clear()
+    with chromium_page() as (page, _errors):
+        seen: list[str] = []
+        blocked: dict[str, str | None] = {}
+        page.on("request", lambda request: seen.append(request.url))
+        page.on("requestfailed", lambda request: blocked.update({request.url: request.failure}))
+        response = page.goto(f"{service.url}/web/{T2}/{SITE}/leaky")
+        assert response is not None and response.status == 200
+        page.wait_for_load_state("networkidle")
+        assert page.text_content("#text") == "Archived words"
+        assert page.is_visible("#newsarchive-banner")
+    # every URL the rewriter saw points into the archive; the one it cannot see (CSS
+    # image-set) was attempted and stopped by the CSP; the scripts never ran
+    outside = [url for url in seen if not url.startswith(service.url + "/web/")]
+    assert outside == [f"{demo_site.url}/leak/css.png"]
+    assert blocked[outside[0]] == "csp"
+    assert f"{service.url}/web/{T2}im_/{demo_site.url}/leak/img.png" in seen
+    assert not [p for p in demo_site.requests.paths() if p.startswith("/leak/")]

@@ -1,0 +1,496 @@
+"""WACZ export: `newsarchive export-wacz` and GET /api/v1/crawls/{id}/wacz.
+
+The demo site is crawled once as a configured site; its job is exported and the package is
+checked member by member (layout, STORED WARCs identical to the stored ones, hashes and sizes
+in datapackage.json, index, pages), with py-wacz's validator, against the API's bytes, and
+for bounded memory on a large WARC.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+from warcio.timeutils import timestamp_to_iso_date
+
+from archive import wacz as wacz_module
+from archive.archiver import Archiver
+from archive.catalog import Catalog
+from archive.config import ArchiveConfig
+from archive.models import Article, Capture, CrawlJob, Site, WarcFile
+from archive.storage import LocalStorage, Storage, StorageError
+from archive.wacz import select_job, select_site, write_wacz
+from archive.warc import HttpExchange, WarcWriter
+from scheduler.app import create_app
+from scheduler.config import ServiceSettings
+from tests.conftest import S3_TEST_BUCKET, Archive, services_required
+
+pytestmark = pytest.mark.slow
+
+EPOCH = 1_793_700_000  # `created` of the golden exports (SOURCE_DATE_EPOCH)
+WACZ_VENV = Path(__file__).resolve().parents[1] / ".cache" / "wacz-venv"
+TAIL = ["indexes/index.cdx.gz", "indexes/index.idx", "pages/pages.jsonl", "datapackage.json",
+        "datapackage-digest.json"]
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory, demo_site) -> Archive:
+    """The demo site crawled once as the configured site ``gazette``."""
+    archive = Archive(tmp_path_factory.mktemp("wacz") / "data",
+                      env={"SOURCE_DATE_EPOCH": str(EPOCH)})
+    archive.cli("sites", "add", "gazette", "--start-url", f"{demo_site.url}/",
+                "--depth", "1")
+    archive.summary = archive.crawl("--site", "gazette")  # type: ignore[attr-defined]
+    return archive
+
+
+@pytest.fixture(scope="module")
+def exported(crawled: Archive, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("out") / "job.wacz"
+    result = crawled.cli("export-wacz", "--job", str(job_id(crawled)), "-o", str(path))
+    assert f"wrote {path}" in result.text
+    return path
+
+
+def job_id(archive: Archive) -> int:
+    return archive.summary["job_id"]  # type: ignore[attr-defined]
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_layout_and_stored_warcs_identical(crawled: Archive, exported: Path) -> None:
+    stored = crawled.warc_paths()
+    assert stored
+    with zipfile.ZipFile(exported) as wacz:
+        assert wacz.namelist() == [f"archive/{p.name}" for p in stored] + TAIL
+        for path in stored:
+            info = wacz.getinfo(f"archive/{path.name}")
+            assert info.compress_type == zipfile.ZIP_STORED  # ranged reads need STORED
+            assert wacz.read(info) == path.read_bytes()
+        assert wacz.testzip() is None  # every CRC matches
+
+
+def test_datapackage_hashes_and_sizes(crawled: Archive, exported: Path) -> None:
+    with zipfile.ZipFile(exported) as wacz:
+        package_bytes = wacz.read("datapackage.json")
+        package = json.loads(package_bytes)
+        members = {name: wacz.read(name) for name in wacz.namelist()}
+        digest = json.loads(wacz.read("datapackage-digest.json"))
+    assert package["profile"] == "data-package" and package["wacz_version"] == "1.1.1"
+    assert package["created"] == datetime.fromtimestamp(EPOCH, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    assert package["software"].startswith("newsarchive")
+    assert package["title"] == f"newsarchive crawl job {job_id(crawled)}"
+    listed = {r["path"]: r for r in package["resources"]}
+    assert sorted(listed) == sorted(set(members) - {"datapackage.json",
+                                                    "datapackage-digest.json"})
+    for path, resource in listed.items():
+        assert resource["hash"] == sha256(members[path]), path
+        assert resource["bytes"] == len(members[path]), path
+    assert len({r["name"] for r in package["resources"]}) == len(listed)
+    assert digest == {"path": "datapackage.json", "hash": sha256(package_bytes)}
+
+
+def read_index(wacz: zipfile.ZipFile) -> list[str]:
+    """The CDXJ lines of index.cdx.gz, read block by block as index.idx locates them (each
+    block's offset, length, SHA-256 and first key checked)."""
+    data = wacz.read("indexes/index.cdx.gz")
+    assert wacz.getinfo("indexes/index.cdx.gz").compress_type == zipfile.ZIP_STORED
+    meta, *entries = wacz.read("indexes/index.idx").decode().splitlines()
+    assert meta == '!meta 0 {"format": "cdxj-gzip-1.0", "filename": "index.cdx.gz"}'
+    lines: list[str] = []
+    end = 0
+    for entry in entries:
+        key, location = entry.split(" {", 1)
+        block = json.loads("{" + location)
+        assert block["offset"] == end
+        end = block["offset"] + block["length"]
+        compressed = data[block["offset"]:end]
+        assert block["digest"] == sha256(compressed)
+        block_lines = gzip.decompress(compressed).decode().splitlines()
+        assert block_lines[0].startswith(key + " {")
+        lines += block_lines
+    assert end == len(data) and lines == gzip.decompress(data).decode().splitlines()
+    return lines
+
+
+def test_index_is_sorted_and_points_at_records(crawled: Archive, exported: Path) -> None:
+    with zipfile.ZipFile(exported) as wacz:
+        lines = read_index(wacz)
+        warcs = {name.removeprefix("archive/"): wacz.read(name)
+                 for name in wacz.namelist() if name.startswith("archive/")}
+    assert lines == sorted(lines)
+    with crawled.catalog().session() as session:
+        captured = set(session.scalars(select(Capture.record_id)
+                                       .where(Capture.job_id == job_id(crawled))))
+    seen = set()
+    for line in lines:
+        _surt, timestamp, fields = line.split(" ", 2)
+        entry = json.loads(fields)
+        data = warcs[entry["filename"]]
+        offset, length = int(entry["offset"]), int(entry["length"])
+        record = next(ArchiveIterator(io.BytesIO(data[offset:offset + length])))
+        assert record.rec_headers.get_header("WARC-Target-URI") == entry["url"]
+        assert record.rec_headers.get_header("WARC-Date").startswith(
+            timestamp_to_iso_date(timestamp)[:19])
+        seen.add(record.rec_headers.get_header("WARC-Record-ID"))
+    assert seen == captured
+
+
+def test_pages_list_the_articles_with_titles_and_text(crawled: Archive, exported: Path) -> None:
+    with zipfile.ZipFile(exported) as wacz:
+        header, *pages = [json.loads(line) for line in
+                          wacz.read("pages/pages.jsonl").decode().splitlines()]
+    assert header == {"format": "json-pages-1.0", "id": "pages",
+                      "title": f"newsarchive crawl job {job_id(crawled)}", "hasText": True}
+    with crawled.catalog().session() as session:
+        articles = session.execute(
+            select(Capture.url, Capture.timestamp, Article.title, Article.text)
+            .join(Article, Article.capture_id == Capture.id)
+            .where(Capture.job_id == job_id(crawled))).all()
+    assert len(articles) >= 5
+    assert sorted((p["url"], p["ts"], p["title"], p["text"]) for p in pages) == sorted(
+        (a.url, timestamp_to_iso_date(a.timestamp), a.title, a.text) for a in articles)
+    assert len({p["id"] for p in pages}) == len(pages)
+    bridge = next(p for p in pages if p["url"].endswith("harbour-bridge-reopens.html"))
+    assert bridge["title"] == "Harbour Bridge reopens to traffic after eighteen-month restoration"
+    assert "Quay Street" in bridge["text"]
+
+
+def wacz_tool() -> Path:
+    """py-wacz in its own virtualenv under .cache (its pins are not ours); made once."""
+    tool = WACZ_VENV / "bin" / "wacz"
+    if tool.exists():
+        return tool
+    steps = ([sys.executable, "-m", "venv", str(WACZ_VENV)],
+             [str(WACZ_VENV / "bin" / "pip"), "install", "-q", "wacz"])
+    for step in steps:
+        proc = subprocess.run(step, capture_output=True, text=True, timeout=600, check=False)
+        if proc.returncode != 0:
+            message = f"cannot install py-wacz ({' '.join(step)}): {proc.stderr[-1000:]}"
+            if services_required():
+                pytest.fail(message)
+            pytest.skip(message)
+    return tool
+
+
+def test_py_wacz_validates_the_export(exported: Path) -> None:
+    proc = subprocess.run([str(wacz_tool()), "validate", "-f", str(exported)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the passed WACZ is valid" in proc.stdout
+
+
+def test_pywb_unpacks_the_export(crawled: Archive, exported: Path, tmp_path: Path) -> None:
+    """``wb-manager add --unpack-wacz`` takes our WARCs and index into a pywb collection (it
+    only picks up ``.cdx``/``.cdx.gz`` indexes, hence index.cdx.gz)."""
+    from tests.test_interop_pywb import pywb_bin
+
+    manager = str(pywb_bin() / "wb-manager")
+    for command in ([manager, "init", "coll"],
+                    [manager, "add", "--unpack-wacz", "coll", str(exported)]):
+        proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    collection = tmp_path / "collections" / "coll"
+    [stored] = crawled.warc_paths()
+    [unpacked] = (collection / "archive").iterdir()
+    assert unpacked.read_bytes() == stored.read_bytes()
+    index = (collection / "indexes" / "index.cdxj").read_text().splitlines()
+    with zipfile.ZipFile(exported) as wacz:
+        ours = read_index(wacz)
+    assert index == [line.replace(stored.name, unpacked.name) for line in ours]
+
+
+def test_api_streams_the_same_bytes_as_the_cli(crawled: Archive, exported: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+    settings = ServiceSettings(data_dir=crawled.data_dir)
+    with TestClient(create_app(settings)) as client:
+        with client.stream("GET", f"/api/v1/crawls/{job_id(crawled)}/wacz") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "application/wacz"
+            assert response.headers["content-disposition"] == \
+                f'attachment; filename="newsarchive-job-{job_id(crawled)}.wacz"'
+            assert "content-length" not in response.headers  # streamed, not buffered
+            body = b"".join(response.iter_bytes())
+        assert body == exported.read_bytes()
+
+        missing = client.get("/api/v1/crawls/999999/wacz")
+        assert missing.status_code == 404
+        assert missing.json()["error"].startswith("no crawl job 999999")
+
+        with crawled.catalog().session() as session:  # a job whose only WARC is still open
+            job = CrawlJob(status="failed", spec={"urls": ["http://example.com/"]})
+            session.add(job)
+            session.flush()
+            session.add(WarcFile(job_id=job.id, filename=f"still-open-{job.id}.warc.gz"))
+            open_job = job.id
+        conflict = client.get(f"/api/v1/crawls/{open_job}/wacz")
+        assert conflict.status_code == 409
+        assert conflict.json()["error"] == (
+            f"job {open_job} (failed) has no complete WARC file yet; a WARC can be exported "
+            "once it is closed (at the end of the crawl or when it rolls over)")
+
+
+def test_site_export_holds_the_same_warcs_as_the_job(crawled: Archive, tmp_path: Path) -> None:
+    whole = tmp_path / "site.wacz"
+    crawled.cli("export-wacz", "--site", "gazette", "-o", str(whole))
+    by_job = tmp_path / "job.wacz"
+    crawled.cli("export-wacz", "--job", str(job_id(crawled)), "-o", str(by_job))
+    with zipfile.ZipFile(whole) as site_wacz, zipfile.ZipFile(by_job) as job_wacz:
+        assert site_wacz.namelist() == job_wacz.namelist()
+        for name in [*job_wacz.namelist()[:-len(TAIL)], *TAIL[:2]]:
+            assert site_wacz.read(name) == job_wacz.read(name)
+        pages = [json.loads(line) for line in site_wacz.read("pages/pages.jsonl").splitlines()]
+    assert pages[0]["title"] == "newsarchive site gazette"
+
+
+
+class ClockedWriter(WarcWriter):
+    """Each call of now() is one hour after the previous one, from ``start``."""
+
+    def __init__(self, spool_dir: Path, start: datetime) -> None:
+        super().__init__(spool_dir)
+        self.start, self.ticks = start, 0
+
+    def now(self) -> datetime:
+        self.ticks += 1
+        return self.start + timedelta(hours=self.ticks)
+
+
+def site_with_jobs(config: ArchiveConfig, *jobs: tuple[int, str, bytes]) -> dict[int, str]:
+    """Site ``gazette`` with one job per (day of November, URL, body), each archiving that
+    page with an article titled "News of day N"; returns job id → WARC file name."""
+    catalog = Catalog(config.database_url)
+    with catalog.session() as session:
+        site = Site(name="gazette", start_urls=["http://example.com/"])
+        session.add(site)
+        session.flush()
+        session.add_all([CrawlJob(id=day, site_id=site.id, status="succeeded", spec={})
+                         for day, _, _ in jobs])
+    for day, url, body in jobs:
+        writer = ClockedWriter(config.spool_dir, datetime(2026, 11, day, tzinfo=UTC))
+        archiver = Archiver(catalog, LocalStorage(config.storage_url), writer, job_id=day)
+        response = archiver.archive(HttpExchange(
+            url=url, method="GET", request_headers=[], status=200, reason="OK",
+            response_headers=[("Content-Type", "text/html")], body=body))
+        archiver.annotate(response, {"url": url}, article={
+            "url": url, "title": f"News of day {day}", "text": f"Day {day} text."})
+        archiver.close()
+    with catalog.session() as session:
+        return dict(session.execute(select(WarcFile.job_id, WarcFile.filename)).all())
+
+
+def test_time_range_selects_warcs_and_pages(tmp_path: Path) -> None:
+    """Two crawls of one site, on 1 and 3 November: --from/--to pick WARCs and pages."""
+    archive = Archive(tmp_path / "data")
+    names = site_with_jobs(archive.config, (1, "http://example.com/news/1.html", b"<h1>1</h1>"),
+                           (3, "http://example.com/news/3.html", b"<h1>3</h1>"))
+
+    def export(*args: str) -> tuple[list[str], list[dict]]:
+        target = tmp_path / "range.wacz"
+        archive.cli("export-wacz", "--site", "gazette", *args, "-o", str(target))
+        with zipfile.ZipFile(target) as wacz:
+            lines = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()]
+            return [n for n in wacz.namelist() if n.startswith("archive/")], lines
+
+    warcs, pages = export()
+    assert warcs == [f"archive/{names[1]}", f"archive/{names[3]}"]
+    assert [p["title"] for p in pages[1:]] == ["News of day 1", "News of day 3"]
+    assert pages[0]["title"] == "newsarchive site gazette"
+    warcs, pages = export("--from", "2026-11-02")
+    assert warcs == [f"archive/{names[3]}"]
+    assert [(p["title"], p["ts"]) for p in pages[1:]] == [("News of day 3",
+                                                         "2026-11-03T03:00:00Z")]
+    assert pages[0]["title"] == "newsarchive site gazette from 20261102000000 to now"
+    warcs, pages = export("--to", "2026-11-01")  # a day as upper bound: until its end
+    assert warcs == [f"archive/{names[1]}"]
+    assert [p["title"] for p in pages[1:]] == ["News of day 1"]
+    warcs, pages = export("--from", "2026-11-01T02:30:00Z", "--to", "20261101033000")
+    assert [p["ts"] for p in pages[1:]] == ["2026-11-01T03:00:00Z"]
+
+
+def test_warcs_holding_the_originals_of_revisits_come_along(tmp_path: Path) -> None:
+    """Job 3 fetched the page unchanged (a revisit record); its WACZ also carries job 1's
+    WARC with the original response, but lists only job 3's pages."""
+    config = ArchiveConfig.resolve(tmp_path / "data")
+    url = "http://example.com/news/same.html"
+    names = site_with_jobs(config, (1, url, b"<h1>same</h1>"), (3, url, b"<h1>same</h1>"),
+                           (5, "http://example.com/other.html", b"<h1>other</h1>"))
+    catalog = Catalog(config.database_url)
+    with catalog.session() as session:
+        kinds = dict(session.execute(select(Capture.job_id, Capture.record_type)).all())
+        assert kinds == {1: "response", 3: "revisit", 5: "response"}
+        selection = select_job(session, 3)
+    target = tmp_path / "revisit.wacz"
+    write_wacz(target, catalog, LocalStorage(config.storage_url), config.spool_dir, selection)
+    with zipfile.ZipFile(target) as wacz:
+        assert [n for n in wacz.namelist() if n.startswith("archive/")] == \
+            [f"archive/{names[1]}", f"archive/{names[3]}"]
+        index = [json.loads(line.split(" ", 2)[2]) for line in read_index(wacz)]
+        pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()]
+    assert sorted((e["filename"], e["mime"]) for e in index) == sorted(
+        [(names[1], "text/html"), (names[3], "warc/revisit")])
+    assert [p["title"] for p in pages[1:]] == ["News of day 3"]
+
+
+def test_index_blocks_are_found_through_the_idx(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wacz_module, "CDX_LINES_PER_BLOCK", 2)
+    config = ArchiveConfig.resolve(tmp_path / "data")
+    site_with_jobs(config, *((day, f"http://example.com/{day}", b"x") for day in range(1, 6)))
+    catalog = Catalog(config.database_url)
+    with catalog.session() as session:
+        selection = select_site(session, "gazette")
+    target = tmp_path / "blocks.wacz"
+    write_wacz(target, catalog, LocalStorage(config.storage_url), config.spool_dir, selection)
+    with zipfile.ZipFile(target) as wacz:
+        lines = read_index(wacz)
+        assert len(wacz.read("indexes/index.idx").decode().splitlines()) == 1 + 3
+    assert [line.split(" ")[0] for line in lines] == [f"com,example)/{day}" for day in range(1, 6)]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--job", "999999"], 1, "no crawl job 999999; list jobs with `newsarchive jobs list`"),
+    (["--site", "nope"], 1, "no site named 'nope'"),
+    (["--site", "gazette", "--to", "2001-01-01"], 1,
+     "site gazette has no complete WARC file with captures from the start to 20010101999999"),
+    (["--site", "gazette", "--from", "2026-12-01", "--to", "2026-11-01"], 1,
+     "the time range is empty: from 20261201000000 is after to 20261101999999"),
+    (["--site", "gazette", "--from", "yesterday"], 2, "neither 1-14 digits"),
+    (["--job", "1", "--site", "gazette"], 2, "give exactly one of --job ID or --site NAME"),
+    ([], 2, "give exactly one of --job ID or --site NAME"),
+    (["--job", "1", "--from", "2026"], 2, "--from and --to select within a --site"),
+])
+def test_bad_selection_is_a_clear_error(crawled: Archive, tmp_path: Path, args: list[str],
+                                        code: int, message: str) -> None:
+    target = tmp_path / "out.wacz"
+    result = crawled.cli("export-wacz", *args, "-o", str(target), expect=code)
+    assert message in " ".join(result.stderr.split())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_is_a_clear_error(crawled: Archive, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    for target, reason in ((tmp_path / "missing" / "x.wacz", "No such file or directory"),
+                           (blocker / "x.wacz", "Not a directory"),
+                           (tmp_path, "it is a directory")):
+        result = crawled.cli("export-wacz", "--job", str(job_id(crawled)), "-o", str(target),
+                             expect=1)
+        assert f"cannot write {target}: {reason}" in " ".join(result.stderr.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+# -- in-process: a large WARC, the spool, a damaged WARC -----------------------------------
+
+
+class RefusingStorage(LocalStorage):
+    """Local storage whose uploads fail, so closed WARCs stay in the spool."""
+
+    def put_file(self, key: str, path: Path, *, sha256: str):  # type: ignore[override]
+        raise StorageError(f"upload of {key} refused by the test")
+
+
+def archive_large_page(config: ArchiveConfig, storage: Storage, size: int) -> Catalog:
+    catalog = Catalog(config.database_url)
+    with catalog.session() as session:
+        session.add(CrawlJob(id=1, status="succeeded", spec={}))
+    archiver = Archiver(catalog, storage, WarcWriter(config.spool_dir), job_id=1)
+    body = os.urandom(size)  # incompressible: the WARC is as large as the body
+    archiver.archive(HttpExchange(
+        url="http://example.com/big.bin", method="GET", request_headers=[], status=200,
+        reason="OK", response_headers=[("Content-Type", "application/octet-stream")],
+        body=body))
+    archiver.close()
+    return catalog
+
+
+def export_in_process(catalog: Catalog, config: ArchiveConfig, storage: Storage,
+                      path: Path) -> int:
+    """Write the WACZ of job 1; returns the peak memory traced while writing."""
+    with catalog.session() as session:
+        selection = select_job(session, 1)
+    tracemalloc.start()
+    try:
+        write_wacz(path, catalog, storage, config.spool_dir, selection)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_stays_bounded_on_a_large_warc(tmp_path: Path) -> None:
+    config = ArchiveConfig.resolve(tmp_path / "data")
+    storage = LocalStorage(config.storage_url)
+    catalog = archive_large_page(config, storage, 48 * 1024 * 1024)
+    [warc] = (tmp_path / "data" / "storage" / "warcs").glob("*.warc.gz")
+    peak = export_in_process(catalog, config, storage, tmp_path / "big.wacz")
+    assert warc.stat().st_size > 48 * 1024 * 1024
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB while exporting a " \
+                                   f"{warc.stat().st_size / 2**20:.0f} MiB WARC"
+    with (zipfile.ZipFile(tmp_path / "big.wacz") as wacz,
+          wacz.open(f"archive/{warc.name}") as member, warc.open("rb") as original):
+        while chunk := member.read(1 << 20):
+            assert chunk == original.read(len(chunk))
+        assert original.read() == b""
+
+
+def test_warcs_waiting_in_the_spool_are_exported_from_there(tmp_path: Path) -> None:
+    config = ArchiveConfig.resolve(tmp_path / "data")
+    storage = RefusingStorage(config.storage_url)
+    catalog = archive_large_page(config, storage, 100_000)
+    [spooled] = config.spool_dir.glob("*.warc.gz")
+    with catalog.session() as session:
+        assert session.scalar(select(WarcFile.state)) == "closed"
+    export_in_process(catalog, config, storage, tmp_path / "spool.wacz")
+    with zipfile.ZipFile(tmp_path / "spool.wacz") as wacz:
+        assert wacz.read(f"archive/{spooled.name}") == spooled.read_bytes()
+
+
+def test_warcs_in_s3_are_streamed_from_there(tmp_path: Path, s3_server) -> None:
+    config = ArchiveConfig.resolve(tmp_path / "data")
+    storage = s3_server.storage(f"s3://{S3_TEST_BUCKET}/archive")
+    catalog = archive_large_page(config, storage, 3 * 1024 * 1024)
+    with catalog.session() as session:
+        warc = session.scalars(select(WarcFile)).one()
+    assert warc.state == "uploaded" and not list(config.spool_dir.glob("*.warc.gz"))
+    stored = s3_server.client().get_object(Bucket=S3_TEST_BUCKET,
+                                           Key=f"archive/{warc.storage_key}")["Body"].read()
+    export_in_process(catalog, config, storage, tmp_path / "s3.wacz")
+    with zipfile.ZipFile(tmp_path / "s3.wacz") as wacz:
+        assert wacz.read(f"archive/{warc.filename}") == stored
+
+
+def test_damaged_warc_fails_the_export_and_leaves_nothing(tmp_path: Path) -> None:
+    config = ArchiveConfig.resolve(tmp_path / "data")
+    storage = LocalStorage(config.storage_url)
+    catalog = archive_large_page(config, storage, 100_000)
+    [warc] = (tmp_path / "data" / "storage" / "warcs").glob("*.warc.gz")
+    data = bytearray(warc.read_bytes())
+    data[-100] ^= 0xFF
+    warc.write_bytes(bytes(data))
+    target = tmp_path / "out" / "damaged.wacz"
+    target.parent.mkdir()
+    target.write_bytes(b"previous export")
+    damaged = (f"{warc.name} read back as {len(data)} bytes with sha256:[0-9a-f]{{64}}, "
+               "but the catalog has .*storage verify")
+    with pytest.raises(StorageError, match=damaged):
+        export_in_process(catalog, config, storage, target)
+    assert [p.name for p in target.parent.iterdir()] == ["damaged.wacz"]
+    assert target.read_bytes() == b"previous export"
