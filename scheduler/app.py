@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from fastapi import FastAPI
 
-from scheduler.api import captures, crawls, sites, system
+from scheduler import ui
+from scheduler.api import articles, captures, cdx, crawls, memento, sites, system, wacz, web
 from scheduler.api.errors import install_error_handlers
 from scheduler.config import ServiceSettings
 from scheduler.metrics import ServiceMetrics
@@ -39,6 +40,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.service = service
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (crawls, sites, captures, system):
+    for module in (crawls, sites, captures, articles, cdx, web, memento, wacz, system):
         app.include_router(module.router)
+    app.include_router(ui.router)
+    app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
     return app

@@ -23,16 +23,23 @@ from archive.snapshot import (
     normalize_timestamp,
 )
 from archive.storage import StorageError
+from scheduler.cli_articles import articles, reextract
 from scheduler.cli_common import err, fail, open_catalog, out
+from scheduler.cli_export import export_wacz
 from scheduler.cli_jobs import jobs_app
 from scheduler.cli_sites import sites_app
 from scheduler.cli_storage import storage_app
+from scheduler.cli_worker import worker
 
 app = typer.Typer(help="Archive news sites to WARC and retrieve what they said.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(sites_app, name="sites")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(storage_app, name="storage")
+app.command()(articles)
+app.command()(reextract)
+app.command("export-wacz")(export_wacz)
+app.command()(worker)
 
 EXTRACT_FIELDS = ("url", "title", "authors", "published", "modified", "language",
                   "description", "site_name", "canonical_url", "text")
