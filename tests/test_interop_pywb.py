@@ -1,4 +1,4 @@
-"""Interop: pywb replays our WARCs from our CDXJ with the same bytes we do.
+"""Interop: pywb indexes our WARCs and replays them with the same bytes we do.
 
 The demo site is crawled into our archive; ``wb-manager init/add`` puts the WARC into a pywb
 collection and ``wayback`` serves it. For every capture, ``/coll/{ts}id_/{url}`` from pywb and
@@ -6,10 +6,9 @@ collection and ``wayback`` serves it. For every capture, ``/coll/{ts}id_/{url}``
 included) and the key headers.
 
 pywb runs from its own virtualenv in ``.cache/pywb-venv`` (created with pip when missing,
-reused after; pywb's pins clash with ours). Its indexer also indexes our JSON ``metadata``
-records under the page URL and would replay those for an ``id_`` request at the page's
-second, so the collection uses the CDXJ index we wrote (compared with pywb's own index of
-the response records first).
+reused after; pywb's pins clash with ours). pywb replays from the index its own indexer
+built from our WARC (compared with our CDXJ first); our JSON ``metadata`` records carry a
+``urn:metadata:`` target URI, so they never shadow the page they describe.
 """
 
 from __future__ import annotations
@@ -92,7 +91,6 @@ def replayers(tmp_path_factory: pytest.TempPathFactory, demo_site: Any) -> Itera
     index = root / "collections" / "coll" / "indexes" / "index.cdxj"
     pywb_index = read_cdxj(index)
     our_index = root / "data" / "storage" / "indexes" / f"{warc.name}.cdxj"
-    index.write_bytes(our_index.read_bytes())
 
     port = free_port()
     log = (root / "wayback.log").open("wb")

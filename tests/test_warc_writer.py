@@ -278,7 +278,7 @@ def test_metadata_record(tmp_path: Path) -> None:
     assert json.loads(payload) == {"title": "Teapot", "words": 4}
     assert rec_headers.get_header("WARC-Refers-To") == written[0].record_id
     assert rec_headers.get_header("Content-Type") == "application/json"
-    assert rec_headers.get_header("WARC-Target-URI") == written[0].target_uri
+    assert rec_headers.get_header("WARC-Target-URI") == "urn:metadata:" + written[0].target_uri
     assert written[-1].record_type == "metadata"
 
 
