@@ -62,6 +62,8 @@ _COLUMNS = (_CAPTURES.status, _CAPTURES.payload_digest, _CAPTURES.record_type, _
             _CAPTURES.timestamp, _CAPTURES.record_id)
 _NEWEST = (_CAPTURES.timestamp.desc(), _CAPTURES.id.desc())
 _LATEST = select(*_COLUMNS).where(_CAPTURES.surt == bindparam("surt")).order_by(*_NEWEST).limit(1)
+_HOST_ARCHIVED = select(_CAPTURES.id).where(
+    _CAPTURES.surt >= bindparam("start"), _CAPTURES.surt < bindparam("end")).limit(1)
 _ORIGINAL = select(*_COLUMNS).where(
     _CAPTURES.surt == bindparam("surt"), _CAPTURES.payload_digest == bindparam("digest"),
     _CAPTURES.record_type == "response", _CAPTURES.timestamp <= bindparam("at"),
@@ -97,6 +99,7 @@ class Archiver:
         self.revisits = revisits
         self.stats = ArchiveStats()
         self._latest: dict[str, _Latest] = {}  # SURT → latest capture written here
+        self._hosts_archived: dict[str, bool] = {}  # SURT host → captured before this crawl
         self._lookups: Connection | None = None
         self._file_ids: dict[str, int] = {}
         self._pending_captures: list[dict[str, Any]] = []
@@ -158,6 +161,15 @@ class Archiver:
         if self._lookups is None:  # one connection for the crawl's lookups; autocommit:
             self._lookups = self.catalog.engine.connect().execution_options(  # no snapshot
                 isolation_level="AUTOCOMMIT")  # is held between them
+        # A host with no capture before this crawl has nothing to revisit: one query per
+        # host instead of one per URL (this crawl's own captures are in self._latest).
+        host = key.split(")/", 1)[0]
+        if host not in self._hosts_archived:
+            found = self._lookups.execute(
+                _HOST_ARCHIVED, {"start": host + ")/", "end": host + "*"}).first()
+            self._hosts_archived[host] = found is not None
+        if not self._hosts_archived[host]:
+            return None
         row = self._lookups.execute(_LATEST, {"surt": key}).first()
         status = row.status if row is not None else None
         if row is not None and row.record_type != "response" and row.payload_digest:

@@ -22,7 +22,6 @@ import json
 import os
 import socket
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, datetime_to_timestamp
 from warcio.warcwriter import WARCWriter
+from zlib_ng import zlib_ng
 
 from archive.cdxj import REVISIT_MIME, CdxjEntry, mime_of, write_cdxj
 
@@ -115,9 +115,6 @@ class ClosedWarc:
         return self.path.name
 
 
-# zlib's default memLevel 8 allocates ~256 KiB per compressor, and a fresh one per record
-# costs ~45 us to set up; 5 costs ~12 us and compresses records of news pages as well.
-GZIP_MEM_LEVEL = 5
 # Metadata records are about a page but are not the page: pywb and warcio's indexers index
 # every record by its WARC-Target-URI, so a page URL there would make `id_` replay of that
 # second serve the JSON. A `urn:` target (as Browsertrix's `urn:pageinfo:`) keeps them apart.
@@ -330,8 +327,9 @@ class WarcWriter:
         self._buffer.seek(0)
         self._buffer.truncate()
         self._records.write_record(record)
-        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, zlib.MAX_WBITS + 16,
-                                      GZIP_MEM_LEVEL)
+        # zlib-ng writes the same gzip format as zlib, about twice as fast at the same level.
+        compressor = zlib_ng.compressobj(self.gzip_level, zlib_ng.DEFLATED,
+                                         zlib_ng.MAX_WBITS + 16)
         warc.out.write(compressor.compress(self._buffer.getbuffer()) + compressor.flush())
         warc.records += 1
         headers = record.rec_headers  # type: ignore[attr-defined]
