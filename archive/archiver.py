@@ -64,10 +64,8 @@ _NEWEST = (_CAPTURES.timestamp.desc(), _CAPTURES.id.desc())
 _LATEST = select(*_COLUMNS).where(_CAPTURES.surt == bindparam("surt")).order_by(*_NEWEST).limit(1)
 _HOST_ARCHIVED = select(_CAPTURES.id).where(
     _CAPTURES.surt >= bindparam("start"), _CAPTURES.surt < bindparam("end")).limit(1)
-_ORIGINAL = select(*_COLUMNS).where(
-    _CAPTURES.surt == bindparam("surt"), _CAPTURES.payload_digest == bindparam("digest"),
-    _CAPTURES.record_type == "response", _CAPTURES.timestamp <= bindparam("at"),
-).order_by(*_NEWEST).limit(1)
+_ORIGINAL = Capture.revisit_original(bindparam("surt"), bindparam("digest"), bindparam("at")
+                                     ).with_only_columns(*_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -146,6 +148,15 @@ class Capture(Base):
 
     warc_file: Mapped[WarcFile] = relationship()
     article: Mapped[Article | None] = relationship(back_populates="capture")
+
+    @classmethod
+    def revisit_original(cls, surt: Any, digest: Any, at: Any) -> Select[tuple[Capture]]:
+        """The ``response`` capture holding a revisit's payload: the latest one with the
+        revisit's SURT key and payload digest at or before its timestamp (values or bind
+        parameters)."""
+        return (select(cls).where(cls.surt == surt, cls.payload_digest == digest,
+                                  cls.record_type == "response", cls.timestamp <= at)
+                .order_by(cls.timestamp.desc(), cls.id.desc()).limit(1))
 
 
 class Article(Base):

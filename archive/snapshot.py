@@ -126,12 +126,8 @@ def revisit_original(session: Session, revisit: Capture) -> Capture:
     """The ``response`` capture holding a revisit's payload: the latest one with the same
     SURT key and payload digest at or before the revisit."""
     found = session.scalars(
-        select(Capture).where(Capture.surt == revisit.surt,
-                              Capture.payload_digest == revisit.payload_digest,
-                              Capture.record_type == "response",
-                              Capture.timestamp <= revisit.timestamp)
-        .order_by(Capture.timestamp.desc(), Capture.id.desc())
-        .options(joinedload(Capture.warc_file)).limit(1)).first()
+        Capture.revisit_original(revisit.surt, revisit.payload_digest, revisit.timestamp)
+        .options(joinedload(Capture.warc_file))).first()
     if found is None:
         raise SnapshotNotFound(
             f"the revisit of {revisit.url} at {revisit.timestamp} refers to a payload "

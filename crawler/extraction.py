@@ -197,3 +197,9 @@ def extract_article(body: bytes | str, url: str, *, encoding: str | None = None)
 
 
 extract = extract_article  # the name the crawler's issue uses
+
+
+def extract_to_dict(body: bytes, url: str, encoding: str | None) -> dict[str, Any] | None:
+    """:func:`extract_article` as a picklable dict (or None): the process-pool entry point."""
+    article = extract_article(body, url, encoding=encoding)
+    return article.to_dict() if article else None

@@ -37,7 +37,7 @@ from archive.snapshot import (
     revisit_original,
 )
 from archive.storage import Storage, StorageError
-from crawler.extraction import EXTRACTOR_VERSION, extract_article
+from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 
 HTML_MIMES = ("text/html", "application/xhtml+xml")
 ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
@@ -60,12 +60,6 @@ class ReextractReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _extract(body: bytes, url: str, encoding: str | None) -> dict[str, Any] | None:
-    """Pool worker: the extraction result as a dict (picklable), or None."""
-    article = extract_article(body, url, encoding=encoding)
-    return article.to_dict() if article else None
 
 
 def candidates(catalog: Catalog, *, job_id: int | None = None, site: str | None = None,
@@ -182,11 +176,11 @@ class _LazyPool:
         if self._pool is None:
             self._pool = self._start()
         try:
-            return self._pool.submit(_extract, body, url, encoding)
+            return self._pool.submit(extract_to_dict, body, url, encoding)
         except BrokenProcessPool:  # a worker died (its pages are reported failed): go on
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._start()
-            return self._pool.submit(_extract, body, url, encoding)
+            return self._pool.submit(extract_to_dict, body, url, encoding)
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")

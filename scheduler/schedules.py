@@ -32,6 +32,14 @@ JOB_PREFIX = "site:"
 _service: dict[str, Any] = {}
 
 
+def next_run(scheduler: AsyncIOScheduler, site_name: str) -> datetime | None:
+    """When ``scheduler`` will next crawl the site (None: unscheduled, or not the leader)."""
+    if not scheduler.running:
+        return None
+    job = scheduler.get_job(JOB_PREFIX + site_name)
+    return job.next_run_time if job else None
+
+
 def trigger_for(schedule: dict[str, Any]) -> BaseTrigger:
     """``{"cron": "*/30 * * * *"}`` or ``{"interval_seconds": 1800}`` → a trigger."""
     if "cron" in schedule:

@@ -367,3 +367,28 @@ def redis_target() -> Iterator[RedisTarget]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+# -- pywb, in its own virtualenv (its pins clash with ours) ------------------------------------
+
+PYWB_VENV = Path(__file__).resolve().parents[1] / ".cache" / "pywb-venv"
+
+
+def pywb_bin() -> Path:
+    """``bin/`` of the pywb virtualenv, created on first use."""
+    bin_dir = PYWB_VENV / "bin"
+    if (bin_dir / "wayback").exists() and (bin_dir / "wb-manager").exists():
+        return bin_dir
+    for command in ([sys.executable, "-m", "venv", str(PYWB_VENV)],
+                    [str(bin_dir / "pip"), "install", "--quiet", "pywb"]):
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            proc = subprocess.CompletedProcess(command, 1, "", str(exc))
+        if proc.returncode != 0:
+            message = f"cannot install pywb ({' '.join(command)}): {proc.stderr[-1500:]}"
+            if services_required():
+                pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
+            pytest.skip(message)
+    return bin_dir

@@ -26,8 +26,7 @@ from archive.cdxj import CdxjEntry, surt_key
 from archive.models import Capture, WarcFile
 from scheduler.app import create_app
 from scheduler.config import ServiceSettings
-from tests.conftest import services_required
-from tests.test_interop_pywb import pywb_bin
+from tests.conftest import pywb_bin, services_required
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 

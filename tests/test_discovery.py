@@ -4,18 +4,15 @@ settings for refresh/horizon/patterns (API and CLI)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import inspect, select
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.archiver import Archiver
@@ -40,11 +37,9 @@ from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSitemap
 from scheduler.app import create_app
 from scheduler.config import ServiceSettings
-from tests.conftest import Archive, services_required
+from tests.conftest import Archive
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-PG_URL = os.environ.get("NEWSARCHIVE_TEST_POSTGRES_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 # -- article or hub ----------------------------------------------------------------------------
@@ -246,28 +241,11 @@ def test_revisit_files_pass_warcio_check(config: ArchiveConfig) -> None:
 # -- catalogs: SQLite and PostgreSQL ----------------------------------------------------------
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-        yield (cat := Catalog(url))
-        cat.dispose()
-        return
-    name = f"na_discovery_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError as exc:
-        admin.dispose()
-        message = f"PostgreSQL not reachable at {PG_URL}: {exc.orig}"
-        if services_required():
-            pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
-        pytest.skip(message)
-    cat = Catalog(PG_URL.rsplit("/", 1)[0] + "/" + name)
-    yield cat
+    """A migrated catalog: SQLite in tmp_path, or a fresh PostgreSQL database."""
+    url = (f"sqlite:///{tmp_path / 'catalog.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_databases")())
+    yield (cat := Catalog(url))
     cat.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
 
 
 def test_migration_0005_goes_down_and_up(catalog: Catalog) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,35 +29,14 @@ from fastapi.testclient import TestClient
 from archive.models import Capture
 from scheduler.app import create_app
 from scheduler.config import ServiceSettings
-from tests.conftest import Archive, free_port, services_required
+from tests.conftest import Archive, free_port, pywb_bin
 from tests.service_helpers import wait_until
 
 pytestmark = pytest.mark.slow
 
-VENV = Path(__file__).resolve().parents[1] / ".cache" / "pywb-venv"
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 PATHS = ["/", ARTICLE, "/culture/2026/11/02/festival-des-lumieres.html", "/assets/style.css",
          "/assets/logo.png", "/missing", "/old/harbour-bridge"]
-
-
-def pywb_bin() -> Path:
-    """``bin/`` of the pywb virtualenv, created on first use."""
-    bin_dir = VENV / "bin"
-    if (bin_dir / "wayback").exists() and (bin_dir / "wb-manager").exists():
-        return bin_dir
-    for command in ([sys.executable, "-m", "venv", str(VENV)],
-                    [str(bin_dir / "pip"), "install", "--quiet", "pywb"]):
-        try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                                  check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            proc = subprocess.CompletedProcess(command, 1, "", str(exc))
-        if proc.returncode != 0:
-            message = f"cannot install pywb ({' '.join(command)}): {proc.stderr[-1500:]}"
-            if services_required():
-                pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
-            pytest.skip(message)
-    return bin_dir
 
 
 @dataclass

@@ -199,7 +199,7 @@ def test_py_wacz_validates_the_export(exported: Path) -> None:
 def test_pywb_unpacks_the_export(crawled: Archive, exported: Path, tmp_path: Path) -> None:
     """``wb-manager add --unpack-wacz`` takes our WARCs and index into a pywb collection (it
     only picks up ``.cdx``/``.cdx.gz`` indexes, hence index.cdx.gz)."""
-    from tests.test_interop_pywb import pywb_bin
+    from tests.conftest import pywb_bin
 
     manager = str(pywb_bin() / "wb-manager")
     for command in ([manager, "init", "coll"],

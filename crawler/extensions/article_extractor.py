@@ -27,7 +27,7 @@ from twisted.internet import defer
 from archive.warc import WrittenRecord
 from crawler import signals as na_signals
 from crawler.discovery import ARTICLE
-from crawler.extraction import EXTRACTOR_VERSION, extract_article
+from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 
 if TYPE_CHECKING:
     from typing import Self
@@ -36,11 +36,6 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
-
-
-def _extract(body: bytes, url: str, encoding: str | None) -> dict[str, Any] | None:
-    article = extract_article(body, url, encoding=encoding)
-    return article.to_dict() if article else None
 
 
 def _declared_charset(response: Response) -> str | None:
@@ -94,7 +89,7 @@ class ArticleExtractor:
             return
         # Keep only what the result needs: a Response (with its parsed tree) per pending
         # page would make memory grow with the backlog.
-        future = self.pool.submit(_extract, response.body, url, _declared_charset(response))
+        future = self.pool.submit(extract_to_dict, response.body, url, _declared_charset(response))
         done: defer.Deferred[None] = defer.Deferred()
         self._pending.add(done)
         if len(self._pending) >= self.backlog and not self._paused:

@@ -14,7 +14,7 @@ from scheduler.api.auth import require_token
 from scheduler.api.crawls import queue_job, service_of
 from scheduler.api.errors import Conflict, NotFound, Unprocessable
 from scheduler.api.schemas import JobOut, SiteIn, SiteOut, SitePatch
-from scheduler.schedules import JOB_PREFIX
+from scheduler.schedules import next_run
 from scheduler.service import Service
 from scheduler.sites import SiteExists, SiteNotFound, create_site, get_site, update_site
 from scheduler.urlcheck import check_crawl_url
@@ -25,9 +25,7 @@ Writer = Annotated[str, Depends(require_token)]
 
 def site_out(service: Service, session: Session, site: Site) -> SiteOut:
     out = SiteOut.model_validate(site)
-    job = service.scheduler.get_job(JOB_PREFIX + site.name) if service.scheduler.running \
-        else None
-    out.next_run = job.next_run_time if job else None
+    out.next_run = next_run(service.scheduler, site.name)
     out.last_job = session.scalar(select(func.max(CrawlJob.id))
                                   .where(CrawlJob.site_id == site.id))
     return out

@@ -7,18 +7,14 @@ Live progress of queued and running jobs comes from ``static/progress.js`` polli
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from archive.models import Site
 from archive.search import ArticleNotFound, SearchError, get_article, search_articles
-from scheduler import ledger
+from scheduler import ledger, schedules
 from scheduler.api.crawls import service_of
-from scheduler.schedules import JOB_PREFIX
-from scheduler.service import Service
 from scheduler.sites import SiteNotFound, get_site
 from scheduler.ui import queries
 from scheduler.ui.templating import render
@@ -35,14 +31,6 @@ MAX_URL = 2048
 YEAR = re.compile(r"^\d{4}$")
 
 
-def next_run(service: Service, site: Site) -> datetime | None:
-    """When the scheduler will next crawl ``site`` (None: unscheduled or scheduler stopped)."""
-    if not service.scheduler.running:
-        return None
-    job = service.scheduler.get_job(JOB_PREFIX + site.name)
-    return job.next_run_time if job else None
-
-
 def not_found(request: Request, message: str) -> HTMLResponse:
     return render(request, "not_found.html", status=404, message=message)
 
@@ -51,7 +39,7 @@ def not_found(request: Request, message: str) -> HTMLResponse:
 def dashboard(request: Request) -> HTMLResponse:
     service = service_of(request)
     with service.catalog.session() as session:
-        sites = [(site, job, next_run(service, site))
+        sites = [(site, job, schedules.next_run(service.scheduler, site.name))
                  for site, job in queries.sites_with_last_job(session)]
         return render(request, "dashboard.html", sites=sites,
                       jobs=queries.recent_jobs(session, DASHBOARD_JOBS),
@@ -68,7 +56,8 @@ def site_page(name: str, request: Request) -> HTMLResponse:
             site = get_site(session, name)
         except SiteNotFound:
             return not_found(request, f"There is no site named “{name}”.")
-        return render(request, "site.html", site=site, next_run=next_run(service, site),
+        return render(request, "site.html", site=site,
+                      next_run=schedules.next_run(service.scheduler, site.name),
                       jobs=queries.recent_jobs(session, SITE_JOBS, site), limit=SITE_JOBS)
 
 
