@@ -7,6 +7,7 @@ imports: safe to run in a process pool.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from crawler.metadata import extract_metadata, normalize_date, split_authors
 __all__ = ["EXTRACTOR_VERSION", "Article", "decode_html", "extract", "extract_article",
            "normalize_date", "split_authors"]
 
-EXTRACTOR_VERSION = f"newsarchive-extract/2 trafilatura/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"newsarchive-extract/3 trafilatura/{trafilatura.__version__}"
 MIN_TEXT_CHARS = 50  # shorter "articles" are navigation crumbs or error stubs
 
 _I = re.IGNORECASE
@@ -53,6 +54,7 @@ _TRAFILATURA_OPTS: dict[str, Any] = {
 # Precision mode first; when it keeps less than this many characters and under this share of
 # what the default mode finds, it has dropped part of the article: take the default mode's.
 RECALL_CHECK_CHARS, RECALL_SHARE = 500, 0.6
+MAX_TEXT_BETWEEN_CHUNKS = 40  # "Advertisement", "Continue reading below"
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,55 @@ def decode_html(body: bytes, encoding: str | None = None) -> str:
     return body.decode(best.encoding if best else "cp1252", "replace")
 
 
+def _text_between(a: lhtml.HtmlElement, b: lhtml.HtmlElement) -> int:
+    """Characters of visible text after element ``a`` and before element ``b``."""
+    n = 0
+    for text in a.xpath("following::text()"):
+        parent = text.getparent()
+        if parent is b or b in parent.iterancestors():
+            break
+        if parent.tag not in ("script", "style", "noscript", "template"):
+            n += len(text.strip())
+    return n
+
+
+def _merge_chunks(main: lhtml.HtmlElement, weights: dict[Any, int]) -> lhtml.HtmlElement:
+    """Join an article body split into same-class chunks (ads between them) into the first.
+
+    Layouts such as Condé Nast's repeat ``<div class="article__body">`` around every ad slot;
+    extractors keep the first chunk only. Returns the container now holding the text.
+    """
+    cls = main.get("class")
+    if not cls:
+        return main
+
+    def parent_kind(el: lhtml.HtmlElement) -> tuple[str, str | None] | None:
+        parent = el.getparent()
+        return None if parent is None else (parent.tag, parent.get("class"))
+
+    # same class in the same kind of parent: chunks of one body, not a footer or a flyout
+    chunks = [el for el in main.getroottree().iter(main.tag)
+              if el.get("class") == cls and el in weights and parent_kind(el) == parent_kind(main)]
+    if len(chunks) < 2:
+        return main
+    if any(_text_between(a, b) > MAX_TEXT_BETWEEN_CHUNKS for a, b in itertools.pairwise(chunks)):
+        return main  # headings or other text between them: moving the chunks would reorder it
+    first = chunks[0]
+    for chunk in chunks[1:]:
+        if chunk.text and chunk.text.strip():
+            etree.SubElement(first, "p").text = chunk.text
+        first.extend(list(chunk))
+        chunk.drop_tree()
+    return first
+
+
 def _prune_boilerplate(tree: lhtml.HtmlElement) -> None:
     """Drop cookie/comment/share/donation/... blocks unless they hold the main text container."""
     weights: dict[Any, int] = {}
     for p in tree.iter("p"):
         if (parent := p.getparent()) is not None:
             weights[parent] = weights.get(parent, 0) + len(p.text_content())
-    main = max(weights, key=weights.__getitem__) if weights else tree
+    main = _merge_chunks(max(weights, key=weights.__getitem__), weights) if weights else tree
     protected = {main, *main.iterancestors()}
     half = len(tree.text_content()) / 2
     doomed = [el for el in _ATTRIBUTED(tree)

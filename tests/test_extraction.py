@@ -360,6 +360,48 @@ def test_malformed_but_real_article_still_extracted() -> None:
     assert "Harbour councillors have approved a twelve million pound sea wall" in article.text
 
 
+CHUNK_PARAGRAPHS = [
+    f"Paragraph {n} of the council's budget story: the committee met on Tuesday and heard "
+    f"evidence from residents about item {n}, which the finance officer called affordable."
+    for n in range(1, 10)
+]
+
+
+def _chunked_page(between: str) -> str:
+    """An article whose body is three same-class chunks, ``between`` separating them."""
+    chunks = [CHUNK_PARAGRAPHS[i:i + 3] for i in (0, 3, 6)]
+    grids = [
+        '<div class="grid narrow"><div class="article__body">'
+        + "".join(f"<p>{p}</p>" for p in chunk) + "</div><aside class='rail'></aside></div>"
+        for chunk in chunks
+    ]
+    return ("<html lang='en'><head><title>Budget approved</title></head><body><main><article>"
+            "<h1>Budget approved</h1>" + between.join(grids) + "</article></main>"
+            "<footer><div class='article__body'><p>A footer paragraph that is not the "
+            "article at all, written long enough to count as paragraph text.</p></div></footer>"
+            "</body></html>")
+
+
+def test_body_split_around_ads_is_joined_in_order() -> None:
+    ad = '<div class="ad"><span class="ad-label">Advertisement</span><div></div></div>'
+    article = extract_article(_chunked_page(ad), "https://example.com/budget")
+    assert article is not None
+    positions = [article.text.find(p) for p in CHUNK_PARAGRAPHS]
+    assert -1 not in positions, article.text
+    assert positions == sorted(positions)
+    assert "footer paragraph" not in article.text and "Advertisement" not in article.text
+
+
+def test_chunks_separated_by_headings_are_not_reordered() -> None:
+    heading = "<h2>What the opposition said about the spending plans</h2>"
+    article = extract_article(_chunked_page(heading), "https://example.com/budget")
+    assert article is not None
+    found = [p for p in CHUNK_PARAGRAPHS if p in article.text]
+    assert found and [article.text.find(p) for p in found] == sorted(
+        article.text.find(p) for p in found)
+    assert "footer paragraph" not in article.text
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
