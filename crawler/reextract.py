@@ -13,7 +13,6 @@ skipped unless ``force``, so a second run does nothing.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +37,7 @@ from archive.snapshot import (
 )
 from archive.storage import Storage, StorageError
 from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
+from crawler.pool import extraction_pool
 
 HTML_MIMES = ("text/html", "application/xhtml+xml")
 ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
@@ -183,9 +183,7 @@ class _LazyPool:
             return self._pool.submit(extract_to_dict, body, url, encoding)
 
     def _start(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.extraction"])
-        return ProcessPoolExecutor(self.workers, mp_context=context)
+        return extraction_pool(self.workers)
 
     def __enter__(self) -> _LazyPool:
         return self

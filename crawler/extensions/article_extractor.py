@@ -15,7 +15,6 @@ every page gets its metadata record before the WARC is closed.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from archive.warc import WrittenRecord
 from crawler import signals as na_signals
 from crawler.discovery import ARTICLE
 from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
+from crawler.pool import extraction_pool
 
 if TYPE_CHECKING:
     from typing import Self
@@ -70,8 +70,7 @@ class ArticleExtractor:
     @property
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("forkserver"))
+            self._pool = extraction_pool(self.workers)
         return self._pool
 
     def page_parsed(self, response: Response, outlinks: list[str]) -> None:
