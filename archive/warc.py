@@ -15,7 +15,6 @@ so tests can override them and compare golden output.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -29,6 +28,7 @@ from pathlib import Path
 from time import monotonic
 from urllib.parse import urlsplit
 
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, datetime_to_timestamp
 from warcio.warcwriter import WARCWriter
@@ -37,6 +37,15 @@ from zlib_ng import zlib_ng
 from archive.cdxj import REVISIT_MIME, CdxjEntry, mime_of, write_cdxj
 
 OPEN_SUFFIX = ".open"
+WARC_VERSION = "WARC/1.1"
+RESPONSE_CONTENT_TYPE = "application/http; msgtype=response"
+REQUEST_CONTENT_TYPE = "application/http; msgtype=request"
+# Level for records whose payload is already compressed (Content-Encoding, JPEG, ...):
+# deflate cannot shrink it, and level 1 costs half of level 6 on such bytes.
+FAST_GZIP_LEVEL = 1
+_COMPRESSED_MIMES = frozenset({
+    "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "application/zip",
+    "application/gzip", "application/pdf", "font/woff", "font/woff2"})
 DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
 
 
@@ -45,9 +54,38 @@ def warc_date(date: datetime) -> str:
     return datetime_to_iso_date(date.astimezone(UTC).replace(tzinfo=None), use_micros=True)
 
 
+_B32_PAIRS = [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+              for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"]  # every 10-bit group
+
+
+def sha1_digest(*parts: bytes) -> str:
+    """``sha1:`` + base32 of the SHA-1 of ``parts``, as warcio writes digests.
+
+    A SHA-1 is 160 bits, 16 groups of 10: base32 without padding, and without the per-call
+    cost of ``base64.b32encode`` (pure Python in 3.11), which hashing three records per page
+    made visible in crawl profiles.
+    """
+    sha1 = hashlib.sha1()
+    for part in parts:
+        sha1.update(part)
+    n = int.from_bytes(sha1.digest(), "big")
+    return "sha1:" + "".join([_B32_PAIRS[(n >> shift) & 1023] for shift in range(150, -1, -10)])
+
+
 def payload_digest(body: bytes) -> str:
     """``WARC-Payload-Digest`` of an HTTP body as warcio writes it (``sha1:`` + base32)."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+    return sha1_digest(body)
+
+
+class _HttpHeaders(StatusAndHeaders):
+    """HTTP headers serialised once, by warcio: the block digest and the record are both
+    computed from that one buffer."""
+
+    @property
+    def buffer(self) -> bytes:
+        if self.headers_buff is None:
+            self.compute_headers_buffer()
+        return self.headers_buff
 
 
 @dataclass(frozen=True)
@@ -70,6 +108,14 @@ class HttpExchange:
     def mime(self) -> str:
         return mime_of(next((value for name, value in self.response_headers
                              if name.lower() == "content-type"), None))
+
+
+def _already_compressed(exchange: HttpExchange) -> bool:
+    encoding = next((value for name, value in exchange.response_headers
+                     if name.lower() == "content-encoding"), "identity").strip().lower()
+    mime = exchange.mime
+    return (encoding not in ("", "identity") or mime in _COMPRESSED_MIMES
+            or mime.startswith(("video/", "audio/")))
 
 
 @dataclass(frozen=True)
@@ -183,7 +229,7 @@ class WarcWriter:
         # warcio builds records and digests; we compress each one as its own gzip member
         # (warcio's own wrapper is fixed at level 9, several times slower than 6).
         self._buffer = io.BytesIO()
-        self._records = WARCWriter(self._buffer, gzip=False, warc_version="WARC/1.1")
+        self._records = WARCWriter(self._buffer, gzip=False, warc_version=WARC_VERSION)
         self.warcinfo = warcinfo or {"software": "newsarchive"}
         self.on_open = on_open
         self.on_close = on_close
@@ -212,12 +258,12 @@ class WarcWriter:
         warc = self._writable()
         date = self.now()
         response_id = self.new_record_id()
-        response = self._records.create_warc_record(
-            exchange.url, "response", payload=io.BytesIO(exchange.body),
-            length=len(exchange.body), http_headers=self._response_headers(exchange),
-            warc_headers_dict=self._exchange_headers(exchange, response_id, date),
-        )
-        written_response = self._write(warc, response, date)
+        http_headers = self._response_headers(exchange)
+        headers = self._exchange_headers(exchange, response_id, date)
+        headers.update(self._digests(exchange.url, "response", http_headers, exchange.body))
+        level = FAST_GZIP_LEVEL if _already_compressed(exchange) else self.gzip_level
+        written_response = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date,
+                                             http_headers, exchange.body, level)
         warc.index.append(CdxjEntry.for_response(written_response, mime=exchange.mime,
                                                  status=exchange.status))
         return written_response, self._write_request(warc, exchange, response_id, date)
@@ -235,40 +281,37 @@ class WarcWriter:
             exchange.url, target.payload_digest, target.uri, warc_date(target.date),
             http_headers=self._response_headers(exchange), warc_headers_dict=headers,
         )
-        written = self._write(warc, revisit, date)
+        written = self._write_record(warc, revisit, date)
         warc.index.append(CdxjEntry.for_response(written, mime=REVISIT_MIME,
                                                  status=exchange.status))
         return written, self._write_request(warc, exchange, revisit_id, date)
 
     def _write_request(self, warc: _OpenWarc, exchange: HttpExchange, concurrent_to: str,
                        date: datetime) -> WrittenRecord:
-        request = self._records.create_warc_record(
-            exchange.url, "request", payload=io.BytesIO(exchange.request_body),
-            length=len(exchange.request_body),
-            http_headers=self._request_headers(exchange),
-            warc_headers_dict={
-                "WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date),
-                "WARC-Concurrent-To": concurrent_to,
-            },
-        )
-        return self._write(warc, request, date)
+        http_headers = self._request_headers(exchange)
+        headers = {
+            "WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date),
+            "WARC-Concurrent-To": concurrent_to,
+            **self._digests(exchange.url, "request", http_headers, exchange.request_body),
+        }
+        return self._write_block(warc, headers, REQUEST_CONTENT_TYPE, date, http_headers,
+                                 exchange.request_body)
 
     def write_metadata(self, refers_to: WrittenRecord, payload: dict[str, object]) -> WrittenRecord:
         """Write a JSON ``metadata`` record about the response ``refers_to``."""
         warc = self._current or self._open()
         date = self.now()
         data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-        record = self._records.create_warc_record(
-            METADATA_URI_PREFIX + refers_to.target_uri, "metadata", payload=io.BytesIO(data),
-            length=len(data),
-            warc_content_type="application/json",
-            warc_headers_dict={
-                "WARC-Record-ID": self.new_record_id(),
-                "WARC-Date": warc_date(date),
-                "WARC-Refers-To": refers_to.record_id,
-            },
-        )
-        return self._write(warc, record, date)
+        uri = METADATA_URI_PREFIX + refers_to.target_uri
+        digest = sha1_digest(data)  # no HTTP headers: the block is the payload
+        headers = {
+            "WARC-Record-ID": self.new_record_id(),
+            "WARC-Date": warc_date(date),
+            "WARC-Refers-To": refers_to.record_id,
+            "WARC-Type": "metadata", "WARC-Target-URI": uri,
+            "WARC-Payload-Digest": digest, "WARC-Block-Digest": digest,
+        }
+        return self._write_block(warc, headers, "application/json", date, None, data)
 
     def flush(self) -> None:
         """Push written records to the OS, so readers of the ``.open`` file see them."""
@@ -317,32 +360,56 @@ class WarcWriter:
         info = self._records.create_warcinfo_record(filename, self.warcinfo)
         info.rec_headers.replace_header("WARC-Record-ID", self.new_record_id())
         info.rec_headers.replace_header("WARC-Date", warc_date(date))
-        self._write(warc, info, date)
+        self._write_record(warc, info, date)
         if self.on_open:
             self.on_open(filename)
         return warc
 
-    def _write(self, warc: _OpenWarc, record: object, date: datetime) -> WrittenRecord:
-        offset = warc.out.size
+    def _write_block(self, warc: _OpenWarc, headers: dict[str, str], content_type: str,
+                     date: datetime, http_headers: _HttpHeaders | None, payload: bytes,
+                     level: int | None = None) -> WrittenRecord:
+        """Write a record whose WARC headers (type, target, digests included) are known.
+
+        The hot path: warcio's :class:`StatusAndHeaders` serialises both header blocks, and
+        the record is framed as warcio frames it (headers, block, CRLF CRLF), without its
+        record builder's generic passes (digests, header scans, stream copies) per record.
+        """
+        http = http_headers.buffer if http_headers is not None else b""
+        warc_headers = StatusAndHeaders("", [
+            *headers.items(), ("Content-Type", content_type),
+            ("Content-Length", str(len(http) + len(payload)))], protocol=WARC_VERSION)
+        data = b"".join((warc_headers.to_bytes(), http, payload, b"\r\n\r\n"))
+        offset, length = self._append(warc, data, level)
+        return WrittenRecord(
+            record_id=headers["WARC-Record-ID"], record_type=headers["WARC-Type"],
+            target_uri=headers["WARC-Target-URI"], date=date, filename=warc.filename,
+            offset=offset, length=length, payload_digest=headers.get("WARC-Payload-Digest"))
+
+    def _write_record(self, warc: _OpenWarc, record: ArcWarcRecord,
+                      date: datetime) -> WrittenRecord:
+        """Write a record built by warcio (warcinfo, revisit)."""
         self._buffer.seek(0)
         self._buffer.truncate()
         self._records.write_record(record)
-        # zlib-ng writes the same gzip format as zlib, about twice as fast at the same level.
-        compressor = zlib_ng.compressobj(self.gzip_level, zlib_ng.DEFLATED,
-                                         zlib_ng.MAX_WBITS + 16)
-        warc.out.write(compressor.compress(self._buffer.getbuffer()) + compressor.flush())
-        warc.records += 1
-        headers = record.rec_headers  # type: ignore[attr-defined]
+        offset, length = self._append(warc, self._buffer.getbuffer(), None)
+        headers = record.rec_headers
         return WrittenRecord(
             record_id=headers.get_header("WARC-Record-ID"),
             record_type=headers.get_header("WARC-Type"),
             target_uri=headers.get_header("WARC-Target-URI") or "",
-            date=date,
-            filename=warc.filename,
-            offset=offset,
-            length=warc.out.size - offset,
-            payload_digest=headers.get_header("WARC-Payload-Digest"),
-        )
+            date=date, filename=warc.filename, offset=offset, length=length,
+            payload_digest=headers.get_header("WARC-Payload-Digest"))
+
+    def _append(self, warc: _OpenWarc, data: bytes | memoryview,
+                level: int | None) -> tuple[int, int]:
+        """Append ``data`` as one gzip member; returns its (offset, length) in the file."""
+        offset = warc.out.size
+        # zlib-ng writes the same gzip format as zlib, about twice as fast at the same level.
+        compressor = zlib_ng.compressobj(self.gzip_level if level is None else level,
+                                         zlib_ng.DEFLATED, zlib_ng.MAX_WBITS + 16)
+        warc.out.write(compressor.compress(data) + compressor.flush())
+        warc.records += 1
+        return offset, warc.out.size - offset
 
     @staticmethod
     def _exchange_headers(exchange: HttpExchange, record_id: str,
@@ -355,8 +422,17 @@ class WarcWriter:
         return headers
 
     @staticmethod
-    def _response_headers(exchange: HttpExchange) -> StatusAndHeaders:
-        return StatusAndHeaders(
+    def _digests(uri: str, record_type: str, http_headers: _HttpHeaders,
+                 body: bytes) -> dict[str, str]:
+        """Type, target and both digests, in the order warcio would add them (it skips its
+        own chunked digest pass when they are present)."""
+        return {"WARC-Type": record_type, "WARC-Target-URI": uri,
+                "WARC-Payload-Digest": sha1_digest(body),
+                "WARC-Block-Digest": sha1_digest(http_headers.buffer, body)}
+
+    @staticmethod
+    def _response_headers(exchange: HttpExchange) -> _HttpHeaders:
+        return _HttpHeaders(
             f"{exchange.status} {exchange.reason}".strip(),
             [(k, v) for k, v in exchange.response_headers
              if k.lower() not in DROPPED_RESPONSE_HEADERS],
@@ -364,11 +440,11 @@ class WarcWriter:
         )
 
     @staticmethod
-    def _request_headers(exchange: HttpExchange) -> StatusAndHeaders:
+    def _request_headers(exchange: HttpExchange) -> _HttpHeaders:
         parts = urlsplit(exchange.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = list(exchange.request_headers)
         if not any(k.lower() == "host" for k, _ in headers):
             headers.insert(0, ("Host", parts.netloc))
-        return StatusAndHeaders(f"{exchange.method} {target} {exchange.http_version}",
-                                headers, is_http_request=True)
+        return _HttpHeaders(f"{exchange.method} {target} {exchange.http_version}",
+                            headers, is_http_request=True)

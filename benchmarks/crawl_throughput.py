@@ -911,6 +911,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261103, help="site generator seed")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="CONCURRENT_REQUESTS and _PER_DOMAIN (default 16)")
+    parser.add_argument("--modes", type=lambda v: v.split(","), default=list(MODES),
+                        help="comma-separated subset of plain,archive,extract (default all)")
     parser.add_argument("--nginx-workers", type=int, default=1, choices=(1, 2))
     parser.add_argument("--extract-workers", type=int, default=1,
                         help="NEWSARCHIVE_EXTRACT_WORKERS for mode c (default 1, as shipped)")
@@ -987,7 +989,7 @@ def main() -> None:
             bench.url_file = saved
             print(f"warm-up: plain crawl of {args.warmup_pages} pages done")
 
-        modes = list(MODES) + (["stock"] if args.stock else [])
+        modes = [m for m in MODES if m in args.modes] + (["stock"] if args.stock else [])
         results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
         for rnd in range(args.rounds):
             order = modes[rnd % len(modes):] + modes[:rnd % len(modes)]

@@ -18,10 +18,18 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from archive.warc import ClosedWarc, HttpExchange, WarcWriter, WrittenRecord, warc_date
+from archive.warc import (
+    ClosedWarc,
+    HttpExchange,
+    WarcWriter,
+    WrittenRecord,
+    sha1_digest,
+    warc_date,
+)
 
 START = datetime(2026, 11, 3, 14, 0, 0, tzinfo=UTC)
 HTML = b"<!doctype html><title>Teapot</title><p>Short and stout.</p>\n" * 20
@@ -501,3 +509,10 @@ def test_cdxj_has_one_sorted_line_per_response(tmp_path: Path) -> None:
         assert timestamp == record.timestamp == record.date.strftime("%Y%m%d%H%M%S")
     assert by_url["http://example.com/path?q=a%20b&x=1"][0] == "com,example)/path?q=a%20b&x=1"
     assert by_url["https://news.example.org/a/1"][0] == "org,example,news)/a/1"
+
+
+@pytest.mark.parametrize("data", [b"", b"a", GZIPPED_HTML, bytes(range(256)) * 40])
+def test_sha1_digest_is_warcios_base32(data: bytes) -> None:
+    expected = "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+    assert sha1_digest(data) == expected
+    assert sha1_digest(data[:7], data[7:]) == expected

@@ -126,7 +126,6 @@ class WarcArchiver:
         self.stats.inc_value(f"warc/status/{exchange.status}")
         if exchange.truncated:
             self.stats.inc_value("warc/truncated")
-        self._sync_stats()
 
     def page_parsed(self, response: Response, outlinks: list[str]) -> None:
         """Extraction off: the metadata record carries the outlinks only."""
@@ -141,11 +140,11 @@ class WarcArchiver:
         if article is not None:
             metadata["extraction"] = {**article, "extractor_version": extractor_version}
         self.archiver.annotate(record, metadata, article, extractor_version)
-        self._sync_stats()
 
     def _periodic(self) -> None:
         self.archiver.flush()
         self.archiver.roll_if_due()
+        self._sync_stats()  # per flush, not per page: progress readers poll about as often
 
     def _sync_stats(self) -> None:
         s = self.archiver.stats
