@@ -42,9 +42,13 @@ EXTENSIONS = {
     "crawler.extensions.warc_archiver.WarcArchiver": 100,
     "crawler.extensions.article_extractor.ArticleExtractor": 110,
     "crawler.extensions.job_progress.JobProgress": 120,
+    "crawler.extensions.heap_freeze.HeapFreeze": 130,
 }
 
 # -- newsarchive ---------------------------------------------------------------------------
+# Freeze the start-up heap once the engine runs (fewer, shorter full GC passes; see
+# crawler.extensions.heap_freeze).
+NEWSARCHIVE_GC_FREEZE = True
 NEWSARCHIVE_DATA_DIR = os.environ.get("NEWSARCHIVE_DATA_DIR", "data")
 NEWSARCHIVE_DATABASE_URL = os.environ.get("NEWSARCHIVE_DATABASE_URL")  # default: SQLite
 NEWSARCHIVE_STORAGE_URL = os.environ.get("NEWSARCHIVE_STORAGE_URL")  # default: file://
@@ -69,9 +73,9 @@ NEWSARCHIVE_MAX_PAGES = 1000  # pages scheduled per crawl (robots.txt not counte
 # Scheduled/--site crawls skip articles the site's earlier crawls archived (seen_urls table);
 # hubs (start pages, sections, feeds, sitemaps) are fetched on every run. False: fetch all.
 NEWSARCHIVE_INCREMENTAL = True
-# Site crawls skip sitemap entries whose news:publication_date (else lastmod) is older than
-# this, unless the site sets its own horizon ("": none). Crawls of URLs given by hand use
-# no horizon.
+# Site crawls skip sitemap entries whose news:publication_date (else lastmod), and feed
+# items whose pubDate/published/updated, is older than this, unless the site sets its own
+# horizon ("": none). Crawls of URLs given by hand use no horizon.
 NEWSARCHIVE_SITEMAP_HORIZON = os.environ.get("NEWSARCHIVE_SITEMAP_HORIZON", "2d")
 # At most this many URLs per crawl of one calendar/pagination family: non-article URLs that
 # differ only in their digits (/calendar/2026/11/24, /world/?page=7), on top of the depth.
