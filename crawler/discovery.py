@@ -1,4 +1,4 @@
-"""News discovery rules: article or hub, URL keys, sitemap horizon, trap families, refresh ages.
+"""News discovery rules: article or hub, URL keys, feed/sitemap horizon, traps, refresh ages.
 
 Pure functions and small value classes, no Scrapy engine and no catalog; the ``news`` spider
 applies them.
@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -160,7 +161,7 @@ def trap_family(url: str) -> str | None:
     return f"{parts.netloc.lower()}{_DIGITS.sub('N', rest)}"
 
 
-# -- sitemap horizon ---------------------------------------------------------------------------
+# -- horizon (sitemaps and feeds) -------------------------------------------------------------
 def parse_w3c_date(value: str | None) -> datetime | None:
     """A sitemap ``lastmod`` / ``news:publication_date`` (W3C datetime) in UTC, None when
     missing or unreadable (an unreadable date never hides an entry)."""
@@ -174,13 +175,27 @@ def parse_w3c_date(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def within_horizon(entry: dict[str, Any], horizon: timedelta | None, now: datetime) -> bool:
-    """Whether a sitemap entry is recent enough: its ``news:publication_date`` (else its
-    ``lastmod``) is no older than ``horizon``; entries without a date always are."""
-    if horizon is None:
-        return True
-    date = parse_w3c_date(entry.get("publication_date")) or parse_w3c_date(entry.get("lastmod"))
-    return date is None or now - date <= horizon
+def parse_feed_date(value: str | None) -> datetime | None:
+    """An RSS ``pubDate`` (RFC 822) or an Atom / Dublin Core date (W3C) in UTC, else None."""
+    if not value:
+        return None
+    if (parsed := parse_w3c_date(value)) is not None:
+        return parsed
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def sitemap_entry_date(entry: dict[str, Any]) -> datetime | None:
+    """A sitemap entry's ``news:publication_date``, else its ``lastmod``."""
+    return parse_w3c_date(entry.get("publication_date")) or parse_w3c_date(entry.get("lastmod"))
+
+
+def within_horizon(date: datetime | None, horizon: timedelta | None, now: datetime) -> bool:
+    """Whether an entry dated ``date`` is recent enough; undated entries always are."""
+    return horizon is None or date is None or now - date <= horizon
 
 
 # -- refresh policy ----------------------------------------------------------------------------

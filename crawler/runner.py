@@ -182,7 +182,8 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
                "robots_txt": stats.get("newsarchive/skipped", 0),
                "already_archived": stats.get("newsarchive/seen_skipped", 0),
                "trap_cap": stats.get("newsarchive/trap_capped", 0),
-               "sitemap_horizon": stats.get("newsarchive/sitemap_too_old", 0)}
+               "sitemap_horizon": stats.get("newsarchive/sitemap_too_old", 0),
+               "feed_horizon": stats.get("newsarchive/feed_too_old", 0)}
     return CrawlSummary(job_id=job_id, status=status, pages=pages,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
                         articles=articles, errors=errors, failures=failures,

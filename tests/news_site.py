@@ -3,9 +3,10 @@
 Home page, ``/world/`` and ``/business/`` sections, articles with JSON-LD ``NewsArticle`` and
 ``<link rel="canonical">``, an RSS feed (announced on the home page by ``<link
 rel="alternate">``), an Atom feed, a Google News sitemap and a sitemap index (announced in
-robots.txt), an old sitemap and an old news-sitemap entry that a horizon must hide, and an
-endless calendar (``/calendar/YYYY/MM/DD`` links to the day before and after). Hubs render
-deterministically, so an unchanged hub is byte-identical from one crawl to the next.
+robots.txt), an old sitemap, an old news-sitemap entry and an old RSS item that a horizon
+must hide, a PDF report linked from a section, and an endless calendar
+(``/calendar/YYYY/MM/DD`` links to the day before and after). Hubs render deterministically,
+so an unchanged hub is byte-identical from one crawl to the next.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -24,6 +26,9 @@ SECTIONS = ("world", "business")
 OLD_ARTICLE = "/world/2025/10/01/harbour-history-from-a-year-ago.html"
 OLD_NEWS_ENTRY = "/business/2026/01/05/old-news-sitemap-entry-story.html"
 OLD_SITEMAP = "/sitemap-2025.xml"
+OLD_FEED_ITEM = "/world/2026/09/01/old-feed-item-past-the-horizon.html"
+REPORT = "/business/download/annual-port-authority-report"  # a PDF, no extension in its URL
+REPORT_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 CALENDAR_DAY = date(2026, 11, 24)
 _CALENDAR = re.compile(r"^/calendar/(\d{4})/(\d{2})/(\d{2})$")
 
@@ -102,6 +107,8 @@ class NewsSite:
         if path in pages:
             mime, render = pages[path]
             return 200, mime, render().encode()
+        if path == REPORT:
+            return 200, "application/pdf", REPORT_PDF
         return 404, "text/plain", b"not found\n"
 
     def _listed(self) -> list[Article]:
@@ -125,10 +132,10 @@ class NewsSite:
         links = "".join(f'<li><a href="{a.path}">{html.escape(a.title)}</a></li>'
                         for a in sorted(self.articles.values(), key=lambda a: a.path)
                         if a.section == section and not a.link_suffix)
-        calendar = (f'<a href="/calendar/{CALENDAR_DAY:%Y/%m/%d}">Calendar</a>'
-                    if section == "world" else "")
+        extra = (f'<a href="/calendar/{CALENDAR_DAY:%Y/%m/%d}">Calendar</a>'
+                 if section == "world" else f'<a href="{REPORT}">Annual report (PDF)</a>')
         return (f'<!doctype html><html><head><title>{section.title()}</title></head><body>'
-                f'<h1>{section.title()}</h1><ul>{links}</ul>{calendar}</body></html>')
+                f'<h1>{section.title()}</h1><ul>{links}</ul>{extra}</body></html>')
 
     def _article(self, article: Article) -> str:
         data = {"@context": "https://schema.org", "@type": "NewsArticle",
@@ -154,14 +161,19 @@ class NewsSite:
         return f"User-agent: *\nAllow: /\n\nSitemap: {self.url}/sitemap-index.xml\n"
 
     def _rss(self) -> str:
-        items = "".join(f"<item><title>{html.escape(a.title)}</title>"
-                        f"<link>{self.url}{a.path}</link></item>" for a in self._listed())
+        listed = [(a.title, a.path, a.published) for a in self._listed()]
+        listed.append(("Old", OLD_FEED_ITEM, self.now - timedelta(days=40)))
+        items = "".join(f"<item><title>{html.escape(title)}</title>"
+                        f"<link>{self.url}{path}</link>"
+                        f"<pubDate>{format_datetime(published)}</pubDate></item>"
+                        for title, path, published in listed)
         return ('<?xml version="1.0"?><rss version="2.0"><channel><title>Tribune</title>'
                 f"{items}</channel></rss>")
 
     def _atom(self) -> str:
         entries = "".join(f"<entry><title>{html.escape(a.title)}</title>"
-                          f'<link rel="alternate" href="{self.url}{a.path}"/></entry>'
+                          f'<link rel="alternate" href="{self.url}{a.path}"/>'
+                          f"<updated>{a.published.isoformat()}</updated></entry>"
                           for a in self._listed() if a.section == "business")
         return ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
                 f"<title>Tribune business</title>{entries}</feed>")

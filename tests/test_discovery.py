@@ -29,7 +29,9 @@ from crawler.discovery import (
     normalize_url,
     page_kind,
     parse_duration,
+    parse_feed_date,
     refresh_step,
+    sitemap_entry_date,
     trap_family,
     within_horizon,
 )
@@ -116,9 +118,21 @@ NEWS_SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_horizon_uses_publication_date_then_lastmod() -> None:
     entries = list(NewsSitemap(NEWS_SITEMAP))
     assert entries[0]["publication_date"] == "2026-10-01T08:00:00+02:00"
-    kept = [e["loc"][-1] for e in entries if within_horizon(e, timedelta(days=2), NOW)]
+    kept = [e["loc"][-1] for e in entries
+            if within_horizon(sitemap_entry_date(e), timedelta(days=2), NOW)]
     assert kept == ["b", "d", "e"]  # a: published in October; c: too old; d, e: no date
-    assert len([e for e in entries if within_horizon(e, None, NOW)]) == 5
+    assert all(within_horizon(sitemap_entry_date(e), None, NOW) for e in entries)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Tue, 24 Nov 2026 09:30:00 +0100", datetime(2026, 11, 24, 8, 30, tzinfo=UTC)),  # RSS
+    ("Tue, 24 Nov 2026 09:30:00 GMT", datetime(2026, 11, 24, 9, 30, tzinfo=UTC)),
+    ("2026-11-24T09:30:00+01:00", datetime(2026, 11, 24, 8, 30, tzinfo=UTC)),  # Atom, dc:date
+    ("2026-11-24", datetime(2026, 11, 24, tzinfo=UTC)),
+    ("next Tuesday", None), ("", None), (None, None),  # unreadable never hides an item
+])
+def test_feed_dates(value: str | None, expected: datetime | None) -> None:
+    assert parse_feed_date(value) == expected
 
 
 def test_durations_parse_and_bad_ones_say_how_to_write_them() -> None:

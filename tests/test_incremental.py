@@ -18,7 +18,14 @@ from warcio.timeutils import timestamp_to_iso_date
 from archive.models import Article, Capture, SeenUrl, utcnow
 from archive.snapshot import load_snapshot, parse_record, read_record_bytes
 from tests.conftest import Archive
-from tests.news_site import OLD_ARTICLE, OLD_NEWS_ENTRY, OLD_SITEMAP, NewsSite
+from tests.news_site import (
+    OLD_ARTICLE,
+    OLD_FEED_ITEM,
+    OLD_NEWS_ENTRY,
+    OLD_SITEMAP,
+    REPORT,
+    NewsSite,
+)
 
 TRAP_CAP = 4
 HUBS = {"/", "/world/", "/business/", "/feed.xml", "/atom.xml", "/sitemap-index.xml",
@@ -74,10 +81,12 @@ def test_second_run_fetches_hubs_and_new_articles_only(archive: Archive,
     counts = paths(log)
     assert article_requests(site, log) == Counter(list(site.articles))  # each once
     assert set(counts) >= HUBS
-    for hidden in (OLD_ARTICLE, OLD_NEWS_ENTRY, OLD_SITEMAP):  # past the 2-day horizon
+    for hidden in (OLD_ARTICLE, OLD_NEWS_ENTRY, OLD_SITEMAP, OLD_FEED_ITEM):  # > 2-day horizon
         assert counts[hidden] == 0
+    assert counts[REPORT] == 1  # a document: archived once, then seen like an article
     assert sum(n for p, n in counts.items() if p.startswith("/calendar/")) == TRAP_CAP
     assert first["skipped"]["trap_cap"] > 0 and first["skipped"]["sitemap_horizon"] == 2
+    assert first["skipped"]["feed_horizon"] == 1
     storm = next(a for a in site.articles.values() if a.link_suffix)
     with archive.catalog().session() as session:  # only articles are extracted
         assert sorted(a.url for a in session.scalars(select(Article))) == sorted(

@@ -8,7 +8,8 @@ start URLs' sites, up to ``depth`` hops, and no more than ``max_pages`` pages ar
 Every download is archived by the WarcArchiver extension whatever happens here.
 
 Discovery (rules in :mod:`crawler.discovery`): sitemap indexes are followed, Google News
-sitemap entries and ``lastmod`` older than ``horizon`` are skipped; with ``announced_seeds``
+sitemap entries and ``lastmod``, and feed items whose ``pubDate`` / ``published`` /
+``updated``, are older than ``horizon`` are skipped; with ``announced_seeds``
 (site crawls) the sitemaps announced in robots.txt and the feeds announced by ``<link
 rel="alternate">`` on hub pages are fetched too; at most
 ``NEWSARCHIVE_TRAP_MAX_PER_PATTERN`` URLs of one calendar/pagination family are scheduled.
@@ -49,11 +50,14 @@ from w3lib.url import canonicalize_url
 from archive.models import utcnow
 from crawler import signals as na_signals
 from crawler.discovery import (
+    ARTICLE,
     HUB,
     KindRules,
     jsonld_types,
     page_kind,
     parse_duration,
+    parse_feed_date,
+    sitemap_entry_date,
     trap_family,
     within_horizon,
 )
@@ -199,6 +203,8 @@ class NewsSpider(Spider):
             return
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("newsarchive/non_html")
+            if self.seen is not None:  # a document (PDF, ...): archived once, like an article
+                self._record_seen(self.seen, response, ARTICLE, canonical=None)
             return
         outlinks = [link.url for link in self.link_extractor.extract_links(response)]
         kind = page_kind(response.url, self.kind_rules,
@@ -208,7 +214,9 @@ class NewsSpider(Spider):
         response.meta["page_kind"] = kind
         self.crawler.stats.inc_value(f"newsarchive/pages/{kind}")
         if self.seen is not None:
-            self._record_seen(self.seen, response, kind)
+            self._record_seen(self.seen, response, kind, response.xpath(
+                "//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]"
+                "/@href").get())
         self.crawler.signals.send_catch_log(na_signals.page_parsed, response=response,
                                             outlinks=outlinks)
         if kind == HUB and self.announced_seeds:
@@ -285,13 +293,12 @@ class NewsSpider(Spider):
         return True
 
     @staticmethod
-    def _record_seen(seen: SeenUrls, response: HtmlResponse, kind: str) -> None:
+    def _record_seen(seen: SeenUrls, response: Response, kind: str,
+                     canonical: str | None) -> None:
         """Remember an archived page (and the URLs that redirected to it) for later runs."""
         record = response.meta.get("warc_response")
         if record is None:  # not archived (NEWSARCHIVE_ARCHIVE=False): not "already archived"
             return
-        canonical = response.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), "
-                                   "' canonical ')]/@href").get()
         for url in [*response.meta.get("redirect_urls", []), response.url]:
             seen.fetched(url, kind=kind,
                          canonical_url=response.urljoin(canonical) if canonical else None,
@@ -326,15 +333,25 @@ class NewsSpider(Spider):
             return False
         return not any(p.search(url) for p in self.deny)
 
-    @staticmethod
-    def _feed_links(response: Response) -> list[str]:
+    def _feed_links(self, response: Response) -> list[str]:
+        """RSS items' and Atom entries' links, without those dated before the horizon."""
         if not isinstance(response, TextResponse):
             return []
         selector = response.selector
         selector.remove_namespaces()
-        links = selector.xpath("//item/link/text() | //entry/link[not(@rel) or "
-                               "@rel='alternate']/@href").getall()
-        return [response.urljoin(link.strip()) for link in links if link.strip()]
+        now, links = utcnow(), []
+        for item in selector.xpath("//item | //entry"):
+            link = (item.xpath("link/text()").get() or item.xpath(
+                "link[not(@rel) or @rel='alternate']/@href").get() or "").strip()
+            date = parse_feed_date(item.xpath(
+                "pubDate/text() | published/text() | date/text() | updated/text()").get())
+            if not link:
+                continue
+            if within_horizon(date, self.horizon, now):
+                links.append(response.urljoin(link))
+            else:
+                self.crawler.stats.inc_value("newsarchive/feed_too_old")
+        return links
 
     def _parse_sitemap(self, response: Response) -> Iterable[Request]:
         body = response.body
@@ -350,7 +367,7 @@ class NewsSpider(Spider):
         for entry in sitemap:
             if not entry.get("loc"):
                 continue
-            if within_horizon(entry, self.horizon, now):
+            if within_horizon(sitemap_entry_date(entry), self.horizon, now):
                 locs.append(entry["loc"])
             else:
                 self.crawler.stats.inc_value("newsarchive/sitemap_too_old")
