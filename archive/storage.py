@@ -90,13 +90,20 @@ class LocalStorage:
             raise StorageError(f"file storage URL {url!r} must be file:///absolute/path")
         self.url = url
         self.root = Path(unquote(parsed.path))
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._root = os.path.normpath(self.root.resolve())
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way, no permission, read-only disk, ...
+            raise StorageError(f"file storage URL {url!r}: cannot use {self.root} as the "
+                               f"storage directory ({exc.strerror or exc}); point it at a "
+                               "directory that can be created and written") from None
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        # normpath, not resolve(): no filesystem calls per read; ".." cannot climb out
+        path = os.path.normpath(os.path.join(self._root, key))
+        if not path.startswith(self._root + os.sep):
             raise StorageError(f"storage key {key!r} escapes the storage root {self.root}")
-        return path
+        return Path(path)
 
     def put_file(self, key: str, path: Path, *, sha256: str) -> StoredObject:
         target = self._path(key)

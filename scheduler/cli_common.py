@@ -8,6 +8,7 @@ from rich.markup import escape
 
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig
+from archive.storage import StorageError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -17,6 +18,19 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` to stderr; ``raise fail(...)`` exits with ``code``."""
     err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # paths stay greppable
     return typer.Exit(code)
+
+
+class App(typer.Typer):
+    """The command tree; a storage that cannot be opened (a ``file://`` root that is a file,
+    an S3 URL without a bucket, ...) is one ``error:`` line and exit status 2, whichever
+    command met it, not a traceback."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        try:
+            return super().__call__(*args, **kwargs)
+        except StorageError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            raise SystemExit(2) from None
 
 
 def open_catalog() -> Catalog:

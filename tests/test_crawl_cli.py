@@ -290,6 +290,21 @@ def test_loopback_is_refused_unless_allowed(archive: Archive, demo_site) -> None
     assert "NEWSARCHIVE_ALLOWED_NETWORKS" in messages
 
 
+def test_storage_root_that_is_a_file_is_one_clear_error(archive: Archive, demo_site) -> None:
+    blocker = archive.data_dir.parent / "not-a-directory"
+    blocker.write_bytes(b"keep me")
+    env = {"NEWSARCHIVE_STORAGE_URL": blocker.as_uri()}
+    before = len(demo_site.requests)
+    for command in (("crawl", demo_site.url + "/", "--depth", "0"), ("storage", "upload")):
+        result = archive.cli(*command, env=env, expect=2)
+        assert "Traceback" not in result.stderr
+        assert f"cannot use {blocker} as the storage directory" in result.stderr
+    assert len(demo_site.requests) == before, "nothing is fetched that could not be stored"
+    assert blocker.read_bytes() == b"keep me"
+    with archive.catalog().session() as session:
+        assert session.scalars(select(CrawlJob)).all() == [], "no job row left behind"
+
+
 def test_max_pages_bounds_the_crawl(archive: Archive, demo_site) -> None:
     summary = archive.crawl(demo_site.url + "/", "--depth", "3", "--max-pages", "3",
                             "--no-extract")

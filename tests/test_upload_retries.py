@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from archive.config import ArchiveConfig
 from archive.models import WarcFile
 from archive.s3 import S3Storage
+from archive.storage import StorageError
 from tests.conftest import Archive
 from tests.service_helpers import wait_until
 
@@ -46,6 +48,17 @@ def test_s3_client_uses_path_style_standard_retries_and_optional_checksums() -> 
     assert config.retries == {"mode": "standard", "total_max_attempts": 9}
     assert config.request_checksum_calculation == "when_required"
     assert config.response_checksum_validation == "when_required"
+
+
+def test_s3_retries_are_configurable_and_checked(tmp_path: Path) -> None:
+    env = {"NEWSARCHIVE_DATA_DIR": str(tmp_path), "NEWSARCHIVE_STORAGE_URL": "s3://b/p",
+           "NEWSARCHIVE_S3_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "id",
+           "AWS_SECRET_ACCESS_KEY": "secret"}
+    storage = ArchiveConfig.from_env({**env, "NEWSARCHIVE_S3_RETRIES": "2"}).open_storage()
+    assert storage.client.meta.config.retries["total_max_attempts"] == 3
+    for bad in ("-1", "many", "1000"):
+        with pytest.raises(StorageError, match=f"NEWSARCHIVE_S3_RETRIES='{bad}'.*0 to 100"):
+            ArchiveConfig.from_env({**env, "NEWSARCHIVE_S3_RETRIES": bad})
 
 
 @pytest.mark.slow

@@ -98,6 +98,9 @@ class SiteIn(SiteFields):
         return self
 
 
+_REQUIRED_SCALARS = frozenset({"max_depth", "max_pages", "enabled"})
+
+
 class SitePatch(BaseModel):
     """Partial update: only the fields given change."""
 
@@ -126,6 +129,20 @@ class SitePatch(BaseModel):
     @classmethod
     def _regexes(cls, patterns: list[str] | None) -> list[str] | None:
         return SiteFields._regexes(patterns) if patterns else patterns
+
+    @model_validator(mode="after")
+    def _nulls(self) -> SitePatch:
+        """``null`` clears a list and removes a schedule or horizon; a number or a switch
+        cannot be cleared."""
+        for name in self.model_fields_set:
+            if getattr(self, name) is not None:
+                continue
+            if name in _REQUIRED_SCALARS:
+                raise ValueError(f"{name} may not be null: give a value, or leave the field "
+                                 "out to keep the current one")
+            if name not in ("schedule", "horizon"):
+                setattr(self, name, [])
+        return self
 
 
 class SiteOut(SiteFields):
