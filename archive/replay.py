@@ -4,23 +4,22 @@
 takes its status and headers from its own record (when it has an HTTP header block) and its
 payload from the original ``response`` record (:func:`archive.snapshot.read_capture_records`).
 
-The payload is kept as archived: still content-encoded, streamed in fixed chunks by
-:meth:`ArchivedResponse.iter_payload`; :meth:`ArchivedResponse.decoded` removes the
-Content-Encoding for the rewritten view. Headers keep their order and repeats; hop-by-hop
+The payload is kept as archived (:attr:`ArchivedResponse.payload`, still content-encoded;
+the ranged read already holds the whole record); :meth:`ArchivedResponse.decoded` removes
+the Content-Encoding for the rewritten view. Headers keep their order and repeats; hop-by-hop
 headers go and ``Content-Length`` states the payload length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
 from sqlalchemy.orm import Session
 
-from archive.models import Capture
-from archive.snapshot import CHUNK_SIZE, CaptureRecords, read_capture_records
+from archive.snapshot import AnyCapture, CaptureRecords, read_capture_records
 from archive.storage import Storage, StorageError
 
 HOP_BY_HOP = frozenset({
@@ -32,16 +31,16 @@ REDIRECT_HEADERS = frozenset({"location", "content-location"})
 
 @dataclass(frozen=True)
 class ArchivedResponse:
-    capture: Capture  # the memento asked for: a response or a revisit
+    capture: AnyCapture  # the memento asked for: a response or a revisit
     protocol: str
     status: int
     reason: str
     archived_headers: list[tuple[str, str]]  # as archived, every value, in order
-    payload_length: int
+    payload: bytes  # as archived (content-encoded)
     _records: CaptureRecords
 
     @property
-    def source(self) -> Capture:
+    def source(self) -> AnyCapture:
         """The response capture whose record holds the payload."""
         return self._records.source
 
@@ -78,21 +77,15 @@ class ArchivedResponse:
             if rewrite_url is not None and lower in REDIRECT_HEADERS:
                 value = rewrite_url(urljoin(self.capture.url, value.strip()))
             out.append((name, value))
-        out.append(("Content-Length", str(self.payload_length)))
+        out.append(("Content-Length", str(len(self.payload))))
         return out
-
-    def iter_payload(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        """The payload bytes as archived (content-encoded), in ``chunk_size`` pieces."""
-        stream = self._records.payload_record().raw_stream
-        while chunk := stream.read(chunk_size):
-            yield chunk
 
     def decoded(self) -> bytes:
         """The payload with its Content-Encoding (gzip, deflate, br) removed."""
         return self._records.payload_record().content_stream().read()
 
 
-def open_response(session: Session, capture: Capture, storage: Storage,
+def open_response(session: Session, capture: AnyCapture, storage: Storage,
                   spool_dir: Path) -> ArchivedResponse:
     """Read ``capture``'s record (and, for a revisit, its original's) into a response."""
     records = read_capture_records(capture, storage, spool_dir, session)
@@ -101,9 +94,8 @@ def open_response(session: Session, capture: Capture, storage: Storage,
     if not status_code.isdigit():
         raise StorageError(f"the record {capture.record_id} has no HTTP status line "
                            f"({headers.statusline!r})")
-    payload = records.payload_record()
     return ArchivedResponse(
         capture=capture, protocol=headers.protocol or "HTTP/1.1",
         status=int(status_code), reason=reason, archived_headers=list(headers.headers),
-        payload_length=payload.length - payload.http_headers.total_len, _records=records,
+        payload=records.raw_payload, _records=records,
     )

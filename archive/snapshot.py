@@ -1,8 +1,9 @@
 """Snapshot lookup: find the capture of a URL closest to a time and read its record back.
 
-The closest capture is one indexed catalog query (``ix_captures_surt_timestamp``); a record
+The closest capture is one indexed catalog query (``ix_captures_surt_timestamp``), a Core
+statement built once and returning a light :class:`CaptureRef` (no ORM object); a record
 is read with one ranged read (offset and length from the catalog), from storage once the
-file is uploaded and from the local spool before that.
+file is uploaded and from the local spool before that, and decompressed in one call.
 
 Partial timestamps mean the end of the period (``2026`` is 2026-12-31 23:59:59), which is
 what pywb does: its ``closest`` sort pads with warcio's ``timestamp_to_sec``.
@@ -11,32 +12,76 @@ what pywb does: its ``closest`` sort pads with warcio's ``timestamp_to_sec``.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, tuple_, union_all
-from sqlalchemy.orm import Session, aliased, joinedload
-from warcio.archiveiterator import ArchiveIterator
-from warcio.recordloader import ArcWarcRecord
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.orm import Session, joinedload
+from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.archiver import spool_path
 from archive.cdxj import surt_key
-from archive.models import Capture, WarcState
+from archive.models import Article, Capture, WarcFile, WarcState
 from archive.storage import Storage, StorageError
 
-CHUNK_SIZE = 64 * 1024  # decompression and streaming block
+GZIP_MAGIC = b"\x1f\x8b"
+_LOADER = ArcWarcRecordLoader()  # stateless between records: shared by every thread
 
 
 class SnapshotNotFound(LookupError):
     """No capture matches; the message says what was looked for."""
 
 
+@dataclass(frozen=True, slots=True)
+class WarcLocation:
+    """Where a capture's WARC file is: in storage (``storage_key``) once uploaded."""
+
+    filename: str
+    storage_key: str | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRef:
+    """A capture's catalog row and its WARC file, as lookups return it: the attributes of
+    :class:`~archive.models.Capture` that replay needs, without an ORM object."""
+
+    id: int
+    job_id: int | None
+    url: str
+    surt: str
+    timestamp: str
+    status: int
+    mime: str
+    payload_digest: str | None
+    record_type: str
+    record_id: str
+    offset: int
+    length: int
+    truncated: str | None
+    warc_file: WarcLocation
+
+
+AnyCapture = Capture | CaptureRef
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    capture: Capture
+    capture: AnyCapture
     warc_headers: StatusAndHeaders
     http_headers: StatusAndHeaders
     raw_body: bytes  # as archived (content-encoded)
@@ -86,23 +131,46 @@ def list_captures(session: Session, url: str, limit: int | None = None) -> list[
     return list(session.scalars(query))
 
 
-def closest_capture(session: Session, url: str, at: str | None = None) -> Capture:
+_CAPTURES = Capture.__table__
+_WARCS = WarcFile.__table__
+_REF_COLUMNS = ([_CAPTURES.c[f.name] for f in fields(CaptureRef) if f.name != "warc_file"]
+                + [_WARCS.c[f.name] for f in fields(WarcLocation)])
+_WARC_AT = len(_REF_COLUMNS) - len(fields(WarcLocation))  # where the WARC columns start
+
+
+def _nearest(condition: ColumnElement[bool], *order: ColumnElement[Any]) -> Select[Any]:
+    """The first capture of the SURT key ``:surt`` meeting ``condition`` in ``order``, with
+    its WARC file: one probe of ``ix_captures_surt_timestamp``."""
+    return (select(*_REF_COLUMNS)
+            .join_from(_CAPTURES, _WARCS, _CAPTURES.c.warc_file_id == _WARCS.c.id)
+            .where(_CAPTURES.c.surt == bindparam("surt"), condition)
+            .order_by(*order).limit(1))
+
+
+_NEWEST_FIRST = (_CAPTURES.c.timestamp.desc(), _CAPTURES.c.id.desc())
+_LATEST = _nearest(true(), *_NEWEST_FIRST)
+_AROUND = union_all(  # the last capture at or before :at and the first one after it
+    select(_nearest(_CAPTURES.c.timestamp <= bindparam("at"), *_NEWEST_FIRST).subquery()),
+    select(_nearest(_CAPTURES.c.timestamp > bindparam("at"),
+                    _CAPTURES.c.timestamp, _CAPTURES.c.id).subquery()))
+
+
+def _capture_ref(row: Row[Any]) -> CaptureRef:
+    return CaptureRef(*row[:_WARC_AT], warc_file=WarcLocation(*row[_WARC_AT:]))
+
+
+def closest_capture(session: Session, url: str, at: str | None = None) -> CaptureRef:
     """The capture of ``url`` nearest to ``at`` (14-digit timestamp); latest when None.
 
-    One query: the last capture at or before ``at`` and the first after it (UNION ALL of
-    two index range scans); a tie goes to the earlier one."""
+    One query on the session's connection: the last capture at or before ``at`` and the
+    first after it (UNION ALL of two index probes); a tie goes to the earlier one."""
     key = surt_key(url)
-    newest = (Capture.timestamp.desc(), Capture.id.desc())
+    conn = session.connection()
     if at is None:
-        found = session.scalars(select(Capture).where(Capture.surt == key).order_by(*newest)
-                                .options(joinedload(Capture.warc_file)).limit(1)).first()
+        row = conn.execute(_LATEST, {"surt": key}).first()
+        found = _capture_ref(row) if row is not None else None
     else:
-        before = (select(Capture).where(Capture.surt == key, Capture.timestamp <= at)
-                  .order_by(*newest).limit(1).subquery())
-        after = (select(Capture).where(Capture.surt == key, Capture.timestamp > at)
-                 .order_by(Capture.timestamp, Capture.id).limit(1).subquery())
-        both = aliased(Capture, union_all(select(before), select(after)).subquery())
-        rows = session.scalars(select(both).options(joinedload(both.warc_file))).all()
+        rows = [_capture_ref(r) for r in conn.execute(_AROUND, {"surt": key, "at": at})]
         found = _nearer(next((c for c in rows if c.timestamp <= at), None),
                         next((c for c in rows if c.timestamp > at), None), at)
     if found is None:
@@ -110,7 +178,13 @@ def closest_capture(session: Session, url: str, at: str | None = None) -> Captur
     return found
 
 
-def neighbours(session: Session, capture: Capture) -> tuple[Capture | None, Capture | None]:
+def article_of(session: Session, capture: AnyCapture) -> Article | None:
+    """The article extracted from ``capture`` itself, if any."""
+    return session.scalar(select(Article).where(Article.capture_id == capture.id))
+
+
+def neighbours(session: Session,
+               capture: AnyCapture) -> tuple[Capture | None, Capture | None]:
     """The captures of the same URL just before and just after ``capture``."""
     here = tuple_(Capture.timestamp, Capture.id)
     mark = tuple_(capture.timestamp, capture.id)
@@ -122,7 +196,7 @@ def neighbours(session: Session, capture: Capture) -> tuple[Capture | None, Capt
     return previous, following
 
 
-def revisit_original(session: Session, revisit: Capture) -> Capture:
+def revisit_original(session: Session, revisit: AnyCapture) -> Capture:
     """The ``response`` capture holding a revisit's payload: the latest one with the same
     SURT key and payload digest at or before the revisit."""
     found = session.scalars(
@@ -135,7 +209,8 @@ def revisit_original(session: Session, revisit: Capture) -> Capture:
     return found
 
 
-def _nearer(before: Capture | None, after: Capture | None, at: str) -> Capture | None:
+def _nearer(before: CaptureRef | None, after: CaptureRef | None,
+            at: str) -> CaptureRef | None:
     if before is None or after is None:
         return before or after
     target = timestamp_to_datetime(at)
@@ -144,7 +219,7 @@ def _nearer(before: Capture | None, after: Capture | None, at: str) -> Capture |
     return before if gap_before <= gap_after else after
 
 
-def read_record_bytes(capture: Capture, storage: Storage, spool_dir: Path) -> bytes:
+def read_record_bytes(capture: AnyCapture, storage: Storage, spool_dir: Path) -> bytes:
     warc = capture.warc_file
     if warc.state == WarcState.UPLOADED and warc.storage_key:
         return storage.read_range(warc.storage_key, capture.offset, capture.length)
@@ -160,55 +235,70 @@ def read_record_bytes(capture: Capture, storage: Storage, spool_dir: Path) -> by
 
 
 def parse_record(data: bytes) -> ArcWarcRecord:
-    for record in ArchiveIterator(io.BytesIO(data), block_size=CHUNK_SIZE):
-        return record
-    raise StorageError("no WARC record at the catalogued offset")
+    """The WARC record in ``data`` (as catalogued: one gzip member, or uncompressed),
+    decompressed in one call and parsed by warcio's record loader, as its
+    ``ArchiveIterator`` would."""
+    if not data:
+        raise StorageError("no WARC record at the catalogued offset")
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = zlib.decompress(data, wbits=31)  # a gzip member (trailing bytes ignored)
+        except zlib.error as exc:
+            raise StorageError(f"the record at the catalogued offset is not valid gzip: "
+                               f"{exc}") from None
+    return _LOADER.parse_record_stream(io.BytesIO(data))
 
 
 @dataclass(frozen=True)
 class CaptureRecords:
     """What replaying a capture needs: its own record (WARC headers), the HTTP response
-    headers, and the record holding the payload (the capture's, or a revisit's original)."""
+    headers, the record holding the payload (the capture's, or a revisit's original) and
+    that payload as archived (still content-encoded)."""
 
-    record: ArcWarcRecord
+    record: ArcWarcRecord  # its payload stream has been read: use raw_payload
     http_headers: StatusAndHeaders
-    source: Capture
+    source: AnyCapture
     source_bytes: bytes
+    raw_payload: bytes
 
     def payload_record(self) -> ArcWarcRecord:
         """A fresh parse of the payload record (its streams can be read once)."""
         return parse_record(self.source_bytes)
 
 
-def read_capture_records(capture: Capture, storage: Storage, spool_dir: Path,
+def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
                          session: Session | None = None) -> CaptureRecords:
     """One ranged read of ``capture``'s record; for a revisit, a second of its original's
-    (found with ``session``, by default the capture's own). A revisit's HTTP headers are its
-    own when it has a header block, else the original's."""
+    (found with ``session``, by default an ORM capture's own). A revisit's HTTP headers are
+    its own when it has a header block, else the original's. Each record is parsed once."""
     data = read_record_bytes(capture, storage, spool_dir)
     record = parse_record(data)
     headers = record.http_headers
-    source, source_bytes = capture, data
+    source, source_bytes, payload_record = capture, data, record
     if capture.record_type == "revisit":
-        session = session or Session.object_session(capture)
+        if session is None and isinstance(capture, Capture):
+            session = Session.object_session(capture)
         if session is None:
             raise SnapshotNotFound(f"the revisit of {capture.url} at {capture.timestamp} "
                                    "needs a catalog session to find its original")
         source = revisit_original(session, capture)
         source_bytes = read_record_bytes(source, storage, spool_dir)
+        payload_record = parse_record(source_bytes)
         if headers is None or not headers.statusline:
-            headers = parse_record(source_bytes).http_headers
+            headers = payload_record.http_headers
     if headers is None:
         raise StorageError(f"the {capture.record_type} record {capture.record_id} has no "
                            "HTTP response headers")
     return CaptureRecords(record=record, http_headers=headers, source=source,
-                          source_bytes=source_bytes)
+                          source_bytes=source_bytes,
+                          raw_payload=payload_record.raw_stream.read())
 
 
-def load_snapshot(capture: Capture, storage: Storage, spool_dir: Path) -> Snapshot:
-    """The capture's headers and body (a revisit's from its original), read whole."""
-    records = read_capture_records(capture, storage, spool_dir)
-    raw_body = records.payload_record().raw_stream.read()
+def load_snapshot(capture: AnyCapture, storage: Storage, spool_dir: Path,
+                  session: Session | None = None) -> Snapshot:
+    """The capture's headers and body (a revisit's from its original, found with
+    ``session``), read whole."""
+    records = read_capture_records(capture, storage, spool_dir, session)
     body = records.payload_record().content_stream().read()  # Content-Encoding decoded
     return Snapshot(capture=capture, warc_headers=records.record.rec_headers,
-                    http_headers=records.http_headers, raw_body=raw_body, body=body)
+                    http_headers=records.http_headers, raw_body=records.raw_payload, body=body)

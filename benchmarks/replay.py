@@ -23,8 +23,9 @@
    ``--warmup`` then ``--rounds`` runs of ``--duration`` s per server, order alternating.
 
 Prints p50/p99 of the lookups, req/s, p50/p99 latency and CPU per request of both servers,
-and the ratios ours/pywb. When ``/web/{ts}id_/{url}`` is not served (404 and not in
-``/openapi.json``) our row is reported as not run. Run from the repository root:
+the ratios ours/pywb and the machine's load average at the start and the end (the machine
+may be shared: compare ratios from one run). When ``/web/{ts}id_/{url}`` is not served (404
+and not in ``/openapi.json``) our row is reported as not run. Run from the repository root:
 
   .venv/bin/python benchmarks/replay.py [--captures 1000000] [--workdir DIR] [--keep]
 
@@ -384,6 +385,10 @@ def measure(server: Server, run: Callable[[], dict[str, Any]]) -> dict[str, Any]
 # =====================================================================================
 
 
+def format_load(load: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.2f}" for value in load)
+
+
 def report_lookups(found: dict[str, Any], captures: int) -> None:
     ours, theirs = found["ours"], found["pywb"]
     print(f"\nclosest-capture lookups over {captures:,} captures ({len(ours):,} random "
@@ -474,6 +479,7 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="newsarchive-replay-"))
     work.mkdir(parents=True, exist_ok=True)
     servers: list[Server] = []
+    load_at_start = os.getloadavg()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         info = build_dataset(work, args)
@@ -523,7 +529,9 @@ def main() -> None:
                       f"{r['non2xx']}  other CPU {r['other_cpu_s']:.1f} s", flush=True)
         loader = (f"wrk, {min(args.threads, args.connections)} thread(s)" if wrk
                   else "httpx in a child process")
-        print(f"\nload generator: {loader}; machine: {os.cpu_count()} CPUs")
+        print(f"\nload generator: {loader}; machine: {os.cpu_count()} CPUs; load average "
+              f"(1, 5, 15 min) {format_load(load_at_start)} at the start, "
+              f"{format_load(os.getloadavg())} at the end")
         report_lookups(found, info["captures"])
         report_http(results, skipped, args)
     finally:

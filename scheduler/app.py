@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from fastapi import FastAPI
 
@@ -12,6 +13,7 @@ from scheduler import ui
 from scheduler.api import articles, captures, cdx, crawls, memento, sites, system, wacz, web
 from scheduler.api.errors import install_error_handlers
 from scheduler.config import ServiceSettings
+from scheduler.date_header import DateHeader
 from scheduler.metrics import ServiceMetrics
 from scheduler.service import Service
 
@@ -29,6 +31,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # sync routes run in anyio's threadpool, sized per event loop (ServiceSettings.threads)
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
         await service.start()
         try:
             yield
@@ -40,6 +44,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.service = service
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(DateHeader)
     for module in (crawls, sites, captures, articles, cdx, web, memento, wacz, system):
         app.include_router(module.router)
     app.include_router(ui.router)

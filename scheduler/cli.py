@@ -17,6 +17,7 @@ from archive.config import ArchiveConfig
 from archive.models import ACTIVE_STATUSES, CrawlJob
 from archive.snapshot import (
     SnapshotNotFound,
+    article_of,
     closest_capture,
     list_captures,
     load_snapshot,
@@ -24,15 +25,15 @@ from archive.snapshot import (
 )
 from archive.storage import StorageError
 from scheduler.cli_articles import articles, reextract
-from scheduler.cli_common import err, fail, open_catalog, out
+from scheduler.cli_common import App, err, fail, open_catalog, out
 from scheduler.cli_export import export_wacz
 from scheduler.cli_jobs import jobs_app
 from scheduler.cli_sites import sites_app
 from scheduler.cli_storage import storage_app
 from scheduler.cli_worker import worker
 
-app = typer.Typer(help="Archive news sites to WARC and retrieve what they said.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = App(help="Archive news sites to WARC and retrieve what they said.",
+          no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(sites_app, name="sites")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(storage_app, name="storage")
@@ -189,10 +190,10 @@ def snapshot(
     with catalog.session() as session:
         try:
             capture = closest_capture(session, url, when)
-            snap = load_snapshot(capture, config.open_storage(), config.spool_dir)
+            snap = load_snapshot(capture, config.open_storage(), config.spool_dir, session)
         except (SnapshotNotFound, StorageError) as exc:
             raise fail(str(exc)) from None
-        article = capture.article
+        article = article_of(session, capture)
         if raw:
             sys.stdout.buffer.write(snap.body)
             sys.stdout.buffer.flush()
@@ -305,7 +306,10 @@ def serve(
             load_sites_file(settings.sites_file)
         except ValueError as exc:
             raise fail(f"bad NEWSARCHIVE_SITES_FILE: {exc}", 2) from None
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # replayed responses carry the archived Date and Server: uvicorn adds neither (the app
+    # dates every other response, scheduler.date_header)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                server_header=False, date_header=False)
 
 
 @app.command()

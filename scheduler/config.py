@@ -21,6 +21,8 @@ from pydantic_settings import (
 from archive.config import ArchiveConfig
 from crawler.network_policy import parse_networks
 
+LOCAL_API_THREADS, NETWORK_API_THREADS = 4, 40
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSARCHIVE_", extra="ignore")
@@ -51,6 +53,10 @@ class ServiceSettings(BaseSettings):
     redispatch_seconds: float = Field(default=600.0, gt=0)  # resend unclaimed queued jobs
     site_busy_delay: float = Field(default=5.0, gt=0)  # retry a job whose site is crawling
     leader_retry_seconds: float = Field(default=5.0, gt=0)  # standby scheduler's lock retry
+    # Threads for blocking request work (catalog queries, storage reads). Unset: 4 when the
+    # catalog is SQLite and storage local files (CPU-bound: more threads only queue on the
+    # GIL and stretch tail latency), else 40, as anyio's default, for network waits.
+    api_threads: int | None = Field(default=None, ge=1, le=256)
 
     @field_validator("broker_url")
     @classmethod
@@ -75,6 +81,15 @@ class ServiceSettings(BaseSettings):
         toml_file = os.environ.get("NEWSARCHIVE_CONFIG", "newsarchive.toml")
         return (init_settings, env_settings,
                 TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @property
+    def threads(self) -> int:
+        if self.api_threads is not None:
+            return self.api_threads
+        archive = self.archive
+        local = (archive.database_url.startswith("sqlite")
+                 and archive.storage_url.startswith("file:"))
+        return LOCAL_API_THREADS if local else NETWORK_API_THREADS
 
     @property
     def archive(self) -> ArchiveConfig:

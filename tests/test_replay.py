@@ -19,7 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import html as lxml_html
 from sqlalchemy import event
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import iso_date_to_timestamp
 from warcio.warcwriter import WARCWriter
 
 from archive.archiver import Archiver
@@ -27,7 +29,8 @@ from archive.catalog import Catalog
 from archive.cdxj import surt_key
 from archive.config import ArchiveConfig
 from archive.models import Capture, WarcFile, WarcState
-from archive.snapshot import closest_capture, load_snapshot
+from archive.replay import HOP_BY_HOP
+from archive.snapshot import SnapshotNotFound, closest_capture, load_snapshot
 from archive.warc import HttpExchange, WarcWriter, payload_digest
 from scheduler.app import create_app
 from scheduler.config import ServiceSettings
@@ -196,6 +199,34 @@ def test_raw_replay_is_byte_exact_with_every_header(replay: Replay) -> None:
     head = replay.client.head(f"/web/{T2}id_/{STORY}")
     assert (head.status_code, head.content) == (200, b"")
     assert head.headers["content-length"] == str(len(body))
+
+
+def test_raw_replay_sends_every_response_as_warcio_reads_it(revisits: Replay) -> None:
+    """The id_ route (catalog row, ranged read, one zlib call) against warcio's
+    ArchiveIterator reading each stored WARC from its start: for every response record the
+    same status, the same headers (hop-by-hop dropped, Content-Length the payload's; an
+    archived Location is rewritten, see below) and the same bytes."""
+    warcs = sorted((revisits.config.data_dir / "storage" / "warcs").glob("*.warc.gz"))
+    responses = 0
+    for warc in warcs:
+        with warc.open("rb") as f:
+            for record in ArchiveIterator(f):
+                if record.rec_type != "response":
+                    continue
+                responses += 1
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                ts = iso_date_to_timestamp(record.rec_headers.get_header("WARC-Date"))
+                payload = record.raw_stream.read()
+                response, body = revisits.raw(f"/web/{ts}id_/{url}")
+                assert (response.status_code, body) == (
+                    int(record.http_headers.get_statuscode()), payload), url
+                expected = [(k.lower(), v) for k, v in record.http_headers.headers
+                            if k.lower() not in HOP_BY_HOP | {"content-length", "location"}]
+                sent = [(k, v) for k, v in response.headers.multi_items()
+                        if k not in ("memento-datetime", "link", "location",
+                                     "x-archive-status-line")]
+                assert sent == [*expected, ("content-length", str(len(payload)))], url
+    assert responses == 9 + 3
 
 
 def test_raw_replay_keeps_a_nonstandard_reason_phrase_visible(replay: Replay) -> None:
@@ -472,12 +503,14 @@ def test_revisit_without_headers_takes_the_latest_earlier_original(revisits: Rep
 
 
 def test_load_snapshot_of_a_revisit_reads_the_original_payload(revisits: Replay) -> None:
-    """What ``newsarchive snapshot`` uses: the session of the capture finds the original."""
+    """What ``newsarchive snapshot`` uses: the lookup's session finds the original."""
     storage = revisits.config.open_storage()
     with revisits.catalog.session() as session:
         revisit = closest_capture(session, PAGE, "20261104000000")
         assert revisit.record_type == "revisit"
-        snapshot = load_snapshot(revisit, storage, revisits.config.spool_dir)
+        with pytest.raises(SnapshotNotFound, match="needs a catalog session"):
+            load_snapshot(revisit, storage, revisits.config.spool_dir)  # a row, no session
+        snapshot = load_snapshot(revisit, storage, revisits.config.spool_dir, session)
     assert snapshot.warc_headers.get_header("WARC-Type") == "revisit"
     assert snapshot.http_headers.get_header("X-Version") == "revisit"
     assert snapshot.raw_body == REVISIT_PAYLOAD

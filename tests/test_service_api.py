@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from archive.models import Capture, WarcFile, WarcState
+from archive.snapshot import closest_capture, load_snapshot
 from scheduler.demo import DemoSite
 from tests.service_helpers import RunningService, free_port, wait_until
 
@@ -59,6 +60,18 @@ def test_on_demand_crawl_is_archived_and_readable(service: RunningService,
     captures = [line for line in service.archive.cli("captures", url, "--json").text
                 .splitlines() if line]
     assert [c["job_id"] for c in map(json.loads, captures)] == [job["id"]]
+
+    # Through the real server, a replay carries the archived Date and Server, once each
+    replay = service.client.get(f"/web/{json.loads(captures[0])['timestamp']}id_/{url}")
+    assert replay.status_code == 200 and replay.content == demo_site.served_bytes(ARTICLE)
+    assert replay.headers.get_list("server") == ["HarbourGazetteDemo/1.0"]
+    assert len(replay.headers.get_list("date")) == 1
+    config = service.archive.config
+    with service.archive.catalog().session() as session:
+        archived = load_snapshot(closest_capture(session, url), config.open_storage(),
+                                 config.spool_dir, session).http_headers
+    assert replay.headers["date"] == archived.get_header("Date")
+    assert "date" in service.client.get("/healthz").headers  # everything else is dated
 
 
 def test_duplicate_requests_coalesce(service: RunningService, demo_site: DemoSite) -> None:
@@ -326,6 +339,19 @@ def test_bad_requests_get_clear_errors(service: RunningService, demo_site: DemoS
     cron = client.post("/api/v1/sites", json={"name": "c", "start_urls": [url],
                                               "schedule": {"cron": "61 * * * *"}})
     assert "61 * * * *" in cron.json()["error"]
+
+    created = client.post("/api/v1/sites", json={
+        "name": "nulls", "start_urls": [url], "feeds": [url],
+        "schedule": {"interval_seconds": 3600}})
+    assert created.status_code == 201, created.text
+    cleared = client.patch("/api/v1/sites/nulls", json={"feeds": None, "schedule": None})
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["feeds"], cleared.json()["schedule"]) == ([], None)
+    for field in ("max_pages", "enabled"):
+        refused = client.patch("/api/v1/sites/nulls", json={field: None})
+        assert refused.status_code == 422, refused.text
+        assert f"{field} may not be null" in refused.json()["error"]
+    assert client.get("/api/v1/sites/nulls").json()["max_pages"] == 1000  # unchanged
 
     assert client.get("/api/v1/crawls/424242").status_code == 404
     assert "424242" in client.get("/api/v1/crawls/424242").json()["error"]

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anyio import to_thread
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from scheduler.app import create_app
-from scheduler.config import ServiceSettings
+from scheduler.config import LOCAL_API_THREADS, NETWORK_API_THREADS, ServiceSettings
 from tests.service_helpers import wait_until
 
 PUBLIC = "http://93.184.216.34/"  # a public literal: passes the SSRF gate without DNS
@@ -28,6 +29,29 @@ def stored_schedule_ids(client: TestClient) -> list[str]:
     engine = client.app.state.service.catalog.engine
     with engine.connect() as connection:
         return [row[0] for row in connection.execute(text("SELECT id FROM apscheduler_jobs"))]
+
+
+def limiter_tokens(client: TestClient) -> float:
+    """Threads the app's event loop lends to blocking (sync) request handlers."""
+    assert client.portal is not None
+
+    async def tokens() -> float:
+        return to_thread.current_default_thread_limiter().total_tokens
+
+    return client.portal.call(tokens)
+
+
+def test_request_threads_follow_the_archive_kind(tmp_path: Path) -> None:
+    local = ServiceSettings(data_dir=tmp_path / "data")
+    assert local.threads == LOCAL_API_THREADS  # SQLite and files: CPU-bound, few threads
+    with TestClient(create_app(local)) as test_client:
+        assert limiter_tokens(test_client) == LOCAL_API_THREADS
+    s3 = ServiceSettings(data_dir=tmp_path / "data", storage_url="s3://bucket/news")
+    assert s3.threads == NETWORK_API_THREADS  # network waits: many
+    chosen = ServiceSettings(data_dir=tmp_path / "data", api_threads=12)
+    assert chosen.threads == 12
+    with TestClient(create_app(chosen)) as test_client:
+        assert limiter_tokens(test_client) == 12
 
 
 def test_schedules_live_in_the_catalog_with_coalescing_and_a_misfire_grace(client) -> None:

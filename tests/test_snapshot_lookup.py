@@ -1,31 +1,38 @@
-"""Snapshot lookup end to end: Archiver -> catalog (SQLite) -> spool / LocalStorage -> record."""
+"""Snapshot lookup end to end: Archiver -> catalog (SQLite; closest-capture lookups on
+PostgreSQL too) -> spool / LocalStorage -> record."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import io
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import event, func, inspect, select, text
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.models import Article, Capture, WarcFile, WarcState
 from archive.snapshot import (
+    CaptureRef,
     SnapshotNotFound,
     closest_capture,
     list_captures,
     load_snapshot,
     normalize_timestamp,
+    parse_record,
 )
-from archive.storage import LocalStorage, open_storage
+from archive.storage import LocalStorage, StorageError, open_storage
 from archive.warc import HttpExchange, WarcWriter
+from tests.test_articles_search import temporary_database
 
 URL = "https://news.example.org/story"
 TIMES = {
@@ -82,8 +89,9 @@ class Setup:
         return self.archiver.archive(exchange(version, url)).record_id
 
 
-def make_setup(tmp_path: Path, **writer_options: object) -> Setup:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+def make_setup(tmp_path: Path, database_url: str | None = None,
+               **writer_options: object) -> Setup:
+    catalog = Catalog(database_url or f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     storage = open_storage((tmp_path / "storage").as_uri())
     assert isinstance(storage, LocalStorage)
     spool = tmp_path / "spool"
@@ -91,26 +99,43 @@ def make_setup(tmp_path: Path, **writer_options: object) -> Setup:
     return Setup(catalog, storage, writer, Archiver(catalog, storage, writer), spool)
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[Setup]:
-    s = make_setup(tmp_path)
+@contextmanager
+def archived(tmp_path: Path, database_url: str | None = None) -> Iterator[Setup]:
+    """The three versions of URL and one other page, archived (the spool file still open)."""
+    s = make_setup(tmp_path, database_url)
     for version, when in TIMES.items():
         s.archive(version, when)
     s.archive("other", TIMES["v2"], "https://news.example.org/other")
     s.archiver.flush()
-    yield s
-    s.archiver.close()  # no-op when the test already closed it
-    s.catalog.dispose()
+    try:
+        yield s
+    finally:
+        s.archiver.close()  # no-op when the test already closed it
+        s.catalog.dispose()
 
 
-def version_of(capture: Capture) -> str:
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    with archived(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    """:func:`setup` on SQLite and on PostgreSQL (skipped without a server, unless
+    NEWSARCHIVE_REQUIRE_SERVICES=1)."""
+    with temporary_database(request.param, tmp_path) as url, archived(tmp_path, url) as s:
+        yield s
+
+
+def version_of(capture: Capture | CaptureRef) -> str:
     return next(v for v, t in TIMES.items() if t.strftime("%Y%m%d%H%M%S") == capture.timestamp)
 
 
 # -- closest_capture ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("at", "expected"), [
+CLOSEST = [
     ("20200101000000", "v1"),  # before all
     ("20261103100000", "v1"),  # exact
     ("20261103120000", "v2"),  # exact
@@ -122,18 +147,47 @@ def version_of(capture: Capture) -> str:
     ("20261104120001", "v3"),
     ("20300101000000", "v3"),  # after all
     (None, "v3"),  # latest
-])
-def test_closest_capture(setup: Setup, at: str | None, expected: str) -> None:
-    with setup.catalog.session() as session:
-        capture = closest_capture(session, URL, at)
-        assert version_of(capture) == expected
-        assert capture.url == URL
-        assert capture.status == 200
-        assert capture.mime == "text/html"
+]
 
 
-def test_lookup_uses_the_surt_key(setup: Setup) -> None:
+def test_closest_capture(any_catalog: Setup) -> None:
+    with any_catalog.catalog.session() as session:
+        expected_rows = {c.id: c for c in list_captures(session, URL)}
+        for at, expected in CLOSEST:
+            capture = closest_capture(session, URL, at)
+            assert version_of(capture) == expected, f"closest to {at}"
+            row = expected_rows[capture.id]  # every field is the catalog row's
+            assert capture == CaptureRef(
+                id=row.id, job_id=row.job_id, url=URL, surt=row.surt,
+                timestamp=row.timestamp, status=200, mime="text/html",
+                payload_digest=row.payload_digest, record_type="response",
+                record_id=row.record_id, offset=row.offset, length=row.length,
+                truncated=None, warc_file=capture.warc_file)
+            assert (capture.warc_file.filename, capture.warc_file.storage_key,
+                    capture.warc_file.state) == (row.warc_file.filename, None, WarcState.OPEN)
+
+
+def test_closest_capture_is_two_probes_of_the_surt_timestamp_index(setup: Setup) -> None:
+    """SQLite's plan for the one statement: an index search on each side of the time, no
+    sort, the WARC file by primary key."""
+    statements: list[tuple[str, object]] = []
+    event.listen(setup.catalog.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, parameters, *_: statements.append(
+                     (statement, parameters)))
     with setup.catalog.session() as session:
+        closest_capture(session, URL, "20261104000000")
+    [(statement, parameters)] = statements
+    with setup.catalog.engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                       parameters)]
+    assert [step for step in plan if "captures" in step] == [
+        "SEARCH captures USING INDEX ix_captures_surt_timestamp (surt=? AND timestamp<?)",
+        "SEARCH captures USING INDEX ix_captures_surt_timestamp (surt=? AND timestamp>?)"]
+    assert not [step for step in plan if "TEMP B-TREE" in step or step.startswith("SCAN c")]
+
+
+def test_lookup_uses_the_surt_key(any_catalog: Setup) -> None:
+    with any_catalog.catalog.session() as session:
         capture = closest_capture(session, "http://NEWS.example.org/story", "20261103100000")
         assert version_of(capture) == "v1"
         other = closest_capture(session, "https://news.example.org/other")
@@ -147,8 +201,8 @@ def test_list_captures_in_time_order(setup: Setup) -> None:
         assert [version_of(c) for c in list_captures(session, URL, limit=2)] == ["v1", "v2"]
 
 
-def test_unknown_url_raises_snapshot_not_found(setup: Setup) -> None:
-    with setup.catalog.session() as session:
+def test_unknown_url_raises_snapshot_not_found(any_catalog: Setup) -> None:
+    with any_catalog.catalog.session() as session:
         with pytest.raises(SnapshotNotFound) as excinfo:
             closest_capture(session, "https://news.example.org/never", "20261103100000")
         assert "https://news.example.org/never" in str(excinfo.value)
@@ -267,6 +321,51 @@ def test_captures_read_back_the_right_record(setup: Setup) -> None:
                 capture.payload_digest)
             assert record.rec_headers.get_header("WARC-Date").replace("-", "").replace(
                 ":", "").replace("T", "").removesuffix("Z") == capture.timestamp
+
+
+def record_members(path: Path) -> list[bytes]:
+    """Every record of the WARC file at ``path`` as catalogued: its gzip member's bytes."""
+    spans = []
+    with path.open("rb") as f:
+        records = ArchiveIterator(f)
+        for _ in records:
+            records.read_to_end()
+            spans.append((records.get_record_offset(), records.get_record_length()))
+    data = path.read_bytes()
+    return [data[offset:offset + length] for offset, length in spans]
+
+
+def record_view(record: ArcWarcRecord, decoded: bool = False) -> tuple[object, ...]:
+    """A record's type, WARC and HTTP headers and payload (as archived, or decoded)."""
+    http = record.http_headers
+    return (record.rec_type, record.rec_headers.headers, http and http.statusline,
+            http and http.headers,
+            (record.content_stream() if decoded else record.raw_stream).read())
+
+
+def test_parse_record_reads_what_warcio_archive_iterator_reads(setup: Setup) -> None:
+    """parse_record (one zlib call, warcio's record loader) against warcio's ArchiveIterator
+    on every record of a WARC (warcinfo, request, response, metadata), gzip'd as stored and
+    uncompressed."""
+    setup.archiver.close()
+    [warc] = (setup.storage.root / "warcs").glob("*.warc.gz")
+    members = record_members(warc)
+    assert len(members) == 1 + 4 * 2
+    for member in members:
+        for data in (member, zlib.decompress(member, wbits=31)):
+            for decoded in (False, True):
+                expected = next(iter(ArchiveIterator(io.BytesIO(data))))
+                assert record_view(parse_record(data), decoded) == record_view(expected,
+                                                                               decoded)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "no WARC record at the catalogued offset"),
+    (gzip.compress(b"WARC/1.1\r\n")[:12], "is not valid gzip"),
+])
+def test_parse_record_errors_name_the_problem(data: bytes, message: str) -> None:
+    with pytest.raises(StorageError, match=message):
+        parse_record(data)
 
 
 def test_captures_across_rolled_files(tmp_path: Path) -> None:

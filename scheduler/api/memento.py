@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.models import Capture
-from archive.snapshot import SnapshotNotFound, closest_capture, list_captures
+from archive.snapshot import AnyCapture, SnapshotNotFound, closest_capture, list_captures
 from scheduler.api.crawls import service_of
 from scheduler.api.errors import ApiError, NotFound
 
@@ -91,7 +91,7 @@ class MementoUrls:
     def timemap(self, kind: str = "link") -> str:
         return f"{self.base}timemap/{kind}/{self.original}"
 
-    def link_header(self, capture: Capture | None = None, modifier: str = "") -> str:
+    def link_header(self, capture: AnyCapture | None = None, modifier: str = "") -> str:
         """``Link``: original, timegate, timemap and (given a capture) the memento itself."""
         links = [f'<{self.original}>; rel="original"',
                  f'<{self.timegate}>; rel="timegate"',
@@ -102,7 +102,8 @@ class MementoUrls:
         return ", ".join(links)
 
 
-def memento_headers(urls: MementoUrls, capture: Capture, modifier: str = "") -> dict[str, str]:
+def memento_headers(urls: MementoUrls, capture: AnyCapture,
+                    modifier: str = "") -> dict[str, str]:
     return {"Memento-Datetime": http_date(capture.timestamp),
             "Link": urls.link_header(capture, modifier)}
 

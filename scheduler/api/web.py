@@ -21,7 +21,6 @@ from fastapi.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -31,7 +30,9 @@ from archive.models import Article, Capture
 from archive.replay import ArchivedResponse, open_response
 from archive.rewrite import ArchiveUrls, Rewriter
 from archive.snapshot import (
+    AnyCapture,
     SnapshotNotFound,
+    article_of,
     closest_capture,
     neighbours,
     normalize_timestamp,
@@ -161,14 +162,16 @@ def _encode(value: str) -> bytes:
 
 
 def raw_response(archived: ArchivedResponse, urls: MementoUrls) -> Response:
-    """The archived status, headers and payload bytes (streamed), plus Memento headers."""
+    """The archived status, headers and payload bytes, plus Memento headers. The payload is
+    already in memory (one ranged read): sent as one body, without a per-chunk hop to the
+    threadpool."""
     timestamp = archived.capture.timestamp
     headers = archived.headers(lambda target: urls.memento(timestamp, RAW, target))
     headers += memento_headers(urls, archived.capture, RAW).items()
     if archived.reason and archived.reason != _standard_reason(archived.status):
         # ASGI cannot carry a reason phrase: the server sends the standard one
         headers.append(("X-Archive-Status-Line", archived.status_line))
-    response = StreamingResponse(archived.iter_payload(), status_code=archived.status)
+    response = Response(archived.payload, status_code=archived.status)
     response.raw_headers = [(name.lower().encode("latin-1"), _encode(value))
                             for name, value in headers]
     return response
@@ -205,7 +208,7 @@ def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewri
     return Response(body, archived.status, headers)
 
 
-def banner(urls: MementoUrls, capture: Capture, previous: Capture | None,
+def banner(urls: MementoUrls, capture: AnyCapture, previous: Capture | None,
            following: Capture | None) -> str:
     """The view's banner: capture time, original URL, previous/next capture, TimeMap."""
     def link(target: Capture | None, label: str) -> str:
@@ -224,10 +227,10 @@ def banner(urls: MementoUrls, capture: Capture, previous: Capture | None,
             f' · <a style="color:#fcd34d" href="{timemap}">all captures</a></div>')
 
 
-def article_view(session: Session, capture: Capture, modifier: str,
+def article_view(session: Session, capture: AnyCapture, modifier: str,
                  urls: MementoUrls) -> Response:
     """The extracted article of ``capture`` (of its original, for a revisit)."""
-    article: Article | None = capture.article
+    article: Article | None = article_of(session, capture)
     if article is None and capture.record_type == "revisit":
         try:
             article = revisit_original(session, capture).article
