@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import hashlib
 import html
 import json
@@ -486,6 +487,16 @@ class Nginx:
 # =====================================================================================
 
 TIMES: dict[str, Any] = {"responses": 0, "pages_parsed": 0}
+GC: dict[str, Any] = {"s": 0.0, "collections": [0, 0, 0], "started": 0.0}
+
+
+def _gc_clock(phase: str, info: dict[str, int]) -> None:
+    """gc.callbacks hook: time spent in collections, per generation, during the crawl."""
+    if phase == "start":
+        GC["started"] = time.perf_counter()
+    else:
+        GC["s"] += time.perf_counter() - GC["started"]
+        GC["collections"][info["generation"]] += 1
 
 
 class BenchTimer:
@@ -562,6 +573,7 @@ def child_main(args: argparse.Namespace) -> None:
         profiler = cProfile.Profile()
     result: dict[str, Any] = {"mode": args.child, "import_s": t_ready - t_start, "code": code}
 
+    gc.callbacks.append(_gc_clock)
     if args.child == "plain":
         from scrapy.crawler import CrawlerProcess
 
@@ -634,6 +646,7 @@ def child_main(args: argparse.Namespace) -> None:
         "finish_reason": stats.get("finish_reason"),
         "cpu_user_s": self_ru.ru_utime, "cpu_sys_s": self_ru.ru_stime,
         "maxrss_self_kb": self_ru.ru_maxrss, "maxrss_children_kb": children_ru.ru_maxrss,
+        "gc_s": GC["s"], "gc_collections": GC["collections"],
     })
     write_result(args, result)
 
@@ -1003,7 +1016,9 @@ def main() -> None:
                 rate = r["pages"] / r["crawl_s"]
                 print(f"round {rnd + 1}/{args.rounds} {mode:<8} {r['pages']} pages in "
                       f"{r['crawl_s']:.2f} s = {rate:.1f} pages/s (wall {r['wall_s']:.2f} s, "
-                      f"peak RSS {r['maxrss_self_kb'] / 1024:.0f} MB)", flush=True)
+                      f"peak RSS {r['maxrss_self_kb'] / 1024:.0f} MB, GC "
+                      + (f"{r['gc_s']:.2f} s in {r['gc_collections']} collections)"
+                         if "gc_s" in r else "n/a)"), flush=True)
                 expected = args.pages
                 extra = 1 if url_file else 2  # robots.txt (+ sitemap.xml)
                 if r["pages"] != expected:

@@ -60,7 +60,9 @@ NEWSARCHIVE_ARCHIVE = True  # False: plain crawl, nothing archived
 NEWSARCHIVE_WARC_PREFIX = os.environ.get("NEWSARCHIVE_WARC_PREFIX", "newsarchive")
 NEWSARCHIVE_WARC_MAX_SIZE = int(os.environ.get("NEWSARCHIVE_WARC_MAX_SIZE", 1024**3))
 NEWSARCHIVE_WARC_MAX_AGE = float(os.environ.get("NEWSARCHIVE_WARC_MAX_AGE", 900))  # seconds
-NEWSARCHIVE_WARC_GZIP_LEVEL = 6  # per-record gzip member; 9 is several times slower
+# Deflate level of each record's gzip member (9 is several times slower than 6). Records whose
+# payload is already compressed (Content-Encoding, JPEG, PDF...) use stored blocks instead.
+NEWSARCHIVE_WARC_GZIP_LEVEL = 6
 NEWSARCHIVE_CATALOG_FLUSH_INTERVAL = 1.0  # seconds between catalog commits during a crawl
 NEWSARCHIVE_PROGRESS_INTERVAL = 2.0  # seconds between live stats updates of the job row
 NEWSARCHIVE_EXTRACT = True  # run article extraction on HTML pages

@@ -15,8 +15,10 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from random import Random
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -516,3 +518,28 @@ def test_sha1_digest_is_warcios_base32(data: bytes) -> None:
     expected = "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
     assert sha1_digest(data) == expected
     assert sha1_digest(data[:7], data[7:]) == expected
+
+
+def test_compressed_payloads_are_stored_and_text_is_deflated(tmp_path: Path) -> None:
+    """Deflate cannot shrink a gzip/JPEG payload: its record is written in stored blocks,
+    never larger than the record plus gzip framing; a text record is still compressed."""
+    random = Random(7)
+    noise = gzip.compress(bytes(random.getrandbits(8) for _ in range(40_000)), mtime=0)
+    text = b"".join(b"<p>%d council meeting minutes</p>\n" % i for i in range(2_000))
+    writer = DeterministicWriter(tmp_path)
+    encoded, _ = writer.write_exchange(replace(plain(body=noise), response_headers=[
+        ("Content-Type", "text/html"), ("Content-Encoding", "gzip")]))
+    jpeg, _ = writer.write_exchange(replace(plain(body=noise), response_headers=[
+        ("Content-Type", "image/jpeg")]))
+    html, _ = writer.write_exchange(plain(body=text))
+    closed = writer.close()
+    assert closed is not None
+    data = closed.path.read_bytes()
+    for record in (encoded, jpeg, html):
+        member = data[record.offset:record.offset + record.length]
+        raw = gzip.decompress(member)
+        if record is html:
+            assert len(member) < len(raw) / 5
+        else:  # 18 bytes of gzip header and trailer, 5 per stored block (<= 64 KiB each)
+            assert len(member) <= len(raw) + 18 + 5 * (len(raw) // 65_535 + 2)
+            assert records(member)[0][2] == noise
