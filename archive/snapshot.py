@@ -29,8 +29,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session, joinedload
-from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
-from warcio.statusandheaders import StatusAndHeaders
+from warcio.recordloader import ArchiveLoadFailed, ArcWarcRecord, ArcWarcRecordLoader
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.archiver import spool_path
@@ -39,7 +39,9 @@ from archive.models import Article, Capture, WarcFile, WarcState
 from archive.storage import Storage, StorageError
 
 GZIP_MAGIC = b"\x1f\x8b"
-_LOADER = ArcWarcRecordLoader()  # stateless between records: shared by every thread
+# As ArchiveIterator configures it (any HTTP status line, e.g. "HTTP/2 200", and no ARC
+# conversion); stateless between records: shared by every thread.
+_LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
 
 
 class SnapshotNotFound(LookupError):
@@ -246,7 +248,15 @@ def parse_record(data: bytes) -> ArcWarcRecord:
         except zlib.error as exc:
             raise StorageError(f"the record at the catalogued offset is not valid gzip: "
                                f"{exc}") from None
-    return _LOADER.parse_record_stream(io.BytesIO(data))
+    if not data.startswith(b"WARC/"):
+        raise StorageError("no WARC record at the catalogued offset")
+    try:
+        return _LOADER.parse_record_stream(io.BytesIO(data))
+    # AttributeError: warcio's loader on a response record without WARC-Target-URI
+    except (EOFError, ValueError, AttributeError, ArchiveLoadFailed,
+            StatusAndHeadersParserException) as exc:
+        raise StorageError(f"the WARC record at the catalogued offset cannot be read: "
+                           f"{exc!r}") from None
 
 
 @dataclass(frozen=True)

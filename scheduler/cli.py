@@ -306,8 +306,8 @@ def serve(
             load_sites_file(settings.sites_file)
         except ValueError as exc:
             raise fail(f"bad NEWSARCHIVE_SITES_FILE: {exc}", 2) from None
-    # replayed responses carry the archived Date and Server: uvicorn adds neither (the app
-    # dates every other response, scheduler.date_header)
+    # raw replays carry the archived Date and Server: uvicorn adds neither (the app dates
+    # every other response, scheduler.date_header)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
                 server_header=False, date_header=False)
 

@@ -328,6 +328,7 @@ def test_view_rewrites_every_kind_of_link_into_the_archive(replay: Replay) -> No
     csp = response.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'none'" in csp
     assert response.headers["memento-datetime"] == "Tue, 03 Nov 2026 12:00:00 GMT"
+    assert len(response.headers.get_list("date")) == 1  # a response of this service: dated
     page = response.text  # gzip decoded by the service, not by the client
     assert "Version v2 café" in page
     doc = lxml_html.fromstring(page)
@@ -403,6 +404,7 @@ def test_text_and_json_views_of_the_extracted_article(replay: Replay) -> None:
     assert text.status_code == 200
     assert text.headers["content-type"].startswith("text/plain")
     assert text.text == "The bridge reopened."
+    assert len(text.headers.get_list("date")) == 1
     data = replay.get(f"/web/{T2}json_/{SITE}/article").json()
     assert data["article"]["title"] == "Harbour bridge reopens"
     assert data["article"]["authors"] == ["A. Writer"]

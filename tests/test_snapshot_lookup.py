@@ -362,10 +362,30 @@ def test_parse_record_reads_what_warcio_archive_iterator_reads(setup: Setup) -> 
 @pytest.mark.parametrize(("data", "message"), [
     (b"", "no WARC record at the catalogued offset"),
     (gzip.compress(b"WARC/1.1\r\n")[:12], "is not valid gzip"),
+    (gzip.compress(b""), "no WARC record at the catalogued offset"),
+    (b"\r\n", "no WARC record at the catalogued offset"),
+    (b"<!doctype html><p>not an archive</p>", "no WARC record at the catalogued offset"),
+    (gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: 6\r\n\r\nHTTP/x"),
+     "the WARC record at the catalogued offset cannot be read"),
 ])
 def test_parse_record_errors_name_the_problem(data: bytes, message: str) -> None:
     with pytest.raises(StorageError, match=message):
         parse_record(data)
+
+
+def test_parse_record_reads_any_http_status_line_as_archive_iterator_does() -> None:
+    """Scrapy's HTTP/2 handler reports the protocol as "h2"; such records must replay."""
+    body = b"<p>over h2</p>"
+    for protocol in ("HTTP/2", "h2"):
+        http = f"{protocol} 200 OK\r\nContent-Type: text/html\r\n\r\n".encode() + body
+        data = (b"WARC/1.1\r\nWARC-Type: response\r\nWARC-Target-URI: https://h2.example/\r\n"
+                b"Content-Type: application/http; msgtype=response\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(http) + http + b"\r\n\r\n")
+        record = parse_record(gzip.compress(data))
+        assert record.http_headers.get_statuscode() == "200"
+        assert record.content_stream().read() == body
+        assert record_view(parse_record(data)) == record_view(
+            next(iter(ArchiveIterator(io.BytesIO(data)))))
 
 
 def test_captures_across_rolled_files(tmp_path: Path) -> None:
