@@ -55,6 +55,7 @@ _TRAFILATURA_OPTS: dict[str, Any] = {
 # what the default mode finds, it has dropped part of the article: take the default mode's.
 RECALL_CHECK_CHARS, RECALL_SHARE = 500, 0.6
 MAX_TEXT_BETWEEN_CHUNKS = 40  # "Advertisement", "Continue reading below"
+_INVISIBLE = frozenset({"script", "style", "noscript", "template"})
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,11 @@ def _text_between(a: lhtml.HtmlElement, b: lhtml.HtmlElement) -> int:
     """Characters of visible text after element ``a`` and before element ``b``."""
     n = 0
     for text in a.xpath("following::text()"):
-        parent = text.getparent()
-        if parent is b or b in parent.iterancestors():
+        owner = text.getparent()  # for a tail, the element the text follows
+        if owner is b or b in owner.iterancestors():
             break
-        if parent.tag not in ("script", "style", "noscript", "template"):
+        container = owner.getparent() if text.is_tail else owner
+        if container is None or container.tag not in _INVISIBLE:
             n += len(text.strip())
     return n
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import trafilatura
+from lxml import html as lhtml
 
 from crawler.extraction import (
     EXTRACTOR_VERSION,
     Article,
+    _merge_chunks,
     extract_article,
     normalize_date,
     split_authors,
@@ -392,14 +394,24 @@ def test_body_split_around_ads_is_joined_in_order() -> None:
     assert "footer paragraph" not in article.text and "Advertisement" not in article.text
 
 
-def test_chunks_separated_by_headings_are_not_reordered() -> None:
-    heading = "<h2>What the opposition said about the spending plans</h2>"
-    article = extract_article(_chunked_page(heading), "https://example.com/budget")
-    assert article is not None
-    found = [p for p in CHUNK_PARAGRAPHS if p in article.text]
-    assert found and [article.text.find(p) for p in found] == sorted(
-        article.text.find(p) for p in found)
-    assert "footer paragraph" not in article.text
+@pytest.mark.parametrize(("between", "joined"), [
+    ('<div class="ad"><span>Advertisement</span></div>', True),
+    ("<script>var slot = 'a much longer script body than forty characters';</script>", True),
+    ("<h2>What the opposition said about the spending plans</h2>", False),
+    # text after a script (a tail in lxml) is visible text like any other
+    ("<script>var x = 1;</script>Readers in the north of the region will see the changes.",
+     False),
+])
+def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
+                                                             joined: bool) -> None:
+    tree = lhtml.fromstring(_chunked_page(between))
+    chunks = tree.xpath("//article//div[@class='article__body']")
+    main = _merge_chunks(chunks[0], dict.fromkeys(chunks, 100))
+    assert main is chunks[0]
+    paragraphs = [p.text for p in main.iter("p")]
+    assert paragraphs == (CHUNK_PARAGRAPHS if joined else CHUNK_PARAGRAPHS[:3])
+    remaining = tree.xpath("//article//div[@class='article__body']")
+    assert len(remaining) == (1 if joined else 3)  # nothing moved past the separating text
 
 
 # --- helpers -------------------------------------------------------------------------------
