@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from scrapy.http import XmlResponse
+from scrapy.utils.test import get_crawler
 from sqlalchemy import inspect, select
 from warcio.archiveiterator import ArchiveIterator
 
@@ -36,7 +38,7 @@ from crawler.discovery import (
     within_horizon,
 )
 from crawler.seen import SeenUrls
-from crawler.spiders.news import NewsSitemap
+from crawler.spiders.news import NewsSitemap, NewsSpider
 from scheduler.app import create_app
 from scheduler.config import ServiceSettings
 from tests.conftest import Archive
@@ -350,3 +352,26 @@ def test_cli_sites_add_sets_refresh_and_horizon(archive: Archive) -> None:
     bad = archive.cli("sites", "add", "other", "--start-url", "http://127.0.0.1:9/",
                       "--horizon", "soon", expect=None)
     assert bad.returncode != 0 and "invalid duration 'soon'" in bad.stderr
+
+
+def test_feed_items_are_dated_by_publication_and_pretty_printed_links_are_read() -> None:
+    """An Atom entry is judged by ``published`` even when ``updated`` (recent) comes first;
+    a ``<link href>`` element with whitespace inside still gives its href."""
+    now = datetime.now(UTC)
+    recent, old = now - timedelta(hours=3), now - timedelta(days=40)
+    atom = f"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">
+      <entry><title>Edited long ago story</title>
+        <link rel="alternate" href="https://news.example/old-story.html">
+        </link>
+        <updated>{recent.isoformat()}</updated><published>{old.isoformat()}</published>
+      </entry>
+      <entry><title>Fresh story</title>
+        <link rel="alternate" href="https://news.example/fresh-story.html">
+        </link>
+        <updated>{recent.isoformat()}</updated>
+      </entry></feed>"""
+    crawler = get_crawler(NewsSpider)
+    spider = NewsSpider.from_crawler(crawler, urls=["https://news.example/"], horizon="2d")
+    response = XmlResponse("https://news.example/atom.xml", body=atom.encode())
+    assert spider._feed_links(response) == ["https://news.example/fresh-story.html"]
+    assert crawler.stats.get_value("newsarchive/feed_too_old") == 1

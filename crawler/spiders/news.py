@@ -68,6 +68,8 @@ ROLE_FEED = "feed"
 ROLE_SITEMAP = "sitemap"
 ROLE_ROBOTS = "robots"
 ROLE_PAGE = "page"
+# Feed item dates, most to least telling (RSS pubDate, Atom published, Dublin Core date)
+_FEED_DATES = ("pubDate", "published", "date", "updated")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rss",
               "application/atom")
 
@@ -341,10 +343,12 @@ class NewsSpider(Spider):
         selector.remove_namespaces()
         now, links = utcnow(), []
         for item in selector.xpath("//item | //entry"):
-            link = (item.xpath("link/text()").get() or item.xpath(
+            link = (item.xpath("normalize-space(link)").get() or item.xpath(
                 "link[not(@rel) or @rel='alternate']/@href").get() or "").strip()
-            date = parse_feed_date(item.xpath(
-                "pubDate/text() | published/text() | date/text() | updated/text()").get())
+            # the publication date first, the last update only when there is none
+            date = parse_feed_date(next(filter(None, (
+                item.xpath(f"normalize-space({name})").get()
+                for name in _FEED_DATES)), None))
             if not link:
                 continue
             if within_horizon(date, self.horizon, now):
