@@ -111,9 +111,10 @@ class Archiver:
         """Write one exchange; returns the response record, or the revisit record when the
         payload is the same as the latest capture of the URL."""
         key = surt_key(exchange.url)
-        target = self._revisit_target(key, exchange) if self.revisits else None
+        digest = payload_digest(exchange.body)  # once: for the revisit check and the record
+        target = self._revisit_target(key, exchange, digest) if self.revisits else None
         if target is None:
-            response, request = self.writer.write_exchange(exchange)
+            response, request = self.writer.write_exchange(exchange, digest=digest)
             mime = exchange.mime
             if response.payload_digest:
                 self._latest[key] = _Latest(exchange.status, RevisitTarget(
@@ -145,14 +146,15 @@ class Archiver:
             self.flush()
         return response
 
-    def _revisit_target(self, key: str, exchange: HttpExchange) -> RevisitTarget | None:
-        """The original to refer to when this payload repeats the URL's latest capture."""
+    def _revisit_target(self, key: str, exchange: HttpExchange,
+                        digest: str) -> RevisitTarget | None:
+        """The original to refer to when this payload (``digest``) repeats the URL's latest
+        capture."""
         if exchange.truncated or not exchange.body:
             return None
         latest = self._latest.get(key) or self._latest_in_catalog(key)
         if latest is None or latest.status != exchange.status:
             return None
-        digest = payload_digest(exchange.body)
         return latest.original if latest.original.payload_digest == digest else None
 
     def _latest_in_catalog(self, key: str) -> _Latest | None:

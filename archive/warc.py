@@ -228,8 +228,9 @@ class WarcWriter:
         self.max_size = max_size
         self.max_age = max_age
         self.gzip_level = gzip_level
-        # warcio builds records and digests; we compress each one as its own gzip member
-        # (warcio's own wrapper is fixed at level 9, several times slower than 6).
+        # warcio builds the warcinfo and revisit records (other records are framed by
+        # _write_block); each record is compressed here as its own gzip member (warcio's own
+        # wrapper is fixed at level 9, several times slower than 6).
         self._buffer = io.BytesIO()
         self._records = WARCWriter(self._buffer, gzip=False, warc_version=WARC_VERSION)
         self.warcinfo = warcinfo or {"software": "newsarchive"}
@@ -255,14 +256,17 @@ class WarcWriter:
     def current_filename(self) -> str | None:
         return self._current.filename if self._current else None
 
-    def write_exchange(self, exchange: HttpExchange) -> tuple[WrittenRecord, WrittenRecord]:
-        """Write the response and its request record; returns (response, request)."""
+    def write_exchange(self, exchange: HttpExchange, *, digest: str | None = None,
+                       ) -> tuple[WrittenRecord, WrittenRecord]:
+        """Write the response and its request record; returns (response, request).
+        ``digest``: the body's payload digest, when the caller has computed it already."""
         warc = self._writable()
         date = self.now()
         response_id = self.new_record_id()
         http_headers = self._response_headers(exchange)
         headers = self._exchange_headers(exchange, response_id, date)
-        headers.update(self._digests(exchange.url, "response", http_headers, exchange.body))
+        headers.update(self._digests(exchange.url, "response", http_headers, exchange.body,
+                                     digest))
         level = STORED_GZIP_LEVEL if _already_compressed(exchange) else self.gzip_level
         written_response = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date,
                                              http_headers, exchange.body, level)
@@ -423,12 +427,11 @@ class WarcWriter:
         return headers
 
     @staticmethod
-    def _digests(uri: str, record_type: str, http_headers: _HttpHeaders,
-                 body: bytes) -> dict[str, str]:
-        """Type, target and both digests, in the order warcio would add them (it skips its
-        own chunked digest pass when they are present)."""
+    def _digests(uri: str, record_type: str, http_headers: _HttpHeaders, body: bytes,
+                 payload: str | None = None) -> dict[str, str]:
+        """Type, target and both digests, in the order warcio writes them."""
         return {"WARC-Type": record_type, "WARC-Target-URI": uri,
-                "WARC-Payload-Digest": sha1_digest(body),
+                "WARC-Payload-Digest": payload or sha1_digest(body),
                 "WARC-Block-Digest": sha1_digest(http_headers.buffer, body)}
 
     @staticmethod

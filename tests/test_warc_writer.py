@@ -542,4 +542,6 @@ def test_compressed_payloads_are_stored_and_text_is_deflated(tmp_path: Path) -> 
             assert len(member) < len(raw) / 5
         else:  # 18 bytes of gzip header and trailer, 5 per stored block (<= 64 KiB each)
             assert len(member) <= len(raw) + 18 + 5 * (len(raw) // 65_535 + 2)
+            assert member[3] == 0  # no optional gzip fields: deflate data starts at byte 10
+            assert (member[10] >> 1) & 3 == 0, "first deflate block is not stored (BTYPE 00)"
             assert records(member)[0][2] == noise
