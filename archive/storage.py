@@ -90,7 +90,8 @@ class LocalStorage:
             raise StorageError(f"file storage URL {url!r} must be file:///absolute/path")
         self.url = url
         self.root = Path(unquote(parsed.path))
-        self._root = os.path.normpath(self.root.resolve())
+        # with a trailing separator ("/" for the filesystem root): keys must land below it
+        self._root = os.path.join(os.path.normpath(self.root.resolve()), "")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file in the way, no permission, read-only disk, ...
@@ -99,9 +100,10 @@ class LocalStorage:
                                "directory that can be created and written") from None
 
     def _path(self, key: str) -> Path:
-        # normpath, not resolve(): no filesystem calls per read; ".." cannot climb out
+        # normpath, not resolve(): no filesystem calls per read, and ".." cannot climb out;
+        # a symlink the operator put inside the root (warcs/ -> another disk) is followed
         path = os.path.normpath(os.path.join(self._root, key))
-        if not path.startswith(self._root + os.sep):
+        if not path.startswith(self._root):
             raise StorageError(f"storage key {key!r} escapes the storage root {self.root}")
         return Path(path)
 

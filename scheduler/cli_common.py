@@ -21,9 +21,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 class App(typer.Typer):
-    """The command tree; a storage that cannot be opened (a ``file://`` root that is a file,
-    an S3 URL without a bucket, ...) is one ``error:`` line and exit status 2, whichever
-    command met it, not a traceback."""
+    """The command tree. A :class:`StorageError` that no command handled itself is one
+    ``error:`` line and exit status 2 (the archive's configuration is unusable), not a
+    traceback: in practice a storage that cannot be opened (a ``file://`` root that is a
+    file, an S3 URL without a bucket, bad ``NEWSARCHIVE_S3_RETRIES``, ...). Commands that read
+    or write records catch it themselves and exit 1."""
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         try:

@@ -48,7 +48,7 @@ def add(
     refresh: Annotated[list[str] | None, typer.Option(
         help="Re-capture archived articles at this age, e.g. 1h (repeatable).")] = None,
     horizon: Annotated[str | None, typer.Option(
-        help="Skip sitemap entries older than this (default 2d).")] = None,
+        help="Skip sitemap entries and feed items older than this (default 2d).")] = None,
     article_pattern: Annotated[list[str] | None, typer.Option(
         help="URL regex of article pages (overrides detection; repeatable).")] = None,
     hub_pattern: Annotated[list[str] | None, typer.Option(

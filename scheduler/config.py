@@ -41,6 +41,7 @@ class ServiceSettings(BaseSettings):
     dispatch_interval: float = Field(default=1.0, gt=0)
     upload_retry_seconds: float = Field(default=60.0, gt=0)  # background retry of uploads
     s3_endpoint_url: str | None = None  # MinIO, Ceph, R2, Garage...
+    s3_retries: int | None = Field(default=None, ge=0, le=100)  # unset: ArchiveConfig's 8
     # Scale-out (docs/deployment.md): jobs go through Dramatiq on Redis to ``newsarchive
     # worker`` processes instead of the embedded dispatcher.
     broker_url: str | None = None  # redis://host:6379/0
@@ -93,8 +94,9 @@ class ServiceSettings(BaseSettings):
 
     @property
     def archive(self) -> ArchiveConfig:
-        return ArchiveConfig.resolve(self.data_dir, self.database_url, self.storage_url,
-                                     self.spool_dir, self.s3_endpoint_url)
+        return ArchiveConfig.resolve(
+            self.data_dir, self.database_url, self.storage_url, self.spool_dir,
+            self.s3_endpoint_url, None if self.s3_retries is None else str(self.s3_retries))
 
     def crawl_environment(self) -> dict[str, str]:
         """Environment for crawl child processes: the same archive, the same policy."""
@@ -105,6 +107,7 @@ class ServiceSettings(BaseSettings):
             "NEWSARCHIVE_STORAGE_URL": archive.storage_url,
             "NEWSARCHIVE_SPOOL_DIR": str(archive.spool_dir),
             "NEWSARCHIVE_ALLOWED_NETWORKS": self.allowed_networks,
+            "NEWSARCHIVE_S3_RETRIES": str(archive.s3_retries),
             **({"NEWSARCHIVE_S3_ENDPOINT_URL": archive.s3_endpoint_url}
                if archive.s3_endpoint_url else {}),
         }

@@ -21,6 +21,10 @@ class SiteExists(ValueError):
     pass
 
 
+class SiteWithoutSeeds(ValueError):
+    pass
+
+
 def get_site(session: Session, name: str) -> Site:
     site = session.scalar(select(Site).where(Site.name == name))
     if site is None:
@@ -44,6 +48,9 @@ def update_site(session: Session, name: str, patch: SitePatch) -> Site:
         if field == "schedule":
             value = patch.schedule.as_dict() if patch.schedule else None
         setattr(site, field, value)
+    if not (site.start_urls or site.feeds or site.sitemaps):  # SiteIn's rule, after the patch
+        raise SiteWithoutSeeds(f"site {name!r} would have no start_urls, feeds or sitemaps "
+                               "left; a site needs at least one (send one, or DELETE the site)")
     session.flush()
     return site
 

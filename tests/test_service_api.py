@@ -352,6 +352,10 @@ def test_bad_requests_get_clear_errors(service: RunningService, demo_site: DemoS
         assert refused.status_code == 422, refused.text
         assert f"{field} may not be null" in refused.json()["error"]
     assert client.get("/api/v1/sites/nulls").json()["max_pages"] == 1000  # unchanged
+    seedless = client.patch("/api/v1/sites/nulls", json={"start_urls": None})
+    assert seedless.status_code == 422, seedless.text
+    assert "would have no start_urls, feeds or sitemaps left" in seedless.json()["error"]
+    assert client.get("/api/v1/sites/nulls").json()["start_urls"] == [url]  # rolled back
 
     assert client.get("/api/v1/crawls/424242").status_code == 404
     assert "424242" in client.get("/api/v1/crawls/424242").json()["error"]

@@ -199,3 +199,10 @@ def test_percent_encoded_file_url(tmp_path: Path) -> None:
     assert isinstance(storage, LocalStorage)
     assert storage.root == root
     assert root.is_dir()
+
+
+def test_keys_map_below_the_root_even_when_it_is_the_filesystem_root() -> None:
+    top = LocalStorage("file:///")
+    for key in ("newsarchive-test-missing/a.warc.gz", "warcs/../newsarchive-test-missing/b"):
+        with pytest.raises(StorageError, match="not found"):  # looked up, not refused
+            top.read_range(key, 0, 1)

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from archive.config import ArchiveConfig
 from archive.models import WarcFile
 from archive.s3 import S3Storage
 from archive.storage import StorageError
+from scheduler.config import ServiceSettings
 from tests.conftest import Archive
 from tests.service_helpers import wait_until
 
@@ -59,6 +61,22 @@ def test_s3_retries_are_configurable_and_checked(tmp_path: Path) -> None:
     for bad in ("-1", "many", "1000"):
         with pytest.raises(StorageError, match=f"NEWSARCHIVE_S3_RETRIES='{bad}'.*0 to 100"):
             ArchiveConfig.from_env({**env, "NEWSARCHIVE_S3_RETRIES": bad})
+
+
+def test_service_passes_s3_retries_to_its_archive_and_crawls(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.delenv("NEWSARCHIVE_S3_RETRIES", raising=False)
+    config = tmp_path / "newsarchive.toml"
+    config.write_text(f"data_dir = '{tmp_path}'\ns3_retries = 3\n")
+    monkeypatch.setenv("NEWSARCHIVE_CONFIG", str(config))
+    settings = ServiceSettings()
+    assert settings.archive.s3_retries == 3
+    assert settings.crawl_environment()["NEWSARCHIVE_S3_RETRIES"] == "3"
+    monkeypatch.setenv("NEWSARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    assert ServiceSettings(data_dir=tmp_path).archive.s3_retries == 8
+    with pytest.raises(ValidationError, match="s3_retries"):
+        ServiceSettings(data_dir=tmp_path, s3_retries=101)
 
 
 @pytest.mark.slow

@@ -68,7 +68,8 @@ class SiteFields(BaseModel):
     refresh: list[str] = Field(default_factory=list, max_length=10, examples=[["1h", "1d"]],
                                description="Ages at which archived articles are re-captured.")
     horizon: str | None = Field(default=None, examples=["2d"], description=(
-        "Skip sitemap entries older than this (default NEWSARCHIVE_SITEMAP_HORIZON, 2d)."))
+        "Skip sitemap entries and feed items older than this (default "
+        "NEWSARCHIVE_SITEMAP_HORIZON, 2d)."))
     article_patterns: list[str] = Field(default_factory=list, max_length=100)
     hub_patterns: list[str] = Field(default_factory=list, max_length=100)
 

@@ -16,7 +16,14 @@ from scheduler.api.errors import Conflict, NotFound, Unprocessable
 from scheduler.api.schemas import JobOut, SiteIn, SiteOut, SitePatch
 from scheduler.schedules import next_run
 from scheduler.service import Service
-from scheduler.sites import SiteExists, SiteNotFound, create_site, get_site, update_site
+from scheduler.sites import (
+    SiteExists,
+    SiteNotFound,
+    SiteWithoutSeeds,
+    create_site,
+    get_site,
+    update_site,
+)
 from scheduler.urlcheck import check_crawl_url
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
@@ -90,6 +97,8 @@ def change_site(name: str, body: SitePatch, request: Request, _: Writer) -> Site
             update_site(session, name, body)
         except SiteNotFound as exc:
             raise NotFound(str(exc)) from None
+        except SiteWithoutSeeds as exc:
+            raise Unprocessable(str(exc)) from None
     service.sync_schedules()
     with service.catalog.session() as session:
         return site_out(service, session, lookup(session, name))
