@@ -10,12 +10,16 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig
@@ -279,15 +283,34 @@ def _missing(message: str) -> None:
     pytest.skip(message)
 
 
+@contextmanager
+def temporary_database(kind: str, directory: Path) -> Iterator[str]:
+    """A SQLite file in ``directory``, or a fresh PostgreSQL schema dropped afterwards (skip
+    without PostgreSQL, fail with NEWSARCHIVE_REQUIRE_SERVICES=1)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'catalog.sqlite'}"
+        return
+    schema = f"newsarchive_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        admin.dispose()
+        _missing(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[Any]:
     """``postgres_databases()`` → the URL of a fresh, empty database on the test server
     (NEWSARCHIVE_TEST_POSTGRES_URL); every one is dropped at the end of the session."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
-
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect():

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,8 +18,7 @@ from typing import Any
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, delete, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import delete, select, text, update
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.archiver import Archiver
@@ -32,10 +29,7 @@ from archive.search import SearchError, get_article, search_articles
 from archive.warc import HttpExchange, WarcWriter
 from scheduler.app import create_app
 from scheduler.config import ServiceSettings
-from tests.conftest import Archive, services_required
-
-PG_URL = os.environ.get("NEWSARCHIVE_TEST_POSTGRES_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.conftest import Archive, temporary_database
 
 
 class ClockedWriter(WarcWriter):
@@ -115,33 +109,6 @@ def populate(catalog: Catalog, config: ArchiveConfig) -> dict[str, int]:
                                     .where(text("captures.record_id = :r"))
                                     .params(r=record_id))
                 for key, record_id in records.items()}
-
-
-@contextmanager
-def temporary_database(kind: str, directory: Path) -> Iterator[str]:
-    """A SQLite file in ``directory``, or a fresh PostgreSQL schema dropped afterwards (skip
-    without PostgreSQL, fail with NEWSARCHIVE_REQUIRE_SERVICES=1)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / 'catalog.sqlite'}"
-        return
-    schema = f"newsarchive_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as exc:
-        admin.dispose()
-        message = f"PostgreSQL not reachable at {PG_URL}: {exc.orig}"
-        if services_required():
-            pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
-        pytest.skip(message)
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @contextmanager

@@ -533,7 +533,7 @@ def test_revisit_whose_original_is_missing_is_a_clear_404(revisits: Replay) -> N
 
 
 def test_closest_capture_and_revisits_on_postgresql(tmp_path: Path) -> None:
-    from tests.test_articles_search import temporary_database
+    from tests.conftest import temporary_database
 
     with temporary_database("postgresql", tmp_path) as url, start_replay(tmp_path, url) as pg:
         assert pg.catalog.engine.dialect.name == "postgresql"

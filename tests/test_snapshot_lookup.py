@@ -32,7 +32,7 @@ from archive.snapshot import (
 )
 from archive.storage import LocalStorage, StorageError, open_storage
 from archive.warc import HttpExchange, WarcWriter
-from tests.test_articles_search import temporary_database
+from tests.conftest import temporary_database
 
 URL = "https://news.example.org/story"
 TIMES = {
