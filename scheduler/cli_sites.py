@@ -1,11 +1,11 @@
-"""``newsarchive sites add|list|show|remove``: edits the catalog; a running service picks
-the change up within seconds (schedules included)."""
+"""``newsarchive sites add|update|list|show|remove``: edits the catalog; a running service
+picks the change up within seconds (schedules included)."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -13,9 +13,16 @@ from rich.table import Table
 from sqlalchemy import select
 
 from archive.models import Site
-from scheduler.api.schemas import Schedule, SiteIn
+from scheduler.api.schemas import Schedule, SiteIn, SitePatch
 from scheduler.cli_common import fail, open_catalog, out
-from scheduler.sites import SiteExists, SiteNotFound, create_site, get_site
+from scheduler.sites import (
+    SiteExists,
+    SiteNotFound,
+    SiteWithoutSeeds,
+    create_site,
+    get_site,
+    update_site,
+)
 
 sites_app = typer.Typer(help="Manage the sites crawled on a schedule.", no_args_is_help=True)
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
@@ -67,16 +74,78 @@ def add(
                       article_patterns=article_pattern or [],
                       hub_patterns=hub_pattern or [])
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'site'}: "
-                             f"{str(e['msg']).removeprefix('Value error, ')}"
-                             for e in exc.errors())
-        raise fail(problems) from None
+        raise fail(problems(exc)) from None
     with open_catalog().session() as session:
         try:
             create_site(session, site)
         except SiteExists as exc:
             raise fail(str(exc)) from None
     out.print(f"added site {name}" + (f" ({schedule.as_dict()})" if schedule else ""))
+
+
+def problems(exc: ValidationError) -> str:
+    """``field: message; ...`` of a failed validation, as the API words them."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'site'}: "
+                     f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors())
+
+
+@sites_app.command("update")
+def update(
+    name: str,
+    start_url: Annotated[list[str] | None, typer.Option(
+        help="Home/section page (repeatable; replaces the list).")] = None,
+    feed: Annotated[list[str] | None, typer.Option(
+        help="RSS/Atom feed (repeatable; replaces the list).")] = None,
+    sitemap: Annotated[list[str] | None, typer.Option(
+        help="Sitemap (repeatable; replaces the list).")] = None,
+    every: Annotated[str | None, typer.Option(help="New interval: 30m, 6h, 1d.")] = None,
+    cron: Annotated[str | None, typer.Option(help="New cron expression.")] = None,
+    no_schedule: Annotated[bool, typer.Option(
+        "--no-schedule", help="Remove the schedule (crawl on request only).")] = False,
+    depth: Annotated[int | None, typer.Option(min=0, help="Link hops from the seeds.")] = None,
+    max_pages: Annotated[int | None, typer.Option(min=1, help="Most pages per crawl.")] = None,
+    allow: Annotated[list[str] | None, typer.Option(
+        help="URL regex to follow (repeatable; replaces the list).")] = None,
+    deny: Annotated[list[str] | None, typer.Option(
+        help="URL regex never to follow (repeatable; replaces the list).")] = None,
+    enabled: Annotated[bool | None, typer.Option(
+        "--enable/--disable", help="Switch the site's schedule on or off.")] = None,
+    refresh: Annotated[list[str] | None, typer.Option(
+        help="Re-capture ages, e.g. 1h (repeatable; replaces the list).")] = None,
+    horizon: Annotated[str | None, typer.Option(
+        help="Skip sitemap entries and feed items older than this.")] = None,
+    article_pattern: Annotated[list[str] | None, typer.Option(
+        help="URL regex of article pages (repeatable; replaces the list).")] = None,
+    hub_pattern: Annotated[list[str] | None, typer.Option(
+        help="URL regex of hub pages (repeatable; replaces the list).")] = None,
+) -> None:
+    """Change some fields of a site (as the API's PATCH); the others stay as they are."""
+    if sum(map(bool, (every, cron, no_schedule))) > 1:
+        raise fail("give one of --every, --cron or --no-schedule")
+    given: dict[str, Any] = {
+        "start_urls": start_url, "feeds": feed, "sitemaps": sitemap, "allow": allow,
+        "deny": deny, "max_depth": depth, "max_pages": max_pages, "enabled": enabled,
+        "refresh": refresh, "horizon": horizon, "article_patterns": article_pattern,
+        "hub_patterns": hub_pattern}
+    changes = {field: value for field, value in given.items() if value is not None}
+    try:
+        if every or cron:
+            changes["schedule"] = Schedule(
+                interval_seconds=parse_every(every)) if every else Schedule(cron=cron)
+        elif no_schedule:
+            changes["schedule"] = None
+        patch = SitePatch.model_validate(changes)
+    except ValidationError as exc:
+        raise fail(problems(exc)) from None
+    if not changes:
+        raise fail(f"nothing to change for site {name!r}: give at least one option "
+                   "(see `newsarchive sites update --help`)")
+    with open_catalog().session() as session:
+        try:
+            update_site(session, name, patch)
+        except (SiteNotFound, SiteWithoutSeeds) as exc:
+            raise fail(str(exc)) from None
+    out.print(f"updated site {name}: {', '.join(sorted(changes))}")
 
 
 @sites_app.command("list")

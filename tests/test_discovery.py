@@ -354,6 +354,33 @@ def test_cli_sites_add_sets_refresh_and_horizon(archive: Archive) -> None:
     assert bad.returncode != 0 and "invalid duration 'soon'" in bad.stderr
 
 
+def test_cli_sites_update_changes_only_the_given_fields(archive: Archive) -> None:
+    home, feed = "http://127.0.0.1:9/", "http://127.0.0.1:9/rss"
+    archive.cli("sites", "add", "tribune", "--start-url", home, "--feed", feed,
+                "--every", "30m", "--refresh", "1h")
+    done = archive.cli("sites", "update", "tribune", "--horizon", "12h", "--cron",
+                       "*/10 * * * *", "--disable", "--refresh", "6h", "--refresh", "1d")
+    assert "updated site tribune: enabled, horizon, refresh, schedule" in done.text
+    shown = archive.cli("sites", "show", "tribune").json()
+    assert (shown["horizon"], shown["schedule"], shown["enabled"], shown["refresh"]) == (
+        "12h", {"cron": "*/10 * * * *"}, False, ["6h", "1d"])
+    assert (shown["start_urls"], shown["feeds"], shown["max_pages"]) == ([home], [feed], 1000)
+    archive.cli("sites", "update", "tribune", "--no-schedule", "--enable")
+    shown = archive.cli("sites", "show", "tribune").json()
+    assert (shown["schedule"], shown["enabled"]) == (None, True)
+
+    for args, message in [
+        (("ghost", "--depth", "1"), "no site named 'ghost'"),
+        (("tribune",), "nothing to change for site 'tribune'"),
+        (("tribune", "--horizon", "soon"), "invalid duration 'soon'"),
+        (("tribune", "--every", "1h", "--cron", "* * * * *"), "give one of --every, --cron"),
+        (("tribune", "--article-pattern", "("), "invalid regular expression '('"),
+    ]:
+        bad = archive.cli("sites", "update", *args, expect=1)
+        assert message in bad.stderr, bad.stderr
+    assert archive.cli("sites", "show", "tribune").json() == shown  # nothing changed
+
+
 def test_feed_items_are_dated_by_publication_and_pretty_printed_links_are_read() -> None:
     """An Atom entry is judged by ``published`` even when ``updated`` (recent) comes first;
     a ``<link href>`` element with whitespace inside still gives its href."""
