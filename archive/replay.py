@@ -82,7 +82,7 @@ class ArchivedResponse:
 
     def decoded(self) -> bytes:
         """The payload with its Content-Encoding (gzip, deflate, br) removed."""
-        return self._records.payload_record().content_stream().read()
+        return self._records.decoded_payload()
 
 
 def open_response(session: Session, capture: AnyCapture, storage: Storage,

@@ -268,12 +268,16 @@ class CaptureRecords:
     record: ArcWarcRecord  # its payload stream has been read: use raw_payload
     http_headers: StatusAndHeaders
     source: AnyCapture
-    source_bytes: bytes
+    payload_source: ArcWarcRecord  # the record holding the payload (stream read too)
     raw_payload: bytes
 
-    def payload_record(self) -> ArcWarcRecord:
-        """A fresh parse of the payload record (its streams can be read once)."""
-        return parse_record(self.source_bytes)
+    def decoded_payload(self) -> bytes:
+        """The payload with its Content-Encoding (gzip, deflate, br) removed by warcio, from
+        ``raw_payload`` (the record is not read or parsed again)."""
+        src = self.payload_source
+        return ArcWarcRecord(src.format, src.rec_type, src.rec_headers,
+                             io.BytesIO(self.raw_payload), src.http_headers,
+                             src.content_type, src.length).content_stream().read()
 
 
 def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
@@ -284,7 +288,7 @@ def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
     data = read_record_bytes(capture, storage, spool_dir)
     record = parse_record(data)
     headers = record.http_headers
-    source, source_bytes, payload_record = capture, data, record
+    source, payload_record = capture, record
     if capture.record_type == "revisit":
         if session is None and isinstance(capture, Capture):
             session = Session.object_session(capture)
@@ -292,15 +296,14 @@ def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
             raise SnapshotNotFound(f"the revisit of {capture.url} at {capture.timestamp} "
                                    "needs a catalog session to find its original")
         source = revisit_original(session, capture)
-        source_bytes = read_record_bytes(source, storage, spool_dir)
-        payload_record = parse_record(source_bytes)
+        payload_record = parse_record(read_record_bytes(source, storage, spool_dir))
         if headers is None or not headers.statusline:
             headers = payload_record.http_headers
     if headers is None:
         raise StorageError(f"the {capture.record_type} record {capture.record_id} has no "
                            "HTTP response headers")
     return CaptureRecords(record=record, http_headers=headers, source=source,
-                          source_bytes=source_bytes,
+                          payload_source=payload_record,
                           raw_payload=payload_record.raw_stream.read())
 
 
@@ -309,6 +312,6 @@ def load_snapshot(capture: AnyCapture, storage: Storage, spool_dir: Path,
     """The capture's headers and body (a revisit's from its original, found with
     ``session``), read whole."""
     records = read_capture_records(capture, storage, spool_dir, session)
-    body = records.payload_record().content_stream().read()  # Content-Encoding decoded
+    body = records.decoded_payload()
     return Snapshot(capture=capture, warc_headers=records.record.rec_headers,
                     http_headers=records.http_headers, raw_body=records.raw_payload, body=body)
