@@ -19,7 +19,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -28,6 +27,7 @@ from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Catalog
 from archive.cdxj import REVISIT_MIME, surt_key
+from archive.layout import index_key, warc_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.storage import Storage, StorageError, file_sha256
 from archive.warc import (
@@ -40,9 +40,6 @@ from archive.warc import (
 )
 
 logger = logging.getLogger(__name__)
-
-WARC_KEY_PREFIX = "warcs/"
-INDEX_KEY_PREFIX = "indexes/"
 
 
 @dataclass
@@ -257,10 +254,10 @@ class Archiver:
 def ship_closed_warc(catalog: Catalog, storage: Storage, closed: ClosedWarc) -> None:
     """Store a closed WARC and its CDXJ (when there is one), mark it uploaded, then drop
     the spool copies."""
-    key = WARC_KEY_PREFIX + closed.filename
+    key = warc_key(closed.filename)
     storage.put_file(key, closed.path, sha256=closed.sha256)
     if closed.cdxj_path.exists():
-        storage.put_file(INDEX_KEY_PREFIX + closed.cdxj_path.name, closed.cdxj_path,
+        storage.put_file(index_key(closed.filename), closed.cdxj_path,
                          sha256=file_sha256(closed.cdxj_path))
     with catalog.session() as session:
         session.execute(update(WarcFile).where(WarcFile.filename == closed.filename).values(
@@ -269,10 +266,3 @@ def ship_closed_warc(catalog: Catalog, storage: Storage, closed: ClosedWarc) -> 
     closed.path.unlink(missing_ok=True)
     closed.cdxj_path.unlink(missing_ok=True)
 
-
-def spool_path(spool_dir: Path, filename: str) -> Path | None:
-    """The spool copy of ``filename`` (complete or still ``.open``), if there is one."""
-    for candidate in (spool_dir / filename, spool_dir / f"{filename}.open"):
-        if candidate.exists():
-            return candidate
-    return None

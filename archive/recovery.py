@@ -23,10 +23,11 @@ from warcio.timeutils import iso_date_to_timestamp
 from archive.archiver import ship_closed_warc
 from archive.catalog import Catalog
 from archive.cdxj import CdxjEntry, mime_of, write_cdxj
+from archive.layout import OPEN_SUFFIX, cdxj_path
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.snapshot import parse_record
 from archive.storage import Storage, StorageError
-from archive.warc import OPEN_SUFFIX, ClosedWarc
+from archive.warc import ClosedWarc
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +120,10 @@ def recover_open_file(catalog: Catalog, path: Path) -> tuple[ClosedWarc, int, in
                     status=int(record.http_headers.get_statuscode() or 0),
                     digest=headers.get_header("WARC-Payload-Digest"),
                     length=length, offset=offset, filename=filename))
-    cdxj_path = final.with_name(filename + ".cdxj")
-    write_cdxj(cdxj_path, entries)
+    index = cdxj_path(final)
+    write_cdxj(index, entries)
     os.replace(path, final)
-    closed = ClosedWarc(path=final, cdxj_path=cdxj_path, size=keep, sha256=sha.hexdigest(),
+    closed = ClosedWarc(path=final, cdxj_path=index, size=keep, sha256=sha.hexdigest(),
                         records=len(members))
     with catalog.session() as session:
         row = session.scalar(select(WarcFile).where(WarcFile.filename == filename))
@@ -162,7 +163,7 @@ def recover_spool(catalog: Catalog, storage: Storage, spool_dir: Path) -> Recove
             select(WarcFile).where(WarcFile.state == WarcState.CLOSED))}
     for path in sorted(spool_dir.glob("*.warc.gz")):
         row = pending.get(path.name)
-        cdxj = path.with_name(path.name + ".cdxj")
+        cdxj = cdxj_path(path)
         if row is None or writer_alive(path) or not cdxj.exists():
             continue
         closed = ClosedWarc(path=path, cdxj_path=cdxj, size=row.size or 0,

@@ -33,8 +33,8 @@ from warcio.recordloader import ArchiveLoadFailed, ArcWarcRecord, ArcWarcRecordL
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 from warcio.timeutils import timestamp_to_datetime
 
-from archive.archiver import spool_path
 from archive.cdxj import surt_key
+from archive.layout import spool_path
 from archive.models import Article, Capture, WarcFile, WarcState
 from archive.storage import Storage, StorageError
 

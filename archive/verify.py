@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from archive.archiver import WARC_KEY_PREFIX, ship_closed_warc
+from archive.archiver import ship_closed_warc
 from archive.catalog import Catalog
+from archive.layout import OPEN_SUFFIX, WARC_KEY_PREFIX, cdxj_path, warc_key
 from archive.models import MultipartUpload, WarcFile, WarcState
 from archive.storage import CHUNK_SIZE, Storage, StorageError
 from archive.warc import ClosedWarc
@@ -34,7 +35,7 @@ def spool_status(catalog: Catalog, spool_dir: Path) -> SpoolStatus:
                                        .order_by(WarcFile.id)))
         multipart = len(session.scalars(select(MultipartUpload.key)).all())
     return SpoolStatus(files=len(paths), bytes=sum(p.stat().st_size for p in paths),
-                       open_files=sum(p.name.endswith(".open") for p in paths),
+                       open_files=sum(p.name.endswith(OPEN_SUFFIX) for p in paths),
                        pending_uploads=pending, multipart_in_progress=multipart)
 
 
@@ -75,7 +76,7 @@ def verify_storage(catalog: Catalog, storage: Storage, spool_dir: Path, *,
     known = {row.storage_key for row in rows if row.storage_key}
     for row in rows:
         report.checked += 1
-        key = row.storage_key or WARC_KEY_PREFIX + row.filename
+        key = row.storage_key or warc_key(row.filename)
         problem = _check(storage, key, row.size, row.sha256)
         if problem is None:
             report.ok += 1
@@ -113,7 +114,7 @@ def _repair(catalog: Catalog, storage: Storage, spool_dir: Path, row: WarcFile,
     row damaged."""
     local = spool_dir / row.filename
     if local.exists() and row.sha256:
-        closed = ClosedWarc(path=local, cdxj_path=local.with_name(local.name + ".cdxj"),
+        closed = ClosedWarc(path=local, cdxj_path=cdxj_path(local),
                             size=row.size or 0, sha256=row.sha256, records=row.records or 0)
         try:
             ship_closed_warc(catalog, storage, closed)

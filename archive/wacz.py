@@ -33,9 +33,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 from warcio.timeutils import timestamp_to_iso_date
 
-from archive.archiver import WARC_KEY_PREFIX, spool_path
 from archive.catalog import Catalog
 from archive.cdxj import CdxjEntry
+from archive.layout import spool_path, warc_key
 from archive.models import Article, Capture, CrawlJob, Site, WarcFile, WarcState
 from archive.storage import CHUNK_SIZE, Storage, StorageError
 
@@ -336,7 +336,7 @@ def _open_warc(warc: WarcSource, storage: Storage, spool_dir: Path) -> BinaryIO:
         local = spool_path(spool_dir, warc.filename)
         if local is not None:
             return local.open("rb")
-    return storage.open(warc.storage_key or WARC_KEY_PREFIX + warc.filename)
+    return storage.open(warc.storage_key or warc_key(warc.filename))
 
 
 def _check_as_catalogued(warc: WarcSource, size: int, digest: str) -> None:

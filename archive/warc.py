@@ -35,8 +35,8 @@ from warcio.warcwriter import WARCWriter
 from zlib_ng import zlib_ng
 
 from archive.cdxj import REVISIT_MIME, CdxjEntry, mime_of, write_cdxj
+from archive.layout import OPEN_SUFFIX, cdxj_path, open_path
 
-OPEN_SUFFIX = ".open"
 WARC_VERSION = "WARC/1.1"
 RESPONSE_CONTENT_TYPE = "application/http; msgtype=response"
 REQUEST_CONTENT_TYPE = "application/http; msgtype=request"
@@ -341,10 +341,10 @@ class WarcWriter:
         os.fsync(warc.out.raw.fileno())
         warc.out.raw.close()
         final = warc.path.with_name(warc.filename)
-        cdxj_path = final.with_name(final.name + ".cdxj")
-        write_cdxj(cdxj_path, warc.index)
+        index = cdxj_path(final)
+        write_cdxj(index, warc.index)
         os.replace(warc.path, final)
-        closed = ClosedWarc(path=final, cdxj_path=cdxj_path, size=warc.out.size,
+        closed = ClosedWarc(path=final, cdxj_path=index, size=warc.out.size,
                             sha256=warc.out.sha256.hexdigest(), records=warc.records)
         if self.on_close:
             self.on_close(closed)
@@ -358,7 +358,7 @@ class WarcWriter:
     def _open(self) -> _OpenWarc:
         self._serial += 1
         filename = self.new_filename()
-        path = self.spool_dir / (filename + OPEN_SUFFIX)
+        path = open_path(self.spool_dir, filename)
         out = _HashingFile(path.open("xb"))
         warc = _OpenWarc(path=path, out=out, opened_at=monotonic())
         self._current = warc
