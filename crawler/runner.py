@@ -11,8 +11,6 @@ sitemaps, ``<link rel="alternate">`` feeds) are fetched too.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,8 +20,9 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from sqlalchemy import func, select
 
+from archive import ledger
 from archive.catalog import Catalog
-from archive.models import Article, Capture, CrawlJob, JobStatus, Site, WarcFile, utcnow
+from archive.models import Article, Capture, CrawlJob, Site, WarcFile
 from archive.recovery import recover_spool
 from crawler.discovery import parse_duration
 from crawler.extensions.warc_archiver import archive_config
@@ -68,10 +67,6 @@ class CrawlSummary:
         return asdict(self)
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def crawl_settings(overrides: dict[str, Any] | None = None) -> Settings:
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
@@ -91,12 +86,7 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
     recover_spool(catalog, config.open_storage(catalog), config.spool_dir)
     if job_id is None:
         with catalog.session() as session:
-            job = CrawlJob(spec=asdict(spec), status=JobStatus.RUNNING, attempts=1,
-                           site_id=site_id, dedupe_key=f"site:{spec.site}" if spec.site else None,
-                           started_at=utcnow(), worker=worker_name(), pid=os.getpid())
-            session.add(job)
-            session.flush()
-            job_id = job.id
+            job_id = ledger.start_foreground(session, asdict(spec), site_id).id
     settings.set("NEWSARCHIVE_JOB_ID", job_id, priority="cmdline")
     settings.set("NEWSARCHIVE_EXTRACT", spec.extract, priority="cmdline")
     discovery = site_discovery(catalog, settings, spec, job_id, site_id)
@@ -150,16 +140,6 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
     spider = crawler.spider
     failures = list(getattr(spider, "failures", []))
     errors = sum(v for k, v in stats.items() if k.startswith("newsarchive/errors/"))
-    reason = stats.get("finish_reason")
-    with catalog.session() as session:
-        cancelled = session.scalar(select(CrawlJob.cancel_requested)
-                                   .where(CrawlJob.id == job_id))
-    if cancelled:
-        status = JobStatus.CANCELLED
-    elif error or reason != "finished":
-        status = JobStatus.FAILED
-    else:
-        status = JobStatus.SUCCEEDED
     with catalog.session() as session:
         warc_files = list(session.scalars(
             select(WarcFile.filename).where(WarcFile.job_id == job_id).order_by(WarcFile.id)))
@@ -167,17 +147,14 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
             select(func.count(Article.id)).join(Capture).where(Capture.job_id == job_id)) or 0
         pages = session.scalar(
             select(func.count(Capture.id)).where(Capture.job_id == job_id)) or 0
-        job = session.get(CrawlJob, job_id)
-        job.status = status
-        job.finished_at = utcnow()
-        job.error = error or (None if status == JobStatus.SUCCEEDED
-                              else f"crawl ended: {reason}")
-        job.stats = {"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
-                     "articles": articles, "errors": errors, "warc_files": len(warc_files),
-                     "revisits": stats.get("warc/revisits", 0),
-                     "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
-                     "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
-                     "failures": failures[:100]}
+        status = ledger.record_outcome(
+            session, job_id, error=error, finish_reason=str(stats.get("finish_reason")),
+            stats={"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
+                   "articles": articles, "errors": errors, "warc_files": len(warc_files),
+                   "revisits": stats.get("warc/revisits", 0),
+                   "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
+                   "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
+                   "failures": failures[:100]})
     skipped = {"over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
                "robots_txt": stats.get("newsarchive/skipped", 0),
                "already_archived": stats.get("newsarchive/seen_skipped", 0),

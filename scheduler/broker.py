@@ -20,8 +20,8 @@ from datetime import timedelta
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
+from archive import ledger
 from archive.catalog import Catalog
-from scheduler import ledger
 from scheduler.config import ServiceSettings
 
 logger = logging.getLogger(__name__)

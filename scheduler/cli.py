@@ -78,8 +78,8 @@ def crawl(
 
 def site_crawl_spec(name: str, given: Any) -> tuple[Any, int]:
     """The spec of a configured site; refuses while the site already has an active job."""
+    from archive.ledger import site_spec
     from crawler.runner import CrawlSpec
-    from scheduler.ledger import site_spec
     from scheduler.sites import SiteNotFound, get_site
 
     with open_catalog().session() as session:

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from archive import ledger
 from archive.models import CrawlJob
-from scheduler import ledger
 from scheduler.cli_common import fail, open_catalog, out
 
 jobs_app = typer.Typer(help="Inspect and cancel crawl jobs.", no_args_is_help=True)

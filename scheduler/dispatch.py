@@ -20,11 +20,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
-from sqlalchemy import select, update
-
+from archive import ledger
 from archive.catalog import Catalog
-from archive.models import CrawlJob, JobStatus
-from scheduler import ledger
 from scheduler.config import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -53,7 +50,7 @@ def exit_reason(code: int) -> str:
 
 def record_pid(catalog: Catalog, job_id: int, pid: int) -> None:
     with catalog.session() as session:
-        session.execute(update(CrawlJob).where(CrawlJob.id == job_id).values(pid=pid))
+        ledger.record_pid(session, job_id, pid)
 
 
 def abandon(catalog: Catalog, job_id: int, reason: str) -> None:
@@ -65,9 +62,7 @@ def abandon(catalog: Catalog, job_id: int, reason: str) -> None:
 def cancel_requested(catalog: Catalog, job_ids: Iterable[int]) -> set[int]:
     """Those of ``job_ids`` still running whose cancellation was requested."""
     with catalog.session() as session:
-        return set(session.scalars(select(CrawlJob.id).where(
-            CrawlJob.id.in_(list(job_ids)), CrawlJob.cancel_requested.is_(True),
-            CrawlJob.status == JobStatus.RUNNING)))
+        return ledger.cancel_requested(session, job_ids)
 
 
 class LocalDispatcher:
@@ -77,7 +72,7 @@ class LocalDispatcher:
         self.after_crash = after_crash  # finishes the WARC a dead crawl left in the spool
         self.settings = settings
         self.slots = settings.max_crawls
-        self.worker = f"{ledger.this_host()}:{os.getpid()}"
+        self.worker = ledger.worker_id()
         self._procs: dict[int, asyncio.subprocess.Process] = {}
         self._signalled: set[int] = set()
         self._wake = asyncio.Event()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from scheduler import locks
+from archive import locks
 
 logger = logging.getLogger(__name__)
 

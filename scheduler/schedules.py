@@ -19,9 +19,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
+from archive import ledger
 from archive.catalog import Catalog
 from archive.models import Site
-from scheduler import ledger
 
 logger = logging.getLogger(__name__)
 

@@ -18,12 +18,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from archive import ledger
 from archive.catalog import Catalog
 from archive.models import Site
 from archive.recovery import RecoveryReport, recover_spool
 from archive.storage import Storage, StorageError
 from crawler.network_policy import NetworkPolicy, parse_networks
-from scheduler import ledger, schedules
+from scheduler import schedules
 from scheduler.api.auth import RateLimiter
 from scheduler.broker import BrokerRelay
 from scheduler.config import ServiceSettings

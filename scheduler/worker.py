@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import signal
 import subprocess
 import threading
@@ -25,11 +24,11 @@ import dramatiq
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from archive import ledger, locks
 from archive.catalog import Catalog
-from archive.models import CrawlJob, JobStatus, utcnow
+from archive.models import CrawlJob, JobStatus
 from archive.recovery import recover_spool
 from archive.storage import Storage, StorageError
-from scheduler import ledger, locks
 from scheduler.broker import JobQueue
 from scheduler.config import ServiceSettings
 from scheduler.dispatch import (
@@ -60,7 +59,7 @@ class CrawlWorker:
     def __init__(self, settings: ServiceSettings, slots: int) -> None:
         self.settings = settings
         self.slots = slots
-        self.name = f"{ledger.this_host()}:{os.getpid()}"
+        self.name = ledger.worker_id()
         self.catalog = Catalog(settings.archive.database_url)
         self.shared_locks = locks.supported(self.catalog.engine)
         self.queue = JobQueue(settings, handler=self.handle)
@@ -159,7 +158,6 @@ class CrawlWorker:
                     return
                 retry = ledger.rerun_dead_attempt(session, job_id)
                 if retry is not None:
-                    retry.dispatched_at = utcnow()
                     retry_id = retry.id
             if retry is not None:
                 logger.warning("job %d lost its worker mid-crawl; re-running as job %d",

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from archive import ledger
 from archive.catalog import Catalog
 from archive.models import CrawlJob, JobStatus, Site, utcnow
-from scheduler import ledger
 
 
 @pytest.fixture

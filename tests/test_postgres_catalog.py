@@ -13,9 +13,9 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, func, inspect, select, text
 
+from archive import ledger, locks
 from archive.catalog import Catalog, alembic_config
 from archive.models import Capture, CrawlJob, JobStatus, Site
-from scheduler import ledger, locks
 from scheduler.leader import LeaderElection
 from tests.conftest import Archive
 from tests.service_helpers import wait_until

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from sqlalchemy import update
 from twisted.internet import task
 
+from archive import ledger
 from archive.catalog import Catalog
-from archive.models import CrawlJob, utcnow
 from crawler.extensions.warc_archiver import archive_config
 
 if TYPE_CHECKING:
@@ -60,8 +59,7 @@ class JobProgress:
     def report(self) -> None:
         stats = live_stats(self.crawler.stats.get_stats())
         with self.catalog.session() as session:
-            session.execute(update(CrawlJob).where(CrawlJob.id == self.job_id)
-                            .values(stats=stats, heartbeat_at=utcnow()))
+            ledger.heartbeat(session, self.job_id, stats)
 
     def spider_closed(self, spider: object) -> None:
         if self._loop.running:

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive import ledger
 from archive.models import CrawlJob, Site, WarcFile
-from scheduler import ledger
 from scheduler.api.auth import require_token
 from scheduler.api.errors import Conflict, NotFound, Unprocessable
 from scheduler.api.schemas import CrawlLimits, CrawlRequest, JobList, JobOut

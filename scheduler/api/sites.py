@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from archive import ledger
 from archive.models import CrawlJob, Site
-from scheduler import ledger
 from scheduler.api.auth import require_token
 from scheduler.api.crawls import queue_job, service_of
 from scheduler.api.errors import Conflict, NotFound, Unprocessable

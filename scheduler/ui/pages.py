@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from archive import ledger
 from archive.search import ArticleNotFound, SearchError, get_article, search_articles
-from scheduler import ledger, schedules
+from scheduler import schedules
 from scheduler.api.crawls import service_of
 from scheduler.sites import SiteNotFound, get_site
 from scheduler.ui import queries

@@ -1,19 +1,22 @@
 """The job ledger: every crawl is a ``crawl_jobs`` row, and this module owns its transitions.
 
 queued → running → succeeded | failed | cancelled. The API and CLI only write requests
-(enqueue, cancel); the dispatcher (or a worker) claims, starts and finishes. One site never
-has two running jobs, and an identical request while one is queued or running returns that
-job; on PostgreSQL both hold across processes and machines (advisory locks, see
-:mod:`scheduler.locks`).
+(enqueue, cancel); the dispatcher (or a worker) claims and records the pid; the crawl
+process reports its heartbeat and its outcome; whoever sees a crawl process end without an
+outcome records that. Every write of a job's status, attempts, worker id, pid or heartbeat
+is a function here. One site never has two running jobs, and an identical request while one
+is queued or running returns that job; on PostgreSQL both hold across processes and
+machines (advisory locks, see :mod:`archive.locks`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -21,10 +24,10 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from archive import locks
 from archive.catalog import Catalog
 from archive.models import ACTIVE_STATUSES, CrawlJob, JobStatus, Site, utcnow
 from archive.recovery import pid_alive
-from scheduler import locks
 
 # In-process (SQLite); on PostgreSQL a transaction advisory lock per key covers several
 # processes. Re-entrant: held by :func:`enqueue_session` until the commit, and by
@@ -174,6 +177,58 @@ def this_host() -> str:
     return socket.gethostname()
 
 
+def worker_id() -> str:
+    """``host:pid`` of this process, as the ledger names the process running a job."""
+    return f"{this_host()}:{os.getpid()}"
+
+
+def start_foreground(session: Session, spec: dict[str, Any], site_id: int | None) -> CrawlJob:
+    """A crawl this process runs now (``newsarchive crawl``): a row that starts running."""
+    job = CrawlJob(spec=spec, status=JobStatus.RUNNING, attempts=1, site_id=site_id,
+                   dedupe_key=f"site:{spec['site']}" if spec.get("site") else None,
+                   started_at=utcnow(), worker=worker_id(), pid=os.getpid())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def record_pid(session: Session, job_id: int, pid: int) -> None:
+    """The crawl child process that runs a claimed job."""
+    session.execute(update(CrawlJob).where(CrawlJob.id == job_id).values(pid=pid))
+
+
+def heartbeat(session: Session, job_id: int, stats: dict[str, Any]) -> None:
+    """A running crawl's live stats; the heartbeat tells a live crawl from a dead one."""
+    session.execute(update(CrawlJob).where(CrawlJob.id == job_id)
+                    .values(stats=stats, heartbeat_at=utcnow()))
+
+
+def record_outcome(session: Session, job_id: int, *, error: str | None, finish_reason: str,
+                   stats: dict[str, Any]) -> str:
+    """The crawl process's own report of how its job ended; returns the final status:
+    cancelled when a cancel was requested, failed on ``error`` or a finish reason other
+    than ``finished``, else succeeded."""
+    job = get_job(session, job_id)
+    if job.cancel_requested:
+        job.status = JobStatus.CANCELLED
+    elif error or finish_reason != "finished":
+        job.status = JobStatus.FAILED
+    else:
+        job.status = JobStatus.SUCCEEDED
+    job.finished_at = utcnow()
+    job.error = error or (None if job.status == JobStatus.SUCCEEDED
+                          else f"crawl ended: {finish_reason}")
+    job.stats = stats
+    return job.status
+
+
+def cancel_requested(session: Session, job_ids: Iterable[int]) -> set[int]:
+    """Those of ``job_ids`` still running whose cancellation was requested."""
+    return set(session.scalars(select(CrawlJob.id).where(
+        CrawlJob.id.in_(list(job_ids)), CrawlJob.cancel_requested.is_(True),
+        CrawlJob.status == JobStatus.RUNNING)))
+
+
 def recover_orphans(session: Session, *, is_alive: Callable[[int], bool] = pid_alive,
                     stale_after: timedelta = timedelta(minutes=10)) -> list[CrawlJob]:
     """Fail running jobs whose process is gone; re-queue the scheduled ones.
@@ -210,8 +265,9 @@ def is_gone(job: CrawlJob, *, is_alive: Callable[[int], bool] = pid_alive,
 
 def rerun_dead_attempt(session: Session, job_id: int) -> CrawlJob | None:
     """A worker died while running ``job_id`` (its message came back): record that attempt
-    as failed and queue a new job ``retry_of`` it, whatever its trigger. None if the job is
-    not running any more or its cancellation was requested (then it ends cancelled)."""
+    as failed and queue a new job ``retry_of`` it, whatever its trigger, marked dispatched
+    (the caller sends its message). None if the job is not running any more or its
+    cancellation was requested (then it ends cancelled)."""
     job = session.get(CrawlJob, job_id, with_for_update=True)
     if job is None or job.status != JobStatus.RUNNING:
         return None
@@ -221,6 +277,7 @@ def rerun_dead_attempt(session: Session, job_id: int) -> CrawlJob | None:
         job.error = f"worker {job.worker} died while the crawl was being cancelled"
         return None
     retry = _retry_of(job)
+    retry.dispatched_at = utcnow()  # the caller sends its message now
     session.add(retry)
     session.flush()
     job.status = JobStatus.FAILED
