@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+docs: install
+	$(BIN)/python -m scheduler.config_reference > docs/configuration.md
 
 bench: install
 	$(BIN)/python benchmarks/crawl_throughput.py

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from archive.catalog import Catalog
 from archive.models import CrawlJob
-from crawler.extensions.warc_archiver import archive_config
+from crawler.config import archive_settings
 from crawler.runner import CrawlSpec, crawl_settings, run_crawl
 
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="Scrapy setting override NAME=VALUE (repeatable)")
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.setting)
-    catalog = Catalog(archive_config(crawl_settings(overrides)).database_url)
+    catalog = Catalog(archive_settings(crawl_settings(overrides)).database_url)
     with catalog.session() as session:
         spec = session.scalar(select(CrawlJob.spec).where(CrawlJob.id == args.job_id))
     catalog.dispose()

@@ -24,8 +24,8 @@ from archive import ledger
 from archive.catalog import Catalog
 from archive.models import Article, Capture, CrawlJob, Site, WarcFile
 from archive.recovery import recover_spool
+from crawler.config import archive_settings
 from crawler.discovery import parse_duration
-from crawler.extensions.warc_archiver import archive_config
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSpider
 
@@ -80,7 +80,7 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
               job_id: int | None = None, site_id: int | None = None) -> CrawlSummary:
     """Run ``spec``; record it as a new ledger row, or as ``job_id`` (already running)."""
     settings = crawl_settings(overrides)
-    config = archive_config(settings)
+    config = archive_settings(settings)
     catalog = Catalog(config.database_url)
     # Files an earlier crawl could not store (storage down, crash) go up first.
     recover_spool(catalog, config.open_storage(catalog), config.spool_dir)

@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings, SettingsError
 from archive.models import ACTIVE_STATUSES, CrawlJob
 from archive.snapshot import (
     SnapshotNotFound,
@@ -181,7 +181,7 @@ def snapshot(
     """Show the capture of URL closest to --at (default: the latest)."""
     if sum((raw, text, as_json)) > 1:
         raise fail("choose one of --raw, --text, --json")
-    config = ArchiveConfig.from_env()
+    config = ArchiveSettings.load()
     try:
         when = normalize_timestamp(at) if at else None
     except ValueError as exc:
@@ -283,14 +283,13 @@ def serve(
     import ipaddress
 
     import uvicorn
-    from pydantic import ValidationError
 
     from scheduler.app import create_app
     from scheduler.config import ServiceSettings
 
     try:
-        settings = ServiceSettings()
-    except (ValidationError, ValueError) as exc:
+        settings = ServiceSettings.load()
+    except SettingsError as exc:
         raise fail(f"bad configuration: {exc}", 2) from None
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -322,7 +321,7 @@ def demo(
     from crawler.runner import CrawlSpec
     from scheduler.demo import DemoSite
 
-    config = ArchiveConfig.from_env()
+    config = ArchiveSettings.load()
     with DemoSite(port=port) as site:
         err.print(f"demo site: {site.url}/ (The Harbour Gazette)")
         spec = CrawlSpec(urls=[f"{site.url}/"], feeds=[f"{site.url}/feed.xml"], depth=2,

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.search import DEFAULT_LIMIT, MAX_LIMIT, SearchError, search_articles
 from scheduler.api.article_schemas import ArticleSummary
 from scheduler.cli_common import err, fail, open_catalog, out
@@ -80,7 +80,7 @@ def reextract(
     from crawler.reextract import ReextractError
     from crawler.reextract import reextract as run_reextract
 
-    config = ArchiveConfig.from_env()
+    config = ArchiveSettings.load()
     catalog = Catalog(config.database_url)
     columns = (SpinnerColumn(), TextColumn("captures re-extracted"), BarColumn(),
                MofNCompleteColumn())

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.storage import StorageError
 
 out = Console(soft_wrap=True)
@@ -36,4 +36,4 @@ class App(typer.Typer):
 
 
 def open_catalog() -> Catalog:
-    return Catalog(ArchiveConfig.from_env().database_url)
+    return Catalog(ArchiveSettings.load().database_url)

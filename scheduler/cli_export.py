@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.snapshot import normalize_timestamp
 from archive.storage import StorageError
 from archive.wacz import Selection, WaczError, select_job, select_site, write_wacz
@@ -37,7 +37,7 @@ def export_wacz(
         until = time_bound(to, upper=True) if to else None
     except ValueError as exc:
         raise fail(str(exc), 2) from None
-    config = ArchiveConfig.from_env()
+    config = ArchiveSettings.load()
     catalog = open_catalog()
     try:
         with catalog.session() as session:

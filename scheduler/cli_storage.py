@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.recovery import recover_spool
 from archive.verify import spool_status, verify_storage
 from scheduler.cli_common import open_catalog, out
@@ -18,8 +18,8 @@ storage_app = typer.Typer(help="Inspect the spool and verify stored WARCs.",
                           no_args_is_help=True)
 
 
-def _open() -> tuple[ArchiveConfig, Catalog]:
-    return ArchiveConfig.from_env(), open_catalog()
+def _open() -> tuple[ArchiveSettings, Catalog]:
+    return ArchiveSettings.load(), open_catalog()
 
 
 @storage_app.command("status")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from archive.config import SettingsError
 from scheduler.cli_common import fail
 
 
@@ -15,14 +16,12 @@ def worker(
         min=1, max=64, help="Crawls run at once (default: NEWSARCHIVE_MAX_CRAWLS)")] = None,
 ) -> None:
     """Run crawl jobs sent through NEWSARCHIVE_BROKER_URL (Redis), each in a child process."""
-    from pydantic import ValidationError
-
     from scheduler.config import ServiceSettings
     from scheduler.worker import CrawlWorker
 
     try:
-        settings = ServiceSettings()
-    except (ValidationError, ValueError) as exc:
+        settings = ServiceSettings.load()
+    except SettingsError as exc:
         raise fail(f"bad configuration: {exc}", 2) from None
     if not settings.broker_url:
         raise fail("newsarchive worker needs NEWSARCHIVE_BROKER_URL (e.g. redis://host:6379/0) "

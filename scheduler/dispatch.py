@@ -37,7 +37,7 @@ def crawl_env(settings: ServiceSettings) -> dict[str, str]:
 
 
 def open_job_log(settings: ServiceSettings, job_id: int) -> BinaryIO:
-    log_dir = settings.archive.data_dir / "logs"
+    log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     return (log_dir / f"job-{job_id}.log").open("ab")
 

@@ -52,7 +52,7 @@ class Service:
 
     @classmethod
     def create(cls, settings: ServiceSettings) -> Service:
-        catalog = Catalog(settings.archive.database_url)
+        catalog = Catalog(settings.database_url)
         dispatcher = (BrokerRelay(catalog, settings) if settings.broker_url
                       else LocalDispatcher(catalog, settings))
         return cls(
@@ -131,12 +131,11 @@ class Service:
     @functools.cached_property
     def storage(self) -> Storage:
         """One storage handle per service (an S3 client is costly to build)."""
-        return self.settings.archive.open_storage(self.catalog)
+        return self.settings.open_storage(self.catalog)
 
     def retry_uploads(self) -> None:
         """Store what waits in the spool (failed uploads, files of dead crawls)."""
-        archive = self.settings.archive
-        report = recover_spool(self.catalog, self.storage, archive.spool_dir)
+        report = recover_spool(self.catalog, self.storage, self.settings.spool_dir)
         for name in ("recovered_files", "truncated_bytes", "dropped_captures",
                      "shipped_files", "failed_files"):
             setattr(self.recovery, name, getattr(self.recovery, name) + getattr(report, name))

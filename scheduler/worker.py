@@ -60,7 +60,7 @@ class CrawlWorker:
         self.settings = settings
         self.slots = slots
         self.name = ledger.worker_id()
-        self.catalog = Catalog(settings.archive.database_url)
+        self.catalog = Catalog(settings.database_url)
         self.shared_locks = locks.supported(self.catalog.engine)
         self.queue = JobQueue(settings, handler=self.handle)
         self.stopping = threading.Event()
@@ -88,9 +88,9 @@ class CrawlWorker:
 
     def retry_uploads(self) -> None:
         if self._storage is None:
-            self._storage = self.settings.archive.open_storage(self.catalog)
+            self._storage = self.settings.open_storage(self.catalog)
         try:
-            report = recover_spool(self.catalog, self._storage, self.settings.archive.spool_dir)
+            report = recover_spool(self.catalog, self._storage, self.settings.spool_dir)
         except (StorageError, OSError) as exc:
             logger.error("spool recovery failed, trying again later: %s", exc)
             return

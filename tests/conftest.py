@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from scheduler.demo import DemoSite
 
 
@@ -51,7 +51,7 @@ class Archive:
             "NEWSARCHIVE_DOWNLOAD_TIMEOUT": "3",
             **(env or {}),
         }
-        self.config = ArchiveConfig.resolve(data_dir)
+        self.config = ArchiveSettings(data_dir=data_dir)
 
     def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 180,
             expect: int | None = 0) -> CliResult:

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.warc import HttpExchange, WarcWriter
 from scheduler.app import create_app
 from scheduler.config import ServiceSettings
@@ -31,7 +31,7 @@ class ClockedWriter(WarcWriter):
 
 @pytest.fixture
 def client(tmp_path: Path):
-    config = ArchiveConfig.resolve(tmp_path / "data")
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     catalog = Catalog(config.database_url)
     archiver = Archiver(catalog, config.open_storage(), ClockedWriter(config.spool_dir))
     for url in URLS + URLS[:2]:  # the first two are captured twice

@@ -23,7 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.models import Article, CrawlJob, Site
 from archive.search import SearchError, get_article, search_articles
 from archive.warc import HttpExchange, WarcWriter
@@ -69,7 +69,7 @@ HOSTILE_QUERIES = [
 ]
 
 
-def populate(catalog: Catalog, config: ArchiveConfig) -> dict[str, int]:
+def populate(catalog: Catalog, config: ArchiveSettings) -> dict[str, int]:
     """Archive one HTML exchange plus an article per ARTICLES entry; return key → article id."""
     with catalog.session() as session:
         jobs: dict[str | None, int] = {}
@@ -116,7 +116,8 @@ def populated_catalog(kind: str, directory: Path) -> Iterator[tuple[Catalog, dic
     with temporary_database(kind, directory) as url:
         catalog = Catalog(url)
         try:
-            yield catalog, populate(catalog, ArchiveConfig.resolve(directory / "data", url))
+            config = ArchiveSettings(data_dir=directory / "data", database_url=url)
+            yield catalog, populate(catalog, config)
         finally:
             catalog.dispose()
 
@@ -170,7 +171,7 @@ def test_cursor_pages_once_through_everything_even_while_articles_arrive(catalog
             page = search_articles(session, limit=2, cursor=cursor)
         seen += keys(ids, page)
         if number == 0:  # a newer article archived between two page requests
-            writer_config = ArchiveConfig.resolve(tmp_path / "more", db.url)
+            writer_config = ArchiveSettings(data_dir=tmp_path / "more", database_url=db.url)
             archiver = Archiver(db, writer_config.open_storage(),
                                 ClockedWriter(writer_config.spool_dir))
             record = archiver.archive(HttpExchange(
@@ -339,8 +340,8 @@ def test_get_article_loads_capture_and_warc_file(shared) -> None:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, int], ArchiveConfig]]:
-    config = ArchiveConfig.resolve(tmp_path / "data")
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, int], ArchiveSettings]]:
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     catalog = Catalog(config.database_url)
     ids = populate(catalog, config)
     catalog.dispose()

@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.models import Capture, SeenUrl, Site
 from archive.warc import HttpExchange, WarcWriter, payload_digest
 from crawler.discovery import (
@@ -164,12 +164,12 @@ def exchange(url: str, body: bytes, status: int = 200, **kwargs: object) -> Http
                         body=body, **kwargs)  # type: ignore[arg-type]
 
 
-def new_archiver(config: ArchiveConfig, catalog: Catalog, **kwargs: object) -> Archiver:
+def new_archiver(config: ArchiveSettings, catalog: Catalog, **kwargs: object) -> Archiver:
     return Archiver(catalog, config.open_storage(catalog), WarcWriter(config.spool_dir),
                     **kwargs)  # type: ignore[arg-type]
 
 
-def records(config: ArchiveConfig) -> list[tuple[str, dict[str, str], bytes]]:
+def records(config: ArchiveSettings) -> list[tuple[str, dict[str, str], bytes]]:
     found = []
     for path in sorted((config.data_dir / "storage" / "warcs").glob("*.warc.gz")):
         with path.open("rb") as f:
@@ -181,11 +181,11 @@ def records(config: ArchiveConfig) -> list[tuple[str, dict[str, str], bytes]]:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> ArchiveConfig:
-    return ArchiveConfig.resolve(tmp_path / "data")
+def config(tmp_path: Path) -> ArchiveSettings:
+    return ArchiveSettings(data_dir=tmp_path / "data")
 
 
-def test_same_payload_later_is_a_revisit_of_the_first_response(config: ArchiveConfig,
+def test_same_payload_later_is_a_revisit_of_the_first_response(config: ArchiveSettings,
                                                                catalog: Catalog) -> None:
     page, other = b"<html>home</html>", b"<html>changed</html>"
     first = new_archiver(config, catalog)
@@ -222,7 +222,7 @@ def test_same_payload_later_is_a_revisit_of_the_first_response(config: ArchiveCo
 
 
 def test_no_revisit_for_other_status_empty_truncated_or_when_off(
-        config: ArchiveConfig) -> None:
+        config: ArchiveSettings) -> None:
     catalog = Catalog(config.database_url)
     archiver = new_archiver(config, catalog)
     body = b"<html>same</html>"
@@ -241,7 +241,7 @@ def test_no_revisit_for_other_status_empty_truncated_or_when_off(
     catalog.dispose()
 
 
-def test_revisit_files_pass_warcio_check(config: ArchiveConfig) -> None:
+def test_revisit_files_pass_warcio_check(config: ArchiveSettings) -> None:
     catalog = Catalog(config.database_url)
     archiver = new_archiver(config, catalog)
     for _ in range(3):

@@ -27,7 +27,7 @@ from warcio.warcwriter import WARCWriter
 from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.cdxj import surt_key
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.models import Capture, WarcFile, WarcState
 from archive.replay import HOP_BY_HOP
 from archive.snapshot import SnapshotNotFound, closest_capture, load_snapshot
@@ -81,7 +81,7 @@ class ClockedWriter(WarcWriter):
 class Replay:
     client: TestClient
     catalog: Catalog
-    config: ArchiveConfig
+    config: ArchiveSettings
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.client.get(path, follow_redirects=False, **kwargs)
@@ -109,7 +109,8 @@ def build_archive(data_dir: Path, storage_url: str | None = None,
                   database_url: str | None = None) -> None:
     """Three versions of STORY, a stylesheet, an image, a redirect, a 404, a Latin-1 page
     and an article; stored (closed and uploaded) in storage."""
-    config = ArchiveConfig.resolve(data_dir, database_url, storage_url)
+    config = ArchiveSettings(data_dir=data_dir, database_url=database_url,
+                             storage_url=storage_url)
     catalog = Catalog(config.database_url)
     writer = ClockedWriter(config.spool_dir)
     archiver = Archiver(catalog, config.open_storage(), writer)
@@ -153,7 +154,7 @@ def replay(tmp_path: Path) -> Iterator[Replay]:
 def start_replay(tmp_path: Path, database_url: str | None = None) -> Iterator[Replay]:
     build_archive(tmp_path / "data", database_url=database_url)
     settings = ServiceSettings(data_dir=tmp_path / "data", database_url=database_url)
-    catalog = Catalog(settings.archive.database_url)
+    catalog = Catalog(settings.database_url)
     with TestClient(create_app(settings)) as client:
         yield Replay(client, catalog, settings.archive)
     catalog.dispose()
@@ -600,7 +601,7 @@ def test_replay_over_http_and_in_a_browser_never_reaches_the_live_web(
 
     service = service_factory(start=False)
     build_archive(service.data_dir)
-    config = ArchiveConfig.resolve(service.data_dir)
+    config = ArchiveSettings(data_dir=service.data_dir)
     catalog = Catalog(config.database_url)
     writer = ClockedWriter(config.spool_dir)
     archiver = Archiver(catalog, config.open_storage(), writer)

@@ -11,10 +11,9 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings, SettingsError
 from archive.models import WarcFile
 from archive.s3 import S3Storage
-from archive.storage import StorageError
 from scheduler.config import ServiceSettings
 from tests.conftest import Archive
 from tests.service_helpers import wait_until
@@ -52,15 +51,19 @@ def test_s3_client_uses_path_style_standard_retries_and_optional_checksums() -> 
     assert config.response_checksum_validation == "when_required"
 
 
-def test_s3_retries_are_configurable_and_checked(tmp_path: Path) -> None:
+def test_s3_retries_are_configurable_and_checked(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"NEWSARCHIVE_DATA_DIR": str(tmp_path), "NEWSARCHIVE_STORAGE_URL": "s3://b/p",
            "NEWSARCHIVE_S3_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "id",
-           "AWS_SECRET_ACCESS_KEY": "secret"}
-    storage = ArchiveConfig.from_env({**env, "NEWSARCHIVE_S3_RETRIES": "2"}).open_storage()
+           "AWS_SECRET_ACCESS_KEY": "secret", "NEWSARCHIVE_S3_RETRIES": "2"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    storage = ArchiveSettings.load().open_storage()
     assert storage.client.meta.config.retries["total_max_attempts"] == 3
     for bad in ("-1", "many", "1000"):
-        with pytest.raises(StorageError, match=f"NEWSARCHIVE_S3_RETRIES='{bad}'.*0 to 100"):
-            ArchiveConfig.from_env({**env, "NEWSARCHIVE_S3_RETRIES": bad})
+        monkeypatch.setenv("NEWSARCHIVE_S3_RETRIES", bad)
+        with pytest.raises(SettingsError, match=f"NEWSARCHIVE_S3_RETRIES='{bad}'.*0 to 100"):
+            ArchiveSettings.load()
 
 
 def test_service_passes_s3_retries_to_its_archive_and_crawls(tmp_path: Path,
@@ -71,10 +74,10 @@ def test_service_passes_s3_retries_to_its_archive_and_crawls(tmp_path: Path,
     config.write_text(f"data_dir = '{tmp_path}'\ns3_retries = 3\n")
     monkeypatch.setenv("NEWSARCHIVE_CONFIG", str(config))
     settings = ServiceSettings()
-    assert settings.archive.s3_retries == 3
+    assert settings.s3_retries == 3
     assert settings.crawl_environment()["NEWSARCHIVE_S3_RETRIES"] == "3"
     monkeypatch.setenv("NEWSARCHIVE_CONFIG", str(tmp_path / "none.toml"))
-    assert ServiceSettings(data_dir=tmp_path).archive.s3_retries == 8
+    assert ServiceSettings(data_dir=tmp_path).s3_retries == 8
     with pytest.raises(ValidationError, match="s3_retries"):
         ServiceSettings(data_dir=tmp_path, s3_retries=101)
 

@@ -29,7 +29,7 @@ from warcio.timeutils import timestamp_to_iso_date
 from archive import wacz as wacz_module
 from archive.archiver import Archiver
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
+from archive.config import ArchiveSettings
 from archive.models import Article, Capture, CrawlJob, Site, WarcFile
 from archive.storage import LocalStorage, Storage, StorageError
 from archive.wacz import select_job, select_site, write_wacz
@@ -274,7 +274,7 @@ class ClockedWriter(WarcWriter):
         return self.start + timedelta(hours=self.ticks)
 
 
-def site_with_jobs(config: ArchiveConfig, *jobs: tuple[int, str, bytes]) -> dict[int, str]:
+def site_with_jobs(config: ArchiveSettings, *jobs: tuple[int, str, bytes]) -> dict[int, str]:
     """Site ``gazette`` with one job per (day of November, URL, body), each archiving that
     page with an article titled "News of day N"; returns job id → WARC file name."""
     catalog = Catalog(config.database_url)
@@ -329,7 +329,7 @@ def test_time_range_selects_warcs_and_pages(tmp_path: Path) -> None:
 def test_warcs_holding_the_originals_of_revisits_come_along(tmp_path: Path) -> None:
     """Job 3 fetched the page unchanged (a revisit record); its WACZ also carries job 1's
     WARC with the original response, but lists only job 3's pages."""
-    config = ArchiveConfig.resolve(tmp_path / "data")
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     url = "http://example.com/news/same.html"
     names = site_with_jobs(config, (1, url, b"<h1>same</h1>"), (3, url, b"<h1>same</h1>"),
                            (5, "http://example.com/other.html", b"<h1>other</h1>"))
@@ -353,7 +353,7 @@ def test_warcs_holding_the_originals_of_revisits_come_along(tmp_path: Path) -> N
 def test_index_blocks_are_found_through_the_idx(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wacz_module, "CDX_LINES_PER_BLOCK", 2)
-    config = ArchiveConfig.resolve(tmp_path / "data")
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     site_with_jobs(config, *((day, f"http://example.com/{day}", b"x") for day in range(1, 6)))
     catalog = Catalog(config.database_url)
     with catalog.session() as session:
@@ -408,7 +408,7 @@ class RefusingStorage(LocalStorage):
         raise StorageError(f"upload of {key} refused by the test")
 
 
-def archive_large_page(config: ArchiveConfig, storage: Storage, size: int) -> Catalog:
+def archive_large_page(config: ArchiveSettings, storage: Storage, size: int) -> Catalog:
     catalog = Catalog(config.database_url)
     with catalog.session() as session:
         session.add(CrawlJob(id=1, status="succeeded", spec={}))
@@ -422,7 +422,7 @@ def archive_large_page(config: ArchiveConfig, storage: Storage, size: int) -> Ca
     return catalog
 
 
-def export_in_process(catalog: Catalog, config: ArchiveConfig, storage: Storage,
+def export_in_process(catalog: Catalog, config: ArchiveSettings, storage: Storage,
                       path: Path) -> int:
     """Write the WACZ of job 1; returns the peak memory traced while writing."""
     with catalog.session() as session:
@@ -436,7 +436,7 @@ def export_in_process(catalog: Catalog, config: ArchiveConfig, storage: Storage,
 
 
 def test_memory_stays_bounded_on_a_large_warc(tmp_path: Path) -> None:
-    config = ArchiveConfig.resolve(tmp_path / "data")
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     storage = LocalStorage(config.storage_url)
     catalog = archive_large_page(config, storage, 48 * 1024 * 1024)
     [warc] = (tmp_path / "data" / "storage" / "warcs").glob("*.warc.gz")
@@ -452,7 +452,7 @@ def test_memory_stays_bounded_on_a_large_warc(tmp_path: Path) -> None:
 
 
 def test_warcs_waiting_in_the_spool_are_exported_from_there(tmp_path: Path) -> None:
-    config = ArchiveConfig.resolve(tmp_path / "data")
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     storage = RefusingStorage(config.storage_url)
     catalog = archive_large_page(config, storage, 100_000)
     [spooled] = config.spool_dir.glob("*.warc.gz")
@@ -464,7 +464,7 @@ def test_warcs_waiting_in_the_spool_are_exported_from_there(tmp_path: Path) -> N
 
 
 def test_warcs_in_s3_are_streamed_from_there(tmp_path: Path, s3_server) -> None:
-    config = ArchiveConfig.resolve(tmp_path / "data")
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     storage = s3_server.storage(f"s3://{S3_TEST_BUCKET}/archive")
     catalog = archive_large_page(config, storage, 3 * 1024 * 1024)
     with catalog.session() as session:
@@ -478,7 +478,7 @@ def test_warcs_in_s3_are_streamed_from_there(tmp_path: Path, s3_server) -> None:
 
 
 def test_damaged_warc_fails_the_export_and_leaves_nothing(tmp_path: Path) -> None:
-    config = ArchiveConfig.resolve(tmp_path / "data")
+    config = ArchiveSettings(data_dir=tmp_path / "data")
     storage = LocalStorage(config.storage_url)
     catalog = archive_large_page(config, storage, 100_000)
     [warc] = (tmp_path / "data" / "storage" / "warcs").glob("*.warc.gz")

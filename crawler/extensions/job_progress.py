@@ -15,7 +15,7 @@ from twisted.internet import task
 
 from archive import ledger
 from archive.catalog import Catalog
-from crawler.extensions.warc_archiver import archive_config
+from crawler.config import archive_settings
 
 if TYPE_CHECKING:
     from typing import Self
@@ -46,7 +46,7 @@ class JobProgress:
         job_id = crawler.settings.get("NEWSARCHIVE_JOB_ID")
         if not job_id:
             raise NotConfigured
-        catalog = Catalog(archive_config(crawler.settings).database_url, upgrade=False)
+        catalog = Catalog(archive_settings(crawler.settings).database_url, upgrade=False)
         ext = cls(crawler, catalog, int(job_id),
                   crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL"))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)

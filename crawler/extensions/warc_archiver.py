@@ -20,9 +20,9 @@ from twisted.internet import task
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig
 from archive.warc import HttpExchange, WarcWriter, WrittenRecord
 from crawler import signals as na_signals
+from crawler.config import archive_settings
 from crawler.download_handler import TRUNCATED_FLAG
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Headers, Response
-    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +38,6 @@ logger = logging.getLogger(__name__)
 def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
     return [(name.decode("latin-1"), value.decode("latin-1"))
             for name, values in headers.items() for value in values]
-
-
-def archive_config(settings: BaseSettings) -> ArchiveConfig:
-    """The archive locations named by the ``NEWSARCHIVE_*`` Scrapy settings."""
-    return ArchiveConfig.resolve(
-        settings.get("NEWSARCHIVE_DATA_DIR"), settings.get("NEWSARCHIVE_DATABASE_URL"),
-        settings.get("NEWSARCHIVE_STORAGE_URL"), settings.get("NEWSARCHIVE_SPOOL_DIR"),
-        settings.get("NEWSARCHIVE_S3_ENDPOINT_URL"),
-    )
 
 
 def exchange_from_scrapy(request: Request, response: Response) -> HttpExchange:
@@ -86,7 +76,7 @@ class WarcArchiver:
         settings = crawler.settings
         if not settings.getbool("NEWSARCHIVE_ARCHIVE"):
             raise NotConfigured
-        config = archive_config(settings)
+        config = archive_settings(settings)
         writer = WarcWriter(
             config.spool_dir,
             prefix=settings.get("NEWSARCHIVE_WARC_PREFIX"),

@@ -27,7 +27,7 @@ def export_job_wacz(job_id: int, request: Request) -> StreamingResponse:
             raise NotFound(str(exc)) from None
         except EmptySelection as exc:
             raise Conflict(str(exc)) from None
-    chunks = iter_wacz(service.catalog, service.storage, service.settings.archive.spool_dir,
+    chunks = iter_wacz(service.catalog, service.storage, service.settings.spool_dir,
                        selection)
     filename = f"newsarchive-job-{job_id}.wacz"
     return StreamingResponse(chunks, media_type=MEDIA_TYPE,

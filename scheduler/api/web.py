@@ -139,7 +139,7 @@ def replay(request: Request, timestamp: str, at: str, modifier: str, url: str) -
             return article_view(session, capture, modifier, urls)
         try:
             archived = open_response(session, capture, service.storage,
-                                     service.settings.archive.spool_dir)
+                                     service.settings.spool_dir)
         except SnapshotNotFound as exc:
             raise NotFound(str(exc), url=url) from None
         except StorageError as exc:

@@ -1,0 +1,108 @@
+"""Crawl settings: the typed definition of every ``NEWSARCHIVE_*`` crawl setting, and the
+one place where a crawl's Scrapy settings are derived from it.
+
+A field ``name`` is the environment variable ``NEWSARCHIVE_NAME`` and, in a crawl, the Scrapy
+setting of the same name, except the few marked ``scrapy`` that set one of Scrapy's own
+(``NEWSARCHIVE_USER_AGENT`` sets ``USER_AGENT``). ``crawler/settings.py`` takes them from the
+environment when Scrapy loads it, so ``scrapy crawl news`` and ``newsarchive crawl`` agree;
+``-s NAME=VALUE`` overrides win. Components read them from ``crawler.settings`` as any
+Scrapy setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from scrapy.settings import BaseSettings
+
+from archive.config import ArchiveSettings, env_name
+from crawler.network_policy import parse_networks
+
+DEFAULT_USER_AGENT = ("newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; "
+                      "news archiving crawler)")
+
+
+def _scrapy(name: str) -> dict[str, str]:
+    return {"scrapy": name}
+
+
+class CrawlSettings(ArchiveSettings):
+    user_agent: str = Field(DEFAULT_USER_AGENT, description="User-Agent of every request.",
+                            json_schema_extra=_scrapy("USER_AGENT"))
+    download_timeout: float = Field(30.0, gt=0, description="Seconds a download may take.",
+                                    json_schema_extra=_scrapy("DOWNLOAD_TIMEOUT"))
+    download_maxsize: int = Field(
+        32 * 1024 * 1024, ge=0, json_schema_extra=_scrapy("DOWNLOAD_MAXSIZE"),
+        description="Bytes; a larger body is archived cut at this size, with "
+        "`WARC-Truncated: length`.")
+    log_level: str = Field("INFO", description="Scrapy log level of crawl processes.",
+                           json_schema_extra=_scrapy("LOG_LEVEL"))
+    allowed_networks: str = Field(
+        "", description="Comma-separated CIDR networks that may be crawled although not "
+        "public (the SSRF guard refuses loopback, private and link-local addresses), e.g. "
+        "`127.0.0.0/8`.")
+    archive: bool = Field(True, description="`false`: a plain crawl that archives nothing.")
+    warc_prefix: str = Field("newsarchive", description="First part of WARC file names.")
+    warc_max_size: int = Field(1024**3, ge=1, description="Bytes after which a WARC file is "
+                               "closed and a new one started.")
+    warc_max_age: float = Field(900.0, gt=0, description="Seconds after which an open WARC "
+                                "file is closed and stored, so news reaches storage promptly.")
+    warc_gzip_level: int = Field(
+        6, ge=0, le=9, description="Deflate level of each record's gzip member (records "
+        "whose payload is already compressed use stored blocks).")
+    catalog_flush_interval: float = Field(1.0, gt=0, description="Seconds between catalog "
+                                          "commits during a crawl.")
+    progress_interval: float = Field(2.0, gt=0, description="Seconds between live stats "
+                                     "updates of the job's ledger row.")
+    extract: bool = Field(True, description="Run article extraction on HTML pages.")
+    extract_workers: int = Field(1, ge=1, description="Extraction processes per crawl.")
+    extract_backlog: int = Field(200, ge=2, description="Pages waiting for extraction before "
+                                 "the crawl pauses.")
+    max_depth: int = Field(2, ge=0, description="Link hops from the start URLs; 0 fetches "
+                           "only those.")
+    max_pages: int = Field(1000, ge=1, description="Pages scheduled per crawl (robots.txt "
+                           "not counted).")
+    incremental: bool = Field(
+        True, description="Site crawls skip articles the site's earlier crawls archived; "
+        "hubs (start pages, sections, feeds, sitemaps) are fetched on every run.")
+    sitemap_horizon: str = Field(
+        "2d", description="Site crawls skip sitemap entries and feed items older than this "
+        "(a site's own horizon wins; empty: none). URL crawls use none.")
+    trap_max_per_pattern: int = Field(
+        10, ge=1, description="At most this many URLs per crawl of one calendar or "
+        "pagination family (non-article URLs that differ only in digits).")
+    revisits: bool = Field(True, description="Write an unchanged payload as a revisit record "
+                           "instead of a second copy.")
+    gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "
+                            "starts (fewer, shorter garbage collections).")
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    def scrapy_settings(self) -> dict[str, Any]:
+        """The Scrapy settings these values give a crawl. Locations the data directory
+        implies stay unset, so that a crawl's own ``NEWSARCHIVE_DATA_DIR`` moves them too."""
+        derived = self.derived_locations()
+        settings = {}
+        for name in CrawlSettings.model_fields:
+            value = getattr(self, name)
+            if derived.get(name) == value:
+                value = None
+            settings[scrapy_name(name)] = str(value) if isinstance(value, Path) else value
+        return settings
+
+
+def scrapy_name(field: str) -> str:
+    extra = CrawlSettings.model_fields[field].json_schema_extra
+    return extra["scrapy"] if isinstance(extra, dict) else env_name(field)  # type: ignore[return-value]
+
+
+def archive_settings(settings: BaseSettings) -> ArchiveSettings:
+    """The archive locations of a crawl, from its Scrapy settings."""
+    given = {name: settings.get(scrapy_name(name)) for name in ArchiveSettings.model_fields}
+    return ArchiveSettings.load(**{k: v for k, v in given.items() if v is not None})
