@@ -87,6 +87,15 @@ def search_range(url: str, match_type: str) -> tuple[str, str]:
     return (host + "," if "," not in host else host + ")/"), host + "-"
 
 
+def match_clause(url: str, match: str) -> ColumnElement[bool]:
+    """The SURT key range of ``url`` for ``match``, as the CDX API reads it (an index range
+    scan on ``ix_captures_surt_timestamp``, not a LIKE)."""
+    start, end = search_range(url, match)
+    if match == "exact":
+        return Capture.surt == start
+    return and_(Capture.surt >= start, Capture.surt < end)
+
+
 def _timestamp(param: str, value: str) -> str:
     if not re.fullmatch(r"\d{1,14}", value):
         raise CdxQueryError(param, f"{param}={value!r} is not a timestamp: use 1 to 14 digits "

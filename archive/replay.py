@@ -87,13 +87,17 @@ class ArchivedResponse:
 
 def open_response(session: Session, capture: AnyCapture, storage: Storage,
                   spool_dir: Path) -> ArchivedResponse:
-    """Read ``capture``'s record (and, for a revisit, its original's) into a response."""
-    records = read_capture_records(capture, storage, spool_dir, session)
-    headers = records.http_headers
-    status_code, _, reason = headers.statusline.partition(" ")
-    if not status_code.isdigit():
-        raise StorageError(f"the record {capture.record_id} has no HTTP status line "
-                           f"({headers.statusline!r})")
+    """Read ``capture``'s record (and, for a revisit, its original's) into a response; a
+    :class:`StorageError` says the record of this capture cannot be read, and why."""
+    try:
+        records = read_capture_records(capture, storage, spool_dir, session)
+        headers = records.http_headers
+        status_code, _, reason = headers.statusline.partition(" ")
+        if not status_code.isdigit():
+            raise StorageError(f"the record {capture.record_id} has no HTTP status line "
+                               f"({headers.statusline!r})")
+    except StorageError as exc:
+        raise StorageError(f"the record of this capture cannot be read: {exc}") from None
     return ArchivedResponse(
         capture=capture, protocol=headers.protocol or "HTTP/1.1",
         status=int(status_code), reason=reason, archived_headers=list(headers.headers),

@@ -45,7 +45,11 @@ _LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
 
 
 class SnapshotNotFound(LookupError):
-    """No capture matches; the message says what was looked for."""
+    """No capture matches; the message says what was looked for, ``url`` the URL."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +180,7 @@ def closest_capture(session: Session, url: str, at: str | None = None) -> Captur
         found = _nearer(next((c for c in rows if c.timestamp <= at), None),
                         next((c for c in rows if c.timestamp > at), None), at)
     if found is None:
-        raise SnapshotNotFound(f"no capture of {url} in the archive (SURT key {key})")
+        raise SnapshotNotFound(f"no capture of {url} in the archive (SURT key {key})", url)
     return found
 
 
@@ -207,7 +211,7 @@ def revisit_original(session: Session, revisit: AnyCapture) -> Capture:
     if found is None:
         raise SnapshotNotFound(
             f"the revisit of {revisit.url} at {revisit.timestamp} refers to a payload "
-            f"({revisit.payload_digest}) that no earlier response capture holds")
+            f"({revisit.payload_digest}) that no earlier response capture holds", revisit.url)
     return found
 
 

@@ -25,7 +25,6 @@ from archive.recovery import RecoveryReport, recover_spool
 from archive.storage import Storage, StorageError
 from crawler.network_policy import NetworkPolicy, parse_networks
 from scheduler import schedules
-from scheduler.api.auth import RateLimiter
 from scheduler.broker import BrokerRelay
 from scheduler.config import ServiceSettings
 from scheduler.dispatch import LocalDispatcher
@@ -42,7 +41,6 @@ class Service:
     dispatcher: LocalDispatcher | BrokerRelay
     scheduler: AsyncIOScheduler
     policy: NetworkPolicy
-    rate_limiter: RateLimiter
     recovered_jobs: list[int] = field(default_factory=list)
     recovery: RecoveryReport = field(default_factory=RecoveryReport)  # totals since start
     _sites_seen: tuple[object, ...] = ()
@@ -59,7 +57,6 @@ class Service:
             settings=settings, catalog=catalog, dispatcher=dispatcher,
             scheduler=schedules.make_scheduler(catalog, settings.misfire_grace_seconds),
             policy=NetworkPolicy(parse_networks(settings.allowed_networks)),
-            rate_limiter=RateLimiter(settings.crawl_rate_limit),
         )
 
     def __post_init__(self) -> None:

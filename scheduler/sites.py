@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.models import Site
-from scheduler.api.schemas import SiteIn, SitePatch
+from scheduler.site_definitions import SiteIn, SitePatch
 
 
 class SiteNotFound(LookupError):

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
-from scheduler.demo import DemoSite
+from scheduler.demo.server import DemoSite
 
 
 @dataclass

@@ -13,8 +13,8 @@ from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
 from archive.warc import HttpExchange, WarcWriter
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 
 URLS = ["http://example.com/", "http://example.com/news/a", "http://example.com/news/b",
         "http://www.example.com/about", "http://cdn.example.com/x.css", "http://other.org/"]

@@ -27,8 +27,8 @@ from archive.config import ArchiveSettings
 from archive.models import Article, CrawlJob, Site
 from archive.search import SearchError, get_article, search_articles
 from archive.warc import HttpExchange, WarcWriter
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 from tests.conftest import Archive, temporary_database
 
 

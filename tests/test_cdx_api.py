@@ -24,8 +24,8 @@ from archive.catalog import Catalog
 from archive.cdx_query import FIRST_PAGE
 from archive.cdxj import CdxjEntry, surt_key
 from archive.models import Capture, WarcFile
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 from tests.conftest import pywb_bin, services_required
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from scheduler.demo import DemoSite
 from scheduler.demo.server import (
     ARTICLE_PATHS,
     BIG_SIZE,
@@ -23,6 +22,7 @@ from scheduler.demo.server import (
     NO_CHARSET_ARTICLE,
     TWO_AUTHOR_ARTICLE,
     WRONG_CHARSET_ARTICLE,
+    DemoSite,
 )
 
 JSONLD_RE = re.compile(r'<script type="application/ld\+json">(.*?)</script>', re.S)

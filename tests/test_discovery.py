@@ -39,8 +39,8 @@ from crawler.discovery import (
 )
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSitemap, NewsSpider
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 from tests.conftest import Archive
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

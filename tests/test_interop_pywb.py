@@ -27,8 +27,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archive.models import Capture
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 from tests.conftest import Archive, free_port, pywb_bin
 from tests.service_helpers import wait_until
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 from tests.test_replay import SITE, STORY, T1, T2, T3, build_archive, parse_links
 
 BASE = "http://testserver"

@@ -22,8 +22,7 @@ from archive.snapshot import load_snapshot
 from crawler.extraction import EXTRACTOR_VERSION, extract_article
 from crawler.reextract import ReextractError, ReextractReport
 from crawler.reextract import reextract as run_reextract
-from scheduler.demo import DemoSite
-from scheduler.demo.server import ARTICLE_PATHS, FRENCH_ARTICLE, WRONG_CHARSET_ARTICLE
+from scheduler.demo.server import ARTICLE_PATHS, FRENCH_ARTICLE, WRONG_CHARSET_ARTICLE, DemoSite
 from tests.conftest import S3_TEST_BUCKET, Archive
 
 pytestmark = pytest.mark.slow  # crawls through the CLI

@@ -32,8 +32,8 @@ from archive.models import Capture, WarcFile, WarcState
 from archive.replay import HOP_BY_HOP
 from archive.snapshot import SnapshotNotFound, closest_capture, load_snapshot
 from archive.warc import HttpExchange, WarcWriter, payload_digest
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 
 SITE = "http://news.example.org"
 STORY = f"{SITE}/story?id=7"
@@ -156,7 +156,7 @@ def start_replay(tmp_path: Path, database_url: str | None = None) -> Iterator[Re
     settings = ServiceSettings(data_dir=tmp_path / "data", database_url=database_url)
     catalog = Catalog(settings.database_url)
     with TestClient(create_app(settings)) as client:
-        yield Replay(client, catalog, settings.archive)
+        yield Replay(client, catalog, settings)
     catalog.dispose()
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from archive.models import Capture, WarcFile, WarcState
 from archive.snapshot import closest_capture, load_snapshot
-from scheduler.demo import DemoSite
+from scheduler.demo.server import DemoSite
 from tests.service_helpers import RunningService, free_port, wait_until
 
 pytestmark = pytest.mark.slow

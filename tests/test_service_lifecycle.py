@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from archive.models import Capture, WarcFile, WarcState
 from archive.snapshot import parse_record
-from scheduler.demo import DemoSite
+from scheduler.demo.server import DemoSite
 from tests.service_helpers import RunningService, kill_group, pid_running, wait_until
 
 pytestmark = pytest.mark.slow

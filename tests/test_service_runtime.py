@@ -11,8 +11,8 @@ from anyio import to_thread
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from scheduler.app import create_app
 from scheduler.config import LOCAL_API_THREADS, NETWORK_API_THREADS, ServiceSettings
+from scheduler.web.app import create_app
 from tests.service_helpers import wait_until
 
 PUBLIC = "http://93.184.216.34/"  # a public literal: passes the SSRF gate without DNS

@@ -34,8 +34,8 @@ from archive.models import Article, Capture, CrawlJob, Site, WarcFile
 from archive.storage import LocalStorage, Storage, StorageError
 from archive.wacz import select_job, select_site, write_wacz
 from archive.warc import HttpExchange, WarcWriter
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
+from scheduler.web.app import create_app
 from tests.conftest import S3_TEST_BUCKET, Archive, services_required
 
 pytestmark = pytest.mark.slow

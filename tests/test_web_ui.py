@@ -15,12 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from archive.models import Article, Capture, CrawlJob, JobStatus, Site, WarcFile
-from scheduler.app import create_app
 from scheduler.config import ServiceSettings
-from scheduler.demo import DemoSite
-from scheduler.demo.server import FRENCH_ARTICLE, TWO_AUTHOR_ARTICLE
-from scheduler.ui import pages
-from scheduler.ui.templating import web_link, when
+from scheduler.demo.server import FRENCH_ARTICLE, TWO_AUTHOR_ARTICLE, DemoSite
+from scheduler.web.app import create_app
+from scheduler.web.ui import pages
+from scheduler.web.ui.templating import web_link, when
 from tests.browser import chromium_page
 from tests.conftest import Archive
 from tests.service_helpers import RunningService

@@ -1,0 +1,104 @@
+"""``newsarchive crawl``: crawl URLs or a configured site in the foreground, with a progress
+bar and a summary (``run_and_report`` is shared with ``newsarchive demo``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from sqlalchemy import select
+
+from archive.models import ACTIVE_STATUSES, CrawlJob
+from scheduler.cli.common import err, fail, open_catalog, out
+
+
+def crawl(
+    urls: Annotated[list[str] | None, typer.Argument(help="Start URLs.")] = None,
+    feed: Annotated[list[str] | None, typer.Option(help="RSS/Atom feed URL (repeatable).")] = None,
+    sitemap: Annotated[list[str] | None, typer.Option(help="Sitemap URL (repeatable).")] = None,
+    depth: Annotated[int | None, typer.Option(
+        min=0, help="Link hops from the URLs (default 2); 0 = only the URLs.")] = None,
+    max_pages: Annotated[int | None, typer.Option(
+        min=1, help="Most pages to fetch (default 1000).")] = None,
+    extract: Annotated[bool, typer.Option(help="Extract articles (--no-extract: archive only).")]
+    = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log.")] = False,
+    site: Annotated[str | None, typer.Option(help="Crawl this configured site now.")] = None,
+) -> None:
+    """Crawl URLs (or a configured --site) in the foreground and archive them to WARC."""
+    from crawler.runner import CrawlSpec
+
+    spec = CrawlSpec(urls=urls or [], feeds=feed or [], sitemaps=sitemap or [], depth=depth,
+                     max_pages=max_pages, extract=extract)
+    site_id = None
+    if site is not None:
+        if spec.urls or spec.feeds or spec.sitemaps:
+            raise fail("give URLs or --site, not both")
+        spec, site_id = site_crawl_spec(site, spec)
+    if not (spec.urls or spec.feeds or spec.sitemaps):
+        raise fail("give at least one URL, --feed or --sitemap (or --site NAME)")
+    run_and_report(spec, {} if verbose else {"LOG_LEVEL": "WARNING"}, as_json, site_id)
+
+
+def site_crawl_spec(name: str, given: Any) -> tuple[Any, int]:
+    """The spec of a configured site; refuses while the site already has an active job."""
+    from archive.ledger import site_spec
+    from crawler.runner import CrawlSpec
+    from scheduler.sites import SiteNotFound, get_site
+
+    with open_catalog().session() as session:
+        try:
+            site = get_site(session, name)
+        except SiteNotFound as exc:
+            raise fail(str(exc)) from None
+        active = session.scalar(select(CrawlJob.id).where(
+            CrawlJob.site_id == site.id, CrawlJob.status.in_(ACTIVE_STATUSES)))
+        if active is not None:
+            raise fail(f"site {name} already has job {active} {'queued or running'}; "
+                       f"one site never has two crawls at once (newsarchive jobs show {active})")
+        spec = CrawlSpec.from_dict(site_spec(site))
+        spec.depth = given.depth if given.depth is not None else spec.depth
+        spec.max_pages = given.max_pages or spec.max_pages
+        spec.extract = given.extract
+        return spec, site.id
+
+
+def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool,
+                   site_id: int | None = None) -> Any:
+    from crawler.runner import run_crawl
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("{task.fields[size]}"))
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("responses archived", total=spec.max_pages, size="")
+
+        def progress(stats: dict[str, Any]) -> None:
+            size = stats.get("warc/bytes_written", 0)
+            bar.update(task, completed=stats.get("warc/responses", 0),
+                       size=f"{size / 1e6:.1f} MB")
+
+        summary = run_crawl(spec, overrides, site_id=site_id,
+                            on_progress=progress if err.is_terminal else None)
+    if as_json:
+        print(json.dumps({k: v for k, v in summary.to_dict().items() if k != "stats"}, indent=2))
+    else:
+        print_summary(summary)
+    if summary.status != "succeeded":
+        raise typer.Exit(1)
+    return summary
+
+
+def print_summary(summary: Any) -> None:
+    out.print(f"[bold]job {summary.job_id}[/] {summary.status}: {summary.pages} responses "
+              f"archived, {summary.bytes / 1e6:.2f} MB, {len(summary.warc_files)} WARC "
+              f"file(s), {summary.articles} articles, {summary.errors} errors")
+    if summary.skipped["over_max_pages"]:
+        out.print(f"  [yellow]limit reached:[/] {summary.skipped['over_max_pages']} more "
+                  "URL(s) were not fetched (raise --max-pages)")
+    for name in summary.warc_files:
+        out.print(f"  warc: {name}")
+    for failure in summary.failures[:20]:
+        out.print(f"  [yellow]{failure['error']}[/] {failure['url']}: {failure['message']}")

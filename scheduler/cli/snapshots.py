@@ -1,0 +1,101 @@
+"""``newsarchive captures`` and ``newsarchive snapshot``: what the archive holds for a URL."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from archive.catalog import Catalog
+from archive.config import ArchiveSettings
+from archive.snapshot import (
+    SnapshotNotFound,
+    article_of,
+    closest_capture,
+    list_captures,
+    load_snapshot,
+    normalize_timestamp,
+)
+from archive.storage import StorageError
+from scheduler.cli.common import fail, open_catalog, out
+from scheduler.views import CaptureOut
+
+
+def captures(
+    url: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines output.")] = False,
+) -> None:
+    """List the archived captures of URL, oldest first."""
+    with open_catalog().session() as session:
+        rows = list_captures(session, url)
+        if not rows:
+            raise fail(f"no capture of {url} in the archive")
+        if as_json:
+            for c in rows:
+                print(json.dumps(CaptureOut.from_capture(c).model_dump()))
+            return
+        table = Table("timestamp", "status", "mime", "length", "digest", "warc file")
+        for c in rows:
+            table.add_row(c.timestamp, str(c.status), c.mime, str(c.length),
+                          c.payload_digest or "", c.warc_file.filename)
+        out.print(table)
+
+
+def snapshot(
+    url: str,
+    at: Annotated[str | None, typer.Option(help="YYYYMMDDhhmmss (any prefix) or ISO 8601.")]
+    = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Write the decoded body bytes.")] = False,
+    text: Annotated[bool, typer.Option("--text", help="Print the article text.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Article metadata + capture.")]
+    = False,
+) -> None:
+    """Show the capture of URL closest to --at (default: the latest)."""
+    if sum((raw, text, as_json)) > 1:
+        raise fail("choose one of --raw, --text, --json")
+    config = ArchiveSettings.load()
+    try:
+        when = normalize_timestamp(at) if at else None
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    catalog = Catalog(config.database_url)
+    with catalog.session() as session:
+        try:
+            capture = closest_capture(session, url, when)
+            snap = load_snapshot(capture, config.open_storage(), config.spool_dir, session)
+        except (SnapshotNotFound, StorageError) as exc:
+            raise fail(str(exc)) from None
+        article = article_of(session, capture)
+        if raw:
+            sys.stdout.buffer.write(snap.body)
+            sys.stdout.buffer.flush()
+        elif text:
+            if article is None:
+                raise fail(f"no article was extracted from the capture at {capture.timestamp}")
+            print(article.text)
+        elif as_json:
+            print(json.dumps({"capture": CaptureOut.from_capture(capture).model_dump(),
+                              "article": article_dict(article) if article else None},
+                             indent=2, ensure_ascii=False))
+        else:
+            out.print(f"[bold]{capture.url}[/] at {capture.timestamp}: {snap.status_line}")
+            out.print(f"  record {capture.record_id} in {capture.warc_file.filename} "
+                      f"@{capture.offset}+{capture.length}")
+            if article:
+                out.print(f"  [bold]{article.title}[/] — {', '.join(article.authors)} "
+                          f"({article.published}, {article.language}, "
+                          f"{article.word_count} words)")
+
+
+def article_dict(article: Any) -> dict[str, Any]:
+    return {
+        "id": article.id, "url": article.url, "canonical_url": article.canonical_url,
+        "title": article.title, "authors": article.authors, "published": article.published,
+        "modified": article.modified, "language": article.language,
+        "description": article.description, "site_name": article.site_name,
+        "word_count": article.word_count, "extractor_version": article.extractor_version,
+        "metadata_record_id": article.metadata_record_id, "text": article.text,
+    }

@@ -1,0 +1,140 @@
+"""What defines a site: seeds, URL patterns, limits, schedule, discovery options.
+
+:class:`SiteIn` is a whole definition (the API's POST, ``sites add``, ``sites.toml``);
+:class:`SitePatch` a partial update (the API's PATCH, ``sites update``). Both validate
+everything a crawl will need (regexes, cron expressions, durations), with messages that
+name the field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from crawler.discovery import parse_duration
+
+NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = Field(default=None, examples=["*/30 * * * *"])
+    interval_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError('give exactly one of "cron" or "interval_seconds"')
+        if self.cron is not None:
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {self.cron!r}: {exc}") from None
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+def check_durations(value: list[str] | str | None) -> list[str] | str | None:
+    """Durations such as ``1h`` or ``2d``; ValueError names the bad one."""
+    for item in [value] if isinstance(value, str) else value or []:
+        parse_duration(item)
+    return value
+
+
+class SiteFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_urls: list[str] = Field(default_factory=list, max_length=100)
+    feeds: list[str] = Field(default_factory=list, max_length=100)
+    sitemaps: list[str] = Field(default_factory=list, max_length=100)
+    allow: list[str] = Field(default_factory=list, max_length=100)
+    deny: list[str] = Field(default_factory=list, max_length=100)
+    max_depth: int = Field(default=2, ge=0, le=20)
+    max_pages: int = Field(default=1000, ge=1, le=1_000_000)
+    schedule: Schedule | None = None
+    enabled: bool = True
+    refresh: list[str] = Field(default_factory=list, max_length=10, examples=[["1h", "1d"]],
+                               description="Ages at which archived articles are re-captured.")
+    horizon: str | None = Field(default=None, examples=["2d"], description=(
+        "Skip sitemap entries and feed items older than this (default "
+        "NEWSARCHIVE_SITEMAP_HORIZON, 2d)."))
+    article_patterns: list[str] = Field(default_factory=list, max_length=100)
+    hub_patterns: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("refresh", "horizon")
+    @classmethod
+    def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
+        return check_durations(value)
+
+    @field_validator("allow", "deny", "article_patterns", "hub_patterns")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return patterns
+
+
+class SiteIn(SiteFields):
+    name: str = Field(pattern=NAME_RE, examples=["harbour-gazette"])
+
+    @model_validator(mode="after")
+    def _has_seeds(self) -> SiteIn:
+        if not (self.start_urls or self.feeds or self.sitemaps):
+            raise ValueError("a site needs at least one of start_urls, feeds or sitemaps")
+        return self
+
+
+_REQUIRED_SCALARS = frozenset({"max_depth", "max_pages", "enabled"})
+
+
+class SitePatch(BaseModel):
+    """Partial update: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_urls: list[str] | None = None
+    feeds: list[str] | None = None
+    sitemaps: list[str] | None = None
+    allow: list[str] | None = None
+    deny: list[str] | None = None
+    max_depth: int | None = Field(default=None, ge=0, le=20)
+    max_pages: int | None = Field(default=None, ge=1, le=1_000_000)
+    schedule: Schedule | None = None
+    enabled: bool | None = None
+    refresh: list[str] | None = Field(default=None, max_length=10)
+    horizon: str | None = None
+    article_patterns: list[str] | None = None
+    hub_patterns: list[str] | None = None
+
+    @field_validator("refresh", "horizon")
+    @classmethod
+    def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
+        return check_durations(value)
+
+    @field_validator("article_patterns", "hub_patterns")
+    @classmethod
+    def _regexes(cls, patterns: list[str] | None) -> list[str] | None:
+        return SiteFields._regexes(patterns) if patterns else patterns
+
+    @model_validator(mode="after")
+    def _nulls(self) -> SitePatch:
+        """``null`` clears a list and removes a schedule or horizon; a number or a switch
+        cannot be cleared."""
+        for name in self.model_fields_set:
+            if getattr(self, name) is not None:
+                continue
+            if name in _REQUIRED_SCALARS:
+                raise ValueError(f"{name} may not be null: give a value, or leave the field "
+                                 "out to keep the current one")
+            if name not in ("schedule", "horizon"):
+                setattr(self, name, [])
+        return self

@@ -1,0 +1,109 @@
+"""What the routers share: the service, the caller allowed to write, the crawl request rate
+limit (dependencies), and the check of URLs submitted for crawling and the queueing of a
+crawl job (helpers of the crawls and sites routers)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import threading
+import time
+from collections import deque
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import ledger
+from archive.models import CrawlJob, Site, WarcFile
+from scheduler.service import Service
+from scheduler.urlcheck import check_crawl_url
+from scheduler.web.errors import RateLimited, Unauthorized, Unprocessable
+from scheduler.web.schemas import JobOut
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def require_token(request: Request) -> str:
+    """Dependency: the caller's identity (a token hash, or its address when auth is off)."""
+    expected = request.app.state.service.settings.api_token
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if expected:
+        if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), expected):
+            raise Unauthorized("this endpoint needs 'Authorization: Bearer <token>' with the "
+                               "token set in NEWSARCHIVE_API_TOKEN",
+                               headers={"WWW-Authenticate": 'Bearer realm="newsarchive"'})
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    return "client:" + (request.client.host if request.client else "unknown")
+
+
+Writer = Annotated[str, Depends(require_token)]
+
+
+class RateLimiter:
+    """Sliding window: at most ``limit`` calls per ``window`` seconds per identity."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._calls: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, identity: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            calls = self._calls.setdefault(identity, deque())
+            while calls and now - calls[0] >= self.window:
+                calls.popleft()
+            if len(calls) >= self.limit:
+                retry = max(1, math.ceil(self.window - (now - calls[0])))
+                raise RateLimited(
+                    f"rate limit: at most {self.limit} crawl requests per "
+                    f"{int(self.window)} s per token; retry in {retry} s "
+                    "(NEWSARCHIVE_CRAWL_RATE_LIMIT sets the limit)",
+                    headers={"Retry-After": str(retry)}, retry_after=retry)
+            calls.append(now)
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter
+
+
+CrawlRateLimit = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def check_crawl_urls(service: Service, fields: dict[str, list[str] | None]) -> None:
+    """422 naming ``field.index`` for the first URL that may not be crawled."""
+    for field, urls in fields.items():
+        for index, url in enumerate(urls or []):
+            try:
+                check_crawl_url(url, service.policy)
+            except ValueError as exc:
+                raise Unprocessable(f"{field}.{index}: {exc}", field=f"{field}.{index}") \
+                    from None
+
+
+def job_out(session: Session, job: CrawlJob) -> JobOut:
+    columns = {c.key: getattr(job, c.key) for c in CrawlJob.__table__.columns}
+    files = session.scalars(select(WarcFile.filename).where(WarcFile.job_id == job.id)
+                            .order_by(WarcFile.id))
+    return JobOut.model_validate(columns | {"site": job.spec.get("site"),
+                                            "warc_files": list(files)})
+
+
+def queue_job(response: Response, spec: dict[str, Any], *, site: Site | None, priority: int,
+              idempotency_key: str | None, session: Session) -> JobOut:
+    """Enqueue (or find the identical active job): 202 and a new job, or 200 and that one."""
+    job, created = ledger.enqueue(session, spec, site=site, trigger="api", priority=priority,
+                                  idempotency_key=idempotency_key)
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = f"/api/v1/crawls/{job.id}"
+    return job_out(session, job)

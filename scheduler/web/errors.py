@@ -1,0 +1,111 @@
+"""Errors of the HTTP API: every error is a JSON body ``{"error": message, ...}``.
+
+Domain exceptions are mapped to their status here, once (:data:`DOMAIN_ERRORS`), so routers
+let them propagate: a missing thing (``LookupError``) is 404, a state that forbids the
+request 409, invalid input 422 (400 for the CDX API, as pywb answers), unreadable storage
+503. :class:`ApiError` and its subclasses are for conditions only the HTTP layer knows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from archive.cdx_query import CdxQueryError
+from archive.ledger import JobStateError
+from archive.search import SearchError
+from archive.storage import StorageError
+from archive.wacz import EmptySelection
+from scheduler.sites import SiteExists, SiteWithoutSeeds
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None,
+                 **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers
+        self.details = details
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class RateLimited(ApiError):
+    status = 429
+
+
+class Unprocessable(ApiError):
+    status = 422
+
+
+# Most specific first: the first class an exception is an instance of gives its status.
+DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (JobStateError, 409),
+    (SiteExists, 409),
+    (EmptySelection, 409),
+    (SiteWithoutSeeds, 422),
+    (SearchError, 422),
+    (CdxQueryError, 400),
+    (LookupError, 404),
+    (StorageError, 503),
+)
+
+
+def _details(exc: Exception) -> dict[str, Any]:
+    """What an exception names besides its message: the field or parameter at fault, the
+    URL asked for."""
+    details = {}
+    field = getattr(exc, "field", None) or getattr(exc, "param", None)
+    if field:
+        details["field"] = field
+    url = getattr(exc, "url", None)
+    if url:
+        details["url"] = url
+    return details
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.message, **exc.details}, status_code=exc.status,
+                            headers=exc.headers)
+
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, KeyError | IndexError):
+            raise exc  # a bug, not a missing resource: a 500
+        status = next(code for kind, code in DOMAIN_ERRORS if isinstance(exc, kind))
+        return JSONResponse({"error": str(exc), **_details(exc)}, status_code=status)
+
+    for kind, _status in DOMAIN_ERRORS:
+        app.add_exception_handler(kind, domain_error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"field": "body" if e["type"] == "json_invalid" else _field(tuple(e["loc"])),
+                     "message": str(e["msg"]).removeprefix("Value error, ")}
+                    for e in exc.errors()]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return JSONResponse({"error": f"invalid request: {summary}", "fields": problems},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))

@@ -1,0 +1,63 @@
+"""/api/v1/captures: what the archive holds for a URL, a prefix, a host or a domain."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select, tuple_
+
+from archive.cdx_query import match_clause
+from archive.models import Capture, WarcFile
+from scheduler.views import CaptureOut
+from scheduler.web.deps import ServiceDep
+from scheduler.web.errors import Unprocessable
+from scheduler.web.schemas import CaptureList
+
+router = APIRouter(prefix="/api/v1/captures", tags=["captures"])
+Timestamp = Annotated[str | None, Query(pattern=r"^\d{1,14}$",
+                                        description="YYYYMMDDhhmmss or a prefix of it")]
+
+
+def encode_cursor(c: Capture) -> str:
+    return base64.urlsafe_b64encode(json.dumps([c.surt, c.timestamp, c.id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str, int]:
+    try:
+        surt, timestamp, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return str(surt), str(timestamp), int(ident)
+    except (ValueError, TypeError):
+        raise Unprocessable("cursor: not a next_cursor value returned by this endpoint",
+                            field="cursor") from None
+
+
+@router.get("", response_model=CaptureList)
+def list_captures(
+    service: ServiceDep,
+    url: Annotated[str, Query(min_length=1, max_length=2048)],
+    match: Literal["exact", "prefix", "host", "domain"] = "exact",
+    from_: Annotated[str | None, Query(alias="from", pattern=r"^\d{1,14}$")] = None,
+    to: Timestamp = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> CaptureList:
+    """Captures ordered by SURT key then time; ``next_cursor`` fetches the next page."""
+    query = (select(Capture, WarcFile.filename).join(WarcFile)
+             .where(match_clause(url, match))
+             .order_by(Capture.surt, Capture.timestamp, Capture.id).limit(limit + 1))
+    if from_:
+        query = query.where(Capture.timestamp >= from_.ljust(14, "0"))
+    if to:
+        query = query.where(Capture.timestamp <= to.ljust(14, "9"))
+    if cursor:
+        query = query.where(tuple_(Capture.surt, Capture.timestamp, Capture.id)
+                            > tuple_(*decode_cursor(cursor)))
+    with service.catalog.session() as session:
+        rows = session.execute(query).all()
+    items = [CaptureOut.from_capture(c, filename) for c, filename in rows[:limit]]
+    more = len(rows) > limit
+    return CaptureList(items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more
+                       else None)

@@ -1,0 +1,86 @@
+"""/api/v1/sites: site CRUD and "crawl this site now"."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive import ledger
+from archive.models import CrawlJob, Site
+from scheduler.schedules import next_run
+from scheduler.service import Service
+from scheduler.site_definitions import SiteIn, SitePatch
+from scheduler.sites import create_site, get_site, update_site
+from scheduler.web.deps import CrawlRateLimit, ServiceDep, Writer, check_crawl_urls, queue_job
+from scheduler.web.schemas import JobOut, SiteOut
+
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+
+
+def site_out(service: Service, session: Session, site: Site) -> SiteOut:
+    out = SiteOut.model_validate(site)
+    out.next_run = next_run(service.scheduler, site.name)
+    out.last_job = session.scalar(select(func.max(CrawlJob.id))
+                                  .where(CrawlJob.site_id == site.id))
+    return out
+
+
+@router.get("", response_model=list[SiteOut])
+def list_sites(service: ServiceDep) -> list[SiteOut]:
+    with service.catalog.session() as session:
+        return [site_out(service, session, s)
+                for s in session.scalars(select(Site).order_by(Site.name))]
+
+
+@router.post("", status_code=201, response_model=SiteOut)
+def add_site(body: SiteIn, response: Response, service: ServiceDep, _: Writer) -> SiteOut:
+    check_crawl_urls(service, {"start_urls": body.start_urls, "feeds": body.feeds,
+                               "sitemaps": body.sitemaps})
+    with service.catalog.session() as session:
+        create_site(session, body)
+    service.sync_schedules()
+    response.headers["Location"] = f"/api/v1/sites/{body.name}"
+    with service.catalog.session() as session:
+        return site_out(service, session, get_site(session, body.name))
+
+
+@router.get("/{name}", response_model=SiteOut)
+def show_site(name: str, service: ServiceDep) -> SiteOut:
+    with service.catalog.session() as session:
+        return site_out(service, session, get_site(session, name))
+
+
+@router.patch("/{name}", response_model=SiteOut)
+def change_site(name: str, body: SitePatch, service: ServiceDep, _: Writer) -> SiteOut:
+    """Change some fields; a new schedule takes effect at once."""
+    check_crawl_urls(service, {"start_urls": body.start_urls, "feeds": body.feeds,
+                               "sitemaps": body.sitemaps})
+    with service.catalog.session() as session:
+        update_site(session, name, body)
+    service.sync_schedules()
+    with service.catalog.session() as session:
+        return site_out(service, session, get_site(session, name))
+
+
+@router.delete("/{name}", status_code=204)
+def remove_site(name: str, service: ServiceDep, _: Writer) -> Response:
+    """Remove a site and its schedule; its archived captures and jobs stay."""
+    with service.catalog.session() as session:
+        session.delete(get_site(session, name))
+    service.sync_schedules()
+    return Response(status_code=204)
+
+
+@router.post("/{name}/crawl", status_code=202, response_model=JobOut)
+def crawl_site(name: str, request: Request, response: Response, service: ServiceDep,
+               identity: Writer, limiter: CrawlRateLimit) -> JobOut:
+    limiter.check(identity)
+    with ledger.enqueue_session(service.catalog) as session:
+        site = get_site(session, name)
+        out = queue_job(response, ledger.site_spec(site), site=site, priority=0,
+                        idempotency_key=request.headers.get("idempotency-key"),
+                        session=session)
+    if response.status_code == 202:
+        service.job_queued()
+    return out

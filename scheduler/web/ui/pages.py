@@ -1,0 +1,127 @@
+"""The web UI's pages: server-rendered HTML over the catalog, read-only.
+
+Live progress of queued and running jobs comes from ``static/progress.js`` polling
+``GET /api/v1/crawls/{id}``; everything else is rendered here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from archive import ledger
+from archive.search import ArticleNotFound, SearchError, get_article, search_articles
+from scheduler import schedules
+from scheduler.sites import SiteNotFound, get_site
+from scheduler.web.deps import ServiceDep
+from scheduler.web.ui import queries
+from scheduler.web.ui.templating import render
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+DASHBOARD_JOBS = 20
+LATEST_ARTICLES = 10
+SITE_JOBS = 50
+JOB_CAPTURES = 200
+SEARCH_RESULTS = 20
+TIMELINE_CAPTURES = 1000
+MAX_URL = 2048
+YEAR = re.compile(r"^\d{4}$")
+
+
+def not_found(request: Request, message: str) -> HTMLResponse:
+    return render(request, "not_found.html", status=404, message=message)
+
+
+@router.get("/")
+def dashboard(request: Request, service: ServiceDep) -> HTMLResponse:
+    with service.catalog.session() as session:
+        sites = [(site, job, schedules.next_run(service.scheduler, site.name))
+                 for site, job in queries.sites_with_last_job(session)]
+        return render(request, "dashboard.html", sites=sites,
+                      jobs=queries.recent_jobs(session, DASHBOARD_JOBS),
+                      articles=queries.latest_articles(session, LATEST_ARTICLES),
+                      site_names=[site.name for site, _, _ in sites],
+                      languages=queries.article_languages(session))
+
+
+@router.get("/ui/sites/{name}")
+def site_page(name: str, request: Request, service: ServiceDep) -> HTMLResponse:
+    with service.catalog.session() as session:
+        try:
+            site = get_site(session, name)
+        except SiteNotFound:
+            return not_found(request, f"There is no site named “{name}”.")
+        return render(request, "site.html", site=site,
+                      next_run=schedules.next_run(service.scheduler, site.name),
+                      jobs=queries.recent_jobs(session, SITE_JOBS, site), limit=SITE_JOBS)
+
+
+@router.get("/ui/jobs/{job_id}")
+def job_page(job_id: int, request: Request, service: ServiceDep,
+             after: Annotated[int, Query(ge=0, description="last capture id shown")] = 0
+             ) -> HTMLResponse:
+    with service.catalog.session() as session:
+        try:
+            job = ledger.get_job(session, job_id)
+        except ledger.JobNotFound:
+            return not_found(request, f"There is no crawl job {job_id}.")
+        captures = queries.job_captures(session, job_id, after=after, limit=JOB_CAPTURES)
+        return render(request, "job.html", job=job, after=after, limit=JOB_CAPTURES,
+                      warc_files=queries.job_warc_files(session, job_id), captures=captures)
+
+
+@router.get("/ui/search")
+def search_page(request: Request, service: ServiceDep, q: str = "", lang: str = "", site: str = "",
+                cursor: str = "") -> HTMLResponse:
+    with service.catalog.session() as session:
+        context = {"q": q, "lang": lang, "site": site, "error": None, "results": None,
+                   "next_cursor": None, "site_names": queries.site_names(session),
+                   "languages": queries.article_languages(session)}
+        if not (q.strip() or lang or site):
+            return render(request, "search.html", **context)
+        try:
+            page = search_articles(session, q=q, lang=lang or None, site=site or None,
+                                   cursor=cursor or None, limit=SEARCH_RESULTS)
+        except SearchError as exc:
+            return render(request, "search.html", status=422, **{**context, "error": str(exc)})
+        return render(request, "search.html",
+                      **{**context, "results": page.items, "next_cursor": page.next_cursor})
+
+
+@router.get("/ui/captures")
+def captures_page(request: Request, service: ServiceDep, url: str = "",
+                  year: str = "") -> HTMLResponse:
+    url = url.strip()
+    context = {"url": url, "years": {}, "year": year, "months": [], "shown": 0,
+               "limit": TIMELINE_CAPTURES, "error": None}
+    if len(url) > MAX_URL:
+        context["error"] = (f"The URL is {len(url)} characters long; at most {MAX_URL} are "
+                            "accepted. Shorten it (drop tracking parameters).")
+    elif year and not YEAR.match(year):
+        context["error"] = f"year must be four digits, e.g. 2026; got “{year}”."
+    if context["error"] or not url:
+        return render(request, "captures.html", status=422 if context["error"] else 200,
+                      **context)
+    with service.catalog.session() as session:
+        years = queries.capture_years(session, url)
+        year = year if year in years else (max(years) if years else "")
+        captures = queries.captures_in_year(session, url, year, TIMELINE_CAPTURES) \
+            if year else []
+        return render(request, "captures.html",
+                      **{**context, "years": years, "year": year, "shown": len(captures),
+                         "months": list(queries.calendar(captures))})
+
+
+@router.get("/ui/articles/{article_id}")
+def article_page(article_id: int, request: Request, service: ServiceDep) -> HTMLResponse:
+    with service.catalog.session() as session:
+        try:
+            hit = get_article(session, article_id)
+        except ArticleNotFound:
+            return not_found(request, f"There is no article {article_id}.")
+        return render(request, "article.html", article=hit.article, site=hit.site,
+                      capture=hit.article.capture)
