@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,35 +13,25 @@ from sqlalchemy import event
 from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
-from archive.warc import HttpExchange, WarcWriter
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
+from tests.support.api import api_client
+from tests.support.warc import ClockedWriter, exchange
 
 URLS = ["http://example.com/", "http://example.com/news/a", "http://example.com/news/b",
         "http://www.example.com/about", "http://cdn.example.com/x.css", "http://other.org/"]
 
 
-class ClockedWriter(WarcWriter):
-    start = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
-    ticks = 0
-
-    def now(self) -> datetime:
-        self.ticks += 1
-        return self.start + timedelta(hours=self.ticks)
-
-
 @pytest.fixture
-def client(tmp_path: Path):
+def client(tmp_path: Path) -> Iterator[TestClient]:
     config = ArchiveSettings(data_dir=tmp_path / "data")
     catalog = Catalog(config.database_url)
-    archiver = Archiver(catalog, config.open_storage(), ClockedWriter(config.spool_dir))
+    writer = ClockedWriter(config.spool_dir, at=datetime(2026, 11, 3, 13, 0, tzinfo=UTC),
+                           step=timedelta(hours=1))
+    archiver = Archiver(catalog, config.open_storage(), writer)
     for url in URLS + URLS[:2]:  # the first two are captured twice
-        archiver.archive(HttpExchange(url=url, method="GET", request_headers=[], status=200,
-                                      reason="OK", response_headers=[("Content-Type",
-                                                                      "text/html")],
-                                      body=b"<html>" + url.encode() + b"</html>"))
+        archiver.archive(exchange(url, b"<html>" + url.encode() + b"</html>",
+                                  request_headers=[]))
     archiver.close()
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path / "data"))) as test_client:
+    with api_client(tmp_path / "data") as test_client:
         yield test_client
 
 

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -35,14 +34,11 @@ from archive.snapshot import load_snapshot
 from archive.storage import LocalStorage
 from archive.warc import HttpExchange, WarcWriter, WrittenRecord
 from scheduler.demo.server import ARTICLE_PATHS
-from tests.conftest import Archive
+from tests.support.cli import Archive
+from tests.support.warc import exchange, sha256, warcio_check
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 HOST = socket.gethostname().replace("~", "-")
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def dead_pid() -> int:
@@ -81,13 +77,6 @@ def ends_with_complete_member(data: bytes) -> bool:
     return False
 
 
-def warcio_check(path: Path) -> None:
-    proc = subprocess.run([Path(sys.executable).with_name("warcio"), "check", "-v", str(path)],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "fail" not in proc.stdout
-
-
 # -- unit level: a .open file cut in the middle of a record ---------------------------------
 
 
@@ -103,14 +92,13 @@ class DeadWriterWarcWriter(WarcWriter):
         return f"{self.prefix}-20261124120000000-{self._serial:05d}-{self.pid}~{HOST}.warc.gz"
 
 
-def exchange(n: int) -> HttpExchange:
+def story(n: int) -> HttpExchange:
     body = gzip.compress((f"<html><h1>Story {n}</h1>" + "<p>text</p>" * 200 * n).encode(),
                          mtime=0)
-    return HttpExchange(
-        url=f"https://news.example.org/story/{n}", method="GET",
-        request_headers=[("Accept", "text/html")], status=200, reason="OK",
-        response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
-        body=body, ip_address="93.184.216.34")
+    return exchange(f"https://news.example.org/story/{n}", body,
+                    request_headers=[("Accept", "text/html")],
+                    headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
+                    ip_address="93.184.216.34")
 
 
 @dataclass
@@ -132,7 +120,7 @@ def crashed(tmp_path: Path) -> Iterator[Crashed]:
     spool = tmp_path / "spool"
     writer = DeadWriterWarcWriter(spool, dead_pid())
     archiver = Archiver(catalog, storage, writer)
-    exchanges = [exchange(n) for n in range(1, 7)]
+    exchanges = [story(n) for n in range(1, 7)]
     responses = []
     for ex in exchanges:
         response = archiver.archive(ex)

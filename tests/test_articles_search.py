@@ -26,20 +26,10 @@ from archive.catalog import Catalog, alembic_config
 from archive.config import ArchiveSettings
 from archive.models import Article, CrawlJob, Site
 from archive.search import SearchError, get_article, search_articles
-from archive.warc import HttpExchange, WarcWriter
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
-from tests.conftest import Archive, temporary_database
-
-
-class ClockedWriter(WarcWriter):
-    """Every record is written at ``moment`` (set by the test), so capture times are known."""
-
-    moment = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.moment
-
+from tests.support.api import api_client
+from tests.support.cli import Archive
+from tests.support.databases import temporary_database
+from tests.support.warc import ClockedWriter, exchange
 
 # key: (site, url path, title, text, authors, published, language, capture time)
 ARTICLES: dict[str, tuple[Any, ...]] = {
@@ -90,13 +80,12 @@ def populate(catalog: Catalog, config: ArchiveSettings) -> dict[str, int]:
                 ARTICLES.items():
             if site != name:
                 continue
-            writer.moment = captured.replace(tzinfo=UTC)
+            writer.at = captured.replace(tzinfo=UTC)  # capture times are known
             url = f"https://{site or 'example'}.test{path}"
             html = f"<html><head><title>{title}</title></head><body><p>{body}</p></body></html>"
-            record = archiver.archive(HttpExchange(
-                url=url, method="GET", request_headers=[], status=200, reason="OK",
-                response_headers=[("Content-Type", "text/html; charset=utf-8")],
-                body=html.encode()))
+            record = archiver.archive(exchange(
+                url, html.encode(), headers=[("Content-Type", "text/html; charset=utf-8")],
+                request_headers=[]))
             archiver.annotate(record, {"outlinks": []}, {
                 "url": url, "canonical_url": url, "title": title, "authors": authors,
                 "published": published, "modified": None, "language": lang,
@@ -131,8 +120,8 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path,
-            ) -> Iterator[tuple[Catalog, dict[str, int]]]:
+def own_catalog(request: pytest.FixtureRequest, tmp_path: Path,
+                ) -> Iterator[tuple[Catalog, dict[str, int]]]:
     """A populated catalog of its own, for tests that write."""
     with populated_catalog(request.param, tmp_path) as made:
         yield made
@@ -161,9 +150,9 @@ def test_newest_first_by_published_else_capture_time(shared) -> None:
     assert quota.article.capture.url == "https://courier.test/world/quota"
 
 
-def test_cursor_pages_once_through_everything_even_while_articles_arrive(catalog,
+def test_cursor_pages_once_through_everything_even_while_articles_arrive(own_catalog,
                                                                          tmp_path) -> None:
-    db, ids = catalog
+    db, ids = own_catalog
     seen: list[str] = []
     cursor = None
     for number in range(10):
@@ -172,11 +161,11 @@ def test_cursor_pages_once_through_everything_even_while_articles_arrive(catalog
         seen += keys(ids, page)
         if number == 0:  # a newer article archived between two page requests
             writer_config = ArchiveSettings(data_dir=tmp_path / "more", database_url=db.url)
-            archiver = Archiver(db, writer_config.open_storage(),
-                                ClockedWriter(writer_config.spool_dir))
-            record = archiver.archive(HttpExchange(
-                url="https://late.test/", method="GET", request_headers=[], status=200,
-                reason="OK", response_headers=[], body=b"<p>late</p>"))
+            writer = ClockedWriter(writer_config.spool_dir,
+                                   at=datetime(2026, 11, 4, 9, 0, tzinfo=UTC))
+            archiver = Archiver(db, writer_config.open_storage(), writer)
+            record = archiver.archive(exchange("https://late.test/", b"<p>late</p>", headers=[],
+                                               request_headers=[]))
             archiver.annotate(record, {}, {"url": "https://late.test/", "title": "Late",
                                            "authors": [], "published": "2026-12-01",
                                            "text": "late harbour news", "word_count": 3})
@@ -259,16 +248,16 @@ def test_bad_input_is_a_clear_error(shared, params, field, fragment) -> None:
     assert raised.value.field == field and fragment in str(raised.value)
 
 
-def test_index_follows_inserts_updates_and_deletes(catalog) -> None:
-    db, ids = catalog
+def test_index_follows_inserts_updates_and_deletes(own_catalog) -> None:
+    db, ids = own_catalog
     with db.session() as session:
         session.execute(update(Article).where(Article.id == ids["storm"])
                         .values(title="Tide barrier deal", text="Cities agree on barriers."))
-    assert search(catalog, q="storm") == []
-    assert search(catalog, q="tide barriers") == ["storm"]
+    assert search(own_catalog, q="storm") == []
+    assert search(own_catalog, q="tide barriers") == ["storm"]
     with db.session() as session:
         session.execute(delete(Article).where(Article.id == ids["storm"]))
-    assert search(catalog, q="tide") == []
+    assert search(own_catalog, q="tide") == []
 
 
 FTS_PROBE = {  # the migration's own index, queried without archive/search.py
@@ -345,7 +334,7 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, int], Archive
     catalog = Catalog(config.database_url)
     ids = populate(catalog, config)
     catalog.dispose()
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path / "data"))) as test_client:
+    with api_client(tmp_path / "data") as test_client:
         yield test_client, ids, config
 
 

@@ -16,19 +16,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event, insert, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event, insert
 from warcio.timeutils import timestamp_to_sec
 
 from archive.catalog import Catalog
 from archive.cdx_query import FIRST_PAGE
 from archive.cdxj import CdxjEntry, surt_key
 from archive.models import Capture, WarcFile
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
-from tests.conftest import pywb_bin, services_required
-
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+from tests.support.api import api_client
+from tests.support.peers import pywb_bin
 
 # url, timestamp, status, mime, digest, record_type, warc file, offset, length
 CAPTURES = [
@@ -77,8 +73,7 @@ def make_client(data_dir: Path, database_url: str | None = None) -> Iterator[Tes
     catalog = Catalog(database_url or f"sqlite:///{data_dir / 'catalog.sqlite'}")
     insert_captures(catalog, CAPTURES)
     catalog.dispose()
-    with TestClient(create_app(ServiceSettings(data_dir=data_dir,
-                                               database_url=database_url))) as client:
+    with api_client(data_dir, database_url=database_url) as client:
         yield client
 
 
@@ -88,24 +83,9 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def pg_client(tmp_path: Path) -> Iterator[TestClient]:
-    """The same catalog in a fresh PostgreSQL database (dropped afterwards)."""
-    name = f"cdx_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        if services_required():
-            pytest.fail(f"PostgreSQL at {PG_SERVER} is required: {exc}")
-        pytest.skip(f"PostgreSQL at {PG_SERVER} is not reachable: {exc}")
-    try:
-        yield from make_client(tmp_path / "pg-data", f"{PG_SERVER}/{name}")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+def pg_client(tmp_path: Path, postgres_databases: Any) -> Iterator[TestClient]:
+    """The same catalog in a fresh PostgreSQL database (dropped at the end of the session)."""
+    yield from make_client(tmp_path / "pg-data", postgres_databases())
 
 
 def cdx(client: TestClient, **params: Any) -> list[dict[str, str]]:
@@ -194,7 +174,7 @@ def test_paging_through_many_rows_keeps_every_order(tmp_path: Path) -> None:
     catalog = Catalog(f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite'}")
     insert_captures(catalog, many)
     catalog.dispose()
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path / "data"))) as client:
+    with api_client(tmp_path / "data") as client:
         forward = [r["timestamp"] for r in cdx(client, url="many.example")]
         assert forward == sorted(stamps)
         assert [r["timestamp"] for r in cdx(client, url="many.example", sort="reverse")] \

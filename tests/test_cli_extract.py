@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import Archive
+from tests.support.cli import Archive
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 FIELDS = ["file", "url", "title", "authors", "published", "modified", "language",

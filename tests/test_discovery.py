@@ -4,14 +4,10 @@ settings for refresh/horizon/patterns (API and CLI)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from scrapy.http import XmlResponse
 from scrapy.utils.test import get_crawler
 from sqlalchemy import inspect, select
@@ -39,9 +35,9 @@ from crawler.discovery import (
 )
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSitemap, NewsSpider
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
-from tests.conftest import Archive
+from tests.support.api import api_client
+from tests.support.cli import Archive
+from tests.support.warc import exchange, warcio_check
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -156,12 +152,10 @@ def test_refresh_steps_and_url_normalization() -> None:
 
 
 # -- revisit records ---------------------------------------------------------------------------
-def exchange(url: str, body: bytes, status: int = 200, **kwargs: object) -> HttpExchange:
-    return HttpExchange(url=url, method="GET", request_headers=[("Accept", "*/*")],
-                        status=status, reason="OK" if status == 200 else "Not Found",
-                        response_headers=[("Content-Type", "text/html; charset=utf-8"),
-                                          ("Content-Length", str(len(body)))],
-                        body=body, **kwargs)  # type: ignore[arg-type]
+def html_exchange(url: str, body: bytes, status: int = 200, **fields: object) -> HttpExchange:
+    return exchange(url, body, status=status, headers=[
+        ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+        **fields)
 
 
 def new_archiver(config: ArchiveSettings, catalog: Catalog, **kwargs: object) -> Archiver:
@@ -189,13 +183,13 @@ def test_same_payload_later_is_a_revisit_of_the_first_response(config: ArchiveSe
                                                                catalog: Catalog) -> None:
     page, other = b"<html>home</html>", b"<html>changed</html>"
     first = new_archiver(config, catalog)
-    original = first.archive(exchange("http://n.example/", page))
-    same_crawl = first.archive(exchange("http://n.example/", page))  # from memory
+    original = first.archive(html_exchange("http://n.example/", page))
+    same_crawl = first.archive(html_exchange("http://n.example/", page))  # from memory
     first.close()
     second = new_archiver(config, catalog)  # a later crawl: from the catalog
-    later = second.archive(exchange("http://n.example/", page))
-    changed = second.archive(exchange("http://n.example/", other))
-    back = second.archive(exchange("http://n.example/", page))  # latest differs: full copy
+    later = second.archive(html_exchange("http://n.example/", page))
+    changed = second.archive(html_exchange("http://n.example/", other))
+    back = second.archive(html_exchange("http://n.example/", page))  # latest differs: full copy
     second.close()
     assert [r.record_type for r in (original, same_crawl, later, changed, back)] \
         == ["response", "revisit", "revisit", "response", "response"]
@@ -226,16 +220,16 @@ def test_no_revisit_for_other_status_empty_truncated_or_when_off(
     catalog = Catalog(config.database_url)
     archiver = new_archiver(config, catalog)
     body = b"<html>same</html>"
-    archiver.archive(exchange("http://n.example/a", body))
-    kinds = [archiver.archive(exchange("http://n.example/a", body, status=404)).record_type,
-             archiver.archive(exchange("http://n.example/a", body, status=404)).record_type,
-             archiver.archive(exchange("http://n.example/a", body,
+    archiver.archive(html_exchange("http://n.example/a", body))
+    kinds = [archiver.archive(html_exchange("http://n.example/a", body, status=404)).record_type,
+             archiver.archive(html_exchange("http://n.example/a", body, status=404)).record_type,
+             archiver.archive(html_exchange("http://n.example/a", body,
                                        truncated="length")).record_type]
-    archiver.archive(exchange("http://n.example/empty", b""))
-    kinds.append(archiver.archive(exchange("http://n.example/empty", b"")).record_type)
+    archiver.archive(html_exchange("http://n.example/empty", b""))
+    kinds.append(archiver.archive(html_exchange("http://n.example/empty", b"")).record_type)
     archiver.close()
     off = new_archiver(config, catalog, revisits=False)
-    kinds.append(off.archive(exchange("http://n.example/a", body)).record_type)
+    kinds.append(off.archive(html_exchange("http://n.example/a", body)).record_type)
     off.close()
     assert kinds == ["response", "revisit", "response", "response", "response"]
     catalog.dispose()
@@ -245,25 +239,13 @@ def test_revisit_files_pass_warcio_check(config: ArchiveSettings) -> None:
     catalog = Catalog(config.database_url)
     archiver = new_archiver(config, catalog)
     for _ in range(3):
-        archiver.archive(exchange("http://n.example/", b"<html>x</html>"))
+        archiver.archive(html_exchange("http://n.example/", b"<html>x</html>"))
     archiver.close()
     catalog.dispose()
-    for path in (config.data_dir / "storage" / "warcs").glob("*.warc.gz"):
-        proc = subprocess.run([Path(sys.executable).with_name("warcio"), "check", "-v",
-                               str(path)], capture_output=True, text=True, check=False)
-        assert proc.returncode == 0 and "fail" not in proc.stdout, proc.stdout + proc.stderr
+    warcio_check(*(config.data_dir / "storage" / "warcs").glob("*.warc.gz"))
 
 
 # -- catalogs: SQLite and PostgreSQL ----------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    """A migrated catalog: SQLite in tmp_path, or a fresh PostgreSQL database."""
-    url = (f"sqlite:///{tmp_path / 'catalog.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_databases")())
-    yield (cat := Catalog(url))
-    cat.dispose()
-
-
 def test_migration_0005_goes_down_and_up(catalog: Catalog) -> None:
     from alembic import command
 
@@ -322,8 +304,7 @@ def test_seen_state_survives_a_restart(catalog: Catalog) -> None:
 
 # -- site settings: API and CLI ----------------------------------------------------------------
 def test_api_accepts_and_checks_refresh_horizon_and_patterns(tmp_path: Path) -> None:
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path / "data",
-                                               allowed_networks="127.0.0.0/8"))) as client:
+    with api_client(tmp_path / "data", allowed_networks="127.0.0.0/8") as client:
         body = {"name": "tribune", "start_urls": ["http://127.0.0.1:9/"],
                 "refresh": ["1h", "1d"], "horizon": "3d", "article_patterns": [r"/story/\d+"],
                 "hub_patterns": ["/live/"]}

@@ -17,8 +17,8 @@ from warcio.timeutils import timestamp_to_iso_date
 
 from archive.models import Article, Capture, SeenUrl, utcnow
 from archive.snapshot import load_snapshot, parse_record, read_record_bytes
-from tests.conftest import Archive
-from tests.news_site import (
+from tests.support.cli import Archive
+from tests.support.news_site import (
     OLD_ARTICLE,
     OLD_FEED_ITEM,
     OLD_NEWS_ENTRY,

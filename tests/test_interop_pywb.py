@@ -27,10 +27,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archive.models import Capture
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
-from tests.conftest import Archive, free_port, pywb_bin
-from tests.service_helpers import wait_until
+from tests.support.api import api_client
+from tests.support.cli import Archive
+from tests.support.peers import pywb_bin
+from tests.support.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -89,8 +89,7 @@ def replayers(tmp_path_factory: pytest.TempPathFactory, demo_site: Any) -> Itera
         wait_until(answers, 60, message=f"pywb wayback on port {port}")
         with archive.catalog().session() as session:
             captures = [(c.url, c.timestamp, c.status) for c in session.query(Capture)]
-        settings = ServiceSettings(data_dir=root / "data")
-        with TestClient(create_app(settings)) as ours:
+        with api_client(root / "data") as ours:
             yield Replayers(pywb, ours, captures, pywb_index, read_cdxj(our_index))
     finally:
         pywb.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -24,38 +23,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import chromium_page
-from tests.conftest import Archive, services_required
+from tests.support.browser import chromium_page
+from tests.support.cli import Archive
+from tests.support.peers import replaywebpage_app
 
 pytestmark = pytest.mark.slow
 
-REPLAYWEB_VERSION = "2.5.3"
-CACHE = Path(__file__).resolve().parents[1] / ".cache" / "replaywebpage"
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 HEADLINE = "Harbour Bridge reopens to traffic after eighteen-month restoration"
 RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
-
-
-def replaywebpage_app() -> Path:
-    """``package/`` of replaywebpage@REPLAYWEB_VERSION, packed with npm once and cached."""
-    app = CACHE / "package"
-    if (app / "index.html").exists() and (app / "sw.js").exists():
-        return app
-    npm = shutil.which("npm")
-    if npm is None:
-        message = "npm is not installed (apt-get install nodejs npm)"
-        if services_required():
-            pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
-        pytest.skip(message)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tarball = f"replaywebpage-{REPLAYWEB_VERSION}.tgz"
-    for command in ([npm, "pack", f"replaywebpage@{REPLAYWEB_VERSION}"],
-                    ["tar", "xzf", tarball]):
-        proc = subprocess.run(command, cwd=CACHE, capture_output=True, text=True, timeout=300,
-                              check=False)
-        if proc.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed: {proc.stderr[-2000:]}")
-    return app
 
 
 class RangeHandler(SimpleHTTPRequestHandler):

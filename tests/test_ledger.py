@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -10,13 +9,6 @@ import pytest
 from archive import ledger
 from archive.catalog import Catalog
 from archive.models import CrawlJob, JobStatus, Site, utcnow
-
-
-@pytest.fixture
-def catalog(catalog_url: str) -> Iterator[Catalog]:
-    catalog = Catalog(catalog_url)
-    yield catalog
-    catalog.dispose()
 
 
 def make_site(session, name: str = "gazette") -> Site:

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
-from tests.test_replay import SITE, STORY, T1, T2, T3, build_archive, parse_links
+from tests.support.api import api_client
+from tests.support.replay_archive import SITE, STORY, T1, T2, T3, build_archive, parse_links
 
 BASE = "http://testserver"
 
@@ -19,7 +18,7 @@ BASE = "http://testserver"
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     data_dir = tmp_path_factory.mktemp("memento") / "data"
     build_archive(data_dir)
-    with TestClient(create_app(ServiceSettings(data_dir=data_dir))) as test_client:
+    with api_client(data_dir) as test_client:
         yield test_client
 
 

@@ -17,8 +17,8 @@ from archive import ledger, locks
 from archive.catalog import Catalog, alembic_config
 from archive.models import Capture, CrawlJob, JobStatus, Site
 from scheduler.leader import LeaderElection
-from tests.conftest import Archive
-from tests.service_helpers import wait_until
+from tests.support.cli import Archive
+from tests.support.services import wait_until
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from crawler.extraction import EXTRACTOR_VERSION, extract_article
 from crawler.reextract import ReextractError, ReextractReport
 from crawler.reextract import reextract as run_reextract
 from scheduler.demo.server import ARTICLE_PATHS, FRENCH_ARTICLE, WRONG_CHARSET_ARTICLE, DemoSite
-from tests.conftest import S3_TEST_BUCKET, Archive
+from tests.support.cli import Archive
+from tests.support.s3 import S3_TEST_BUCKET
 
 pytestmark = pytest.mark.slow  # crawls through the CLI
 

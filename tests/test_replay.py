@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,50 +29,24 @@ from archive.config import ArchiveSettings
 from archive.models import Capture, WarcFile, WarcState
 from archive.replay import HOP_BY_HOP
 from archive.snapshot import SnapshotNotFound, closest_capture, load_snapshot
-from archive.warc import HttpExchange, WarcWriter, payload_digest
+from archive.warc import payload_digest
 from scheduler.config import ServiceSettings
 from scheduler.web.app import create_app
-
-SITE = "http://news.example.org"
-STORY = f"{SITE}/story?id=7"
-T1, T2, T3 = "20261103100000", "20261103120000", "20261105120000"
-
-
-def ts_datetime(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-
-
-def story_html(version: str) -> bytes:
-    return f"""<!DOCTYPE html>
-<html><head><title>Story {version}</title>
-<base href="{SITE}/news/">
-<meta http-equiv="refresh" content="300; url=/story?id=7&amp;fresh=1">
-<link rel="stylesheet" href="/assets/site.css" integrity="sha384-abc">
-<link rel="icon" href="favicon.ico">
-<script src="https://cdn.example.net/app.js"></script>
-<style>body {{ background: url('img/bg.png') }} @import "print.css";</style>
-</head><body>
-<p style="background-image: url(&quot;/img/p.png&quot;)">Version {version} café</p>
-<a href="other.html#top">relative</a> <a href="https://elsewhere.example.com/x?a=1">abs</a>
-<a href="#frag">frag</a> <a href="mailto:desk@example.org">mail</a>
-<img src="/img/a.png" srcset="/img/a1.png 1x, /img/a2.png 2x">
-<picture><source srcset="/img/w.webp"></picture>
-<video poster="/img/poster.jpg"></video>
-<iframe src="/embed.html"></iframe>
-<form action="/search"><input name="q"></form>
-</body></html>""".encode()
-
-
-CSS = (b'@import url("fonts.css");\n@import \'more.css\';\n'
-       b"body { background: url(/img/bg.png) }\n.logo { background: url(\"logo.svg\") }\n")
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-
-
-class ClockedWriter(WarcWriter):
-    at = ts_datetime(T1)
-
-    def now(self) -> datetime:
-        return self.at
+from tests.support.api import api_client
+from tests.support.replay_archive import (
+    CSS,
+    PNG,
+    SITE,
+    STORY,
+    T1,
+    T2,
+    T3,
+    build_archive,
+    parse_links,
+    story_html,
+    ts_datetime,
+)
+from tests.support.warc import ClockedWriter, exchange
 
 
 @dataclass
@@ -92,58 +64,6 @@ class Replay:
             return response, b"".join(response.iter_raw())
 
 
-def exchange(url: str, body: bytes, headers: list[tuple[str, str]], status: int = 200,
-             reason: str = "OK") -> HttpExchange:
-    return HttpExchange(url=url, method="GET", request_headers=[("Accept", "*/*")],
-                        status=status, reason=reason, response_headers=headers, body=body)
-
-
-def story_headers(version: str) -> list[tuple[str, str]]:
-    return [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip"),
-            ("Set-Cookie", "session=1; Path=/"), ("Set-Cookie", "tracking=2; Path=/"),
-            ("Connection", "keep-alive"), ("Keep-Alive", "timeout=5"),
-            ("X-Version", version), ("Content-Length", "999")]
-
-
-def build_archive(data_dir: Path, storage_url: str | None = None,
-                  database_url: str | None = None) -> None:
-    """Three versions of STORY, a stylesheet, an image, a redirect, a 404, a Latin-1 page
-    and an article; stored (closed and uploaded) in storage."""
-    config = ArchiveSettings(data_dir=data_dir, database_url=database_url,
-                             storage_url=storage_url)
-    catalog = Catalog(config.database_url)
-    writer = ClockedWriter(config.spool_dir)
-    archiver = Archiver(catalog, config.open_storage(), writer)
-
-    def at(ts: str, item: HttpExchange) -> Any:
-        writer.at = ts_datetime(ts)
-        return archiver.archive(item)
-
-    for ts, version in ((T1, "v1"), (T2, "v2"), (T3, "v3")):
-        at(ts, exchange(STORY, gzip.compress(story_html(version), mtime=0),
-                        story_headers(version),
-                        reason="Everything Fine" if version == "v3" else "OK"))
-    at(T2, exchange(f"{SITE}/assets/site.css", CSS, [("Content-Type", "text/css")]))
-    at(T2, exchange(f"{SITE}/img/a.png", gzip.compress(PNG, mtime=0),
-                    [("Content-Type", "image/png"), ("Content-Encoding", "gzip")]))
-    at(T2, exchange(f"{SITE}/old", b"moved", [("Location", "/story?id=7"),
-                                             ("Content-Type", "text/plain")],
-                    status=301, reason="Moved Permanently"))
-    at(T2, exchange(f"{SITE}/missing", b"<html><body>Not here</body></html>",
-                    [("Content-Type", "text/html")], status=404, reason="Not Found"))
-    at(T2, exchange(f"{SITE}/latin", "<html><body><p>Fran\u00e7ais \u00e9t\u00e9</p></body>"
-                    "</html>".encode("iso-8859-1"),
-                    [("Content-Type", "text/html; charset=iso-8859-1")]))
-    article = at(T2, exchange(f"{SITE}/article", b"<html><body><h1>Harbour</h1></body></html>",
-                              [("Content-Type", "text/html")]))
-    archiver.annotate(article, {"title": "Harbour"}, article={
-        "url": f"{SITE}/article", "title": "Harbour bridge reopens", "authors": ["A. Writer"],
-        "published": "2026-11-03", "language": "en", "text": "The bridge reopened.",
-        "word_count": 3}, extractor_version="test-1")
-    archiver.close()
-    catalog.dispose()
-
-
 @pytest.fixture
 def replay(tmp_path: Path) -> Iterator[Replay]:
     with start_replay(tmp_path) as started:
@@ -153,20 +73,11 @@ def replay(tmp_path: Path) -> Iterator[Replay]:
 @contextmanager
 def start_replay(tmp_path: Path, database_url: str | None = None) -> Iterator[Replay]:
     build_archive(tmp_path / "data", database_url=database_url)
-    settings = ServiceSettings(data_dir=tmp_path / "data", database_url=database_url)
-    catalog = Catalog(settings.database_url)
-    with TestClient(create_app(settings)) as client:
+    with api_client(tmp_path / "data", database_url=database_url) as client:
+        settings = client.app.state.service.settings
+        catalog = Catalog(settings.database_url)
         yield Replay(client, catalog, settings)
     catalog.dispose()
-
-
-def parse_links(value: str) -> list[tuple[str, dict[str, str]]]:
-    """A tiny RFC 8288 link-value parser: [(target, {param: value})]."""
-    links = []
-    for match in re.finditer(r'<([^>]*)>((?:\s*;\s*[\w*-]+="[^"]*")*)', value):
-        params = dict(re.findall(r'([\w*-]+)="([^"]*)"', match.group(2)))
-        links.append((match.group(1), params))
-    return links
 
 
 def rels(value: str) -> dict[str, str]:
@@ -534,7 +445,7 @@ def test_revisit_whose_original_is_missing_is_a_clear_404(revisits: Replay) -> N
 
 
 def test_closest_capture_and_revisits_on_postgresql(tmp_path: Path) -> None:
-    from tests.conftest import temporary_database
+    from tests.support.databases import temporary_database
 
     with temporary_database("postgresql", tmp_path) as url, start_replay(tmp_path, url) as pg:
         assert pg.catalog.engine.dialect.name == "postgresql"
@@ -552,7 +463,7 @@ def test_closest_capture_and_revisits_on_postgresql(tmp_path: Path) -> None:
 
 def test_raw_replay_from_s3_is_one_ranged_get(tmp_path: Path, s3_server: Any,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.test_s3_storage import RequestLog
+    from tests.support.s3 import RequestLog
 
     for name, value in s3_server.env.items():
         monkeypatch.setenv(name, value)
@@ -597,17 +508,15 @@ def test_replay_over_http_and_in_a_browser_never_reaches_the_live_web(
         service_factory: Any, demo_site: Any) -> None:
     import http.client
 
-    from tests.browser import chromium_page
+    from tests.support.browser import chromium_page
 
     service = service_factory(start=False)
     build_archive(service.data_dir)
     config = ArchiveSettings(data_dir=service.data_dir)
     catalog = Catalog(config.database_url)
-    writer = ClockedWriter(config.spool_dir)
+    writer = ClockedWriter(config.spool_dir, at=ts_datetime(T2))
     archiver = Archiver(catalog, config.open_storage(), writer)
-    writer.at = ts_datetime(T2)
-    archiver.archive(exchange(f"{SITE}/leaky", leaky_page(demo_site.url),
-                              [("Content-Type", "text/html")]))
+    archiver.archive(exchange(f"{SITE}/leaky", leaky_page(demo_site.url)))
     archiver.close()
     catalog.dispose()
     service.start()

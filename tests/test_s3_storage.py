@@ -7,11 +7,9 @@ would; nothing is patched in-process. What went over the wire is observed with b
 
 from __future__ import annotations
 
-import hashlib
 import random
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -20,39 +18,15 @@ from archive.catalog import Catalog
 from archive.models import MultipartUpload, WarcFile
 from archive.snapshot import closest_capture, load_snapshot
 from archive.uploads import CatalogMultipartState
-from tests.conftest import S3_TEST_BUCKET, Archive, MotoServer
+from tests.support.cli import Archive
+from tests.support.s3 import S3_TEST_BUCKET, MotoServer, RequestLog
+from tests.support.warc import sha256
 
 BUCKET = S3_TEST_BUCKET
 PREFIX = "news/archive"
 STORAGE_URL = f"s3://{BUCKET}/{PREFIX}"
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 MiB = 1024 * 1024
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-class RequestLog:
-    """Every S3 request a boto3 client actually sends (botocore ``before-send`` hook):
-    operation name, HTTP headers and query parameters."""
-
-    def __init__(self, client: Any) -> None:
-        self.requests: list[tuple[str, dict[str, str], dict[str, list[str]]]] = []
-        client.meta.events.register("before-send.s3", self._record)
-
-    def _record(self, request: Any, event_name: str, **_: Any) -> None:
-        headers = {k: (v.decode() if isinstance(v, bytes) else v)
-                   for k, v in request.headers.items()}
-        self.requests.append((event_name.rsplit(".", 1)[-1], headers,
-                              parse_qs(urlsplit(request.url).query)))
-
-    def ops(self, name: str | None = None) -> list[str]:
-        return [op for op, _, _ in self.requests if name is None or op == name]
-
-    def part_numbers(self) -> list[int]:
-        return [int(query["partNumber"][0]) for op, _, query in self.requests
-                if op == "UploadPart"]
 
 
 def s3_archive(path: Path, server: MotoServer, **env: str) -> Archive:

@@ -25,14 +25,10 @@ from sqlalchemy.orm import selectinload
 from archive.catalog import Catalog
 from archive.models import Capture, CrawlJob, JobStatus, Site, WarcFile, WarcState
 from archive.snapshot import parse_record, read_record_bytes
-from tests.conftest import S3_TEST_BUCKET, MotoServer, RedisTarget
-from tests.service_helpers import (
-    TERMINAL,
-    RunningService,
-    kill_group,
-    pid_running,
-    wait_until,
-)
+from tests.support.databases import RedisTarget
+from tests.support.s3 import S3_TEST_BUCKET, MotoServer
+from tests.support.service import TERMINAL, RunningService
+from tests.support.services import kill_group, pid_running, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -19,17 +18,12 @@ from sqlalchemy import select
 from archive.models import Capture, WarcFile, WarcState
 from archive.snapshot import closest_capture, load_snapshot
 from scheduler.demo.server import DemoSite
-from tests.service_helpers import RunningService, free_port, wait_until
+from tests.support.service import RunningService, metric
+from tests.support.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
-
-
-def metric(text: str, name: str, labels: str = "") -> float:
-    match = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
-    assert match, f"{name}{labels} not in /metrics:\n{text}"
-    return float(match[1])
 
 
 # -- on-demand crawls -----------------------------------------------------------------------

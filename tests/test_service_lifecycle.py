@@ -18,17 +18,13 @@ from sqlalchemy import select
 from archive.models import Capture, WarcFile, WarcState
 from archive.snapshot import parse_record
 from scheduler.demo.server import DemoSite
-from tests.service_helpers import RunningService, kill_group, pid_running, wait_until
+from tests.support.service import RunningService
+from tests.support.services import kill_group, pid_running, wait_until
+from tests.support.warc import warcio_check
 
 pytestmark = pytest.mark.slow
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
-
-
-def warcio_check(path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, f"warcio check {path.name}:\n{proc.stdout}\n{proc.stderr}"
 
 
 def assert_job_warcs_stored(service: RunningService, job_id: int) -> list[WarcFile]:

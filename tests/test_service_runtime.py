@@ -3,6 +3,7 @@ progress and the number of crawl slots."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +13,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from scheduler.config import LOCAL_API_THREADS, NETWORK_API_THREADS, ServiceSettings
-from scheduler.web.app import create_app
-from tests.service_helpers import wait_until
+from tests.support.api import api_client
+from tests.support.services import wait_until
 
 PUBLIC = "http://93.184.216.34/"  # a public literal: passes the SSRF gate without DNS
 
 
 @pytest.fixture
-def client(tmp_path: Path):
-    settings = ServiceSettings(data_dir=tmp_path / "data", misfire_grace_seconds=120)
-    with TestClient(create_app(settings)) as test_client:
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with api_client(tmp_path / "data", misfire_grace_seconds=120) as test_client:
         yield test_client
 
 
@@ -44,13 +44,13 @@ def limiter_tokens(client: TestClient) -> float:
 def test_request_threads_follow_the_archive_kind(tmp_path: Path) -> None:
     local = ServiceSettings(data_dir=tmp_path / "data")
     assert local.threads == LOCAL_API_THREADS  # SQLite and files: CPU-bound, few threads
-    with TestClient(create_app(local)) as test_client:
+    with api_client(tmp_path / "data") as test_client:
         assert limiter_tokens(test_client) == LOCAL_API_THREADS
     s3 = ServiceSettings(data_dir=tmp_path / "data", storage_url="s3://bucket/news")
     assert s3.threads == NETWORK_API_THREADS  # network waits: many
     chosen = ServiceSettings(data_dir=tmp_path / "data", api_threads=12)
     assert chosen.threads == 12
-    with TestClient(create_app(chosen)) as test_client:
+    with api_client(tmp_path / "data", api_threads=12) as test_client:
         assert limiter_tokens(test_client) == 12
 
 

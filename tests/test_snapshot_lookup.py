@@ -31,8 +31,9 @@ from archive.snapshot import (
     parse_record,
 )
 from archive.storage import LocalStorage, StorageError, open_storage
-from archive.warc import HttpExchange, WarcWriter
-from tests.conftest import temporary_database
+from archive.warc import HttpExchange
+from tests.support.databases import temporary_database
+from tests.support.warc import ClockedWriter, exchange
 
 URL = "https://news.example.org/story"
 TIMES = {
@@ -46,34 +47,12 @@ def page(version: str) -> bytes:
     return f"<html><h1>Story</h1><p>{version}</p></html>".encode()
 
 
-class ClockedWriter(WarcWriter):
-    """Record ids from a counter; ``now`` returns whatever ``at`` is set to."""
-
-    def __init__(self, spool_dir: Path, **kwargs: object) -> None:
-        super().__init__(spool_dir, **kwargs)  # type: ignore[arg-type]
-        self.at = datetime(2026, 1, 1, tzinfo=UTC)
-        self.counter = 0
-
-    def new_record_id(self) -> str:
-        self.counter += 1
-        return f"<urn:uuid:00000000-0000-0000-0000-{self.counter:012d}>"
-
-    def now(self) -> datetime:
-        return self.at
-
-    def new_filename(self) -> str:
-        stamp = self.at.strftime("%Y%m%d%H%M%S%f")[:17]
-        return f"{self.prefix}-{stamp}-{self._serial:05d}-4242~testhost.warc.gz"
-
-
-def exchange(version: str, url: str = URL) -> HttpExchange:
-    return HttpExchange(
-        url=url, method="GET", request_headers=[("Accept", "text/html")], status=200,
-        reason="OK",
-        response_headers=[("Content-Type", "text/html; charset=utf-8"),
-                          ("Content-Encoding", "gzip"), ("X-Version", version)],
-        body=gzip.compress(page(version), mtime=0), ip_address="93.184.216.34",
-    )
+def story(version: str, url: str = URL) -> HttpExchange:
+    return exchange(url, gzip.compress(page(version), mtime=0),
+                    request_headers=[("Accept", "text/html")],
+                    headers=[("Content-Type", "text/html; charset=utf-8"),
+                             ("Content-Encoding", "gzip"), ("X-Version", version)],
+                    ip_address="93.184.216.34")
 
 
 @dataclass
@@ -86,7 +65,7 @@ class Setup:
 
     def archive(self, version: str, when: datetime, url: str = URL) -> str:
         self.writer.at = when
-        return self.archiver.archive(exchange(version, url)).record_id
+        return self.archiver.archive(story(version, url)).record_id
 
 
 def make_setup(tmp_path: Path, database_url: str | None = None,
@@ -95,7 +74,7 @@ def make_setup(tmp_path: Path, database_url: str | None = None,
     storage = open_storage((tmp_path / "storage").as_uri())
     assert isinstance(storage, LocalStorage)
     spool = tmp_path / "spool"
-    writer = ClockedWriter(spool, **writer_options)
+    writer = ClockedWriter(spool, reproducible=True, **writer_options)
     return Setup(catalog, storage, writer, Archiver(catalog, storage, writer), spool)
 
 
@@ -410,7 +389,7 @@ def test_captures_across_rolled_files(tmp_path: Path) -> None:
 
 def test_annotate_links_article_to_capture(setup: Setup) -> None:
     setup.writer.at = TIMES["v3"]
-    response = setup.archiver.archive(exchange("v4", "https://news.example.org/article"))
+    response = setup.archiver.archive(story("v4", "https://news.example.org/article"))
     metadata = setup.archiver.annotate(response, {"title": "Story"},
                                        article={"url": response.target_uri, "title": "Story",
                                                 "text": "Body", "word_count": 1},

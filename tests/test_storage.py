@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
 from archive.storage import LocalStorage, StorageError, StoredObject, open_storage
+from tests.support.warc import sha256
 
 DATA = bytes(range(256)) * 40  # 10 240 bytes, every offset distinguishable
 
@@ -30,10 +30,6 @@ def source(tmp_path: Path) -> Path:
     path = tmp_path / "upload.warc.gz"
     path.write_bytes(DATA)
     return path
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def files_under(root: Path) -> list[str]:

@@ -3,7 +3,6 @@ service (and counted in /metrics). Also the S3 client settings non-AWS stores ne
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,9 @@ from archive.config import ArchiveSettings, SettingsError
 from archive.models import WarcFile
 from archive.s3 import S3Storage
 from scheduler.config import ServiceSettings
-from tests.conftest import Archive
-from tests.service_helpers import wait_until
+from tests.support.cli import Archive
+from tests.support.service import metric
+from tests.support.services import wait_until
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 
@@ -32,12 +32,6 @@ def block_storage(data_dir: Path) -> Path:
 def states(archive: Archive) -> dict[str, str]:
     with archive.catalog().session() as session:
         return dict(session.execute(select(WarcFile.filename, WarcFile.state)).all())
-
-
-def metric(text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    assert match, f"{name} not in /metrics"
-    return float(match[1])
 
 
 def test_s3_client_uses_path_style_standard_retries_and_optional_checksums() -> None:

@@ -9,19 +9,16 @@ for bounded memory on a large WARC.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
 import subprocess
-import sys
 import tracemalloc
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import timestamp_to_iso_date
@@ -33,15 +30,15 @@ from archive.config import ArchiveSettings
 from archive.models import Article, Capture, CrawlJob, Site, WarcFile
 from archive.storage import LocalStorage, Storage, StorageError
 from archive.wacz import select_job, select_site, write_wacz
-from archive.warc import HttpExchange, WarcWriter
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
-from tests.conftest import S3_TEST_BUCKET, Archive, services_required
+from tests.support.api import api_client
+from tests.support.cli import Archive
+from tests.support.peers import pywb_bin, wacz_tool
+from tests.support.s3 import S3_TEST_BUCKET
+from tests.support.warc import ClockedWriter, exchange, sha256
 
 pytestmark = pytest.mark.slow
 
 EPOCH = 1_793_700_000  # `created` of the golden exports (SOURCE_DATE_EPOCH)
-WACZ_VENV = Path(__file__).resolve().parents[1] / ".cache" / "wacz-venv"
 TAIL = ["indexes/index.cdx.gz", "indexes/index.idx", "pages/pages.jsonl", "datapackage.json",
         "datapackage-digest.json"]
 
@@ -65,12 +62,13 @@ def exported(crawled: Archive, tmp_path_factory: pytest.TempPathFactory) -> Path
     return path
 
 
+def wacz_digest(data: bytes) -> str:
+    """A digest as datapackage.json and index.idx write it."""
+    return "sha256:" + sha256(data)
+
+
 def job_id(archive: Archive) -> int:
     return archive.summary["job_id"]  # type: ignore[attr-defined]
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def test_layout_and_stored_warcs_identical(crawled: Archive, exported: Path) -> None:
@@ -100,10 +98,10 @@ def test_datapackage_hashes_and_sizes(crawled: Archive, exported: Path) -> None:
     assert sorted(listed) == sorted(set(members) - {"datapackage.json",
                                                     "datapackage-digest.json"})
     for path, resource in listed.items():
-        assert resource["hash"] == sha256(members[path]), path
+        assert resource["hash"] == wacz_digest(members[path]), path
         assert resource["bytes"] == len(members[path]), path
     assert len({r["name"] for r in package["resources"]}) == len(listed)
-    assert digest == {"path": "datapackage.json", "hash": sha256(package_bytes)}
+    assert digest == {"path": "datapackage.json", "hash": wacz_digest(package_bytes)}
 
 
 def read_index(wacz: zipfile.ZipFile) -> list[str]:
@@ -121,7 +119,7 @@ def read_index(wacz: zipfile.ZipFile) -> list[str]:
         assert block["offset"] == end
         end = block["offset"] + block["length"]
         compressed = data[block["offset"]:end]
-        assert block["digest"] == sha256(compressed)
+        assert block["digest"] == wacz_digest(compressed)
         block_lines = gzip.decompress(compressed).decode().splitlines()
         assert block_lines[0].startswith(key + " {")
         lines += block_lines
@@ -172,23 +170,6 @@ def test_pages_list_the_articles_with_titles_and_text(crawled: Archive, exported
     assert "Quay Street" in bridge["text"]
 
 
-def wacz_tool() -> Path:
-    """py-wacz in its own virtualenv under .cache (its pins are not ours); made once."""
-    tool = WACZ_VENV / "bin" / "wacz"
-    if tool.exists():
-        return tool
-    steps = ([sys.executable, "-m", "venv", str(WACZ_VENV)],
-             [str(WACZ_VENV / "bin" / "pip"), "install", "-q", "wacz"])
-    for step in steps:
-        proc = subprocess.run(step, capture_output=True, text=True, timeout=600, check=False)
-        if proc.returncode != 0:
-            message = f"cannot install py-wacz ({' '.join(step)}): {proc.stderr[-1000:]}"
-            if services_required():
-                pytest.fail(message)
-            pytest.skip(message)
-    return tool
-
-
 def test_py_wacz_validates_the_export(exported: Path) -> None:
     proc = subprocess.run([str(wacz_tool()), "validate", "-f", str(exported)],
                           capture_output=True, text=True, timeout=300, check=False)
@@ -199,7 +180,6 @@ def test_py_wacz_validates_the_export(exported: Path) -> None:
 def test_pywb_unpacks_the_export(crawled: Archive, exported: Path, tmp_path: Path) -> None:
     """``wb-manager add --unpack-wacz`` takes our WARCs and index into a pywb collection (it
     only picks up ``.cdx``/``.cdx.gz`` indexes, hence index.cdx.gz)."""
-    from tests.conftest import pywb_bin
 
     manager = str(pywb_bin() / "wb-manager")
     for command in ([manager, "init", "coll"],
@@ -220,8 +200,7 @@ def test_pywb_unpacks_the_export(crawled: Archive, exported: Path, tmp_path: Pat
 def test_api_streams_the_same_bytes_as_the_cli(crawled: Archive, exported: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
-    settings = ServiceSettings(data_dir=crawled.data_dir)
-    with TestClient(create_app(settings)) as client:
+    with api_client(crawled.data_dir) as client:
         with client.stream("GET", f"/api/v1/crawls/{job_id(crawled)}/wacz") as response:
             assert response.status_code == 200
             assert response.headers["content-type"] == "application/wacz"
@@ -262,18 +241,6 @@ def test_site_export_holds_the_same_warcs_as_the_job(crawled: Archive, tmp_path:
 
 
 
-class ClockedWriter(WarcWriter):
-    """Each call of now() is one hour after the previous one, from ``start``."""
-
-    def __init__(self, spool_dir: Path, start: datetime) -> None:
-        super().__init__(spool_dir)
-        self.start, self.ticks = start, 0
-
-    def now(self) -> datetime:
-        self.ticks += 1
-        return self.start + timedelta(hours=self.ticks)
-
-
 def site_with_jobs(config: ArchiveSettings, *jobs: tuple[int, str, bytes]) -> dict[int, str]:
     """Site ``gazette`` with one job per (day of November, URL, body), each archiving that
     page with an article titled "News of day N"; returns job id → WARC file name."""
@@ -285,11 +252,10 @@ def site_with_jobs(config: ArchiveSettings, *jobs: tuple[int, str, bytes]) -> di
         session.add_all([CrawlJob(id=day, site_id=site.id, status="succeeded", spec={})
                          for day, _, _ in jobs])
     for day, url, body in jobs:
-        writer = ClockedWriter(config.spool_dir, datetime(2026, 11, day, tzinfo=UTC))
-        archiver = Archiver(catalog, LocalStorage(config.storage_url), writer, job_id=day)
-        response = archiver.archive(HttpExchange(
-            url=url, method="GET", request_headers=[], status=200, reason="OK",
-            response_headers=[("Content-Type", "text/html")], body=body))
+        hourly = ClockedWriter(config.spool_dir, at=datetime(2026, 11, day, 1, tzinfo=UTC),
+                               step=timedelta(hours=1))
+        archiver = Archiver(catalog, LocalStorage(config.storage_url), hourly, job_id=day)
+        response = archiver.archive(exchange(url, body, request_headers=[]))
         archiver.annotate(response, {"url": url}, article={
             "url": url, "title": f"News of day {day}", "text": f"Day {day} text."})
         archiver.close()
@@ -412,12 +378,10 @@ def archive_large_page(config: ArchiveSettings, storage: Storage, size: int) -> 
     catalog = Catalog(config.database_url)
     with catalog.session() as session:
         session.add(CrawlJob(id=1, status="succeeded", spec={}))
-    archiver = Archiver(catalog, storage, WarcWriter(config.spool_dir), job_id=1)
+    archiver = Archiver(catalog, storage, ClockedWriter(config.spool_dir), job_id=1)
     body = os.urandom(size)  # incompressible: the WARC is as large as the body
-    archiver.archive(HttpExchange(
-        url="http://example.com/big.bin", method="GET", request_headers=[], status=200,
-        reason="OK", response_headers=[("Content-Type", "application/octet-stream")],
-        body=body))
+    archiver.archive(exchange("http://example.com/big.bin", body, request_headers=[],
+                              headers=[("Content-Type", "application/octet-stream")]))
     archiver.close()
     return catalog
 

@@ -13,12 +13,11 @@ import io
 import itertools
 import json
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from random import Random
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -32,32 +31,18 @@ from archive.warc import (
     sha1_digest,
     warc_date,
 )
+from tests.support.warc import ClockedWriter, read_records, warcio_check
 
 START = datetime(2026, 11, 3, 14, 0, 0, tzinfo=UTC)
 HTML = b"<!doctype html><title>Teapot</title><p>Short and stout.</p>\n" * 20
 GZIPPED_HTML = gzip.compress(HTML, mtime=0)
 
 
-class DeterministicWriter(WarcWriter):
+def deterministic_writer(spool_dir: Path, *, start: datetime = START,
+                         **options: Any) -> ClockedWriter:
     """Counter-based record ids, a clock advancing 1 s per call, fixed pid/host in names."""
-
-    def __init__(self, spool_dir: Path, *, start: datetime = START, **kwargs: object) -> None:
-        super().__init__(spool_dir, **kwargs)  # type: ignore[arg-type]
-        self.counter = 0
-        self.clock = start
-
-    def new_record_id(self) -> str:
-        self.counter += 1
-        return f"<urn:uuid:00000000-0000-0000-0000-{self.counter:012d}>"
-
-    def now(self) -> datetime:
-        current = self.clock
-        self.clock += timedelta(seconds=1)
-        return current
-
-    def new_filename(self) -> str:
-        stamp = self.clock.strftime("%Y%m%d%H%M%S%f")[:17]
-        return f"{self.prefix}-{stamp}-{self._serial:05d}-4242~testhost.warc.gz"
+    return ClockedWriter(spool_dir, at=start, step=timedelta(seconds=1), reproducible=True,
+                         **options)
 
 
 def sha1_b32(data: bytes) -> str:
@@ -102,21 +87,12 @@ def posted() -> HttpExchange:
     )
 
 
-def records(path: Path | bytes) -> list:
-    """Parse a whole WARC; returns (rec_headers, http_headers, raw payload) per record."""
-    data = path if isinstance(path, bytes) else path.read_bytes()
-    out = []
-    for record in ArchiveIterator(io.BytesIO(data)):
-        out.append((record.rec_headers, record.http_headers, record.raw_stream.read()))
-    return out
-
-
 def by_type(path: Path, record_type: str) -> list:
-    return [r for r in records(path) if r[0].get_header("WARC-Type") == record_type]
+    return [r for r in read_records(path) if r[0].get_header("WARC-Type") == record_type]
 
 
-def write_sample(spool: Path) -> tuple[DeterministicWriter, list[WrittenRecord], ClosedWarc]:
-    writer = DeterministicWriter(spool)
+def write_sample(spool: Path) -> tuple[ClockedWriter, list[WrittenRecord], ClosedWarc]:
+    writer = deterministic_writer(spool)
     written: list[WrittenRecord] = []
     for exchange in (teapot(), plain(), posted(), plain("https://news.example.org/gone", 404)):
         response, request = writer.write_exchange(exchange)
@@ -169,14 +145,14 @@ def test_golden_response_headers(tmp_path: Path) -> None:
 
 def test_write_parse_rewrite_parse_is_lossless(tmp_path: Path) -> None:
     _, _, closed = write_sample(tmp_path)
-    original = records(closed.path)
+    original = read_records(closed.path)
 
     buffer = io.BytesIO()
     rewriter = WARCWriter(buffer, gzip=True, warc_version="WARC/1.1")
     with closed.path.open("rb") as f:
         for record in ArchiveIterator(f):
             rewriter.write_record(record)
-    rewritten = records(buffer.getvalue())
+    rewritten = read_records(buffer.getvalue())
 
     assert len(rewritten) == len(original) == 10
     for (rec_a, http_a, body_a), (rec_b, http_b, body_b) in zip(original, rewritten,
@@ -193,14 +169,9 @@ def test_write_parse_rewrite_parse_is_lossless(tmp_path: Path) -> None:
 
 def test_warcio_check_passes(tmp_path: Path) -> None:
     _, written, closed = write_sample(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "warcio.cli", "check", "-v", str(closed.path)],
-        capture_output=True, text=True, check=False, timeout=60,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = warcio_check(closed.path)
     # one warcinfo + every written record, each with its digest verified
-    assert proc.stdout.count("digest pass") == len(written) + 1 == closed.records
-    assert "fail" not in proc.stdout
+    assert report.count("digest pass") == len(written) + 1 == closed.records
 
 
 # -- response, request and metadata records -------------------------------------------------
@@ -235,7 +206,7 @@ def test_content_stream_decodes_content_encoding(tmp_path: Path) -> None:
 
 
 def test_truncated_exchange_is_marked(tmp_path: Path) -> None:
-    writer = DeterministicWriter(tmp_path)
+    writer = deterministic_writer(tmp_path)
     writer.write_exchange(plain(body=b"partial", truncated="length"))
     writer.write_exchange(plain("https://news.example.org/a/2"))
     closed = writer.close()
@@ -299,7 +270,7 @@ def test_warc_date_has_microseconds_in_utc() -> None:
 
 
 def test_written_timestamp_matches_warc_date_for_non_utc_clock(tmp_path: Path) -> None:
-    writer = DeterministicWriter(
+    writer = deterministic_writer(
         tmp_path, start=datetime(2026, 11, 3, 16, 0, 0, tzinfo=timezone(timedelta(hours=2))))
     response, _ = writer.write_exchange(plain())
     closed = writer.close()
@@ -319,7 +290,7 @@ def test_every_written_record_reads_back_from_its_offset(tmp_path: Path) -> None
     assert offsets[0] > 0  # the warcinfo record comes first
     for record in written:
         chunk = data[record.offset:record.offset + record.length]
-        parsed = records(chunk)
+        parsed = read_records(chunk)
         assert len(parsed) == 1
         rec_headers = parsed[0][0]
         assert rec_headers.get_header("WARC-Record-ID") == record.record_id
@@ -338,7 +309,7 @@ def test_every_written_record_reads_back_from_its_offset(tmp_path: Path) -> None
 
 
 def test_open_file_is_renamed_on_close(tmp_path: Path) -> None:
-    writer = DeterministicWriter(tmp_path)
+    writer = deterministic_writer(tmp_path)
     assert writer.close() is None  # nothing open yet
     response, _ = writer.write_exchange(plain())
     name = response.filename
@@ -361,7 +332,7 @@ def test_open_file_is_renamed_on_close(tmp_path: Path) -> None:
 def test_on_open_and_on_close_callbacks(tmp_path: Path) -> None:
     opened: list[str] = []
     closed_files: list[ClosedWarc] = []
-    writer = DeterministicWriter(tmp_path, on_open=opened.append, on_close=closed_files.append)
+    writer = deterministic_writer(tmp_path, on_open=opened.append, on_close=closed_files.append)
     response, _ = writer.write_exchange(plain())
     assert opened == [response.filename]
     assert closed_files == []
@@ -370,12 +341,12 @@ def test_on_open_and_on_close_callbacks(tmp_path: Path) -> None:
 
 
 def test_warcinfo_record(tmp_path: Path) -> None:
-    writer = DeterministicWriter(tmp_path, warcinfo={"software": "newsarchive-test",
+    writer = deterministic_writer(tmp_path, warcinfo={"software": "newsarchive-test",
                                                      "operator": "tests"})
     writer.write_exchange(plain())
     closed = writer.close()
     assert closed is not None
-    rec_headers, _, payload = records(closed.path)[0]
+    rec_headers, _, payload = read_records(closed.path)[0]
     assert rec_headers.get_header("WARC-Type") == "warcinfo"
     assert rec_headers.get_header("WARC-Filename") == closed.filename
     assert rec_headers.get_header("WARC-Record-ID") == (
@@ -400,7 +371,7 @@ def check_rolled_files(spool: Path, closed: list[ClosedWarc], prefix: str,
         match = pattern.match(warc.filename)
         assert match, warc.filename
         serials.append(int(match.group(1)))
-        parsed = records(warc.path)
+        parsed = read_records(warc.path)
         assert parsed[0][0].get_header("WARC-Type") == "warcinfo"
         assert parsed[0][0].get_header("WARC-Filename") == warc.filename
         assert [r[0].get_header("WARC-Type") for r in parsed].count("warcinfo") == 1
@@ -428,7 +399,7 @@ def test_rollover_by_size(tmp_path: Path) -> None:
 
 def test_rollover_by_size_keeps_small_records_together(tmp_path: Path) -> None:
     closed: list[ClosedWarc] = []
-    writer = DeterministicWriter(tmp_path, prefix="mid", on_close=closed.append)
+    writer = deterministic_writer(tmp_path, prefix="mid", on_close=closed.append)
     first, _ = writer.write_exchange(plain("https://news.example.org/a/0"))
     one_file = first.offset + first.length
     writer.max_size = one_file * 2  # roughly two exchanges per file
@@ -455,7 +426,7 @@ def test_rollover_by_age(tmp_path: Path) -> None:
 
 
 def test_no_rollover_below_limits(tmp_path: Path) -> None:
-    writer = DeterministicWriter(tmp_path)
+    writer = deterministic_writer(tmp_path)
     for i in range(5):
         writer.write_exchange(plain(f"https://news.example.org/a/{i}"))
     assert writer.roll_if_due() is None
@@ -526,7 +497,7 @@ def test_compressed_payloads_are_stored_and_text_is_deflated(tmp_path: Path) -> 
     random = Random(7)
     noise = gzip.compress(bytes(random.getrandbits(8) for _ in range(40_000)), mtime=0)
     text = b"".join(b"<p>%d council meeting minutes</p>\n" % i for i in range(2_000))
-    writer = DeterministicWriter(tmp_path)
+    writer = deterministic_writer(tmp_path)
     encoded, _ = writer.write_exchange(replace(plain(body=noise), response_headers=[
         ("Content-Type", "text/html"), ("Content-Encoding", "gzip")]))
     jpeg, _ = writer.write_exchange(replace(plain(body=noise), response_headers=[
@@ -544,4 +515,4 @@ def test_compressed_payloads_are_stored_and_text_is_deflated(tmp_path: Path) -> 
             assert len(member) <= len(raw) + 18 + 5 * (len(raw) // 65_535 + 2)
             assert member[3] == 0  # no optional gzip fields: deflate data starts at byte 10
             assert (member[10] >> 1) & 3 == 0, "first deflate block is not stored (BTYPE 00)"
-            assert records(member)[0][2] == noise
+            assert read_records(member)[0][2] == noise

@@ -20,9 +20,10 @@ from scheduler.demo.server import FRENCH_ARTICLE, TWO_AUTHOR_ARTICLE, DemoSite
 from scheduler.web.app import create_app
 from scheduler.web.ui import pages
 from scheduler.web.ui.templating import web_link, when
-from tests.browser import chromium_page
-from tests.conftest import Archive
-from tests.service_helpers import RunningService
+from tests.support.api import api_client
+from tests.support.browser import chromium_page
+from tests.support.cli import Archive
+from tests.support.service import RunningService
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 TITLE = "Harbour Bridge reopens to traffic after eighteen-month restoration"
@@ -106,7 +107,7 @@ def test_dashboard_shows_sites_schedules_jobs_and_articles(client: TestClient,
 
 
 def test_dashboard_empty_states(tmp_path: Path) -> None:
-    with TestClient(create_app(ServiceSettings(data_dir=tmp_path / "data"))) as empty:
+    with api_client(tmp_path / "data") as empty:
         text = page(empty, "/")
     assert "No crawls yet \N{EN DASH} run <code>newsarchive crawl URL</code>" in text
     assert "No sites yet" in text and "No articles yet" in text
@@ -331,8 +332,7 @@ def test_static_files_are_served(client: TestClient) -> None:
 
 def test_pages_on_postgresql(postgres_databases: Any, tmp_path: Path) -> None:
     """The UI's queries (grouping by year, joins, keyset paging) on a PostgreSQL catalog."""
-    settings = ServiceSettings(data_dir=tmp_path / "data", database_url=postgres_databases())
-    with TestClient(create_app(settings)) as pg:
+    with api_client(tmp_path / "data", database_url=postgres_databases()) as pg:
         with pg.app.state.service.catalog.session() as session:
             site = Site(name="pg-site", start_urls=["https://example.org/"],
                         schedule={"cron": "*/30 * * * *"})

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
+from tests.support.services import missing
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -23,22 +23,16 @@ def chromium_executable() -> str | None:
     return os.environ.get("NEWSARCHIVE_CHROMIUM") or shutil.which("chromium")
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("NEWSARCHIVE_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
-    pytest.skip(message)
-
-
 @contextmanager
 def chromium_page(**context_options: Any) -> Iterator[tuple[Any, list[str]]]:
     """A fresh browser page and the list its console errors and page errors go to."""
     executable = chromium_executable()
     if executable is None:
-        _unavailable("chromium is not installed (apt-get install chromium)")
+        missing("chromium is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install playwright)")
+        missing("playwright is not installed (pip install playwright)")
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

@@ -7,63 +7,22 @@ fixed sleep, except where a test must show that something does *not* happen for 
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from archive.models import CrawlJob, JobStatus
-from tests.conftest import Archive
+from tests.support.cli import Archive
+from tests.support.services import cmdline, free_port, kill_group, pid_running, wait_until
 
-T = TypeVar("T")
 TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-class Timeout(AssertionError):
-    pass
-
-
-def wait_until(predicate: Callable[[], T], timeout: float, *, interval: float = 0.1,
-               message: str | Callable[[], str] = "condition") -> T:
-    """Poll ``predicate`` until it returns something truthy; return that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            text = message() if callable(message) else message
-            raise Timeout(f"timed out after {timeout:g} s waiting for {text}")
-        time.sleep(interval)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def pid_running(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie (Linux /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-
-
-def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
 
 
 class RunningService:
@@ -158,7 +117,7 @@ class RunningService:
             with self.archive.catalog().session() as session:
                 self.child_pids.update(p for p in session.scalars(select(CrawlJob.pid)) if p)
         for pid in self.child_pids:
-            if pid_running(pid) and "crawler.job" in _cmdline(pid):
+            if pid_running(pid) and "crawler.job" in cmdline(pid):
                 kill_group(pid)
 
     def log(self) -> str:
@@ -198,8 +157,9 @@ class RunningService:
         return response.json()
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+
+def metric(text: str, name: str, labels: str = "") -> float:
+    """The value of ``name{labels}`` in a /metrics exposition."""
+    match = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
+    assert match, f"{name}{labels} not in /metrics:\n{text}"
+    return float(match[1])

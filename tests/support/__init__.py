@@ -1,0 +1,14 @@
+"""What the tests share, one definition each (conftest.py holds only the fixtures):
+
+* :mod:`.services` — skip-or-fail for a missing service, free ports, ``wait_until``, pids.
+* :mod:`.cli` — :class:`~.cli.Archive`: a data directory and the real CLI run against it.
+* :mod:`.warc` — a WARC writer with a clock the test sets, HTTP exchanges, digests, reading
+  records back, ``warcio check``.
+* :mod:`.api` — the app in-process over a data directory (``api_client``).
+* :mod:`.service` — ``newsarchive serve`` in a subprocess, driven over HTTP.
+* :mod:`.s3` (moto server), :mod:`.databases` (PostgreSQL, Redis), :mod:`.peers` (pywb in
+  its own virtualenv), :mod:`.browser` (headless Chromium through Playwright).
+* Test sites: the bundled demo site (``scheduler.demo.server``), :mod:`.news_site` (a site
+  whose content tests change between crawls) and :mod:`.replay_archive` (a small archive
+  built record by record for replay tests).
+"""

@@ -1,0 +1,73 @@
+"""Services a test needs (and skips, or fails in CI, without), free ports, waiting, pids."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+
+def services_required() -> bool:
+    """CI sets NEWSARCHIVE_REQUIRE_SERVICES=1: a missing service is then a failure."""
+    return os.environ.get("NEWSARCHIVE_REQUIRE_SERVICES") == "1"
+
+
+def missing(message: str) -> NoReturn:
+    """Skip the test for a missing service or tool, or fail it where services are required."""
+    if services_required():
+        pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class Timeout(AssertionError):
+    pass
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, *, interval: float = 0.1,
+               message: str | Callable[[], str] = "condition") -> T:
+    """Poll ``predicate`` until it returns something truthy; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            text = message() if callable(message) else message
+            raise Timeout(f"timed out after {timeout:g} s waiting for {text}")
+        time.sleep(interval)
+
+
+def pid_running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

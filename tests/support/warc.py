@@ -1,0 +1,94 @@
+"""WARC helpers for tests: a writer with a clock the test sets, HTTP exchanges, digests,
+records read back with warcio, and ``warcio check``."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.warc import HttpExchange, WarcWriter
+
+JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class ClockedWriter(WarcWriter):
+    """A :class:`WarcWriter` whose clock the test sets: ``now()`` returns :attr:`at`, then
+    moves it on by ``step`` (no step: the time stays until the test sets it).
+
+    ``reproducible``: record ids count up (``urn:uuid:0…01``) and file names carry a fixed
+    pid and host, so that two runs write the same bytes; leave it off when several writers
+    share a catalog (ids and names must stay unique there)."""
+
+    def __init__(self, spool_dir: Path, *, at: datetime = JAN_1,
+                 step: timedelta = timedelta(0), reproducible: bool = False,
+                 **options: Any) -> None:
+        super().__init__(spool_dir, **options)
+        self.at = at
+        self.step = step
+        self.reproducible = reproducible
+        self.counter = 0
+
+    def now(self) -> datetime:
+        current = self.at
+        self.at += self.step
+        return current
+
+    def new_record_id(self) -> str:
+        if not self.reproducible:
+            return super().new_record_id()
+        self.counter += 1
+        return f"<urn:uuid:00000000-0000-0000-0000-{self.counter:012d}>"
+
+    def new_filename(self) -> str:
+        if not self.reproducible:
+            return super().new_filename()
+        stamp = self.at.strftime("%Y%m%d%H%M%S%f")[:17]
+        return f"{self.prefix}-{stamp}-{self._serial:05d}-4242~testhost.warc.gz"
+
+
+def exchange(url: str, body: bytes = b"<html><body>page</body></html>", *,
+             status: int = 200, reason: str | None = None,
+             headers: list[tuple[str, str]] | None = None,
+             request_headers: list[tuple[str, str]] | None = None,
+             **fields: Any) -> HttpExchange:
+    """A GET exchange; the reason phrase is the status's standard one unless given, the
+    response an HTML page unless ``headers`` say otherwise."""
+    if reason is None:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+    return HttpExchange(
+        url=url, method="GET",
+        request_headers=request_headers if request_headers is not None else [("Accept", "*/*")],
+        status=status, reason=reason,
+        response_headers=headers if headers is not None else [("Content-Type", "text/html")],
+        body=body, **fields)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_records(source: Path | bytes) -> list[Any]:
+    """Every record of a whole WARC as (rec_headers, http_headers, raw payload bytes)."""
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    return [(record.rec_headers, record.http_headers, record.raw_stream.read())
+            for record in ArchiveIterator(io.BytesIO(data))]
+
+
+def warcio_check(*paths: Path) -> str:
+    """Run ``warcio check -v`` on ``paths``; assert that it passes; return its report."""
+    proc = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", *map(str, paths)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"warcio check failed:\n{proc.stdout}\n{proc.stderr}"
+    assert "fail" not in proc.stdout, proc.stdout
+    return proc.stdout
