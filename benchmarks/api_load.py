@@ -28,81 +28,36 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import platform
 import random
-import re
-import resource
-import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from support.load import LoadGenerator, find_wrk
+from support.newssite import HOSTS, make_urls
+from support.procstat import busy_cpu_s, children_cpu_s, rss_kb, threads
+from support.pyspy import PySpy, find_py_spy, summarise
+from support.runs import round_order, scratch_dir
+from support.servers import ServerProcess, free_port, http_get, newsarchive_serve
+
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = Path(__file__).resolve()
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # =====================================================================================
 # Catalog data
 # =====================================================================================
-
-HOSTS = ("www.harbourgazette.example", "news.northbridge.example.org",
-         "www.dailyledger.example.com", "eveningpost.example.net", "m.citytimes.example",
-         "www.valleyherald.example")
-SECTIONS = ("world", "business", "politics", "science", "technology", "health",
-            "environment", "culture", "sport", "opinion")
-WORDS = ("council", "harbour", "budget", "flood", "tram", "election", "school", "hospital",
-         "ferry", "strike", "wind-farm", "museum", "river", "housing", "airport", "festival",
-         "court", "energy", "police", "market", "league", "bridge", "water", "inquiry",
-         "museum", "union", "farmers", "report", "rates", "storm", "plan", "vote")
-
-
-def make_urls(rng: random.Random, count: int) -> list[str]:
-    """``count`` distinct article-, section- and feed-like URLs over a few news hosts."""
-    urls: list[str] = []
-    seen: set[str] = set()
-    for host in HOSTS:  # front pages and section fronts: captured in nearly every crawl
-        for url in [f"https://{host}/"] + [f"https://{host}/{s}/" for s in SECTIONS[:4]]:
-            seen.add(url)
-            urls.append(url)
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    n = 0
-    while len(urls) < count:
-        n += 1
-        host, section = rng.choice(HOSTS), rng.choice(SECTIONS)
-        day = start + timedelta(days=rng.randrange(400))
-        slug = "-".join(rng.sample(WORDS, rng.randint(3, 7)))
-        url = f"https://{host}/{section}/{day:%Y/%m/%d}/{slug}-{n}"
-        roll = rng.random()
-        if roll < 0.06:
-            url += f"?page={rng.randint(2, 4)}"
-        elif roll < 0.09:
-            url += "?utm_source=rss&utm_medium=feed"
-        elif roll < 0.11:
-            url = f"https://{host}/{section}/index.html?from={day:%Y%m%d}&n={n}"
-        if url not in seen:
-            seen.add(url)
-            urls.append(url)
-    return urls
-
 
 def sha1_digest(rng: random.Random) -> str:
     return "sha1:" + base64.b32encode(rng.randbytes(20)).decode()
@@ -234,269 +189,6 @@ def fill_storage(storage_url: str, warc_names: list[str]) -> int:
 
 
 # =====================================================================================
-# Server
-# =====================================================================================
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_s(pid: int) -> float:
-    """utime + stime of one process (all its threads), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def busy_cpu_s() -> float:
-    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / CLK_TCK
-
-
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-class Server:
-    """``newsarchive serve --host 127.0.0.1 --port PORT`` in its own session."""
-
-    def __init__(self, work: Path, data_dir: Path, port: int) -> None:
-        self.work, self.data_dir, self.port = work, data_dir, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = work / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        exe = Path(sys.executable).parent / "newsarchive"
-        binary = str(exe) if exe.exists() else shutil.which("newsarchive")
-        if binary is None:
-            sys.exit("`newsarchive` not found: run with the project's virtualenv "
-                     "(.venv/bin/python benchmarks/api_load.py)")
-        return [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-
-    def start(self, timeout: float = 60.0) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
-        env["NEWSARCHIVE_DATA_DIR"] = str(self.data_dir)
-        env["NEWSARCHIVE_CONFIG"] = str(self.work / "no-such-newsarchive.toml")
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(self.command(), cwd=self.work, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n"
-                                   + self.log.read_text()[-3000:])
-            with contextlib.suppress(OSError):
-                status, _ = http_get(self.url + "/healthz", timeout=1)
-                if status == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"no 200 from {self.url}/healthz within {timeout:.0f} s; "
-                           f"see {self.log}")
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def cpu_s(self) -> float:
-        return cpu_s(self.pid)
-
-    def rss_mb(self) -> float:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
-
-    def threads(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/task"))
-
-    def stop(self) -> int | None:
-        """SIGINT (uvicorn's graceful shutdown), then SIGTERM, then SIGKILL."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, sig)
-            try:
-                return self.proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
-        return None
-
-
-# =====================================================================================
-# Load generators
-# =====================================================================================
-
-WRK_LUA = r"""
--- generated by benchmarks/api_load.py: rotate over PATHS, count non-2xx per thread
-local paths = {
-%(paths)s
-}
-local threads = {}
-counter = 0
-non2xx = 0
-
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  counter = (tid or 0) * 7919
-  non2xx = 0
-end
-
-function request()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1])
-end
-
-function response(status, headers, body)
-  if status < 200 or status > 299 then non2xx = non2xx + 1 end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, t in ipairs(threads) do bad = bad + (t:get("non2xx") or 0) end
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests": %%d, "duration_us": %%d, "bytes": %%d, "non2xx": %%d, ' ..
-    '"connect": %%d, "read": %%d, "write": %%d, "timeout": %%d, "p50_us": %%d, ' ..
-    '"p90_us": %%d, "p99_us": %%d, "max_us": %%d, "mean_us": %%.1f}\n',
-    summary.requests, summary.duration, summary.bytes, bad, e.connect, e.read, e.write,
-    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, latency.mean))
-end
-"""
-
-
-def ensure_wrk() -> str | None:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        print("wrk not found and not root: falling back to the httpx load generator "
-              "(`apt-get install -y wrk` as root for wrk)", flush=True)
-        return None
-    print("wrk not found: running `apt-get update && apt-get install -y wrk`", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"could not install wrk ({exc}): falling back to the httpx load generator",
-              flush=True)
-        return None
-    return shutil.which("wrk")
-
-
-def lua_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def run_wrk(wrk: str, base: str, paths: list[str], args: argparse.Namespace, work: Path,
-            name: str, duration: float) -> dict[str, Any]:
-    script = work / f"{name}.lua"
-    script.write_text(WRK_LUA % {"paths": ",\n".join(f"  {lua_string(p)}" for p in paths)})
-    cmd = [wrk, f"-t{min(args.threads, args.connections)}", f"-c{args.connections}",
-           f"-d{max(1, round(duration))}s", "--timeout", "10s", "-s", str(script), base]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    match = re.search(r"^WRKJSON (\{.*\})$", proc.stdout, re.M)
-    if proc.returncode != 0 or not match:
-        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    raw = json.loads(match.group(1))
-    seconds = raw["duration_us"] / 1e6
-    return {"requests": raw["requests"], "seconds": seconds,
-            "rps": raw["requests"] / seconds, "p50_ms": raw["p50_us"] / 1e3,
-            "p90_ms": raw["p90_us"] / 1e3, "p99_ms": raw["p99_us"] / 1e3,
-            "max_ms": raw["max_us"] / 1e3, "non2xx": raw["non2xx"],
-            "errors": raw["connect"] + raw["read"] + raw["write"] + raw["timeout"],
-            "bytes": raw["bytes"]}
-
-
-def httpx_worker(spec: dict[str, Any]) -> None:
-    """Child process: ``connections`` tasks over one httpx.AsyncClient, rotating paths."""
-    import asyncio
-
-    import httpx
-
-    async def main() -> dict[str, Any]:
-        paths: list[str] = spec["paths"]
-        latencies: list[float] = []
-        state = {"next": 0, "non2xx": 0, "errors": 0, "bytes": 0}
-        limits = httpx.Limits(max_connections=spec["connections"],
-                              max_keepalive_connections=spec["connections"])
-        async with httpx.AsyncClient(base_url=spec["base"], limits=limits,
-                                     timeout=10.0) as client:
-            start = time.perf_counter()
-            deadline = start + spec["duration"]
-
-            async def loop() -> None:
-                while time.perf_counter() < deadline:
-                    path = paths[state["next"] % len(paths)]
-                    state["next"] += 1
-                    t0 = time.perf_counter()
-                    try:
-                        response = await client.get(path)
-                    except httpx.HTTPError:
-                        state["errors"] += 1
-                        continue
-                    latencies.append(time.perf_counter() - t0)
-                    state["bytes"] += len(response.content)
-                    if not 200 <= response.status_code < 300:
-                        state["non2xx"] += 1
-
-            await asyncio.gather(*(loop() for _ in range(spec["connections"])))
-            seconds = time.perf_counter() - start
-        latencies.sort()
-
-        def pct(p: float) -> float:
-            return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1e3
-
-        return {"requests": len(latencies), "seconds": seconds,
-                "rps": len(latencies) / seconds, "p50_ms": pct(50), "p90_ms": pct(90),
-                "p99_ms": pct(99), "max_ms": latencies[-1] * 1e3, "non2xx": state["non2xx"],
-                "errors": state["errors"], "bytes": state["bytes"]}
-
-    print("HTTPXJSON " + json.dumps(asyncio.run(main())), flush=True)
-
-
-def run_httpx(base: str, paths: list[str], args: argparse.Namespace, work: Path, name: str,
-              duration: float) -> dict[str, Any]:
-    spec_file = work / f"{name}.httpx.json"
-    spec_file.write_text(json.dumps({"base": base, "paths": paths, "duration": duration,
-                                     "connections": args.connections}))
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--httpx-worker", str(spec_file)],
-                          capture_output=True, text=True, check=False,
-                          timeout=duration + 60)
-    match = re.search(r"^HTTPXJSON (\{.*\})$", proc.stdout, re.M)
-    if proc.returncode != 0 or not match:
-        raise RuntimeError(f"httpx load generator failed ({proc.returncode}):\n"
-                           f"{proc.stdout}\n{proc.stderr}")
-    return json.loads(match.group(1))
-
-
-# =====================================================================================
 # Endpoints, runs, profile
 # =====================================================================================
 
@@ -512,7 +204,7 @@ def endpoints(job_ids: list[int], urls: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def probe(server: Server, endpoint: dict[str, Any], openapi: dict[str, Any]) -> str | None:
+def probe(server: ServerProcess, endpoint: dict[str, Any], openapi: dict[str, Any]) -> str | None:
     """None when the endpoint answers 2xx for a sample of its paths, else why not."""
     sample = endpoint["paths"][:: max(1, len(endpoint["paths"]) // 20)]
     statuses = Counter(http_get(server.url + p)[0] for p in sample)
@@ -526,7 +218,7 @@ def probe(server: Server, endpoint: dict[str, Any], openapi: dict[str, Any]) -> 
     return None
 
 
-def measure(load: Any, server: Server, endpoint: dict[str, Any], duration: float,
+def measure(load: Any, server: ServerProcess, endpoint: dict[str, Any], duration: float,
             name: str) -> dict[str, Any]:
     cpu0, kids0, busy0 = server.cpu_s(), children_cpu_s(), busy_cpu_s()
     t0 = time.perf_counter()
@@ -541,107 +233,20 @@ def measure(load: Any, server: Server, endpoint: dict[str, Any], duration: float
     return result
 
 
-PY_SPY_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
-SQLITE_CALLS = {"do_execute", "do_executemany", "do_close", "do_commit", "do_rollback",
-                "connect", "fetchall", "fetchone", "_fetchall_impl", "_fetchone_impl"}
-AREAS = (  # (label, substring of the frame's file), first match wins
-    ("sqlalchemy", "/sqlalchemy/"), ("pydantic", "/pydantic"), ("fastapi", "/fastapi/"),
-    ("starlette", "/starlette/"), ("uvicorn", "/uvicorn/"), ("h11", "/h11/"),
-    ("anyio", "/anyio/"), ("asyncio", "/asyncio/"), ("logging", "/logging/"),
-    ("json", "/json/"), ("pathlib/os", "/pathlib"), ("threading", "threading.py"),
-    ("apscheduler", "/apscheduler/"), ("project: archive", "/archive/"),
-    ("project: scheduler", "/scheduler/"),
-)
-
-
-LOOP_FILES = ("/asyncio/", "/uvicorn/", "/starlette/", "/fastapi/", "/anyio/", "/h11/")
-INCLUSIVE_FUNCS = {  # framework frames worth a line of their own in the inclusive list
-    "RequestResponseCycle.run_asgi", "H11Protocol.data_received", "RequestResponseCycle.send",
-    "run_in_threadpool", "WorkerThread.run", "serialize_response", "TypeAdapter.dump_json",
-    "BaseModel.model_validate", "Session.get", "Session.execute", "Session.scalars",
-    "SessionTransaction.commit", "Session.close", "_ConnectionFairy._checkout",
-    "_ConnectionRecord.__connect", "DefaultDialect.connect", "DefaultDialect.do_execute",
-    "Logger.info", "Path.rglob", "Path.stat",
-}
-
-
-def area_of(path: str) -> str:
-    return next((label for label, key in AREAS if key in path), "other")
-
-
-def find_py_spy(explicit: str | None) -> str | None:
-    for candidate in (explicit, shutil.which("py-spy"),
-                      str(Path(sys.executable).parent / "py-spy")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def profile_endpoint(py_spy: str, load: Any, server: Server, endpoint: dict[str, Any],
-                     duration: float, work: Path, name: str, top: int) -> list[str]:
+def profile_endpoint(py_spy: str, load: Any, server: ServerProcess,
+                     endpoint: dict[str, Any], duration: float, work: Path, name: str,
+                     top: int) -> list[str]:
     """One extra load run with py-spy sampling the server's GIL holder; a summary."""
     out = work / f"{name}.pyspy.txt"
-    spy = subprocess.Popen(
-        [py_spy, "record", "--pid", str(server.pid), "--rate", "200", "--gil", "--nonblocking",
-         "--full-filenames", "--format", "raw", "--duration", str(max(1, round(duration))),
-         "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    spy = PySpy(py_spy, server.pid, duration, out)
     result = measure(load, server, endpoint, duration, name + "-profiled")
-    _, err = spy.communicate(timeout=duration + 60)
-    if not out.exists():
-        return [f"\n{endpoint['name']}: py-spy produced nothing: {err.strip()[-500:]}"]
-    self_funcs: Counter[str] = Counter()
-    incl_funcs: Counter[str] = Counter()
-    areas: Counter[str] = Counter()
-    roles: Counter[str] = Counter()
-    total = 0
-    for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        parsed = [m for f in stack.split(";")
-                  if not f.startswith(("process ", "thread ("))
-                  and (m := PY_SPY_FRAME.match(f))]
-        if not parsed:
-            continue
-        leaf = parsed[-1]
-        funcs = {m["func"] for m in parsed}
-        roles["worker threads (sync endpoints)" if "WorkerThread.run" in funcs else
-              "event loop thread" if any(k in m["file"] for m in parsed for k in LOOP_FILES)
-              else "other"] += n
-        self_funcs[f"{leaf['func']} ({short(leaf['file'])})"] += n
-        driver = ("/sqlalchemy/engine/" in leaf["file"]
-                  and leaf["func"].rsplit(".", 1)[-1] in SQLITE_CALLS)
-        areas["sqlite3 calls (C, via SQLAlchemy)" if driver else area_of(leaf["file"])] += n
-        for key in {f"{m['func']} ({short(m['file'])})" for m in parsed
-                    if m["func"] in INCLUSIVE_FUNCS or (
-                        ("/archive/" in m["file"] or "/scheduler/" in m["file"])
-                        and not m["file"].endswith("/scheduler/cli.py"))}:
-            incl_funcs[key] += n
-    total = max(total, 1)
-    lines = [f"\n{endpoint['name']}: {total} GIL-holding samples at 200 Hz over "
-             f"{result['wall_s']:.1f} s while serving {result['rps']:.0f} req/s under py-spy "
-             f"(raw stacks: {out})",
-             "  by thread: " + ", ".join(f"{label} {100 * n / total:.0f}%"
-                                         for label, n in roles.most_common()),
-             "  own time by package of the innermost Python frame:"]
-    lines += [f"    {100 * n / total:5.1f}%  {label}" for label, n in areas.most_common()]
-    lines.append(f"  top {top} functions by own time:")
-    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in self_funcs.most_common(top)]
-    lines.append(f"  top {top} by inclusive time (project code, selected framework frames):")
-    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in incl_funcs.most_common(top)]
-    return lines
-
-
-def short(path: str) -> str:
-    match = re.search(r"/(?:site-packages|lib/python3\.\d+)/(.*)$", path)
-    if match:
-        return match.group(1)
-    with contextlib.suppress(ValueError):
-        return str(Path(path).relative_to(REPO))
-    return path
+    failed = spy.finish()
+    if failed is not None:
+        return [f"\n{endpoint['name']}: py-spy produced nothing: {failed}"]
+    total, lines = summarise(out, top)
+    return [f"\n{endpoint['name']}: {total} GIL-holding samples at 200 Hz over "
+            f"{result['wall_s']:.1f} s while serving {result['rps']:.0f} req/s under py-spy "
+            f"(raw stacks: {out})", *lines]
 
 
 # =====================================================================================
@@ -725,7 +330,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--py-spy", help="path of py-spy (default: on PATH or beside python)")
     p.add_argument("--top", type=int, default=12, help="lines per profile list (12)")
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
-    p.add_argument("--httpx-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.captures < args.urls or args.jobs < 1 or args.captures < args.jobs:
         p.error("need captures >= urls and captures >= jobs >= 1")
@@ -734,111 +338,100 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if args.httpx_worker:
-        httpx_worker(json.loads(Path(args.httpx_worker).read_text()))
-        return
-
-    wrk = None if args.loader == "httpx" else ensure_wrk()
-    if args.loader == "wrk" and wrk is None:
-        sys.exit("--loader wrk: wrk is not available")
+    wrk = find_wrk(args.loader)
     args.loader_used = (f"wrk ({min(args.threads, args.connections)} thread(s), Lua path "
                         "rotation)" if wrk else "httpx AsyncClient in a child process")
-    work = Path(tempfile.mkdtemp(prefix="newsarchive-apiload-"))
-    data_dir = work / "data"
-    server: Server | None = None
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        info = populate(data_dir, jobs=args.jobs, urls=args.urls, captures=args.captures,
-                        seed=args.seed)
-        c = info["counts"]
-        print(f"catalog: {c['crawl_jobs']} jobs, {c['warc_files']} WARC files, "
-              f"{c['captures']} captures of {info['distinct_surts']} distinct SURTs "
-              f"(<= {info['max_per_url']} per URL) in {info['db']} "
-              f"[{info['seconds']:.1f} s]; storage empty")
-        server = Server(work, data_dir, free_port())
-        t0 = time.perf_counter()
-        server.start()
-        print(f"server: {' '.join(server.command()[1:])} (pid {server.pid}, up in "
-              f"{time.perf_counter() - t0:.1f} s, log {server.log})")
-        mods = {m: "yes" if _importable(m) else "no" for m in ("uvloop", "httptools")}
-        print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; uvloop: "
-              f"{mods['uvloop']}, httptools: {mods['httptools']}; load generator: "
-              f"{args.loader_used}, {args.connections} connections")
+    with scratch_dir("newsarchive-apiload-", keep=args.keep) as work:
+        data_dir = work / "data"
+        server = newsarchive_serve(work, data_dir, free_port())
+        try:
+            run(args, work, LoadGenerator(wrk, work, connections=args.connections,
+                                          threads=args.threads), server)
+        finally:
+            if server.proc is not None:
+                code = server.stop()
+                print(f"\nserver stopped (exit {code})")
 
-        if wrk:
-            def load(paths: list[str], name: str, duration: float) -> dict[str, Any]:
-                return run_wrk(wrk, server.url, paths, args, work, name, duration)
+
+def run(args: argparse.Namespace, work: Path, generator: LoadGenerator,
+        server: ServerProcess) -> None:
+    """Fill the catalog, start the server, probe, warm up, the rounds, the report."""
+    info = populate(work / "data", jobs=args.jobs, urls=args.urls, captures=args.captures,
+                    seed=args.seed)
+    c = info["counts"]
+    print(f"catalog: {c['crawl_jobs']} jobs, {c['warc_files']} WARC files, "
+          f"{c['captures']} captures of {info['distinct_surts']} distinct SURTs "
+          f"(<= {info['max_per_url']} per URL) in {info['db']} "
+          f"[{info['seconds']:.1f} s]; storage empty")
+    t0 = time.perf_counter()
+    server.start()
+    print(f"server: {' '.join(server.command[1:])} (pid {server.pid}, up in "
+          f"{time.perf_counter() - t0:.1f} s, log {server.log})")
+    mods = {m: "yes" if _importable(m) else "no" for m in ("uvloop", "httptools")}
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; uvloop: "
+          f"{mods['uvloop']}, httptools: {mods['httptools']}; load generator: "
+          f"{args.loader_used}, {args.connections} connections")
+
+    def load(paths: list[str], name: str, duration: float) -> dict[str, Any]:
+        return generator.run(server.url, paths, name, duration)
+
+    _, body = http_get(server.url + "/openapi.json")
+    openapi = json.loads(body)
+    eps = endpoints(info["job_ids"], info["urls"])
+    active: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    for ep in eps:
+        why = probe(server, ep, openapi)
+        if why:
+            skipped[ep["name"]] = why
+            print(f"{ep['name']}: {why}")
         else:
-            def load(paths: list[str], name: str, duration: float) -> dict[str, Any]:
-                return run_httpx(server.url, paths, args, work, name, duration)
+            active.append(ep)
+    if args.warmup > 0:
+        for i, ep in enumerate(active):
+            load(ep["paths"], f"warmup{i}", args.warmup)
+        print(f"warm-up: {args.warmup:g} s per endpoint")
 
-        _, body = http_get(server.url + "/openapi.json")
-        openapi = json.loads(body)
-        eps = endpoints(info["job_ids"], info["urls"])
-        active: list[dict[str, Any]] = []
-        skipped: dict[str, str] = {}
-        for ep in eps:
-            why = probe(server, ep, openapi)
-            if why:
-                skipped[ep["name"]] = why
-                print(f"{ep['name']}: {why}")
-            else:
-                active.append(ep)
-        if args.warmup > 0:
-            for i, ep in enumerate(active):
-                load(ep["paths"], f"warmup{i}", args.warmup)
-            print(f"warm-up: {args.warmup:g} s per endpoint")
-
-        results: dict[str, list[dict[str, Any]]] = {ep["name"]: [] for ep in active}
+    results: dict[str, list[dict[str, Any]]] = {ep["name"]: [] for ep in active}
+    for rnd in range(args.rounds):
+        for ep in round_order(active, rnd, rotate=True):
+            r = measure(load, server, ep, args.duration, f"r{rnd}-{eps.index(ep)}")
+            results[ep["name"]].append(r)
+            print(f"  round {rnd + 1} {ep['name']:<28} {r['rps']:8.0f} req/s  p50 "
+                  f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  non-2xx "
+                  f"{r['non2xx']}  server CPU {r['server_cpu_s']:.1f} s  other CPU "
+                  f"{r['other_cpu_s']:.1f} s", flush=True)
+    rows = [(ep, results.get(ep["name"]) or skipped[ep["name"]]) for ep in eps]
+    profile: list[str] = []
+    py_spy = find_py_spy(args.py_spy) if args.profile else None
+    if args.profile and py_spy is None:
+        profile.append("\n--profile: py-spy not found (`pip install py-spy`, or "
+                       "--py-spy PATH)")
+    elif py_spy:
+        profile.append(f"\nprofile: one more run per endpoint with {py_spy} sampling "
+                       "the server (--gil: only the thread holding the GIL, i.e. where "
+                       "Python time goes; these runs are not in the table)")
+        for i, ep in enumerate(active):
+            profile += profile_endpoint(py_spy, load, server, ep, args.duration, work,
+                                        f"profile{i}", args.top)
+    if args.storage_files:
+        n = fill_storage(info["storage_url"], info["warc_names"])
+        extra = {"name": f"GET /healthz, {n} stored", "paths": ["/healthz"]}
+        runs = []
         for rnd in range(args.rounds):
-            order = active[rnd % len(active):] + active[:rnd % len(active)]
-            for ep in order:
-                r = measure(load, server, ep, args.duration, f"r{rnd}-{eps.index(ep)}")
-                results[ep["name"]].append(r)
-                print(f"  round {rnd + 1} {ep['name']:<28} {r['rps']:8.0f} req/s  p50 "
-                      f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  non-2xx "
-                      f"{r['non2xx']}  server CPU {r['server_cpu_s']:.1f} s  other CPU "
-                      f"{r['other_cpu_s']:.1f} s", flush=True)
-        rows = [(ep, results.get(ep["name"]) or skipped[ep["name"]]) for ep in eps]
-        profile: list[str] = []
-        py_spy = find_py_spy(args.py_spy) if args.profile else None
-        if args.profile and py_spy is None:
-            profile.append("\n--profile: py-spy not found (`pip install py-spy`, or "
-                           "--py-spy PATH)")
-        elif py_spy:
-            profile.append(f"\nprofile: one more run per endpoint with {py_spy} sampling "
-                           "the server (--gil: only the thread holding the GIL, i.e. where "
-                           "Python time goes; these runs are not in the table)")
-            for i, ep in enumerate(active):
-                profile += profile_endpoint(py_spy, load, server, ep, args.duration, work,
-                                            f"profile{i}", args.top)
-        if args.storage_files:
-            n = fill_storage(info["storage_url"], info["warc_names"])
-            extra = {"name": f"GET /healthz, {n} stored", "paths": ["/healthz"]}
-            runs = []
-            for rnd in range(args.rounds):
-                r = measure(load, server, extra, args.duration, f"r{rnd}-storage")
-                runs.append(r)
-                print(f"  round {rnd + 1} {extra['name']:<28} {r['rps']:8.0f} req/s  p50 "
-                      f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  (storage now holds "
-                      f"{n} files: each uploaded WARC and its CDXJ)", flush=True)
-            rows.append((extra, runs))
-            if py_spy:
-                profile += profile_endpoint(py_spy, load, server, extra, args.duration, work,
-                                            "profile-storage", args.top)
-        print(f"server after the runs: RSS {server.rss_mb():.0f} MB, "
-              f"{server.threads()} threads")
-        report(rows, args)
-        print("\n".join(profile))
-    finally:
-        if server is not None:
-            code = server.stop()
-            print(f"\nserver stopped (exit {code})")
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-
+            r = measure(load, server, extra, args.duration, f"r{rnd}-storage")
+            runs.append(r)
+            print(f"  round {rnd + 1} {extra['name']:<28} {r['rps']:8.0f} req/s  p50 "
+                  f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  (storage now holds "
+                  f"{n} files: each uploaded WARC and its CDXJ)", flush=True)
+        rows.append((extra, runs))
+        if py_spy:
+            profile += profile_endpoint(py_spy, load, server, extra, args.duration, work,
+                                        "profile-storage", args.top)
+    print(f"server after the runs: RSS {rss_kb(server.pid) / 1024:.0f} MB, "
+          f"{threads(server.pid)} threads")
+    report(rows, args)
+    print("\n".join(profile))
 
 def _importable(module: str) -> bool:
     import importlib.util

@@ -40,12 +40,9 @@ import hashlib
 import json
 import os
 import random
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -53,23 +50,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from support.load import LoadGenerator, find_wrk
+from support.newssite import make_urls
+from support.procstat import busy_cpu_s
+from support.runs import percentile, round_order, scratch_dir
+from support.servers import ServerProcess, free_port, http_get, newsarchive_serve
+from support.tools import peer_venv
+
 REPO = Path(__file__).resolve().parent.parent
-for entry in (REPO, REPO / "benchmarks"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-from api_load import (  # noqa: E402  (benchmarks/ is not a package: import beside this file)
-    Server,
-    busy_cpu_s,
-    ensure_wrk,
-    free_port,
-    http_get,
-    make_urls,
-    run_httpx,
-    run_wrk,
-)
-
-PYWB_VENV = REPO / ".cache" / "pywb-venv"
 COLLECTION = "bench"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN_S = 2 * 365 * 86400
@@ -266,12 +257,8 @@ print(json.dumps({"times": times, "found": found}))
 """
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
-def lookups(work: Path, info: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def lookups(work: Path, info: dict[str, Any], args: argparse.Namespace,
+            pywb_venv: Path) -> dict[str, Any]:
     from archive.catalog import Catalog
     from archive.config import ArchiveConfig
     from archive.snapshot import closest_capture
@@ -290,7 +277,7 @@ def lookups(work: Path, info: dict[str, Any], args: argparse.Namespace) -> dict[
             ours.append(time.perf_counter() - t0)
     catalog.dispose()
     index = work / "pywb" / "collections" / COLLECTION / "indexes" / "index.cdxj"
-    proc = subprocess.run([str(PYWB_VENV / "bin" / "python"), "-c", PYWB_LOOKUPS, str(index),
+    proc = subprocess.run([str(pywb_venv / "bin" / "python"), "-c", PYWB_LOOKUPS, str(index),
                            "50"], input=json.dumps(pairs[:50] + pairs), capture_output=True,
                           text=True, check=True)
     theirs = json.loads(proc.stdout)
@@ -303,42 +290,11 @@ def lookups(work: Path, info: dict[str, Any], args: argparse.Namespace) -> dict[
 # =====================================================================================
 
 
-def ensure_pywb() -> Path:
-    wayback = PYWB_VENV / "bin" / "wayback"
-    if wayback.exists():
-        return wayback
-    print(f"pywb: creating {PYWB_VENV} (python -m venv; pip install pywb)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(PYWB_VENV)], check=True)
-    subprocess.run([str(PYWB_VENV / "bin" / "pip"), "install", "-q", "pywb"], check=True)
-    return wayback
-
-
-class PywbServer(Server):
-    """``wayback -b 127.0.0.1 -p PORT`` in the collection directory, in its own session."""
-
-    def __init__(self, work: Path, root: Path, port: int) -> None:
-        super().__init__(work, root, port)
-        self.log = work / "pywb.log"
-
-    def command(self) -> list[str]:
-        return [str(PYWB_VENV / "bin" / "wayback"), "-b", "127.0.0.1", "-p", str(self.port)]
-
-    def start(self, timeout: float = 60.0) -> None:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(self.command(), cwd=self.data_dir,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wayback exited with {self.proc.returncode}:\n"
-                                   + self.log.read_text()[-3000:])
-            with contextlib.suppress(OSError):
-                status, _ = http_get(f"{self.url}/{COLLECTION}/", timeout=1)
-                if status == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"pywb did not answer within {timeout:.0f} s; see {self.log}")
+def pywb_server(venv: Path, work: Path, root: Path, port: int) -> ServerProcess:
+    """pywb's ``wayback -b 127.0.0.1 -p PORT`` in the collection directory ``root``."""
+    command = [str(venv / "bin" / "wayback"), "-b", "127.0.0.1", "-p", str(port)]
+    return ServerProcess("wayback", command, port=port, cwd=root, log=work / "pywb.log",
+                         ready_path=f"/{COLLECTION}/")
 
 
 def replay_paths(info: dict[str, Any], count: int, seed: int) -> list[tuple[str, str, str]]:
@@ -366,12 +322,12 @@ def check_bodies(base: str, prefix: str, sample: list[tuple[str, str, str]]) -> 
     return None
 
 
-def route_missing(server: Server) -> bool:
+def route_missing(server: ServerProcess) -> bool:
     status, body = http_get(server.url + "/openapi.json")
     return status != 200 or "/web/" not in body.decode("utf-8", "replace")
 
 
-def measure(server: Server, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def measure(server: ServerProcess, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``run()`` (one load run against ``server``) with the CPU it and the machine used."""
     cpu0, busy0 = server.cpu_s(), busy_cpu_s()
     result = run()
@@ -472,76 +428,72 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    wrk = None if args.loader == "httpx" else ensure_wrk()
-    if args.loader == "wrk" and wrk is None:
-        sys.exit("--loader wrk: wrk is not available")
-    ensure_pywb()
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="newsarchive-replay-"))
-    work.mkdir(parents=True, exist_ok=True)
-    servers: list[Server] = []
+    wrk = find_wrk(args.loader)
+    pywb_venv = peer_venv("pywb", "pywb", program="wayback")
+    with scratch_dir("newsarchive-replay-", keep=args.keep, path=args.workdir) as work:
+        servers: list[ServerProcess] = []
+        try:
+            run(args, work, LoadGenerator(wrk, work, connections=args.connections,
+                                          threads=args.threads), pywb_venv, servers)
+        finally:
+            for server in servers:
+                server.stop()
+
+
+def run(args: argparse.Namespace, work: Path, generator: LoadGenerator, pywb_venv: Path,
+        servers: list[ServerProcess]) -> None:
+    """Everything between the set-up and the clean-up; ``servers`` gets each server started."""
     load_at_start = os.getloadavg()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        info = build_dataset(work, args)
-        found = lookups(work, info, args)
+    info = build_dataset(work, args)
+    found = lookups(work, info, args, pywb_venv)
 
-        ours = Server(work, work / "data", free_port())
-        pywb = PywbServer(work, work / "pywb", free_port())
-        for server in (ours, pywb):
-            t0 = time.perf_counter()
-            server.start()
-            servers.append(server)
-            print(f"server: {' '.join(server.command())} (pid {server.pid}, up in "
-                  f"{time.perf_counter() - t0:.1f} s)")
-        targets = replay_paths(info, args.paths, args.seed)
-        prefixes = {"newsarchive serve  /web/": (ours, "/web"),
-                    f"pywb wayback  /{COLLECTION}/": (pywb, f"/{COLLECTION}")}
-        skipped: dict[str, str] = {}
-        for name, (server, prefix) in list(prefixes.items()):
-            why = check_bodies(server.url, prefix, targets[:20])
-            if why and server is ours and route_missing(ours):
-                why = "GET /web/{ts}id_/{url} is not implemented (not in /openapi.json)"
-            if why:
-                skipped[name] = why
-                del prefixes[name]
-                print(f"{name}: {why}")
+    ours = newsarchive_serve(work, work / "data", free_port())
+    pywb = pywb_server(pywb_venv, work, work / "pywb", free_port())
+    for server in (ours, pywb):
+        t0 = time.perf_counter()
+        server.start()
+        servers.append(server)
+        print(f"server: {' '.join(server.command)} (pid {server.pid}, up in "
+              f"{time.perf_counter() - t0:.1f} s)")
+    targets = replay_paths(info, args.paths, args.seed)
+    prefixes = {"newsarchive serve  /web/": (ours, "/web"),
+                f"pywb wayback  /{COLLECTION}/": (pywb, f"/{COLLECTION}")}
+    skipped: dict[str, str] = {}
+    for name, (server, prefix) in list(prefixes.items()):
+        why = check_bodies(server.url, prefix, targets[:20])
+        if why and server is ours and route_missing(ours):
+            why = "GET /web/{ts}id_/{url} is not implemented (not in /openapi.json)"
+        if why:
+            skipped[name] = why
+            del prefixes[name]
+            print(f"{name}: {why}")
 
-        def load(server: Server, paths: list[str], name: str, duration: float) -> Any:
-            if wrk:
-                return run_wrk(wrk, server.url, paths, args, work, name, duration)
-            return run_httpx(server.url, paths, args, work, name, duration)
+    def load(server: ServerProcess, paths: list[str], name: str, duration: float) -> Any:
+        return generator.run(server.url, paths, name, duration)
 
-        paths = {name: [f"{prefix}/{at}id_/{url}" for url, at, _ in targets]
-                 for name, (_, prefix) in prefixes.items()}
-        results: dict[str, list[dict[str, Any]]] = {name: [] for name in prefixes}
-        if args.warmup > 0:
-            for i, (name, (server, _)) in enumerate(prefixes.items()):
-                load(server, paths[name], f"warmup{i}", args.warmup)
-        names = list(prefixes)
-        for rnd in range(args.rounds):
-            for name in names if rnd % 2 == 0 else names[::-1]:
-                server = prefixes[name][0]
-                r = measure(server, partial(load, server, paths[name],
-                                            f"r{rnd}-{names.index(name)}", args.duration))
-                results[name].append(r)
-                print(f"  round {rnd + 1} {name:<30} {r['rps']:8.0f} req/s  p50 "
-                      f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  non-2xx "
-                      f"{r['non2xx']}  other CPU {r['other_cpu_s']:.1f} s", flush=True)
-        loader = (f"wrk, {min(args.threads, args.connections)} thread(s)" if wrk
-                  else "httpx in a child process")
-        print(f"\nload generator: {loader}; machine: {os.cpu_count()} CPUs; load average "
-              f"(1, 5, 15 min) {format_load(load_at_start)} at the start, "
-              f"{format_load(os.getloadavg())} at the end")
-        report_lookups(found, info["captures"])
-        report_http(results, skipped, args)
-    finally:
-        for server in servers:
-            server.stop()
-        if args.workdir is None and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"kept {work}")
-
+    paths = {name: [f"{prefix}/{at}id_/{url}" for url, at, _ in targets]
+             for name, (_, prefix) in prefixes.items()}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in prefixes}
+    if args.warmup > 0:
+        for i, (name, (server, _)) in enumerate(prefixes.items()):
+            load(server, paths[name], f"warmup{i}", args.warmup)
+    names = list(prefixes)
+    for rnd in range(args.rounds):
+        for name in round_order(names, rnd, reverse_odd=True):
+            server = prefixes[name][0]
+            r = measure(server, partial(load, server, paths[name],
+                                        f"r{rnd}-{names.index(name)}", args.duration))
+            results[name].append(r)
+            print(f"  round {rnd + 1} {name:<30} {r['rps']:8.0f} req/s  p50 "
+                  f"{r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  non-2xx "
+                  f"{r['non2xx']}  other CPU {r['other_cpu_s']:.1f} s", flush=True)
+    loader = (f"wrk, {generator.threads} thread(s)" if generator.wrk
+              else "httpx in a child process")
+    print(f"\nload generator: {loader}; machine: {os.cpu_count()} CPUs; load average "
+          f"(1, 5, 15 min) {format_load(load_at_start)} at the start, "
+          f"{format_load(os.getloadavg())} at the end")
+    report_lookups(found, info["captures"])
+    report_http(results, skipped, args)
 
 if __name__ == "__main__":
     main()

@@ -40,13 +40,13 @@ sys.path.insert(0, str(REPO))
 import redis  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
+from archive import ledger  # noqa: E402
 from archive.catalog import Catalog  # noqa: E402
 from archive.models import CrawlJob, JobStatus, Site  # noqa: E402
 from archive.recovery import pid_alive  # noqa: E402
-from scheduler import ledger  # noqa: E402
 from scheduler.broker import JobQueue  # noqa: E402
 from scheduler.config import ServiceSettings  # noqa: E402
-from scheduler.demo import DemoSite  # noqa: E402
+from scheduler.demo.server import DemoSite  # noqa: E402
 
 POSTGRES_URL = os.environ.get("NEWSARCHIVE_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -36,17 +36,15 @@ import gzip
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from support.procstat import tree_rss_kb
+from support.runs import percentile, round_order, scratch_dir
+from support.servers import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -75,59 +73,21 @@ WORDS = ("council", "harbour", "budget", "flood", "tram", "election", "school", 
 # -- moto -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def moto_executable() -> str:
+def moto_server(work: Path) -> ServerProcess:
+    """``moto_server -H 127.0.0.1 -p FREE`` (the one beside this interpreter, else on PATH),
+    ready when ``GET /`` answers 200."""
     beside = Path(sys.executable).with_name("moto_server")
     found = str(beside) if beside.exists() else shutil.which("moto_server")
     if not found:
         sys.exit("moto_server not found: pip install 'moto[server]' into this virtualenv")
-    return found
-
-
-def start_moto(log_path: Path, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([moto_executable(), "-H", "127.0.0.1", "-p", str(port)],
-                                stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            sys.exit(f"moto_server exited with {proc.returncode}: "
-                     f"{log_path.read_text(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(endpoint + "/", timeout=1) as response:
-                if response.status == 200:
-                    return proc, endpoint
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            sys.exit(f"moto_server did not answer within {timeout:g} s")
-        time.sleep(0.05)
+    return ServerProcess("moto_server", [found, "-H", "127.0.0.1", "-p", str(port)],
+                         port=port, cwd=work, log=work / "moto.log", ready_path="/")
 
 
 def rss_mb(pid: int) -> float:
-    """Resident set size of ``pid`` and its children (moto_server may fork a reloader)."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total / MB
+    """Resident set size of ``pid`` and its descendants (moto_server may fork a reloader)."""
+    return tree_rss_kb(pid) * 1024 / MB
 
 
 # -- the WARC -------------------------------------------------------------------------------
@@ -192,17 +152,6 @@ def write_warc(directory: Path, size: int, seed: int) -> Warc:
 # -- measurements ---------------------------------------------------------------------------
 
 
-def timed(fn: Any) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,21 +170,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = p.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="storage-bench-"))
-    moto, endpoint = start_moto(work / "moto.log")
-    try:
-        run(args, work, moto, endpoint)
-    finally:
-        moto.kill()
-        moto.wait()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with scratch_dir("storage-bench-", keep=args.keep) as work:
+        moto = moto_server(work)
+        try:
+            moto.start(timeout=30.0)
+            run(args, work, moto)
+        finally:
+            moto.kill()
 
 
-def run(args: argparse.Namespace, work: Path, moto: subprocess.Popen[bytes],
-        endpoint: str) -> None:
+def run(args: argparse.Namespace, work: Path, moto: ServerProcess) -> None:
+    endpoint = moto.url
     print(f"moto_server pid {moto.pid} at {endpoint} (RSS {rss_mb(moto.pid):.0f} MB)")
     print("note: moto keeps what is stored inside its server process; its RSS grows with "
           "the objects (large values spill to temp files). Use --size-mb to shrink.")
@@ -270,14 +215,13 @@ def run(args: argparse.Namespace, work: Path, moto: subprocess.Popen[bytes],
     rates: dict[str, list[float]] = {"ours": [], "boto3": []}
     ratios: list[float] = []
     for n in range(args.rounds):
-        order = [("ours", ours), ("boto3", plain)]
-        if n % 2:
-            order.reverse()
         got: dict[str, float] = {}
-        for name, upload in order:
+        for name, upload in round_order([("ours", ours), ("boto3", plain)], n,
+                                        reverse_odd=True):
             key = f"warcs/bench-{name}-{n}.warc.gz"
-            seconds = timed(lambda upload=upload, key=key: upload(key))
-            got[name] = warc.size / MB / seconds
+            started = time.perf_counter()
+            upload(key)
+            got[name] = warc.size / MB / (time.perf_counter() - started)
             rates[name].append(got[name])
             rss = rss_mb(moto.pid)
             client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}")
