@@ -70,12 +70,12 @@ def populate(data_dir: Path, *, jobs: int, urls: int, captures: int,
 
     from archive.catalog import Catalog
     from archive.cdxj import surt_key
-    from archive.config import ArchiveConfig
+    from archive.config import ArchiveSettings
     from archive.models import Capture, CrawlJob, JobStatus, WarcFile, WarcState
 
     t0 = time.perf_counter()
     rng = random.Random(seed)
-    config = ArchiveConfig.resolve(data_dir)
+    config = ArchiveSettings(data_dir=data_dir)
     catalog = Catalog(config.database_url)
     url_list = make_urls(rng, urls)
     hostname = socket.gethostname()

@@ -95,7 +95,7 @@ def archive_real(data_dir: Path, urls: list[str], per_url: int,
     (timestamp, sha1 of the body) pairs sorted by time."""
     from archive.archiver import Archiver
     from archive.catalog import Catalog
-    from archive.config import ArchiveConfig
+    from archive.config import ArchiveSettings
     from archive.warc import HttpExchange, WarcWriter
 
     class SeededClockWriter(WarcWriter):
@@ -104,7 +104,7 @@ def archive_real(data_dir: Path, urls: list[str], per_url: int,
         def now(self) -> datetime:
             return self.at
 
-    config = ArchiveConfig.resolve(data_dir)
+    config = ArchiveSettings(data_dir=data_dir)
     catalog = Catalog(config.database_url)
     writer = SeededClockWriter(config.spool_dir, max_size=8 * 1024**2)
     archiver = Archiver(catalog, config.open_storage(catalog), writer)
@@ -133,10 +133,10 @@ def fill_catalog(data_dir: Path, total: int, urls: list[str], rng: random.Random
 
     from archive.catalog import Catalog
     from archive.cdxj import surt_key
-    from archive.config import ArchiveConfig
+    from archive.config import ArchiveSettings
     from archive.models import Capture
 
-    catalog = Catalog(ArchiveConfig.resolve(data_dir).database_url)
+    catalog = Catalog(ArchiveSettings(data_dir=data_dir).database_url)
     with catalog.session() as session:
         real = session.execute(select(
             Capture.warc_file_id, Capture.offset, Capture.length, Capture.payload_digest,
@@ -170,7 +170,7 @@ def write_pywb_collection(data_dir: Path, root: Path) -> int:
 
     from archive.catalog import Catalog
     from archive.cdxj import CdxjEntry
-    from archive.config import ArchiveConfig
+    from archive.config import ArchiveSettings
     from archive.models import Capture, WarcFile
 
     archive_dir = root / "collections" / COLLECTION / "archive"
@@ -180,7 +180,7 @@ def write_pywb_collection(data_dir: Path, root: Path) -> int:
     for warc in (data_dir / "storage" / "warcs").glob("*.warc.gz"):
         with contextlib.suppress(FileExistsError):
             (archive_dir / warc.name).symlink_to(warc)
-    catalog = Catalog(ArchiveConfig.resolve(data_dir).database_url)
+    catalog = Catalog(ArchiveSettings(data_dir=data_dir).database_url)
     query = (select(Capture.url, Capture.surt, Capture.timestamp, Capture.mime, Capture.status,
                     Capture.payload_digest, Capture.length, Capture.offset, WarcFile.filename)
              .join(WarcFile, Capture.warc_file_id == WarcFile.id)
@@ -260,13 +260,13 @@ print(json.dumps({"times": times, "found": found}))
 def lookups(work: Path, info: dict[str, Any], args: argparse.Namespace,
             pywb_venv: Path) -> dict[str, Any]:
     from archive.catalog import Catalog
-    from archive.config import ArchiveConfig
+    from archive.config import ArchiveSettings
     from archive.snapshot import closest_capture
 
     rng = random.Random(args.seed + 1)
     urls = info["real_urls"] + info["synthetic_urls"]
     pairs = [(urls[rng.randrange(len(urls))], random_ts(rng)) for _ in range(args.lookups)]
-    catalog = Catalog(ArchiveConfig.resolve(work / "data").database_url)
+    catalog = Catalog(ArchiveSettings(data_dir=work / "data").database_url)
     ours: list[float] = []
     with catalog.session() as session:
         for url, at in pairs[:50]:  # warm the connection and the page cache

@@ -100,7 +100,7 @@ def summarise(path: Path, top: int) -> tuple[int, list[str]]:
         for key in {f"{m['func']} ({short(m['file'])})" for m in parsed
                     if m["func"] in INCLUSIVE_FUNCS or (
                         ("/archive/" in m["file"] or "/scheduler/" in m["file"])
-                        and not m["file"].endswith("/scheduler/cli.py"))}:
+                        and "/scheduler/cli/" not in m["file"])}:
             incl_funcs[key] += n
     total = max(total, 1)
     lines = ["  by thread: " + ", ".join(f"{label} {100 * n / total:.0f}%"
