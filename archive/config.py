@@ -34,7 +34,9 @@ class SettingsError(ValueError):
 class NewsarchiveSettings(BaseSettings):
     """Base of the settings models: ``NEWSARCHIVE_*`` variables, unknown ones ignored."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # an empty variable is unset, as for the shell's ${VAR:-default}
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore",
+                                      env_ignore_empty=True)
 
     @classmethod
     def load(cls, **values: Any) -> Self:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-import socket
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from warcio.timeutils import iso_date_to_timestamp
 from archive.archiver import ship_closed_warc
 from archive.catalog import Catalog
 from archive.cdxj import CdxjEntry, mime_of, write_cdxj
-from archive.layout import OPEN_SUFFIX, cdxj_path
+from archive.layout import OPEN_SUFFIX, cdxj_path, this_host, writer_of
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.snapshot import parse_record
 from archive.storage import Storage, StorageError
@@ -31,7 +29,6 @@ from archive.warc import ClosedWarc
 
 logger = logging.getLogger(__name__)
 
-WRITER_RE = re.compile(r"-(?P<pid>\d+)~(?P<host>[^/]+)\.warc\.gz(?:\.open)?$")
 CHUNK = 1024 * 1024
 
 
@@ -61,10 +58,10 @@ def pid_alive(pid: int) -> bool:
 
 def writer_alive(path: Path) -> bool:
     """Whether the process named in a spool file name is still running on this host."""
-    match = WRITER_RE.search(path.name)
-    if not match or match["host"] != socket.gethostname().replace("~", "-"):
+    writer = writer_of(path.name)
+    if writer is None or writer[1] != this_host():
         return False
-    return pid_alive(int(match["pid"]))
+    return pid_alive(writer[0])
 
 
 def complete_members(path: Path) -> list[tuple[int, int]]:

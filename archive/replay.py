@@ -29,6 +29,14 @@ HOP_BY_HOP = frozenset({
 REDIRECT_HEADERS = frozenset({"location", "content-location"})
 
 
+class RecordUnreadable(StorageError):
+    """The record of a capture cannot be read; ``url`` is the capture's."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
 @dataclass(frozen=True)
 class ArchivedResponse:
     capture: AnyCapture  # the memento asked for: a response or a revisit
@@ -87,8 +95,8 @@ class ArchivedResponse:
 
 def open_response(session: Session, capture: AnyCapture, storage: Storage,
                   spool_dir: Path) -> ArchivedResponse:
-    """Read ``capture``'s record (and, for a revisit, its original's) into a response; a
-    :class:`StorageError` says the record of this capture cannot be read, and why."""
+    """Read ``capture``'s record (and, for a revisit, its original's) into a response;
+    :class:`RecordUnreadable` says why it cannot be read."""
     try:
         records = read_capture_records(capture, storage, spool_dir, session)
         headers = records.http_headers
@@ -97,7 +105,8 @@ def open_response(session: Session, capture: AnyCapture, storage: Storage,
             raise StorageError(f"the record {capture.record_id} has no HTTP status line "
                                f"({headers.statusline!r})")
     except StorageError as exc:
-        raise StorageError(f"the record of this capture cannot be read: {exc}") from None
+        raise RecordUnreadable(f"the record of this capture cannot be read: {exc}",
+                               capture.url) from None
     return ArchivedResponse(
         capture=capture, protocol=headers.protocol or "HTTP/1.1",
         status=int(status_code), reason=reason, archived_headers=list(headers.headers),

@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from warcio.warcwriter import WARCWriter
 from zlib_ng import zlib_ng
 
 from archive.cdxj import REVISIT_MIME, CdxjEntry, mime_of, write_cdxj
-from archive.layout import OPEN_SUFFIX, cdxj_path, open_path
+from archive.layout import OPEN_SUFFIX, cdxj_path, open_path, warc_filename
 
 WARC_VERSION = "WARC/1.1"
 RESPONSE_CONTENT_TYPE = "application/http; msgtype=response"
@@ -247,9 +246,7 @@ class WarcWriter:
         return datetime.now(UTC)
 
     def new_filename(self) -> str:
-        stamp = self.now().strftime("%Y%m%d%H%M%S%f")[:17]
-        host = socket.gethostname().replace("~", "-")
-        return f"{self.prefix}-{stamp}-{self._serial:05d}-{os.getpid()}~{host}.warc.gz"
+        return warc_filename(self.prefix, self.now(), self._serial)
 
     # -- public API -----------------------------------------------------------------------
     @property

@@ -39,10 +39,11 @@ sys.path.insert(0, str(REPO))
 
 import redis  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
+from support.servers import environ_without_settings  # noqa: E402
 
 from archive import ledger  # noqa: E402
 from archive.catalog import Catalog  # noqa: E402
-from archive.models import CrawlJob, JobStatus, Site  # noqa: E402
+from archive.models import FINISHED_STATUSES, CrawlJob, JobStatus, Site  # noqa: E402
 from archive.recovery import pid_alive  # noqa: E402
 from scheduler.broker import JobQueue  # noqa: E402
 from scheduler.config import ServiceSettings  # noqa: E402
@@ -51,7 +52,6 @@ from scheduler.demo.server import DemoSite  # noqa: E402
 POSTGRES_URL = os.environ.get("NEWSARCHIVE_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NEWSARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class Setup:
@@ -77,7 +77,7 @@ class Setup:
         self.settings = ServiceSettings(database_url=url, broker_url=REDIS_URL,
                                         broker_namespace=self.namespace, data_dir=root)
         self.queue = JobQueue(self.settings)
-        base = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
+        base = environ_without_settings()
         self.procs = []
         for n in range(workers):
             data = root / f"worker{n}"
@@ -113,7 +113,8 @@ class Setup:
             with self.catalog.session() as session:
                 jobs = list(session.scalars(select(CrawlJob).where(CrawlJob.id.in_(ids))))
             # finished, and the crawl processes gone (their slots free again)
-            if all(j.status in TERMINAL and not (j.pid and pid_alive(j.pid)) for j in jobs):
+            if all(j.status in FINISHED_STATUSES and not (j.pid and pid_alive(j.pid))
+                   for j in jobs):
                 return jobs
             if time.monotonic() > deadline:
                 raise SystemExit(f"jobs did not finish in {timeout:g} s")

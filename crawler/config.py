@@ -43,7 +43,6 @@ class CrawlSettings(ArchiveSettings):
         "", description="Comma-separated CIDR networks that may be crawled although not "
         "public (the SSRF guard refuses loopback, private and link-local addresses), e.g. "
         "`127.0.0.0/8`.")
-    archive: bool = Field(True, description="`false`: a plain crawl that archives nothing.")
     warc_prefix: str = Field("newsarchive", description="First part of WARC file names.")
     warc_max_size: int = Field(1024**3, ge=1, description="Bytes after which a WARC file is "
                                "closed and a new one started.")
@@ -56,14 +55,9 @@ class CrawlSettings(ArchiveSettings):
                                           "commits during a crawl.")
     progress_interval: float = Field(2.0, gt=0, description="Seconds between live stats "
                                      "updates of the job's ledger row.")
-    extract: bool = Field(True, description="Run article extraction on HTML pages.")
     extract_workers: int = Field(1, ge=1, description="Extraction processes per crawl.")
     extract_backlog: int = Field(200, ge=2, description="Pages waiting for extraction before "
                                  "the crawl pauses.")
-    max_depth: int = Field(2, ge=0, description="Link hops from the start URLs; 0 fetches "
-                           "only those.")
-    max_pages: int = Field(1000, ge=1, description="Pages scheduled per crawl (robots.txt "
-                           "not counted).")
     incremental: bool = Field(
         True, description="Site crawls skip articles the site's earlier crawls archived; "
         "hubs (start pages, sections, feeds, sitemaps) are fetched on every run.")
@@ -71,7 +65,7 @@ class CrawlSettings(ArchiveSettings):
         "2d", description="Site crawls skip sitemap entries and feed items older than this "
         "(a site's own horizon wins; empty: none). URL crawls use none.")
     trap_max_per_pattern: int = Field(
-        10, ge=1, description="At most this many URLs per crawl of one calendar or "
+        10, ge=0, description="At most this many URLs per crawl of one calendar or "
         "pagination family (non-article URLs that differ only in digits).")
     revisits: bool = Field(True, description="Write an unchanged payload as a revisit record "
                            "instead of a second copy.")

@@ -40,8 +40,13 @@ EXTENSIONS = {
     "crawler.extensions.heap_freeze.HeapFreeze": 130,
 }
 
-# The crawl_jobs row the captures belong to: set by the crawl runner, never by the user.
-NEWSARCHIVE_JOB_ID = None
+# -- a crawl's own parameters (set per crawl by the runner from the job's spec; not
+#    environment settings) ------------------------------------------------------------------
+NEWSARCHIVE_JOB_ID = None  # the crawl_jobs row the captures belong to
+NEWSARCHIVE_EXTRACT = True  # run article extraction on HTML pages
+NEWSARCHIVE_MAX_DEPTH = 2  # link hops from the start URLs; 0 fetches only those
+NEWSARCHIVE_MAX_PAGES = 1000  # pages scheduled per crawl (robots.txt not counted)
+NEWSARCHIVE_ARCHIVE = True  # False: a plain crawl that archives nothing (benchmarks)
 
 # -- NEWSARCHIVE_* (crawler.config.CrawlSettings) ----------------------------------------------
 globals().update(CrawlSettings.load().scrapy_settings())

@@ -12,7 +12,9 @@ files. ``docs/configuration.md`` is generated from these models
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
+from typing import Any, Self
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -21,10 +23,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from archive.config import ArchiveSettings, env_name
+from archive.config import ArchiveSettings, SettingsError, env_name
 from crawler.config import CrawlSettings
 
 LOCAL_API_THREADS, NETWORK_API_THREADS = 4, 40
+
+
+def config_file() -> str:
+    """The TOML file ``serve`` and ``worker`` read (``NEWSARCHIVE_CONFIG``)."""
+    return os.environ.get("NEWSARCHIVE_CONFIG") or "newsarchive.toml"
 
 
 class ServiceSettings(CrawlSettings):
@@ -72,9 +79,16 @@ class ServiceSettings(CrawlSettings):
     @classmethod
     def _broker_is_redis(cls, value: str | None) -> str | None:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"NEWSARCHIVE_BROKER_URL must be a redis:// URL, got {value!r}; "
-                             "unset it to dispatch crawls in this process")
+            raise ValueError("give a redis:// URL, or unset it to dispatch crawls in this "
+                             "process")
         return value or None
+
+    @classmethod
+    def load(cls, **values: Any) -> Self:
+        try:
+            return super().load(**values)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_file()}: {exc}") from None
 
     @classmethod
     def settings_customise_sources(
@@ -82,9 +96,8 @@ class ServiceSettings(CrawlSettings):
         env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("NEWSARCHIVE_CONFIG", "newsarchive.toml")
         return (init_settings, env_settings,
-                TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+                TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
     @property
     def threads(self) -> int:

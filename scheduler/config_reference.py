@@ -6,8 +6,6 @@ a test fails when the committed file differs from :func:`render`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic.fields import FieldInfo
 
 from archive.config import ArchiveSettings, NewsarchiveSettings, env_name, rule
@@ -44,8 +42,6 @@ take stops the command with one line naming the variable, the value and what it 
 def _default(name: str, info: FieldInfo) -> str:
     if info.default is None:
         return "unset"
-    if isinstance(info.default, Path):
-        return f"`{info.default}`"
     if info.default == "":
         return "empty"
     return f"`{info.default}`"

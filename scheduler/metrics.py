@@ -12,10 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from archive.catalog import Catalog
-from archive.models import Capture, CrawlJob, JobStatus, WarcFile, WarcState
-
-STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED,
-            JobStatus.CANCELLED)
+from archive.models import ALL_STATUSES, Capture, CrawlJob, JobStatus, WarcFile, WarcState
 
 
 class CatalogCollector(Collector):
@@ -31,9 +28,9 @@ class CatalogCollector(Collector):
             pending = session.scalar(select(func.count(WarcFile.id))
                                      .where(WarcFile.state == WarcState.CLOSED)) or 0
             errors = sum(int((stats or {}).get("errors", 0)) for stats in session.scalars(
-                select(CrawlJob.stats).where(CrawlJob.status.in_(STATUSES[1:]))))
+                select(CrawlJob.stats).where(CrawlJob.status.in_(ALL_STATUSES[1:]))))
         jobs = GaugeMetricFamily("newsarchive_jobs", "Crawl jobs by status", labels=["status"])
-        for status in STATUSES:
+        for status in ALL_STATUSES:
             jobs.add_metric([status], by_status.get(status, 0))
         yield jobs
         yield GaugeMetricFamily("newsarchive_queue_length", "Jobs waiting for a crawl slot",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +16,16 @@ from archive.catalog import Catalog
 from scheduler.demo.server import DemoSite
 from tests.support.cli import Archive
 from tests.support.databases import POSTGRES_URL, REDIS_URL, RedisTarget
+from tests.support.harness import is_setting, missing
 from tests.support.s3 import S3_TEST_BUCKET, MotoServer, moto_server_executable
 from tests.support.service import RunningService
-from tests.support.services import missing
+
+
+@pytest.fixture(autouse=True)
+def no_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test sees the settings it sets, never a developer's NEWSARCHIVE_* variables."""
+    for name in [n for n in os.environ if is_setting(n)]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

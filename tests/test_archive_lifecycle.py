@@ -12,13 +12,12 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
+from archive.layout import OPEN_SUFFIX, warc_filename
 from archive.models import Article, Capture, WarcFile
 from archive.recovery import recover_spool, writer_alive
 from archive.snapshot import load_snapshot
@@ -35,12 +35,10 @@ from archive.storage import LocalStorage
 from archive.warc import HttpExchange, WarcWriter, WrittenRecord
 from scheduler.demo.server import ARTICLE_PATHS
 from tests.support.cli import Archive
+from tests.support.harness import wait_until
 from tests.support.warc import exchange, sha256, warcio_check
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
-HOST = socket.gethostname().replace("~", "-")
-
-
 def dead_pid() -> int:
     """The pid of a process that has exited (and been reaped)."""
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -80,6 +78,9 @@ def ends_with_complete_member(data: bytes) -> bool:
 # -- unit level: a .open file cut in the middle of a record ---------------------------------
 
 
+CRASH_TIME = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
 class DeadWriterWarcWriter(WarcWriter):
     """Names its files after a process that no longer exists on this host, as a crashed
     crawler would have left them."""
@@ -89,7 +90,7 @@ class DeadWriterWarcWriter(WarcWriter):
         self.pid = pid
 
     def new_filename(self) -> str:
-        return f"{self.prefix}-20261124120000000-{self._serial:05d}-{self.pid}~{HOST}.warc.gz"
+        return warc_filename(self.prefix, CRASH_TIME, self._serial, pid=self.pid)
 
 
 def story(n: int) -> HttpExchange:
@@ -151,7 +152,7 @@ def test_recovery_cuts_after_the_last_complete_record(crashed: Crashed, damage: 
     assert not writer_alive(crashed.path)
 
     # A file whose writer is alive (this process) is left alone.
-    live = crashed.spool / f"newsarchive-20261124120000000-00009-{os.getpid()}~{HOST}.warc.gz.open"
+    live = crashed.spool / (warc_filename("newsarchive", CRASH_TIME, 9) + OPEN_SUFFIX)
     live.write_bytes(written[:100])
     assert writer_alive(live)
 
@@ -193,15 +194,13 @@ def test_recovery_cuts_after_the_last_complete_record(crashed: Crashed, damage: 
 
 
 def wait_for(condition: Any, timeout: float, what: str, proc: subprocess.Popen) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
+    """``wait_until`` ``condition``, failing at once if the crawl process ends first."""
+    def met() -> Any:
         if proc.poll() is not None:
             raise AssertionError(f"the crawl ended (exit {proc.returncode}) before {what}")
-        time.sleep(0.1)  # poll interval
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        return condition()
+
+    return wait_until(met, timeout, message=what)
 
 
 def catalog_captures(archive: Archive) -> dict[str, tuple[int, int, str]]:

@@ -22,6 +22,7 @@ from warcio.timeutils import timestamp_to_sec
 from archive.catalog import Catalog
 from archive.cdx_query import FIRST_PAGE
 from archive.cdxj import CdxjEntry, surt_key
+from archive.config import ArchiveSettings
 from archive.models import Capture, WarcFile
 from tests.support.api import api_client
 from tests.support.peers import pywb_bin
@@ -70,7 +71,7 @@ def insert_captures(catalog: Catalog, captures: list[tuple[Any, ...]]) -> None:
 
 
 def make_client(data_dir: Path, database_url: str | None = None) -> Iterator[TestClient]:
-    catalog = Catalog(database_url or f"sqlite:///{data_dir / 'catalog.sqlite'}")
+    catalog = Catalog(ArchiveSettings(data_dir=data_dir, database_url=database_url).database_url)
     insert_captures(catalog, CAPTURES)
     catalog.dispose()
     with api_client(data_dir, database_url=database_url) as client:

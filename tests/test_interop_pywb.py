@@ -29,8 +29,8 @@ from fastapi.testclient import TestClient
 from archive.models import Capture
 from tests.support.api import api_client
 from tests.support.cli import Archive
+from tests.support.harness import free_port, wait_until
 from tests.support.peers import pywb_bin
-from tests.support.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from archive.catalog import Catalog, alembic_config
 from archive.models import Capture, CrawlJob, JobStatus, Site
 from scheduler.leader import LeaderElection
 from tests.support.cli import Archive
-from tests.support.services import wait_until
+from tests.support.harness import wait_until
 
 
 @pytest.fixture

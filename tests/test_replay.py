@@ -30,8 +30,6 @@ from archive.models import Capture, WarcFile, WarcState
 from archive.replay import HOP_BY_HOP
 from archive.snapshot import SnapshotNotFound, closest_capture, load_snapshot
 from archive.warc import payload_digest
-from scheduler.config import ServiceSettings
-from scheduler.web.app import create_app
 from tests.support.api import api_client
 from tests.support.replay_archive import (
     CSS,
@@ -214,6 +212,7 @@ def test_a_missing_warc_is_503_naming_the_file(replay: Replay) -> None:
     assert response.json()["error"] == (
         f"the record of this capture cannot be read: 'warcs/{warc.name}' not found in "
         f"{(replay.config.data_dir / 'storage').as_uri()}")
+    assert response.json()["url"] == STORY
 
 
 @pytest.mark.parametrize(("path", "message"), [
@@ -469,11 +468,10 @@ def test_raw_replay_from_s3_is_one_ranged_get(tmp_path: Path, s3_server: Any,
         monkeypatch.setenv(name, value)
     storage_url = "s3://newsarchive-test/replay"
     build_archive(tmp_path / "data", storage_url)
-    settings = ServiceSettings(data_dir=tmp_path / "data", storage_url=storage_url,
-                               s3_endpoint_url=s3_server.endpoint_url)
     assert not (tmp_path / "data" / "storage").exists()  # everything went to the bucket
-    app = create_app(settings)
-    with TestClient(app) as client:
+    with api_client(tmp_path / "data", storage_url=storage_url,
+                    s3_endpoint_url=s3_server.endpoint_url) as client:
+        app = client.app
         sent = RequestLog(app.state.service.storage.client)
         statements: list[str] = []
         event.listen(app.state.service.catalog.engine, "before_cursor_execute",

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from archive.catalog import Catalog
+from archive.config import ArchiveSettings
 from archive.models import MultipartUpload, WarcFile
 from archive.snapshot import closest_capture, load_snapshot
 from archive.uploads import CatalogMultipartState
@@ -182,7 +183,7 @@ def big_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Catalog:
-    return Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    return Catalog(ArchiveSettings(data_dir=tmp_path).database_url)
 
 
 def multipart_rows(catalog: Catalog) -> dict[str, MultipartUpload]:

@@ -7,7 +7,6 @@ Redis and S3 is shared.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,12 +22,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from archive.catalog import Catalog
-from archive.models import Capture, CrawlJob, JobStatus, Site, WarcFile, WarcState
+from archive.models import (
+    FINISHED_STATUSES,
+    Capture,
+    CrawlJob,
+    JobStatus,
+    Site,
+    WarcFile,
+    WarcState,
+)
 from archive.snapshot import parse_record, read_record_bytes
 from tests.support.databases import RedisTarget
+from tests.support.harness import environ_without_settings, kill_group, pid_running, wait_until
 from tests.support.s3 import S3_TEST_BUCKET, MotoServer
-from tests.support.service import TERMINAL, RunningService
-from tests.support.services import kill_group, pid_running, wait_until
+from tests.support.service import RunningService
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +48,7 @@ class WorkerProcess:
     def __init__(self, root: Path, env: dict[str, str], slots: int = 1) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")},
+        self.env = {**environ_without_settings(),
                     **env, "NEWSARCHIVE_DATA_DIR": str(root / "data")}
         self.slots = slots
         self.log_path = root / "worker.log"
@@ -197,7 +204,7 @@ def test_scheduled_crawls_fire_once_per_interval_and_the_standby_takes_over(
     def fired(times: int) -> bool:
         jobs = cluster.jobs()
         return all(len(fire_times(jobs, n)) >= times for n in names) and all(
-            j.status in TERMINAL for j in jobs)
+            j.status in FINISHED_STATUSES for j in jobs)
 
     wait_until(lambda: fired(2), interval * 4,
                message=lambda: f"two fires of each site\n{cluster.logs()}")
@@ -213,7 +220,7 @@ def test_scheduled_crawls_fire_once_per_interval_and_the_standby_takes_over(
     fires = {n: len(fire_times(before, n)) for n in names}
     wait_until(lambda: all(len(fire_times(cluster.jobs(), n)) > fires[n] for n in names),
                interval * 4, message=lambda: f"the standby to fire\n{second.log()[-2000:]}")
-    wait_until(lambda: all(j.status in TERMINAL for j in cluster.jobs()), 30,
+    wait_until(lambda: all(j.status in FINISHED_STATUSES for j in cluster.jobs()), 30,
                message="the last crawls to finish")
     jobs = cluster.jobs()
     for name in names:
@@ -339,4 +346,5 @@ def test_worker_refuses_to_start_without_a_redis_broker(archive: Any) -> None:
     assert "needs NEWSARCHIVE_BROKER_URL" in missing.stderr
     wrong = archive.cli("worker", env={"NEWSARCHIVE_BROKER_URL": "amqp://rabbit:5672/"},
                         expect=2)
-    assert "must be a redis:// URL, got 'amqp://rabbit:5672/'" in wrong.stderr
+    assert ("NEWSARCHIVE_BROKER_URL='amqp://rabbit:5672/': give a redis:// URL"
+            in wrong.stderr)

@@ -4,7 +4,6 @@ on-demand crawls, coalescing, auth, SSRF gate, validation, rate limit, health an
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -18,8 +17,8 @@ from sqlalchemy import select
 from archive.models import Capture, WarcFile, WarcState
 from archive.snapshot import closest_capture, load_snapshot
 from scheduler.demo.server import DemoSite
+from tests.support.harness import environ_without_settings, free_port, wait_until
 from tests.support.service import RunningService, metric
-from tests.support.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -199,8 +198,7 @@ def test_write_endpoints_need_the_bearer_token(service_factory: Any,
 
 def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Any) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NEWSARCHIVE_")}
+    env = environ_without_settings()
     env["NEWSARCHIVE_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.run(
         [sys.executable, "-m", "scheduler.cli", "serve", "--host", "0.0.0.0",

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from archive.models import Capture, WarcFile, WarcState
 from archive.snapshot import parse_record
 from scheduler.demo.server import DemoSite
+from tests.support.harness import kill_group, pid_running, wait_until
 from tests.support.service import RunningService
-from tests.support.services import kill_group, pid_running, wait_until
 from tests.support.warc import warcio_check
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from scheduler.config import LOCAL_API_THREADS, NETWORK_API_THREADS, ServiceSettings
 from tests.support.api import api_client
-from tests.support.services import wait_until
+from tests.support.harness import wait_until
 
 PUBLIC = "http://93.184.216.34/"  # a public literal: passes the SSRF gate without DNS
 

@@ -15,8 +15,8 @@ from archive.models import WarcFile
 from archive.s3 import S3Storage
 from scheduler.config import ServiceSettings
 from tests.support.cli import Archive
+from tests.support.harness import wait_until
 from tests.support.service import metric
-from tests.support.services import wait_until
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 

@@ -15,9 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from archive.models import Article, Capture, CrawlJob, JobStatus, Site, WarcFile
-from scheduler.config import ServiceSettings
 from scheduler.demo.server import FRENCH_ARTICLE, TWO_AUTHOR_ARTICLE, DemoSite
-from scheduler.web.app import create_app
 from scheduler.web.ui import pages
 from scheduler.web.ui.templating import web_link, when
 from tests.support.api import api_client
@@ -63,8 +61,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, demo_site: DemoSite
 
 @pytest.fixture(scope="module")
 def client(crawled: Crawled) -> Iterator[TestClient]:
-    app = create_app(ServiceSettings(data_dir=crawled.archive.data_dir))
-    with TestClient(app) as test_client:
+    with api_client(crawled.archive.data_dir) as test_client:
         yield test_client
 
 

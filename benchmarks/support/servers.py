@@ -23,6 +23,12 @@ from pathlib import Path
 from .procstat import cpu_s
 
 
+def environ_without_settings() -> dict[str, str]:
+    """This environment minus every NEWSARCHIVE_* setting: the base of a process that is
+    given exactly the settings the benchmark means."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
@@ -105,7 +111,7 @@ def newsarchive_serve(work: Path, data_dir: Path, port: int) -> ServerProcess:
     if binary is None:
         sys.exit("`newsarchive` not found: run the benchmark with the project's virtualenv "
                  "(.venv/bin/python benchmarks/...)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
+    env = environ_without_settings()
     env["NEWSARCHIVE_DATA_DIR"] = str(data_dir)
     env["NEWSARCHIVE_CONFIG"] = str(work / "no-such-newsarchive.toml")
     return ServerProcess("server", [binary, "serve", "--host", "127.0.0.1", "--port", str(port)],

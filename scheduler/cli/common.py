@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from archive.catalog import Catalog
-from archive.config import ArchiveSettings
+from archive.config import ArchiveSettings, SettingsError
 from archive.storage import StorageError
 
 out = Console(soft_wrap=True)
@@ -21,16 +21,16 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 class App(typer.Typer):
-    """The command tree. A :class:`StorageError` that no command handled itself is one
-    ``error:`` line and exit status 2 (the archive's configuration is unusable), not a
-    traceback: in practice a storage that cannot be opened (a ``file://`` root that is a
-    file, an S3 URL without a bucket, bad ``NEWSARCHIVE_S3_RETRIES``, ...). Commands that read
-    or write records catch it themselves and exit 1."""
+    """The command tree. A :class:`SettingsError` (a setting with a value it cannot take) or
+    a :class:`StorageError` that no command handled itself (a storage that cannot be opened:
+    a ``file://`` root that is a file, an S3 URL without a bucket, ...) is one ``error:`` line
+    and exit status 2 (the configuration is unusable), not a traceback. Commands that read or
+    write records catch storage errors themselves and exit 1."""
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         try:
             return super().__call__(*args, **kwargs)
-        except StorageError as exc:
+        except (SettingsError, StorageError) as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise SystemExit(2) from None
 

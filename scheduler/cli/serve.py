@@ -41,6 +41,6 @@ def serve(
         except ValueError as exc:
             raise fail(f"bad NEWSARCHIVE_SITES_FILE: {exc}", 2) from None
     # raw replays carry the archived Date and Server: uvicorn adds neither (the app dates
-    # every other response, scheduler.date_header)
+    # every other response, scheduler.web.date_header)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
                 server_header=False, date_header=False)

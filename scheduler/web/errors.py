@@ -1,9 +1,10 @@
 """Errors of the HTTP API: every error is a JSON body ``{"error": message, ...}``.
 
 Domain exceptions are mapped to their status here, once (:data:`DOMAIN_ERRORS`), so routers
-let them propagate: a missing thing (``LookupError``) is 404, a state that forbids the
-request 409, invalid input 422 (400 for the CDX API, as pywb answers), unreadable storage
-503. :class:`ApiError` and its subclasses are for conditions only the HTTP layer knows.
+let them propagate: a missing thing is 404, a state that forbids the request 409, invalid
+input 422 (400 for the CDX API, as pywb answers), unreadable storage 503. Anything else is a
+bug and a 500. :class:`ApiError` and its subclasses are for conditions only the HTTP layer
+knows.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.cdx_query import CdxQueryError
-from archive.ledger import JobStateError
-from archive.search import SearchError
+from archive.ledger import JobNotFound, JobStateError
+from archive.search import ArticleNotFound, SearchError
+from archive.snapshot import SnapshotNotFound
 from archive.storage import StorageError
-from archive.wacz import EmptySelection
-from scheduler.sites import SiteExists, SiteWithoutSeeds
+from archive.wacz import EmptySelection, SelectionNotFound
+from scheduler.sites import SiteExists, SiteNotFound, SiteWithoutSeeds
 
 
 class ApiError(Exception):
@@ -50,15 +52,18 @@ class Unprocessable(ApiError):
     status = 422
 
 
-# Most specific first: the first class an exception is an instance of gives its status.
 DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (JobNotFound, 404),
+    (SiteNotFound, 404),
+    (ArticleNotFound, 404),
+    (SnapshotNotFound, 404),
+    (SelectionNotFound, 404),
     (JobStateError, 409),
     (SiteExists, 409),
     (EmptySelection, 409),
     (SiteWithoutSeeds, 422),
     (SearchError, 422),
     (CdxQueryError, 400),
-    (LookupError, 404),
     (StorageError, 503),
 )
 
@@ -88,8 +93,6 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers=exc.headers)
 
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, KeyError | IndexError):
-            raise exc  # a bug, not a missing resource: a 500
         status = next(code for kind, code in DOMAIN_ERRORS if isinstance(exc, kind))
         return JSONResponse({"error": str(exc), **_details(exc)}, status_code=status)
 

@@ -1,6 +1,7 @@
 """What the tests share, one definition each (conftest.py holds only the fixtures):
 
-* :mod:`.services` — skip-or-fail for a missing service, free ports, ``wait_until``, pids.
+* :mod:`.harness` — skip-or-fail for a missing service, free ports, ``wait_until``, pids,
+  an environment without the developer's settings.
 * :mod:`.cli` — :class:`~.cli.Archive`: a data directory and the real CLI run against it.
 * :mod:`.warc` — a WARC writer with a clock the test sets, HTTP exchanges, digests, reading
   records back, ``warcio check``.

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.services import missing
+from tests.support.harness import missing
 
 CACHE = Path(__file__).resolve().parents[2] / ".cache"
 REPLAYWEB_VERSION = "2.5.3"

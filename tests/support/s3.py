@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.services import free_port
+from tests.support.harness import free_port
 
 S3_TEST_BUCKET = "newsarchive-test"
 

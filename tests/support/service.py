@@ -7,7 +7,6 @@ fixed sleep, except where a test must show that something does *not* happen for 
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -18,11 +17,16 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from archive.models import CrawlJob, JobStatus
+from archive.models import FINISHED_STATUSES, CrawlJob
 from tests.support.cli import Archive
-from tests.support.services import cmdline, free_port, kill_group, pid_running, wait_until
-
-TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+from tests.support.harness import (
+    cmdline,
+    environ_without_settings,
+    free_port,
+    kill_group,
+    pid_running,
+    wait_until,
+)
 
 
 class RunningService:
@@ -61,8 +65,7 @@ class RunningService:
         return f"http://127.0.0.1:{self.port}"
 
     def process_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSARCHIVE_")}
-        return {**env, **self.archive.env}
+        return {**environ_without_settings(), **self.archive.env}
 
     def start(self, timeout: float = 20) -> RunningService:
         assert self.proc is None or self.proc.poll() is not None, "already running"
@@ -138,7 +141,7 @@ class RunningService:
         assert response.status_code == 200, response.text
         return response.json()["items"]
 
-    def wait_job(self, job_id: int, statuses: tuple[str, ...] = TERMINAL,
+    def wait_job(self, job_id: int, statuses: tuple[str, ...] = FINISHED_STATUSES,
                  timeout: float = 30) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             job = self.job(job_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.layout import warc_filename
 from archive.warc import HttpExchange, WarcWriter
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -50,8 +51,7 @@ class ClockedWriter(WarcWriter):
     def new_filename(self) -> str:
         if not self.reproducible:
             return super().new_filename()
-        stamp = self.at.strftime("%Y%m%d%H%M%S%f")[:17]
-        return f"{self.prefix}-{stamp}-{self._serial:05d}-4242~testhost.warc.gz"
+        return warc_filename(self.prefix, self.at, self._serial, pid=4242, host="testhost")
 
 
 def exchange(url: str, body: bytes = b"<html><body>page</body></html>", *,

@@ -1,4 +1,5 @@
-"""Services a test needs (and skips, or fails in CI, without), free ports, waiting, pids."""
+"""The test harness: services a test needs (and skips, or fails in CI, without), the
+environment a test runs in, free ports, waiting, pids."""
 
 from __future__ import annotations
 
@@ -26,6 +27,23 @@ def missing(message: str) -> NoReturn:
     if services_required():
         pytest.fail(message + " and NEWSARCHIVE_REQUIRE_SERVICES=1")
     pytest.skip(message)
+
+
+# Variables of the test harness itself, not settings of newsarchive.
+HARNESS_VARIABLES = ("NEWSARCHIVE_REQUIRE_SERVICES", "NEWSARCHIVE_CHROMIUM")
+
+
+def is_setting(name: str) -> bool:
+    """Whether an environment variable is a newsarchive setting (which a test must not
+    inherit from the developer's shell)."""
+    return name.startswith("NEWSARCHIVE_") and name not in HARNESS_VARIABLES \
+        and not name.startswith("NEWSARCHIVE_TEST_")
+
+
+def environ_without_settings() -> dict[str, str]:
+    """This process's environment minus every newsarchive setting: the base of a
+    subprocess that is given exactly the settings the test means."""
+    return {k: v for k, v in os.environ.items() if not is_setting(k)}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
