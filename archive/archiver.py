@@ -6,6 +6,11 @@ record count (``closed``); the WARC and its CDXJ are stored with a verified chec
 (``uploaded``); only then are the spool copies removed. A failed upload leaves the file in the
 spool and the row ``closed``, so nothing is dropped.
 
+Failures: a write error of the WARC writer (:attr:`WarcWriter.failed`) is raised to the
+caller, which stops the crawl; the rows of records not yet flushed are then left to spool
+recovery, which catalogues what reached the disk. A catalog error leaves the buffered rows
+in place for the next :meth:`Archiver.flush`.
+
 Revisits: a response (non-empty, not truncated) whose payload digest and status equal the
 latest capture of the same URL (SURT key) is written as a ``revisit`` record referring to the
 original ``response`` record. The latest capture comes from this archiver's own memory, else
@@ -140,8 +145,14 @@ class Archiver:
             "truncated": exchange.truncated,
         })
         if len(self._pending_captures) >= self.batch_size:
-            self.flush()
+            try:
+                self.flush()
+            except SQLAlchemyError as exc:
+                # the rows stay buffered; the caller's periodic flush retries and decides
+                # when a catalog that keeps failing stops the crawl
+                logger.warning("catalog flush failed, retried later: %s", exc)
         return response
+
 
     def _revisit_target(self, key: str, exchange: HttpExchange,
                         digest: str) -> RevisitTarget | None:
@@ -198,12 +209,13 @@ class Archiver:
         self.writer.roll_if_due()
 
     def flush(self) -> None:
-        """Commit buffered capture and article rows."""
-        if not (self._pending_captures or self._pending_articles):
+        """Commit buffered capture and article rows. They are dropped from the buffer only
+        once committed; after a write error of the writer they are never committed (their
+        bytes may not have reached the disk: recovery catalogues those that did)."""
+        if not (self._pending_captures or self._pending_articles) or self.writer.failed:
             return
         self.writer.flush()  # rows are committed only once their bytes are readable
-        captures, self._pending_captures = self._pending_captures, []
-        articles, self._pending_articles = self._pending_articles, []
+        captures, articles = self._pending_captures, self._pending_articles
         with self.catalog.session() as session:
             if captures:
                 session.execute(Capture.__table__.insert(), captures)
@@ -215,15 +227,20 @@ class Archiver:
                 rows = [{k: v for k, v in a.items() if k != "capture_record_id"}
                         | {"capture_id": ids[a["capture_record_id"]]} for a in articles]
                 session.execute(Article.__table__.insert(), rows)
+        self._pending_captures, self._pending_articles = [], []
 
     def close(self) -> None:
-        """Close the current file and wait until every closed file has been shipped."""
-        self.writer.close()
-        self.flush()
-        self._shipper.shutdown(wait=True)
-        if self._lookups is not None:
-            self._lookups.close()
-            self._lookups = None
+        """Close the current file and wait until every closed file has been shipped; a
+        write or catalog error is raised after the shipping has finished."""
+        try:
+            if self.writer.failed is None:
+                self.writer.close()
+            self.flush()
+        finally:
+            self._shipper.shutdown(wait=True)
+            if self._lookups is not None:
+                self._lookups.close()
+                self._lookups = None
 
     # -- file lifecycle ---------------------------------------------------------------------
     def _file_opened(self, filename: str) -> None:

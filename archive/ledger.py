@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from archive import locks
 from archive.catalog import Catalog
 from archive.models import ACTIVE_STATUSES, CrawlJob, JobStatus, Site, utcnow
-from archive.recovery import pid_alive
+from archive.processes import pid_alive
 
 # In-process (SQLite); on PostgreSQL a transaction advisory lock per key covers several
 # processes. Re-entrant: held by :func:`enqueue_session` until the commit, and by
@@ -237,17 +237,37 @@ def recover_orphans(session: Session, *, is_alive: Callable[[int], bool] = pid_a
     older than ``stale_after`` (a job from another host that stopped reporting).
     """
     recovered = []
-    now = utcnow()
     for job in session.scalars(select(CrawlJob).where(CrawlJob.status == JobStatus.RUNNING)):
-        if not is_gone(job, is_alive=is_alive, stale_after=stale_after):
-            continue
-        job.status = JobStatus.FAILED
-        job.finished_at = now
-        job.error = (f"crawl process {job.pid} on {job.worker} is gone (service or machine "
-                     "stopped mid-crawl); its WARC data was recovered from the spool")
-        recovered.append(job)
-        _queue_retry(session, job)
+        if is_gone(job, is_alive=is_alive, stale_after=stale_after):
+            _fail_gone(session, job, "its WARC data was recovered from the spool")
+            recovered.append(job)
     return recovered
+
+
+def fail_if_gone(session: Session, job_id: int, found: str) -> bool:
+    """Spool recovery finished a WARC of job ``job_id``: if the job is still marked running
+    and its process is gone, record it failed (``found``: what recovery found) and re-queue
+    it if it was scheduled."""
+    job = session.get(CrawlJob, job_id)
+    if job is None or job.status != JobStatus.RUNNING or not is_gone(job):
+        return False
+    _fail_gone(session, job, found)
+    return True
+
+
+def running_job_of(session: Session, pid: int) -> int | None:
+    """The running job whose crawl process is ``pid`` on this host, if any."""
+    return session.scalar(select(CrawlJob.id).where(
+        CrawlJob.status == JobStatus.RUNNING, CrawlJob.pid == pid,
+        CrawlJob.worker.startswith(f"{this_host()}:", autoescape=True)))
+
+
+def _fail_gone(session: Session, job: CrawlJob, found: str) -> None:
+    job.status = JobStatus.FAILED
+    job.finished_at = utcnow()
+    job.error = (f"crawl process {job.pid} on {job.worker} is gone (service or machine "
+                 f"stopped mid-crawl); {found}")
+    _queue_retry(session, job)
 
 
 def is_gone(job: CrawlJob, *, is_alive: Callable[[int], bool] = pid_alive,

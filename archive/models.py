@@ -42,6 +42,7 @@ class WarcState:
     OPEN = "open"
     CLOSED = "closed"
     UPLOADED = "uploaded"
+    DAMAGED = "damaged"  # the stored object failed verification; its intact records still read
 
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)

@@ -7,7 +7,10 @@ payload from the original ``response`` record (:func:`archive.snapshot.read_capt
 The payload is kept as archived (:attr:`ArchivedResponse.payload`, still content-encoded;
 the ranged read already holds the whole record); :meth:`ArchivedResponse.decoded` removes
 the Content-Encoding for the rewritten view. Headers keep their order and repeats; hop-by-hop
-headers go and ``Content-Length`` states the payload length.
+headers go and ``Content-Length`` states the payload length. Headers that would act on the
+archive's own origin (cookies, site data, security and CORS policies, authentication, link
+relations, refresh) are replayed under ``X-Archive-Orig-{name}``, as pywb does: visible,
+inert.
 """
 
 from __future__ import annotations
@@ -27,6 +30,18 @@ HOP_BY_HOP = frozenset({
     "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
 })
 REDIRECT_HEADERS = frozenset({"location", "content-location"})
+ORIGIN_BOUND_HEADERS = frozenset({
+    "set-cookie", "set-cookie2", "clear-site-data", "strict-transport-security",
+    "content-security-policy", "content-security-policy-report-only", "x-frame-options",
+    "access-control-allow-origin", "access-control-allow-credentials",
+    "access-control-allow-headers", "access-control-allow-methods",
+    "access-control-expose-headers", "access-control-max-age", "service-worker-allowed",
+    "origin-agent-cluster", "cross-origin-opener-policy", "cross-origin-embedder-policy",
+    "cross-origin-resource-policy", "permissions-policy", "feature-policy", "report-to",
+    "reporting-endpoints", "nel", "alt-svc", "www-authenticate", "proxy-authenticate",
+    "refresh", "link", "accept-ch", "critical-ch", "supports-loading-mode",
+})
+ORIGINAL_PREFIX = "X-Archive-Orig-"
 
 
 class RecordUnreadable(StorageError):
@@ -74,13 +89,17 @@ class ArchivedResponse:
         return urljoin(self.capture.url, value.strip()) if value else None
 
     def headers(self, rewrite_url: Callable[[str], str] | None = None) -> list[tuple[str, str]]:
-        """Headers to send: hop-by-hop ones dropped, ``Content-Length`` set to the payload
-        length, ``Location``/``Content-Location`` passed through ``rewrite_url`` (with the
-        absolute target) when given."""
+        """Headers to send: hop-by-hop ones dropped, origin-bound ones renamed
+        ``X-Archive-Orig-…``, ``Content-Length`` set to the payload length,
+        ``Location``/``Content-Location`` passed through ``rewrite_url`` (with the absolute
+        target) when given."""
         out: list[tuple[str, str]] = []
         for name, value in self.archived_headers:
             lower = name.lower()
             if lower in HOP_BY_HOP or lower == "content-length":
+                continue
+            if lower in ORIGIN_BOUND_HEADERS:
+                out.append((ORIGINAL_PREFIX + name, value))
                 continue
             if rewrite_url is not None and lower in REDIRECT_HEADERS:
                 value = rewrite_url(urljoin(self.capture.url, value.strip()))

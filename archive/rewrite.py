@@ -6,7 +6,10 @@ scripts, ``im_`` for images, media, icons and CSS ``url()``, ``if_`` for frames.
 resolved against the page URL (or its ``<base href>``) first; ``data:``, ``javascript:``,
 ``mailto:`` and fragment-only links are left alone. HTML is parsed with lxml
 (``iterlinks`` finds the URL attributes, meta refresh, ``<style>`` and ``style=``;
-``srcset`` and ``poster`` are handled here); the charset comes from w3lib's
+``srcset``, ``poster``, ``formaction``, ``xlink:href`` and the document inside ``srcdoc`` are
+handled here). Attributes that only act on the live web or on the archive's origin are
+removed: ``ping`` (a POST on every click), ``manifest``, ``integrity`` (a rewritten resource
+no longer matches its hash), and ``<meta http-equiv="set-cookie">``; the charset comes from w3lib's
 ``html_to_unicode`` (BOM, then Content-Type, then ``<meta>``), as Scrapy decodes pages.
 """
 
@@ -29,6 +32,7 @@ SRCSET_URL = re.compile(r"\S+")
 SRCSET_DESCRIPTORS = re.compile(r"[^,]*,?")
 CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 REPLAYABLE_SCHEMES = ("http", "https")
+INERT_ATTRIBUTES = ("ping", "manifest", "integrity")
 
 PAGE, STYLESHEET, SCRIPT, IMAGE, FRAME = "", "cs_", "js_", "im_", "if_"
 MEDIA_TAGS = frozenset({"img", "image", "input", "source", "video", "audio", "track", "embed",
@@ -176,7 +180,7 @@ class Rewriter:
                 element.text = self.css(element.text or "")
             else:
                 element.set(attribute, self.css(element.get(attribute, "")))
-        for element in doc.iter():
+        for element in list(doc.iter()):  # (set-cookie metas are dropped on the way)
             if not isinstance(element.tag, str):
                 continue
             for attribute in ("srcset", "imagesrcset"):
@@ -184,6 +188,19 @@ class Rewriter:
                     element.set(attribute, self.srcset(element.get(attribute, "")))
             if element.get("poster"):
                 element.set("poster", self.url(element.get("poster", ""), IMAGE))
-            # rewritten stylesheets no longer match their Subresource Integrity hash
-            if element.get("integrity") is not None:
-                del element.attrib["integrity"]
+            if element.get("formaction"):
+                element.set("formaction", self.url(element.get("formaction", "")))
+            if element.get("xlink:href"):
+                element.set("xlink:href", self.url(element.get("xlink:href", ""),
+                                                   _modifier(element)))
+            if element.get("srcdoc") is not None:
+                inner = Rewriter(self.urls, self.timestamp, self.base)
+                element.set("srcdoc", inner.html(element.get("srcdoc", "").encode("utf-8"),
+                                                 "text/html; charset=utf-8"))
+            for attribute in INERT_ATTRIBUTES:
+                if element.get(attribute) is not None:
+                    del element.attrib[attribute]
+            if element.tag == "meta" and (element.get("http-equiv") or "").lower() \
+                    == "set-cookie":
+                element.drop_tree()
+

@@ -229,6 +229,15 @@ def read_record_bytes(capture: AnyCapture, storage: Storage, spool_dir: Path) ->
     warc = capture.warc_file
     if warc.state == WarcState.UPLOADED and warc.storage_key:
         return storage.read_range(warc.storage_key, capture.offset, capture.length)
+    if warc.state == WarcState.DAMAGED and warc.storage_key:
+        try:  # the intact records of a damaged object still read
+            data = storage.read_range(warc.storage_key, capture.offset, capture.length)
+            parse_record(data)
+        except StorageError as exc:
+            raise StorageError(f"{warc.filename} is damaged in storage and this record is "
+                               f"not intact ({exc}); `newsarchive storage verify` reports "
+                               "it") from None
+        return data
     local = spool_path(spool_dir, warc.filename)
     if local is None:
         raise StorageError(

@@ -15,8 +15,6 @@ from archive.models import MultipartUpload, WarcFile, WarcState
 from archive.storage import CHUNK_SIZE, Storage, StorageError
 from archive.warc import ClosedWarc
 
-DAMAGED = "damaged"
-
 
 @dataclass
 class SpoolStatus:
@@ -67,12 +65,13 @@ def verify_storage(catalog: Catalog, storage: Storage, spool_dir: Path, *,
                    repair: bool = False) -> VerifyReport:
     """Check every uploaded WARC (existence, size, SHA-256 of the stored bytes) and that
     every object under ``warcs/`` is catalogued. ``repair`` re-uploads a bad object when
-    the spool still holds the file, and otherwise marks its row ``damaged``; it never
-    deletes an object."""
+    the spool still holds the file, and otherwise marks its row ``damaged``: its records
+    that are intact (before a cut, outside a corrupt stretch) still read, the others say
+    the file is damaged. It never deletes or rewrites an object."""
     report = VerifyReport()
     with catalog.session() as session:
         rows = list(session.scalars(select(WarcFile).where(
-            WarcFile.state.in_((WarcState.UPLOADED, DAMAGED))).order_by(WarcFile.id)))
+            WarcFile.state.in_((WarcState.UPLOADED, WarcState.DAMAGED))).order_by(WarcFile.id)))
     known = {row.storage_key for row in rows if row.storage_key}
     for row in rows:
         report.checked += 1
@@ -124,4 +123,5 @@ def _repair(catalog: Catalog, storage: Storage, spool_dir: Path, row: WarcFile,
             report.repaired.append(row.filename)
             return
     with catalog.session() as session:
-        session.execute(update(WarcFile).where(WarcFile.id == row.id).values(state=DAMAGED))
+        session.execute(update(WarcFile).where(WarcFile.id == row.id)
+                        .values(state=WarcState.DAMAGED))

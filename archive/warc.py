@@ -20,7 +20,8 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,6 +208,12 @@ class WarcWriter:
 
     ``on_open(filename)`` and ``on_close(ClosedWarc)`` let the caller record files in a
     catalog and upload them; the writer itself knows nothing about either.
+
+    A failure to write (a full or read-only disk) stops the writer for good: the
+    :class:`OSError` is raised, kept in :attr:`failed` and raised again by every later
+    write. The file being written stays ``.open`` in the spool as it is; spool recovery
+    (:mod:`archive.recovery`) cuts it after its last complete record and catalogues the
+    rest once its writer has exited.
     """
 
     def __init__(
@@ -237,6 +244,7 @@ class WarcWriter:
         self.on_close = on_close
         self._serial = 0
         self._current: _OpenWarc | None = None
+        self.failed: OSError | None = None
 
     # -- overridable for deterministic output -------------------------------------------
     def new_record_id(self) -> str:
@@ -319,7 +327,8 @@ class WarcWriter:
     def flush(self) -> None:
         """Push written records to the OS, so readers of the ``.open`` file see them."""
         if self._current is not None:
-            self._current.out.flush()
+            with self._stop_on_error():
+                self._current.out.flush()
 
     def roll_if_due(self) -> ClosedWarc | None:
         """Close the current file if it is over the size or age limit."""
@@ -331,16 +340,18 @@ class WarcWriter:
 
     def close(self) -> ClosedWarc | None:
         """Finish the current file: fsync, write its CDXJ, rename it into place."""
-        warc, self._current = self._current, None
+        warc = self._current
         if warc is None:
             return None
-        warc.out.flush()
-        os.fsync(warc.out.raw.fileno())
-        warc.out.raw.close()
-        final = warc.path.with_name(warc.filename)
-        index = cdxj_path(final)
-        write_cdxj(index, warc.index)
-        os.replace(warc.path, final)
+        with self._stop_on_error():
+            warc.out.flush()
+            os.fsync(warc.out.raw.fileno())
+            warc.out.raw.close()
+            self._current = None
+            final = warc.path.with_name(warc.filename)
+            index = cdxj_path(final)
+            write_cdxj(index, warc.index)
+            os.replace(warc.path, final)
         closed = ClosedWarc(path=final, cdxj_path=index, size=warc.out.size,
                             sha256=warc.out.sha256.hexdigest(), records=warc.records)
         if self.on_close:
@@ -348,15 +359,32 @@ class WarcWriter:
         return closed
 
     # -- internals ------------------------------------------------------------------------
+    @contextmanager
+    def _stop_on_error(self) -> Iterator[None]:
+        """Turn a write error into the writer's end: the current file is let go (it stays
+        ``.open`` for recovery) and every later write raises the same error."""
+        try:
+            yield
+        except OSError as exc:
+            self.failed = exc
+            warc, self._current = self._current, None
+            if warc is not None:
+                with suppress(OSError):  # the data that reached the disk stays
+                    warc.out.raw.close()
+            raise
+
     def _writable(self) -> _OpenWarc:
         self.roll_if_due()
         return self._current or self._open()
 
     def _open(self) -> _OpenWarc:
+        if self.failed is not None:
+            raise self.failed
         self._serial += 1
         filename = self.new_filename()
         path = open_path(self.spool_dir, filename)
-        out = _HashingFile(path.open("xb"))
+        with self._stop_on_error():
+            out = _HashingFile(path.open("xb"))
         warc = _OpenWarc(path=path, out=out, opened_at=monotonic())
         self._current = warc
         date = self.now()
@@ -408,8 +436,10 @@ class WarcWriter:
         """Append ``data`` as one gzip member; returns its (offset, length) in the file."""
         offset = warc.out.size
         # zlib-ng writes the same gzip format as zlib, about twice as fast at the same level.
-        warc.out.write(zlib_ng.compress(data, self.gzip_level if level is None else level,
-                                        wbits=zlib_ng.MAX_WBITS + 16))
+        member = zlib_ng.compress(data, self.gzip_level if level is None else level,
+                                  wbits=zlib_ng.MAX_WBITS + 16)
+        with self._stop_on_error():
+            warc.out.write(member)
         warc.records += 1
         return offset, warc.out.size - offset
 

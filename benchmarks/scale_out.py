@@ -44,7 +44,7 @@ from support.servers import environ_without_settings  # noqa: E402
 from archive import ledger  # noqa: E402
 from archive.catalog import Catalog  # noqa: E402
 from archive.models import FINISHED_STATUSES, CrawlJob, JobStatus, Site  # noqa: E402
-from archive.recovery import pid_alive  # noqa: E402
+from archive.processes import pid_alive  # noqa: E402
 from scheduler.broker import JobQueue  # noqa: E402
 from scheduler.config import ServiceSettings  # noqa: E402
 from scheduler.demo.server import DemoSite  # noqa: E402

@@ -53,6 +53,14 @@ class CrawlSettings(ArchiveSettings):
         "whose payload is already compressed use stored blocks).")
     catalog_flush_interval: float = Field(1.0, gt=0, description="Seconds between catalog "
                                           "commits during a crawl.")
+    min_free_space: int = Field(
+        100_000_000, ge=0, description="Bytes that must stay free on the spool's disk: a "
+        "crawl stops (failed: `disk_full`) before going below, with room left to close its "
+        "WARC and record the outcome (as Heritrix's disk space monitor). 0: no check.")
+    catalog_retry_seconds: float = Field(
+        60.0, ge=0, description="Seconds a crawl keeps retrying a catalog that fails to "
+        "record what was written (a lock, a restarting server) before it stops, failed "
+        "(`catalog_unavailable`). A full or read-only disk stops it at once.")
     progress_interval: float = Field(2.0, gt=0, description="Seconds between live stats "
                                      "updates of the job's ledger row.")
     extract_workers: int = Field(1, ge=1, description="Extraction processes per crawl.")

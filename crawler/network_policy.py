@@ -40,10 +40,11 @@ def parse_networks(value: str | Iterable[str] | None) -> tuple[IPNetwork, ...]:
 def refusal_reason(address: IPAddress) -> str | None:
     """Why ``address`` is not public, or None if it is."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None:
-            reason = refusal_reason(embedded)
-            return f"IPv4-mapped {reason}" if reason else None
+        for embedded, form in ((address.ipv4_mapped, "IPv4-mapped"),
+                               (address.sixtofour, "6to4-embedded")):
+            if embedded is not None:
+                reason = refusal_reason(embedded)
+                return f"{form} {reason}" if reason else None
         if address in ipaddress.ip_network("64:ff9b::/96"):
             reason = refusal_reason(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
             return f"NAT64-embedded {reason}" if reason else None

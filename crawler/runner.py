@@ -19,13 +19,15 @@ from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from archive import ledger
 from archive.catalog import Catalog
-from archive.models import Article, Capture, CrawlJob, Site, WarcFile
+from archive.models import Article, Capture, CrawlJob, JobStatus, Site, WarcFile
 from archive.recovery import recover_spool
 from crawler.config import archive_settings
 from crawler.discovery import parse_duration
+from crawler.failures import archive_failure as classify_archive_failure
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSpider
 
@@ -62,6 +64,8 @@ class CrawlSummary:
     skipped: dict[str, int]
     stats: dict[str, Any]
     revisits: int = 0  # responses written as revisit records (payload unchanged)
+    error: str | None = None  # why the job did not succeed
+    archive_failure: str | None = None  # crawler.failures.ARCHIVE_KINDS, when archiving failed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,8 +86,9 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
     settings = crawl_settings(overrides)
     config = archive_settings(settings)
     catalog = Catalog(config.database_url)
+    storage = config.open_storage(catalog)
     # Files an earlier crawl could not store (storage down, crash) go up first.
-    recover_spool(catalog, config.open_storage(catalog), config.spool_dir)
+    recover_spool(catalog, storage, config.spool_dir)
     if job_id is None:
         with catalog.session() as session:
             job_id = ledger.start_foreground(session, asdict(spec), site_id).id
@@ -108,6 +113,10 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
         raise
     finally:
         summary = _finish_job(catalog, job_id, crawler, error)
+        if summary.archive_failure:
+            # the file this crawl's writer had to leave is finished now, if the disk lets it
+            # (else by the next recovery: the next crawl, `storage upload`, `serve`)
+            recover_spool(catalog, storage, config.spool_dir, this_process_done=True)
         catalog.dispose()
     return summary
 
@@ -140,21 +149,37 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
     spider = crawler.spider
     failures = list(getattr(spider, "failures", []))
     errors = sum(v for k, v in stats.items() if k.startswith("newsarchive/errors/"))
-    with catalog.session() as session:
-        warc_files = list(session.scalars(
-            select(WarcFile.filename).where(WarcFile.job_id == job_id).order_by(WarcFile.id)))
-        articles = session.scalar(
-            select(func.count(Article.id)).join(Capture).where(Capture.job_id == job_id)) or 0
-        pages = session.scalar(
-            select(func.count(Capture.id)).where(Capture.job_id == job_id)) or 0
-        status = ledger.record_outcome(
-            session, job_id, error=error, finish_reason=str(stats.get("finish_reason")),
-            stats={"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
-                   "articles": articles, "errors": errors, "warc_files": len(warc_files),
-                   "revisits": stats.get("warc/revisits", 0),
-                   "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
-                   "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
-                   "failures": failures[:100]})
+    archive_failure = stats.get("archive/failure")
+    if archive_failure and not error:
+        error = (f"archiving failed ({archive_failure}): {stats.get('archive/failure_message')}"
+                 "; the crawl stopped there, and what was written before stays")
+    pages, articles = stats.get("warc/responses", 0), stats.get("warc/articles", 0)
+    warc_files: list[str] = []
+    status = JobStatus.FAILED
+    try:
+        with catalog.session() as session:
+            warc_files = list(session.scalars(select(WarcFile.filename)
+                                              .where(WarcFile.job_id == job_id)
+                                              .order_by(WarcFile.id)))
+            articles = session.scalar(select(func.count(Article.id)).join(Capture)
+                                      .where(Capture.job_id == job_id)) or 0
+            pages = session.scalar(select(func.count(Capture.id))
+                                   .where(Capture.job_id == job_id)) or 0
+            status = ledger.record_outcome(
+                session, job_id, error=error, finish_reason=str(stats.get("finish_reason")),
+                stats={"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
+                       "articles": articles, "errors": errors, "warc_files": len(warc_files),
+                       "revisits": stats.get("warc/revisits", 0),
+                       "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
+                       "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached",
+                                                           0),
+                       "archive_failure": archive_failure, "failures": failures[:100]})
+    except SQLAlchemyError as exc:
+        # the catalog cannot even take the outcome: the row stays running until whoever
+        # recovers the spool or restarts the service finds this process gone
+        kind, message = classify_archive_failure(exc)
+        archive_failure = archive_failure or kind
+        error = error or f"archiving failed ({kind}): {message}"
     skipped = {"over_max_pages": stats.get("newsarchive/max_pages_reached", 0),
                "robots_txt": stats.get("newsarchive/skipped", 0),
                "already_archived": stats.get("newsarchive/seen_skipped", 0),
@@ -164,4 +189,6 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) 
     return CrawlSummary(job_id=job_id, status=status, pages=pages,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
                         articles=articles, errors=errors, failures=failures,
-                        skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0))
+                        skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0),
+                        error=error if status != JobStatus.SUCCEEDED else None,
+                        archive_failure=archive_failure)

@@ -70,6 +70,14 @@ class ServiceSettings(CrawlSettings):
                                    "a job whose site is being crawled.")
     leader_retry_seconds: float = Field(5.0, gt=0, description="Seconds between a standby "
                                         "scheduler's tries of the leader lock.")
+    replay_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the replay origin: `serve` answers "
+        "`/web/` replays there, on their own origin, and redirects them from the API's. "
+        "Unset: `--port` + 1. 0: replays on the API's origin (still sandboxed).")
+    replay_url: str | None = Field(
+        None, description="Public base URL of the replay origin when a proxy puts it "
+        "elsewhere (`https://replay.example.org/`); unset: the request's host name on "
+        "the replay port.")
     api_threads: int | None = Field(
         None, ge=1, le=256, description="Threads for blocking request work (catalog "
         f"queries, storage reads). Unset: {LOCAL_API_THREADS} with SQLite and local files "

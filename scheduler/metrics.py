@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -13,6 +12,7 @@ from sqlalchemy import func, select
 
 from archive.catalog import Catalog
 from archive.models import ALL_STATUSES, Capture, CrawlJob, JobStatus, WarcFile, WarcState
+from archive.recovery import RecoveryReport
 
 
 class CatalogCollector(Collector):
@@ -49,7 +49,7 @@ class CatalogCollector(Collector):
 class RecoveryCollector(Collector):
     """Spool recovery and upload retries done by this service process."""
 
-    def __init__(self, report: Any) -> None:
+    def __init__(self, report: RecoveryReport) -> None:
         self.report = report
 
     def collect(self) -> Iterator[Metric]:
@@ -60,6 +60,12 @@ class RecoveryCollector(Collector):
         yield CounterMetricFamily("newsarchive_recovery_dropped_captures",
                                   "Catalog captures removed because they pointed past a cut",
                                   value=r.dropped_captures)
+        yield CounterMetricFamily("newsarchive_recovery_added_captures",
+                                  "Complete records recovery found uncatalogued and catalogued",
+                                  value=r.added_captures)
+        yield CounterMetricFamily("newsarchive_recovery_removed_empty",
+                                  "Abandoned WARCs without one complete record, deleted",
+                                  value=r.removed_empty)
         yield CounterMetricFamily("newsarchive_upload_retries_stored",
                                   "Spooled WARCs stored by a retry", value=r.shipped_files)
         yield CounterMetricFamily("newsarchive_upload_failures",
@@ -70,7 +76,7 @@ class RecoveryCollector(Collector):
 class ServiceMetrics:
     """One registry per app: catalog-derived metrics plus in-process schedule lag."""
 
-    def __init__(self, catalog: Catalog, recovery: Any) -> None:
+    def __init__(self, catalog: Catalog, recovery: RecoveryReport) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(CatalogCollector(catalog))
         self.registry.register(RecoveryCollector(recovery))

@@ -133,10 +133,8 @@ class Service:
     def retry_uploads(self) -> None:
         """Store what waits in the spool (failed uploads, files of dead crawls)."""
         report = recover_spool(self.catalog, self.storage, self.settings.spool_dir)
-        for name in ("recovered_files", "truncated_bytes", "dropped_captures",
-                     "shipped_files", "failed_files"):
-            setattr(self.recovery, name, getattr(self.recovery, name) + getattr(report, name))
-        if report.recovered_files or report.shipped_files or report.failed_files:
+        self.recovery.add(report)
+        if report.eventful:
             logger.warning("spool recovery: %s", report)
 
     async def _retry_uploads_forever(self) -> None:

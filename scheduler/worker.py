@@ -94,7 +94,7 @@ class CrawlWorker:
         except (StorageError, OSError) as exc:
             logger.error("spool recovery failed, trying again later: %s", exc)
             return
-        if report.recovered_files or report.shipped_files or report.failed_files:
+        if report.eventful:
             logger.warning("spool recovery: %s", report)
 
     # -- one message ------------------------------------------------------------------------

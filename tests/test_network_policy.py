@@ -27,6 +27,8 @@ REFUSED = {
     "fd12::1": ("unique-local", "fd12::1"),
     "::ffff:127.0.0.1": ("IPv4-mapped loopback", "127.0.0.1"),
     "::ffff:10.0.0.1": ("IPv4-mapped private", "10.0.0.1"),
+    "2002:7f00:1::": ("6to4-embedded loopback", "127.0.0.1"),
+    "2002:a00:1::": ("6to4-embedded private", "10.0.0.1"),
     "64:ff9b::7f00:1": ("NAT64-embedded loopback", "127.0.0.1"),
     "ff02::1": ("multicast", "ff02::1"),
 }

@@ -27,7 +27,7 @@ from archive.catalog import Catalog
 from archive.cdxj import surt_key
 from archive.config import ArchiveSettings
 from archive.models import Capture, WarcFile, WarcState
-from archive.replay import HOP_BY_HOP
+from archive.replay import HOP_BY_HOP, ORIGIN_BOUND_HEADERS
 from archive.snapshot import SnapshotNotFound, closest_capture, load_snapshot
 from archive.warc import payload_digest
 from tests.support.api import api_client
@@ -45,6 +45,10 @@ from tests.support.replay_archive import (
     ts_datetime,
 )
 from tests.support.warc import ClockedWriter, exchange
+
+# what every replay adds to the archived headers: its sandbox and CORS
+REPLAY_HEADERS = ("content-security-policy", "x-content-type-options",
+                  "access-control-allow-origin")
 
 
 @dataclass
@@ -90,12 +94,17 @@ def test_raw_replay_is_byte_exact_with_every_header(replay: Replay) -> None:
     assert response.status_code == 200
     assert body == gzip.compress(story_html("v2"), mtime=0)
     items = response.headers.multi_items()
-    archived = [(k, v) for k, v in items if k not in ("memento-datetime", "link")]
+    archived = [(k, v) for k, v in items
+                if k not in ("memento-datetime", "link", *REPLAY_HEADERS)]
     assert archived == [
         ("content-type", "text/html; charset=utf-8"), ("content-encoding", "gzip"),
-        ("set-cookie", "session=1; Path=/"), ("set-cookie", "tracking=2; Path=/"),
+        ("x-archive-orig-set-cookie", "session=1; Path=/"),
+        ("x-archive-orig-set-cookie", "tracking=2; Path=/"),
         ("x-version", "v2"), ("content-length", str(len(body))),
-    ]  # order and repeats kept; hop-by-hop gone; Content-Length is the payload's
+    ]  # order and repeats kept; hop-by-hop gone; cookies inert (never set on the archive's
+    #   origin); Content-Length is the payload's
+    assert response.headers["content-security-policy"].startswith("sandbox; ")
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["memento-datetime"] == "Tue, 03 Nov 2026 12:00:00 GMT"
     links = parse_links(response.headers["link"])
     by_rel = {params["rel"]: (target, params) for target, params in links}
@@ -130,11 +139,13 @@ def test_raw_replay_sends_every_response_as_warcio_reads_it(revisits: Replay) ->
                 response, body = revisits.raw(f"/web/{ts}id_/{url}")
                 assert (response.status_code, body) == (
                     int(record.http_headers.get_statuscode()), payload), url
-                expected = [(k.lower(), v) for k, v in record.http_headers.headers
-                            if k.lower() not in HOP_BY_HOP | {"content-length", "location"}]
+                expected = [
+                    (f"x-archive-orig-{k.lower()}" if k.lower() in ORIGIN_BOUND_HEADERS
+                     else k.lower(), v) for k, v in record.http_headers.headers
+                    if k.lower() not in HOP_BY_HOP | {"content-length", "location"}]
                 sent = [(k, v) for k, v in response.headers.multi_items()
                         if k not in ("memento-datetime", "link", "location",
-                                     "x-archive-status-line")]
+                                     "x-archive-status-line", *REPLAY_HEADERS)]
                 assert sent == [*expected, ("content-length", str(len(payload)))], url
     assert responses == 9 + 3
 
@@ -520,7 +531,7 @@ def test_replay_over_http_and_in_a_browser_never_reaches_the_live_web(
     service.start()
 
     # on the wire: repeated headers, exact length and bytes, the raw path with "//" and "?"
-    host, port = service.url.removeprefix("http://").split(":")
+    host, port = service.replay_url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     conn.request("GET", f"/web/{T2}id_/{STORY}")
     wire = conn.getresponse()
@@ -528,8 +539,9 @@ def test_replay_over_http_and_in_a_browser_never_reaches_the_live_web(
     conn.close()
     assert wire.status == 200 and body == gzip.compress(story_html("v2"), mtime=0)
     headers = wire.getheaders()
-    assert [v for k, v in headers if k.lower() == "set-cookie"] == [
-        "session=1; Path=/", "tracking=2; Path=/"]
+    assert [v for k, v in headers if k.lower() == "x-archive-orig-set-cookie"] == [
+        "session=1; Path=/", "tracking=2; Path=/"]  # visible, never set on the archive
+    assert not [k for k, _ in headers if k.lower() == "set-cookie"]
     assert [v for k, v in headers if k.lower() == "content-length"] == [str(len(body))]
     assert ("x-version", "v2") in [(k.lower(), v) for k, v in headers]
     assert not [k for k, _ in headers if k.lower() == "keep-alive"]  # archived hop-by-hop
@@ -540,15 +552,16 @@ def test_replay_over_http_and_in_a_browser_never_reaches_the_live_web(
         blocked: dict[str, str | None] = {}
         page.on("request", lambda request: seen.append(request.url))
         page.on("requestfailed", lambda request: blocked.update({request.url: request.failure}))
-        response = page.goto(f"{service.url}/web/{T2}/{SITE}/leaky")
+        response = page.goto(f"{service.url}/web/{T2}/{SITE}/leaky")  # to the replay origin
         assert response is not None and response.status == 200
+        assert page.url == f"{service.replay_url}/web/{T2}/{SITE}/leaky"
         page.wait_for_load_state("networkidle")
         assert page.text_content("#text") == "Archived words"
         assert page.is_visible("#newsarchive-banner")
     # every URL the rewriter saw points into the archive; the one it cannot see (CSS
     # image-set) was attempted and stopped by the CSP; the scripts never ran
-    outside = [url for url in seen if not url.startswith(service.url + "/web/")]
+    outside = [url for url in seen[1:] if not url.startswith(service.replay_url + "/web/")]
     assert outside == [f"{demo_site.url}/leak/css.png"]
     assert blocked[outside[0]] == "csp"
-    assert f"{service.url}/web/{T2}im_/{demo_site.url}/leak/img.png" in seen
+    assert f"{service.replay_url}/web/{T2}im_/{demo_site.url}/leak/img.png" in seen
     assert not [p for p in demo_site.requests.paths() if p.startswith("/leak/")]

@@ -293,7 +293,8 @@ def test_one_site_one_crawl_across_services_and_workers(cluster: Cluster,
     assert response.status_code == 201, response.text
     with ThreadPoolExecutor(8) as pool:  # simultaneous requests to both services
         answers = list(pool.map(
-            lambda n: services[n % 2].client.post("/api/v1/sites/gazette/crawl"), range(8)))
+            lambda n: services[n % 2].client.post("/api/v1/sites/gazette/crawl", json={}),
+            range(8)))
     assert {a.status_code for a in answers} <= {200, 202}, [a.text for a in answers]
     ids = {a.json()["id"] for a in answers}
     assert len(ids) == 1, ids
@@ -319,7 +320,8 @@ def test_cancel_and_a_stopped_worker_on_the_broker(cluster: Cluster, demo_site: 
     cancelled = service.crawl([f"{demo_site.url}/slow?delay=30&c=1"])["id"]
     service.wait_job(cancelled, ("running",))
     wait_until(lambda: cluster.job(cancelled).pid, 10, message="the crawl process")
-    assert service.client.post(f"/api/v1/crawls/{cancelled}/cancel").status_code in (200, 202)
+    cancel = service.client.post(f"/api/v1/crawls/{cancelled}/cancel", json={})
+    assert cancel.status_code in (200, 202)
     assert service.wait_job(cancelled, timeout=30)["status"] == JobStatus.CANCELLED
 
     stopped = service.crawl([f"{demo_site.url}/slow?delay=30&s=1"])["id"]
@@ -337,7 +339,8 @@ def test_cancel_and_a_stopped_worker_on_the_broker(cluster: Cluster, demo_site: 
     retry = wait_until(rerun, 20, message=lambda: f"a re-run\n{cluster.logs()}")
     assert service.wait_job(retry.id, ("running",), timeout=30)
     assert cluster.job(retry.id).worker != job.worker
-    assert service.client.post(f"/api/v1/crawls/{retry.id}/cancel").status_code in (200, 202)
+    cancel = service.client.post(f"/api/v1/crawls/{retry.id}/cancel", json={})
+    assert cancel.status_code in (200, 202)
     assert service.wait_job(retry.id, timeout=30)["status"] == JobStatus.CANCELLED
 
 

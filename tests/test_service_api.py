@@ -54,8 +54,12 @@ def test_on_demand_crawl_is_archived_and_readable(service: RunningService,
                 .splitlines() if line]
     assert [c["job_id"] for c in map(json.loads, captures)] == [job["id"]]
 
+    # Replays are answered on their own origin: the API's redirects there
+    path = f"/web/{json.loads(captures[0])['timestamp']}id_/{url}"
+    moved = service.client.get(path)
+    assert (moved.status_code, moved.headers["location"]) == (302, service.replay_url + path)
     # Through the real server, a replay carries the archived Date and Server, once each
-    replay = service.client.get(f"/web/{json.loads(captures[0])['timestamp']}id_/{url}")
+    replay = httpx.get(service.replay_url + path)
     assert replay.status_code == 200 and replay.content == demo_site.served_bytes(ARTICLE)
     assert replay.headers.get_list("server") == ["HarbourGazetteDemo/1.0"]
     assert len(replay.headers.get_list("date")) == 1
@@ -91,7 +95,7 @@ def test_duplicate_requests_coalesce(service: RunningService, demo_site: DemoSit
     assert site.status_code == 201, site.text
     a = service.client.post("/api/v1/crawls", json={"site": "coalesced"})
     b = service.client.post("/api/v1/crawls", json={"site": "coalesced"})
-    c = service.client.post("/api/v1/sites/coalesced/crawl")
+    c = service.client.post("/api/v1/sites/coalesced/crawl", json={})
     assert (a.status_code, b.status_code, c.status_code) == (202, 200, 200), \
         (a.text, b.text, c.text)
     assert a.json()["id"] == b.json()["id"] == c.json()["id"]
@@ -137,7 +141,7 @@ def test_identical_requests_racing_each_other_make_one_job(service_factory: Any,
             created += ids
     queued = [j for j in service.jobs(status="queued")]
     assert sorted(j["id"] for j in queued) == sorted(created)
-    assert service.client.post(f"/api/v1/crawls/{busy['id']}/cancel").status_code == 202
+    assert service.client.post(f"/api/v1/crawls/{busy['id']}/cancel", json={}).status_code == 202
 
 
 # -- auth -----------------------------------------------------------------------------------
@@ -188,7 +192,7 @@ def test_write_endpoints_need_the_bearer_token(service_factory: Any,
 
     patched = client.patch("/api/v1/sites/authsite", json={"max_pages": 7}, headers=good)
     assert patched.status_code == 200 and patched.json()["max_pages"] == 7
-    cancelled = client.post(f"/api/v1/crawls/{job_id}/cancel", headers=good)
+    cancelled = client.post(f"/api/v1/crawls/{job_id}/cancel", json={}, headers=good)
     assert cancelled.status_code == 202, cancelled.text
     assert cancelled.json()["cancel_requested"] is True
     assert client.delete("/api/v1/sites/authsite", headers=good).status_code == 204
@@ -351,7 +355,7 @@ def test_bad_requests_get_clear_errors(service: RunningService, demo_site: DemoS
 
     assert client.get("/api/v1/crawls/424242").status_code == 404
     assert "424242" in client.get("/api/v1/crawls/424242").json()["error"]
-    assert client.post("/api/v1/crawls/424242/cancel").status_code == 404
+    assert client.post("/api/v1/crawls/424242/cancel", json={}).status_code == 404
     assert client.get("/api/v1/sites/nope").status_code == 404
     assert client.patch("/api/v1/sites/nope", json={"max_pages": 2}).status_code == 404
     assert client.delete("/api/v1/sites/nope").status_code == 404
@@ -366,7 +370,7 @@ def test_bad_requests_get_clear_errors(service: RunningService, demo_site: DemoS
 
     job = service.crawl([url])
     assert service.wait_job(job["id"])["status"] == "succeeded"
-    finished = client.post(f"/api/v1/crawls/{job['id']}/cancel")
+    finished = client.post(f"/api/v1/crawls/{job['id']}/cancel", json={})
     assert finished.status_code == 409, finished.text
     assert "succeeded" in finished.json()["error"]
     assert service.job(job["id"])["status"] == "succeeded"
@@ -389,7 +393,7 @@ def test_crawl_requests_are_rate_limited(service_factory: Any) -> None:
     assert "at most 3 crawl requests per 60 s" in message, message
     assert service.client.post("/api/v1/sites", json={
         "name": "rl", "start_urls": ["http://news.example.invalid/"]}).status_code == 201
-    assert service.client.post("/api/v1/sites/rl/crawl").status_code == 429
+    assert service.client.post("/api/v1/sites/rl/crawl", json={}).status_code == 429
     assert len(service.jobs()) == 3
 
 
@@ -417,7 +421,7 @@ def test_healthz_and_metrics_follow_the_ledger(service_factory: Any,
     assert metric(text, "newsarchive_jobs", '{status="queued"}') == 2
     assert metric(text, "newsarchive_jobs", '{status="running"}') == 1
     assert service.client.get("/healthz").json()["running_crawls"] == 1
-    assert service.client.post(f"/api/v1/crawls/{dropped['id']}/cancel").status_code == 202
+    assert service.client.post(f"/api/v1/crawls/{dropped['id']}/cancel", json={}).status_code == 202
     assert metric(service.client.get("/metrics").text, "newsarchive_queue_length") == 1
 
     for job in (slow, fast):

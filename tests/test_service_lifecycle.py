@@ -97,7 +97,7 @@ def test_interval_schedule_fires_and_can_be_switched_off(service: RunningService
     switched_off = time.monotonic()
     known = {j["id"] for j in scheduled()}
     # an unscheduled site can still be crawled on demand (or joins a crawl still running)
-    on_demand = service.client.post("/api/v1/sites/gazette/crawl")
+    on_demand = service.client.post("/api/v1/sites/gazette/crawl", json={})
     assert on_demand.status_code in (200, 202), on_demand.text
     assert service.wait_job(on_demand.json()["id"])["status"] == "succeeded"
     # over two former intervals: nothing new may be scheduled
@@ -120,7 +120,7 @@ def test_cancel_stops_a_running_crawl_and_keeps_its_warc(service_factory: Any) -
                    message="the crawl to reach the slow pages")
         running = service.job(job["id"])
         assert running["status"] == "running" and running["pid"]
-        cancel = service.client.post(f"/api/v1/crawls/{job['id']}/cancel")
+        cancel = service.client.post(f"/api/v1/crawls/{job['id']}/cancel", json={})
         assert cancel.status_code == 202, cancel.text
         assert cancel.json()["cancel_requested"] is True
 
@@ -136,7 +136,7 @@ def test_cancel_stops_a_running_crawl_and_keeps_its_warc(service_factory: Any) -
         assert "/" not in site.requests.paths()
         assert site.requests.paths().count("/robots.txt") == 1
         wait_until(lambda: not pid_running(running["pid"]), 10, message="the crawl to exit")
-        again = service.client.post(f"/api/v1/crawls/{job['id']}/cancel")
+        again = service.client.post(f"/api/v1/crawls/{job['id']}/cancel", json={})
         assert again.status_code == 409
     finally:
         site.stop()
@@ -344,7 +344,7 @@ def test_a_bad_sites_file_stops_serve_with_a_clear_message(service_factory: Any,
 def test_a_zombie_crawl_process_counts_as_gone() -> None:
     """After a crash the crawl child is re-parented; until init reaps it, it is a zombie
     that ``kill(pid, 0)`` still finds. Recovery must not wait for it."""
-    from archive.recovery import pid_alive
+    from archive.processes import pid_alive
 
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -7,15 +7,19 @@ service can tell a live crawl from a dead one.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from archive import ledger
 from archive.catalog import Catalog
 from crawler.config import archive_settings
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -57,9 +61,16 @@ class JobProgress:
         self._loop.start(self._interval, now=True)
 
     def report(self) -> None:
+        """Never raises (a LoopingCall that raises stops for good): a catalog that cannot
+        take a heartbeat now may take the next one; archiving decides whether it matters."""
         stats = live_stats(self.crawler.stats.get_stats())
-        with self.catalog.session() as session:
-            ledger.heartbeat(session, self.job_id, stats)
+        try:
+            with self.catalog.session() as session:
+                ledger.heartbeat(session, self.job_id, stats)
+        except SQLAlchemyError as exc:
+            self.crawler.stats.inc_value("newsarchive/heartbeat_failures")
+            logger.warning("could not record the job's progress: %s",
+                           str(getattr(exc, "orig", None) or exc).splitlines()[0])
 
     def spider_closed(self, spider: object) -> None:
         if self._loop.running:

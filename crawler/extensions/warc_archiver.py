@@ -6,16 +6,31 @@ all seen. The response record id is put in ``request.meta["warc_response"]`` so 
 metadata record written later (after parsing and extraction) can refer to it. A response
 whose payload repeats the URL's latest capture is written as a revisit record
 (``NEWSARCHIVE_REVISITS``; counted in ``warc/revisits``).
+
+A failure to archive stops the crawl, at once: free space on the spool's disk below
+``NEWSARCHIVE_MIN_FREE_SPACE`` (checked at every flush and after every quarter of it
+written, so that the WARC can still be closed and the outcome recorded), a write error of
+the spool (a full or read-only disk), a catalog whose disk is full or read-only; a catalog
+that fails otherwise (a lock, a restarting server) once it has kept failing for
+``NEWSARCHIVE_CATALOG_RETRY_SECONDS``. The kind and message (:mod:`crawler.failures`) go to
+the stats (``archive/failure``, ``archive/failure_message``) for the runner, which fails the
+job with them; responses that still arrive are counted (``warc/not_archived``), not
+written.
 """
 
 from __future__ import annotations
 
+import errno
 import http
 import logging
+import shutil
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from archive.archiver import Archiver
@@ -24,6 +39,7 @@ from archive.warc import HttpExchange, WarcWriter, WrittenRecord
 from crawler import signals as na_signals
 from crawler.config import archive_settings
 from crawler.download_handler import TRUNCATED_FLAG
+from crawler.failures import archive_failure
 
 if TYPE_CHECKING:
     from typing import Self
@@ -63,13 +79,23 @@ def exchange_from_scrapy(request: Request, response: Response) -> HttpExchange:
     )
 
 
+# What archiving raises when the disk, the spool or the catalog fails it.
+ARCHIVE_ERRORS = (OSError, SQLAlchemyError)
+
+
 class WarcArchiver:
-    def __init__(self, crawler: Crawler, archiver: Archiver, flush_interval: float) -> None:
+    def __init__(self, crawler: Crawler, archiver: Archiver, flush_interval: float,
+                 catalog_retry: float, min_free_space: int) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.archiver = archiver
+        self.failure: tuple[str, str] | None = None  # (kind, message) once archiving failed
         self._flusher = task.LoopingCall(self._periodic)
         self._flush_interval = flush_interval
+        self._catalog_retry = catalog_retry
+        self._min_free_space = min_free_space
+        self._checked_at_bytes = 0  # archiver.stats.bytes at the last free-space check
+        self._catalog_failing_since: float | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -95,7 +121,9 @@ class WarcArchiver:
         archiver = Archiver(catalog, config.open_storage(catalog), writer,
                             job_id=int(job_id) if job_id else None,
                             revisits=settings.getbool("NEWSARCHIVE_REVISITS"))
-        ext = cls(crawler, archiver, settings.getfloat("NEWSARCHIVE_CATALOG_FLUSH_INTERVAL"))
+        ext = cls(crawler, archiver, settings.getfloat("NEWSARCHIVE_CATALOG_FLUSH_INTERVAL"),
+                  settings.getfloat("NEWSARCHIVE_CATALOG_RETRY_SECONDS"),
+                  settings.getint("NEWSARCHIVE_MIN_FREE_SPACE"))
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
         if settings.getbool("NEWSARCHIVE_EXTRACT"):
             crawler.signals.connect(ext.page_analyzed, signal=na_signals.page_analyzed)
@@ -106,11 +134,32 @@ class WarcArchiver:
         return ext
 
     def spider_opened(self, spider: object) -> None:
-        self._flusher.start(self._flush_interval, now=False)
+        self._flusher.start(self._flush_interval, now=True)
+
+    def _check_free_space(self) -> None:
+        """Raise ENOSPC before the spool's disk is full (room stays to close the file)."""
+        if not self._min_free_space:
+            return
+        spool = self.archiver.writer.spool_dir
+        self._checked_at_bytes = self.archiver.stats.bytes
+        free = shutil.disk_usage(spool).free
+        if free < self._min_free_space:
+            raise OSError(errno.ENOSPC, f"only {free:,} bytes free on the disk of {spool}, "
+                          f"below NEWSARCHIVE_MIN_FREE_SPACE ({self._min_free_space:,})")
 
     def response_downloaded(self, response: Response, request: Request, spider: object) -> None:
+        if self.failure is not None:
+            self.stats.inc_value("warc/not_archived")
+            return
         exchange = exchange_from_scrapy(request, response)
-        record = self.archiver.archive(exchange)
+        try:
+            if self.archiver.stats.bytes - self._checked_at_bytes > self._min_free_space / 4:
+                self._check_free_space()
+            record = self.archiver.archive(exchange)
+        except ARCHIVE_ERRORS as exc:
+            self.stats.inc_value("warc/not_archived")
+            self._stop(exc)
+            return
         request.meta["warc_response"] = record
         self.stats.inc_value("warc/responses")
         self.stats.inc_value(f"warc/status/{exchange.status}")
@@ -124,17 +173,64 @@ class WarcArchiver:
     def page_analyzed(self, record: WrittenRecord | None, outlinks: list[str],
                       article: dict[str, Any] | None = None,
                       extractor_version: str | None = None) -> None:
-        if record is None:
+        if record is None or self.failure is not None:
             return
         metadata: dict[str, Any] = {"outlinks": outlinks}
         if article is not None:
             metadata["extraction"] = {**article, "extractor_version": extractor_version}
-        self.archiver.annotate(record, metadata, article, extractor_version)
+        try:
+            self.archiver.annotate(record, metadata, article, extractor_version)
+        except ARCHIVE_ERRORS as exc:
+            self._stop(exc)
 
     def _periodic(self) -> None:
-        self.archiver.flush()
-        self.archiver.roll_if_due()
+        """Flush and roll; never raises (a LoopingCall that raises stops for good)."""
+        if self.failure is not None:
+            return
+        try:
+            self._check_free_space()
+            self.archiver.flush()
+            self._catalog_failing_since = None
+        except SQLAlchemyError as exc:
+            if self._catalog_gives_up(exc):
+                self._stop(exc)
+                return
+        except OSError as exc:
+            self._stop(exc)
+            return
+        try:
+            self.archiver.roll_if_due()
+        except ARCHIVE_ERRORS as exc:
+            self._stop(exc)
+            return
         self._sync_stats()  # per flush, not per page: progress readers poll about as often
+
+    def _catalog_gives_up(self, exc: SQLAlchemyError) -> bool:
+        """Whether a failed catalog flush ends the crawl: a full or read-only disk at once;
+        anything else (a lock, a restarting server) once it has failed for the retry
+        period. The rows stay buffered in between."""
+        kind, message = archive_failure(exc)
+        self.stats.inc_value("warc/catalog_flush_failures")
+        now = monotonic()
+        if self._catalog_failing_since is None:
+            self._catalog_failing_since = now
+            logger.warning("catalog flush failed (%s), retrying for up to %g s: %s", kind,
+                           self._catalog_retry, message)
+        return kind != "catalog_unavailable" or \
+            now - self._catalog_failing_since >= self._catalog_retry
+
+    def _stop(self, exc: BaseException, *, close_spider: bool = True) -> None:
+        """Archiving failed: record why, once, and close the spider with that reason."""
+        if self.failure is not None:
+            return
+        kind, message = archive_failure(exc)
+        self.failure = (kind, message)
+        self.stats.set_value("archive/failure", kind)
+        self.stats.set_value("archive/failure_message", message)
+        logger.error("archiving failed (%s): %s; the crawl stops, and what was written "
+                     "before stays", kind, message)
+        if close_spider and self.crawler.engine is not None:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=kind))
 
     def _sync_stats(self) -> None:
         s = self.archiver.stats
@@ -147,6 +243,9 @@ class WarcArchiver:
     def engine_stopped(self) -> None:
         if self._flusher.running:
             self._flusher.stop()
-        self.archiver.close()
+        try:
+            self.archiver.close()
+        except ARCHIVE_ERRORS as exc:
+            self._stop(exc, close_spider=False)  # the engine has stopped already
         self._sync_stats()
         self.archiver.catalog.dispose()

@@ -32,18 +32,12 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy import Request, Spider
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-)
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
-from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
@@ -61,7 +55,7 @@ from crawler.discovery import (
     trap_family,
     within_horizon,
 )
-from crawler.resolver import AddressRefusedError
+from crawler.failures import download_failure, http_failure
 from crawler.seen import SeenUrls
 
 ROLE_FEED = "feed"
@@ -80,25 +74,6 @@ def split_list(value: str | Iterable[str] | None) -> list[str]:
     if isinstance(value, str):
         return [item for item in re.split(r"[,\s]+", value) if item]
     return [item for item in value if item]
-
-
-FAILURE_KINDS: tuple[tuple[type[BaseException], str], ...] = (
-    (AddressRefusedError, "refused_address"),
-    (CannotResolveHostError, "dns_error"),
-    (DNSLookupError, "dns_error"),
-    (DownloadConnectionRefusedError, "connection_refused"),
-    (DownloadTimeoutError, "timeout"),
-    (TimeoutError, "timeout"),
-)
-
-
-def classify_failure(exc: BaseException) -> tuple[str, str]:
-    """A stable kind (``dns_error``, ``timeout``...) and a message for a failed download."""
-    for candidate in (exc.__cause__, exc):
-        for cls, kind in FAILURE_KINDS:
-            if isinstance(candidate, cls):
-                return kind, str(candidate) or kind
-    return type(exc).__name__, str(exc) or type(exc).__name__
 
 
 def site_of(url: str) -> str:
@@ -246,10 +221,9 @@ class NewsSpider(Spider):
             self.logger.info("%s: skipped: %s", request.url, failure.value)
             return
         if failure.check(HttpError):
-            response = failure.value.response
-            kind, message = f"http_{response.status}", f"HTTP {response.status}"
+            kind, message = http_failure(failure.value.response.status)
         else:
-            kind, message = classify_failure(failure.value)
+            kind, message = download_failure(failure.value)
         self.crawler.stats.inc_value(f"newsarchive/errors/{kind}")
         self.failures.append({"url": request.url, "error": kind, "message": message})
         self.logger.warning("%s: %s", request.url, message)

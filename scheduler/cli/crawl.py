@@ -87,7 +87,8 @@ def run_and_report(spec: Any, overrides: dict[str, Any], as_json: bool,
     else:
         print_summary(summary)
     if summary.status != "succeeded":
-        raise typer.Exit(1)
+        raise fail(f"job {summary.job_id} {summary.status}: {summary.error}" if summary.error
+                   else f"job {summary.job_id} {summary.status}")
     return summary
 
 

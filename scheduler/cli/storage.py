@@ -46,6 +46,10 @@ def upload() -> None:
     report = recover_spool(catalog, config.open_storage(catalog), config.spool_dir)
     out.print(f"recovered {report.recovered_files} abandoned file(s), stored "
               f"{report.shipped_files}, failed {report.failed_files}")
+    if report.added_captures or report.removed_empty or report.failed_jobs:
+        out.print(f"  catalogued {report.added_captures} capture(s) the catalog lacked, "
+                  f"removed {report.removed_empty} file(s) without a complete record, "
+                  f"recorded {report.failed_jobs} dead job(s) failed")
     if report.failed_files:
         raise typer.Exit(1)
 

@@ -1,5 +1,10 @@
-"""The app factory: one FastAPI app owning the service (settings, catalog, dispatcher), its
-routers, the web UI and the error handlers."""
+"""The app factories: the service's app (API, UI, replay unless it has an origin of its
+own), and the replay app that answers ``/web/`` on that origin.
+
+Replay on its own origin (``NEWSARCHIVE_REPLAY_PORT``, as pywb and the Wayback Machine keep
+archived content off the archive's own origin): the service's app redirects ``/web/`` there,
+and the replay app, sharing the one service, has no API and no UI to reach.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scheduler.config import ServiceSettings
 from scheduler.metrics import ServiceMetrics
@@ -28,9 +36,14 @@ from scheduler.web.routers import (
     system,
     wacz,
 )
+from scheduler.web.wayback import replay_base
+
+TITLE, VERSION = "newsarchive", "0.1.0"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, *,
+               replay_port: int | None = None) -> FastAPI:
+    """The service's app; with ``replay_port``, ``/web/`` redirects to that origin."""
     settings = settings or ServiceSettings.load()
     service = Service.create(settings)
     metrics = ServiceMetrics(service.catalog, service.recovery)
@@ -51,15 +64,67 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         finally:
             await service.stop()
 
-    app = FastAPI(title="newsarchive", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan,
                   description="Archive news sites to WARC; schedule and request crawls.")
-    app.state.service = service
+    _share(app, service, replay_port)
     app.state.metrics = metrics
     app.state.rate_limiter = RateLimiter(settings.crawl_rate_limit)
-    install_error_handlers(app)
-    app.add_middleware(DateHeader)
+    if replay_port:
+        app.add_middleware(ReplayElsewhere)
     for module in (crawls, sites, captures, articles, cdx, replay, memento, wacz, system):
         app.include_router(module.router)
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
     return app
+
+
+def create_replay_app(service: Service, replay_port: int) -> FastAPI:
+    """The app of the replay origin: ``/web/`` and the TimeMaps its banner links to."""
+    app = FastAPI(title=f"{TITLE} replay", version=VERSION, openapi_url=None, docs_url=None,
+                  redoc_url=None)
+    _share(app, service, replay_port)
+    for module in (replay, memento):
+        app.include_router(module.router)
+    return app
+
+
+def _share(app: FastAPI, service: Service, replay_port: int | None) -> None:
+    app.state.service = service
+    app.state.replay_port = replay_port
+    app.state.replay_url = service.settings.replay_url
+    install_error_handlers(app)
+    app.add_middleware(DateHeader)
+
+
+class ReplayElsewhere:
+    """ASGI middleware of the service's app: ``/web/…`` is answered on the replay origin
+    (a 302 there, path and query kept)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/web/"):
+            request = Request(scope)
+            raw = scope.get("raw_path") or scope["path"].encode()
+            target = replay_base(request) + raw.decode("latin-1").lstrip("/")
+            query = scope.get("query_string", b"").decode("latin-1")
+            response = RedirectResponse(target + (f"?{query}" if query else ""),
+                                        status_code=302)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class ByPort:
+    """One ASGI app per listening port (``serve`` listens on the service's and the replay
+    origin's); lifespan events go to the service's app."""
+
+    def __init__(self, main: ASGIApp, by_port: dict[int, ASGIApp]) -> None:
+        self.main = main
+        self.by_port = by_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        app = self.by_port.get(server[1], self.main) if server else self.main
+        await app(scope, receive, send)

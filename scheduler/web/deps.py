@@ -20,7 +20,13 @@ from archive import ledger
 from archive.models import CrawlJob, Site, WarcFile
 from scheduler.service import Service
 from scheduler.urlcheck import check_crawl_url
-from scheduler.web.errors import RateLimited, Unauthorized, Unprocessable
+from scheduler.web.errors import (
+    Forbidden,
+    RateLimited,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from scheduler.web.schemas import JobOut
 
 
@@ -31,8 +37,41 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def require_token(request: Request) -> str:
-    """Dependency: the caller's identity (a token hash, or its address when auth is off)."""
+def require_writer(request: Request) -> str:
+    """Dependency of every write endpoint: the caller's identity (a token hash, or its
+    address when no token is configured).
+
+    A write never acts on a request a web page made on another site's behalf: a browser
+    marks those (``Sec-Fetch-Site: cross-site`` or ``same-site``, an ``Origin`` that is not
+    this service's, ``Origin: null`` from a sandboxed replay), and they are refused (403);
+    and a write's body is JSON (``Content-Type: application/json``, 415 otherwise), which a
+    page can send to another origin only after a CORS preflight this service never grants.
+    A page therefore cannot make a loopback ``serve`` without a token start a crawl (a form
+    post, a link's ``ping``, a beacon), and with a token, its browser has none to send."""
+    _refuse_cross_site(request)
+    if request.method in ("POST", "PUT", "PATCH"):
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            raise UnsupportedMediaType(
+                f"write requests carry JSON: send 'Content-Type: application/json' (and a "
+                f"JSON body, '{{}}' when there is nothing to say), not {media or 'no type'!r}")
+    return _identity(request)
+
+
+def _refuse_cross_site(request: Request) -> None:
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise Forbidden(f"a page on another site may not write here (Sec-Fetch-Site: "
+                        f"{fetch_site}); send the request from a client, not a web page")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if origin.rstrip("/").lower() != own.lower():
+            raise Forbidden(f"a page of origin {origin!r} may not write here (this service "
+                            f"is {own}); send the request from a client, not a web page")
+
+
+def _identity(request: Request) -> str:
     expected = request.app.state.service.settings.api_token
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -45,7 +84,7 @@ def require_token(request: Request) -> str:
     return "client:" + (request.client.host if request.client else "unknown")
 
 
-Writer = Annotated[str, Depends(require_token)]
+Writer = Annotated[str, Depends(require_writer)]
 
 
 class RateLimiter:

@@ -44,6 +44,14 @@ class Unauthorized(ApiError):
     status = 401
 
 
+class Forbidden(ApiError):
+    status = 403
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
 class RateLimited(ApiError):
     status = 429
 

@@ -74,19 +74,36 @@ def parse_accept_datetime(value: str) -> str:
     return parsed.strftime("%Y%m%d%H%M%S")
 
 
+def replay_base(request: Request) -> str:
+    """The base URL (ending in ``/``) of the replay origin, as seen by this request's
+    client: ``NEWSARCHIVE_REPLAY_URL``, else the request's host on the replay port, else
+    (replays on this origin) the request's own base."""
+    state = request.app.state
+    if getattr(state, "replay_url", None):
+        return state.replay_url.rstrip("/") + "/"
+    port = getattr(state, "replay_port", None)
+    if port:
+        host = request.url.hostname or "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"{request.url.scheme}://{host}:{port}/"
+    return str(request.base_url)
+
+
 class MementoUrls:
-    """Absolute URLs of this service for one original URL."""
+    """Absolute URLs for one original URL: mementos and the TimeGate on the replay origin,
+    TimeMaps on this one."""
 
     def __init__(self, request: Request, original: str) -> None:
         self.base = str(request.base_url)  # ends with "/" (and includes any root path)
+        self.replay = replay_base(request)
         self.original = original
 
     def memento(self, timestamp: str, modifier: str = "", url: str | None = None) -> str:
-        return f"{self.base}web/{timestamp}{modifier}/{url or self.original}"
+        return f"{self.replay}web/{timestamp}{modifier}/{url or self.original}"
 
     @property
     def timegate(self) -> str:
-        return f"{self.base}web/{self.original}"
+        return f"{self.replay}web/{self.original}"
 
     def timemap(self, kind: str = "link") -> str:
         return f"{self.base}timemap/{kind}/{self.original}"

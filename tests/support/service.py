@@ -55,6 +55,7 @@ class RunningService:
             self.archive.env.pop(key, None)
         self.host = host
         self.port = free_port()
+        self.replay_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = root / "serve.log"
         self.client = httpx.Client(base_url=self.url, timeout=10)
@@ -64,6 +65,11 @@ class RunningService:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def replay_url(self) -> str:
+        """The replay origin (``/web/`` is answered there)."""
+        return f"http://127.0.0.1:{self.replay_port}"
+
     def process_env(self) -> dict[str, str]:
         return {**environ_without_settings(), **self.archive.env}
 
@@ -72,7 +78,7 @@ class RunningService:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scheduler.cli", "serve", "--host", self.host,
-             "--port", str(self.port)],
+             "--port", str(self.port), "--replay-port", str(self.replay_port)],
             env=self.process_env(), cwd=self.root, stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

@@ -58,10 +58,20 @@ VIEW_MODIFIERS = frozenset({"", "cs_", "js_", "im_", "if_", "fr_", "oe_"})
 MODIFIERS = VIEW_MODIFIERS | {RAW, TEXT, JSON}
 SEGMENT = re.compile(r"(?P<timestamp>\d+)(?P<modifier>[a-z]+_)?")
 HTML_MIMES = frozenset({"text/html", "application/xhtml+xml"})
-# The rewritten view may load only from this service; archived JavaScript does not run.
-CONTENT_SECURITY_POLICY = ("default-src 'self' 'unsafe-inline' data: blob:; script-src 'none'; "
-                           "object-src 'none'; form-action 'self'; base-uri 'self'; "
-                           "frame-ancestors 'self'")
+# Archived content never acts with the archive's authority: every replay is a sandbox (an
+# opaque origin: no cookies, storage or same-origin requests of this service, no scripts,
+# no forms) that loads only from this service. The rewritten view may open links in new
+# tabs; a raw replay is the bytes as captured, inert.
+VIEW_POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox; "
+               "default-src 'self' 'unsafe-inline' data: blob:; script-src 'none'; "
+               "object-src 'none'; form-action 'none'; base-uri 'self'; "
+               "frame-ancestors 'self'")
+RAW_POLICY = ("sandbox; default-src 'self' 'unsafe-inline' data: blob:; script-src 'none'; "
+              "object-src 'none'; form-action 'none'; base-uri 'none'; "
+              "frame-ancestors 'self'")
+# Replays are public archive content, read without credentials: any origin may load them,
+# which the sandboxed view needs for its fonts (CORS-mode requests from an opaque origin).
+REPLAY_HEADERS = {"X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*"}
 BANNER_STYLE = ("all:initial;display:block;position:relative;z-index:2147483647;"
                 "font:13px/1.5 system-ui,sans-serif;background:#1f2937;color:#f9fafb;"
                 "padding:6px 12px;border-bottom:2px solid #f59e0b")
@@ -136,6 +146,7 @@ def raw_response(archived: ArchivedResponse, urls: MementoUrls) -> Response:
     timestamp = archived.capture.timestamp
     headers = archived.headers(lambda target: urls.memento(timestamp, RAW, target))
     headers += memento_headers(urls, archived.capture, RAW).items()
+    headers += [("Content-Security-Policy", RAW_POLICY), *REPLAY_HEADERS.items()]
     if archived.reason and archived.reason != _standard_reason(archived.status):
         # ASGI cannot carry a reason phrase: the server sends the standard one
         headers.append(("X-Archive-Status-Line", archived.status_line))
@@ -156,8 +167,7 @@ def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewri
                   modifier: str, banner_html: str | None) -> Response:
     """The decoded payload; HTML and CSS rewritten into the archive; strict CSP."""
     headers = {**memento_headers(urls, archived.capture, modifier),
-               "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-               "X-Content-Type-Options": "nosniff"}
+               "Content-Security-Policy": VIEW_POLICY, **REPLAY_HEADERS}
     location = archived.location() if archived.is_redirect else None
     if location:
         headers["Location"] = rewriter.url(location, modifier)
