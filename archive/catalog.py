@@ -14,7 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -68,14 +69,32 @@ def migrate(engine: Engine) -> None:
             conn.commit()
 
 
+class CatalogError(Exception):
+    """The catalog cannot be opened; the message names it (no password) and why."""
+
+
+def shown(url: str) -> str:
+    """A database URL fit to print: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return url.split("@")[-1] if "@" in url else url
+
+
 class Catalog:
     """Owns the engine and hands out sessions; created once per process."""
 
     def __init__(self, url: str, *, upgrade: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        if upgrade:
-            migrate(self.engine)
+        try:
+            self.engine = make_engine(url)
+            if upgrade:
+                migrate(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise CatalogError(f"cannot open the catalog {shown(url)}: {reason} (the catalog "
+                               "is NEWSARCHIVE_DATABASE_URL, by default "
+                               "NEWSARCHIVE_DATA_DIR/catalog.sqlite)") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

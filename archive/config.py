@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -118,6 +118,13 @@ class ArchiveSettings(NewsarchiveSettings):
     s3_retries: int = Field(
         8, ge=0, le=100, description="Retries per S3 request, in boto3's `standard` "
         "retry mode.")
+
+    @field_validator("data_dir", "spool_dir")
+    @classmethod
+    def _directory(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file; give a directory (it is made if missing)")
+        return value
 
     @model_validator(mode="after")
     def _locate(self) -> Self:

@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, literal_column, select, text, tuple_
 from sqlalchemy.orm import Session, contains_eager
 
-from archive.models import Article, Capture, CrawlJob, Site
+from archive.models import MAX_ID, Article, Capture, CrawlJob, Site
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -243,7 +243,8 @@ def _encode_cursor(sort_date: str, article_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[str, int]:
     try:
         sort_date, article_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(sort_date, str) and isinstance(article_id, int):
+        if isinstance(sort_date, str) and isinstance(article_id, int) \
+                and 0 <= article_id <= MAX_ID:
             return sort_date, article_id
     except (ValueError, TypeError):
         pass

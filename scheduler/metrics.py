@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from archive.catalog import Catalog
 from archive.models import ALL_STATUSES, Capture, CrawlJob, JobStatus, WarcFile, WarcState
 from archive.recovery import RecoveryReport
+from crawler.failures import ARCHIVE_KINDS
 
 
 class CatalogCollector(Collector):
@@ -27,8 +29,11 @@ class CatalogCollector(Collector):
             stored = session.scalar(select(func.coalesce(func.sum(WarcFile.size), 0))) or 0
             pending = session.scalar(select(func.count(WarcFile.id))
                                      .where(WarcFile.state == WarcState.CLOSED)) or 0
-            errors = sum(int((stats or {}).get("errors", 0)) for stats in session.scalars(
-                select(CrawlJob.stats).where(CrawlJob.status.in_(ALL_STATUSES[1:]))))
+            job_stats = [stats or {} for stats in session.scalars(
+                select(CrawlJob.stats).where(CrawlJob.status.in_(ALL_STATUSES[1:])))]
+        errors = sum(int(stats.get("errors", 0)) for stats in job_stats)
+        failures = Counter(stats["archive_failure"] for stats in job_stats
+                           if stats.get("archive_failure"))
         jobs = GaugeMetricFamily("newsarchive_jobs", "Crawl jobs by status", labels=["status"])
         for status in ALL_STATUSES:
             jobs.add_metric([status], by_status.get(status, 0))
@@ -41,6 +46,12 @@ class CatalogCollector(Collector):
                                   value=stored)
         yield CounterMetricFamily("newsarchive_crawl_errors",
                                   "Failed downloads counted by crawl jobs", value=errors)
+        archive_failures = CounterMetricFamily(
+            "newsarchive_archive_failures", "Crawls stopped because archiving failed, by "
+            "reason (crawler.failures.ARCHIVE_KINDS)", labels=["reason"])
+        for reason in ARCHIVE_KINDS:
+            archive_failures.add_metric([reason], failures.get(reason, 0))
+        yield archive_failures
         yield GaugeMetricFamily("newsarchive_uploads_pending",
                                 "Closed WARCs not yet stored (failed or pending uploads)",
                                 value=pending)

@@ -9,10 +9,11 @@ name the field.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from crawler.discovery import parse_duration
 
@@ -106,10 +107,11 @@ class SitePatch(BaseModel):
     sitemaps: list[str] | None = None
     allow: list[str] | None = None
     deny: list[str] | None = None
-    max_depth: int | None = Field(default=None, ge=0, le=20)
-    max_pages: int | None = Field(default=None, ge=1, le=1_000_000)
+    # numbers and switches cannot be cleared: the schema says so (no null), _nulls checks
+    max_depth: Annotated[int, Field(ge=0, le=20)] | SkipJsonSchema[None] = None
+    max_pages: Annotated[int, Field(ge=1, le=1_000_000)] | SkipJsonSchema[None] = None
     schedule: Schedule | None = None
-    enabled: bool | None = None
+    enabled: bool | SkipJsonSchema[None] = None
     refresh: list[str] | None = Field(default=None, max_length=10)
     horizon: str | None = None
     article_patterns: list[str] | None = None

@@ -28,6 +28,25 @@ def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
         return None
 
 
+class UrlRefused(ValueError):
+    """A URL given to crawl may not be crawled; ``field`` names it (``start_urls.0``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+
+
+def check_crawl_urls(fields: dict[str, list[str] | None], policy: NetworkPolicy) -> None:
+    """:class:`UrlRefused` for the first URL of ``fields`` (name → URLs) that may not be
+    crawled; the API (422) and the CLI (exit 2) check with this."""
+    for field, urls in fields.items():
+        for index, url in enumerate(urls or []):
+            try:
+                check_crawl_url(url, policy)
+            except ValueError as exc:
+                raise UrlRefused(f"{field}.{index}", str(exc)) from None
+
+
 def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
     """Return ``url`` if it may be crawled; raise ValueError saying why not."""
     if len(url) > MAX_URL_LENGTH:

@@ -47,8 +47,9 @@ def service_factory(tmp_path: Path) -> Iterator[Any]:
     made: list[RunningService] = []
 
     def make(env: dict[str, str | None] | None = None, *, start: bool = True,
-             host: str = "127.0.0.1") -> RunningService:
-        service = RunningService(tmp_path / f"service{len(made)}", env, host=host)
+             host: str = "127.0.0.1", replay_origin: bool = True) -> RunningService:
+        service = RunningService(tmp_path / f"service{len(made)}", env, host=host,
+                                 replay_origin=replay_origin)
         made.append(service)
         return service.start() if start else service
 

@@ -350,14 +350,15 @@ def test_cli_sites_update_changes_only_the_given_fields(archive: Archive) -> Non
     shown = archive.cli("sites", "show", "tribune").json()
     assert (shown["schedule"], shown["enabled"]) == (None, True)
 
-    for args, message in [
-        (("ghost", "--depth", "1"), "no site named 'ghost'"),
-        (("tribune",), "nothing to change for site 'tribune'"),
-        (("tribune", "--horizon", "soon"), "invalid duration 'soon'"),
-        (("tribune", "--every", "1h", "--cron", "* * * * *"), "give one of --every, --cron"),
-        (("tribune", "--article-pattern", "("), "invalid regular expression '('"),
+    for args, message, status in [
+        (("ghost", "--depth", "1"), "no site named 'ghost'", 1),
+        (("tribune",), "nothing to change for site 'tribune'", 2),
+        (("tribune", "--horizon", "soon"), "invalid duration 'soon'", 2),
+        (("tribune", "--every", "1h", "--cron", "* * * * *"), "give one of --every, --cron", 2),
+        (("tribune", "--article-pattern", "("), "invalid regular expression '('", 2),
+        (("tribune", "--feed", "file:///etc/passwd"), "feeds.0: only http and https URLs", 2),
     ]:
-        bad = archive.cli("sites", "update", *args, expect=1)
+        bad = archive.cli("sites", "update", *args, expect=status)
         assert message in bad.stderr, bad.stderr
     assert archive.cli("sites", "show", "tribune").json() == shown  # nothing changed
 

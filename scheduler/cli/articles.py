@@ -13,7 +13,7 @@ from rich.table import Table
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
 from archive.search import DEFAULT_LIMIT, MAX_LIMIT, SearchError, search_articles
-from scheduler.cli.common import err, fail, open_catalog, out
+from scheduler.cli.common import err, fail, job_id_option, open_catalog, out
 from scheduler.views import ArticleSummary
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def articles(
 
 
 def reextract(
-    job: Annotated[int | None, typer.Option(help="Only captures of this crawl job.")] = None,
+    job: Annotated[int | None, job_id_option("Only captures of this crawl job.")] = None,
     site: Annotated[str | None, typer.Option(help="Only captures of this site's crawls.")]
     = None,
     since: Annotated[str | None, typer.Option(

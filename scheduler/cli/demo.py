@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Annotated
 
 import typer
@@ -44,5 +46,15 @@ def demo(
             out.print(f"  newsarchive snapshot {example} --text")
             out.print(f"  newsarchive snapshot {example} --raw > page.html")
         if keep_serving:
-            err.print(f"serving {site.url}/ until Ctrl-C")
-            site.wait()
+            err.print(f"serving {site.url}/ until Ctrl-C (or SIGTERM)")
+            wait_for_stop()
+
+
+def wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM. The crawl (Scrapy) left its own handlers installed,
+    which only stop a reactor that has already stopped."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(3600):  # a timed wait: signals are handled while waiting
+        pass

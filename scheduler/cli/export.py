@@ -12,12 +12,12 @@ from archive.config import ArchiveSettings
 from archive.snapshot import normalize_timestamp
 from archive.storage import StorageError
 from archive.wacz import Selection, WaczError, select_job, select_site, write_wacz
-from scheduler.cli.common import fail, open_catalog, out
+from scheduler.cli.common import fail, job_id_option, open_catalog, out
 
 
 def export_wacz(
     output: Annotated[Path, typer.Option("--output", "-o", help="The .wacz file to write.")],
-    job: Annotated[int | None, typer.Option(help="Export this crawl job's WARCs.")] = None,
+    job: Annotated[int | None, job_id_option("Export this crawl job's WARCs.")] = None,
     site: Annotated[str | None, typer.Option(help="Export this site's WARCs.")] = None,
     from_: Annotated[str | None, typer.Option(
         "--from", help="With --site: captures from this time (YYYY-MM-DD, 1-14 digits or "

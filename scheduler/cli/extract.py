@@ -28,7 +28,10 @@ def extract(
         try:
             lines = batch.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise fail(f"cannot read --batch {batch}: {exc.strerror}") from None
+            raise fail(f"cannot read --batch {batch}: {exc.strerror}", 2) from None
+        except UnicodeDecodeError:
+            raise fail(f"--batch {batch} is not a UTF-8 text file: give JSON lines "
+                       '({"file": PATH, "url": URL} on each line)', 2) from None
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

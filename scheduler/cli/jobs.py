@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from archive import ledger
 from archive.models import CrawlJob
-from scheduler.cli.common import fail, open_catalog, out
+from archive.models import JobStatus as Status
+from scheduler.cli.common import JobIdArgument, fail, open_catalog, out
 
 jobs_app = typer.Typer(help="Inspect and cancel crawl jobs.", no_args_is_help=True)
 
@@ -27,8 +28,8 @@ def job_dict(job: CrawlJob) -> dict[str, object]:
 
 @jobs_app.command("list")
 def list_jobs(
-    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, ...")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 20,
+    status: Annotated[Status | None, typer.Option(help="Only jobs in this state.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The newest jobs first."""
@@ -51,7 +52,7 @@ def list_jobs(
 
 
 @jobs_app.command("show")
-def show(job_id: int) -> None:
+def show(job_id: JobIdArgument) -> None:
     """One job as JSON."""
     with open_catalog().session() as session:
         try:
@@ -61,7 +62,7 @@ def show(job_id: int) -> None:
 
 
 @jobs_app.command("cancel")
-def cancel(job_id: int) -> None:
+def cancel(job_id: JobIdArgument) -> None:
     """Cancel a queued job; a running one is stopped by the service within a second."""
     with open_catalog().session() as session:
         try:

@@ -13,6 +13,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from archive.models import Site
+from crawler.config import CrawlSettings
+from crawler.network_policy import NetworkPolicy, parse_networks
 from scheduler.cli.common import fail, open_catalog, out
 from scheduler.site_definitions import Schedule, SiteIn, SitePatch
 from scheduler.sites import (
@@ -23,6 +25,7 @@ from scheduler.sites import (
     get_site,
     update_site,
 )
+from scheduler.urlcheck import UrlRefused, check_crawl_urls
 
 sites_app = typer.Typer(help="Manage the sites crawled on a schedule.", no_args_is_help=True)
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
@@ -63,7 +66,7 @@ def add(
 ) -> None:
     """Add a site (with an optional schedule)."""
     if every and cron:
-        raise fail("give --every or --cron, not both")
+        raise fail("give --every or --cron, not both", 2)
     try:
         schedule = (Schedule(interval_seconds=parse_every(every)) if every
                     else Schedule(cron=cron) if cron else None)
@@ -74,13 +77,24 @@ def add(
                       article_patterns=article_pattern or [],
                       hub_patterns=hub_pattern or [])
     except ValidationError as exc:
-        raise fail(problems(exc)) from None
+        raise fail(problems(exc), 2) from None
+    check_seeds(site)
     with open_catalog().session() as session:
         try:
             create_site(session, site)
         except SiteExists as exc:
             raise fail(str(exc)) from None
     out.print(f"added site {name}" + (f" ({schedule.as_dict()})" if schedule else ""))
+
+
+def check_seeds(site: SiteIn | SitePatch) -> None:
+    """The seed URLs as the API checks them (exit 2 naming the first refused one)."""
+    policy = NetworkPolicy(parse_networks(CrawlSettings.load().allowed_networks))
+    try:
+        check_crawl_urls({"start_urls": site.start_urls, "feeds": site.feeds,
+                          "sitemaps": site.sitemaps}, policy)
+    except UrlRefused as exc:
+        raise fail(str(exc), 2) from None
 
 
 def problems(exc: ValidationError) -> str:
@@ -121,7 +135,7 @@ def update(
 ) -> None:
     """Change some fields of a site (as the API's PATCH); the others stay as they are."""
     if sum(map(bool, (every, cron, no_schedule))) > 1:
-        raise fail("give one of --every, --cron or --no-schedule")
+        raise fail("give one of --every, --cron or --no-schedule", 2)
     given: dict[str, Any] = {
         "start_urls": start_url, "feeds": feed, "sitemaps": sitemap, "allow": allow,
         "deny": deny, "max_depth": depth, "max_pages": max_pages, "enabled": enabled,
@@ -136,10 +150,11 @@ def update(
             changes["schedule"] = None
         patch = SitePatch.model_validate(changes)
     except ValidationError as exc:
-        raise fail(problems(exc)) from None
+        raise fail(problems(exc), 2) from None
     if not changes:
         raise fail(f"nothing to change for site {name!r}: give at least one option "
-                   "(see `newsarchive sites update --help`)")
+                   "(see `newsarchive sites update --help`)", 2)
+    check_seeds(patch)
     with open_catalog().session() as session:
         try:
             update_site(session, name, patch)

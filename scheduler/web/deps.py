@@ -1,6 +1,6 @@
 """What the routers share: the service, the caller allowed to write, the crawl request rate
-limit (dependencies), and the check of URLs submitted for crawling and the queueing of a
-crawl job (helpers of the crawls and sites routers)."""
+limit (dependencies), and the queueing of a crawl job (a helper of the crawls and sites
+routers)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,17 @@ import time
 from collections import deque
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import ledger
-from archive.models import CrawlJob, Site, WarcFile
+from archive.models import MAX_ID, CrawlJob, Site, WarcFile
 from scheduler.service import Service
-from scheduler.urlcheck import check_crawl_url
 from scheduler.web.errors import (
     Forbidden,
     RateLimited,
     Unauthorized,
-    Unprocessable,
     UnsupportedMediaType,
 )
 from scheduler.web.schemas import JobOut
@@ -85,6 +83,7 @@ def _identity(request: Request) -> str:
 
 
 Writer = Annotated[str, Depends(require_writer)]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="a crawl job's id")]
 
 
 class RateLimiter:
@@ -117,17 +116,6 @@ def get_rate_limiter(request: Request) -> RateLimiter:
 
 
 CrawlRateLimit = Annotated[RateLimiter, Depends(get_rate_limiter)]
-
-
-def check_crawl_urls(service: Service, fields: dict[str, list[str] | None]) -> None:
-    """422 naming ``field.index`` for the first URL that may not be crawled."""
-    for field, urls in fields.items():
-        for index, url in enumerate(urls or []):
-            try:
-                check_crawl_url(url, service.policy)
-            except ValueError as exc:
-                raise Unprocessable(f"{field}.{index}: {exc}", field=f"{field}.{index}") \
-                    from None
 
 
 def job_out(session: Session, job: CrawlJob) -> JobOut:

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.cdx_query import CdxQueryError
@@ -23,6 +24,43 @@ from archive.snapshot import SnapshotNotFound
 from archive.storage import StorageError
 from archive.wacz import EmptySelection, SelectionNotFound
 from scheduler.sites import SiteExists, SiteNotFound, SiteWithoutSeeds
+from scheduler.urlcheck import UrlRefused
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the message, and what it is about where that is known."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    field: str | None = None
+    url: str | None = None
+    fields: list[FieldProblem] | None = None
+
+
+ERROR_DESCRIPTIONS = {
+    400: "a parameter is malformed (the message names it)",
+    401: "a token is configured and this request did not send it",
+    403: "a web page of another origin may not make this service write",
+    404: "nothing by that name or id",
+    409: "the thing is in a state that forbids the request",
+    415: "a write request must carry JSON (Content-Type: application/json)",
+    422: "invalid input (the message and `fields` name each problem)",
+    429: "too many crawl requests (Retry-After says when to retry)",
+    503: "the archive's storage cannot be read now",
+}
+WRITE_ERRORS = (401, 403, 415, 422)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of these error statuses (all with :class:`ErrorBody`)."""
+    return {status: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status]}
+            for status in statuses}
 
 
 class ApiError(Exception):
@@ -70,6 +108,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (SiteExists, 409),
     (EmptySelection, 409),
     (SiteWithoutSeeds, 422),
+    (UrlRefused, 422),
     (SearchError, 422),
     (CdxQueryError, 400),
     (StorageError, 503),
@@ -118,5 +157,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's word for a body that is not JSON text at all: as any invalid body
+            problem = {"field": "body", "message": "the body is not valid JSON"}
+            return JSONResponse({"error": f"invalid request: body: {problem['message']}",
+                                 "fields": [problem]}, status_code=422)
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

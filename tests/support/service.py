@@ -37,7 +37,7 @@ class RunningService:
     """
 
     def __init__(self, root: Path, env: dict[str, str] | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", *, replay_origin: bool = True) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir = root / "data"
@@ -55,7 +55,7 @@ class RunningService:
             self.archive.env.pop(key, None)
         self.host = host
         self.port = free_port()
-        self.replay_port = free_port()
+        self.replay_port = free_port() if replay_origin else 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = root / "serve.log"
         self.client = httpx.Client(base_url=self.url, timeout=10)
@@ -67,8 +67,8 @@ class RunningService:
 
     @property
     def replay_url(self) -> str:
-        """The replay origin (``/web/`` is answered there)."""
-        return f"http://127.0.0.1:{self.replay_port}"
+        """The replay origin (``/web/`` is answered there): its own, or the API's."""
+        return f"http://127.0.0.1:{self.replay_port}" if self.replay_port else self.url
 
     def process_env(self) -> dict[str, str]:
         return {**environ_without_settings(), **self.archive.env}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
+from archive.models import MAX_ID
 from archive.search import DEFAULT_LIMIT, MAX_LIMIT, get_article, search_articles
 from scheduler.views import ArticleSummary
 from scheduler.web.deps import ServiceDep
+from scheduler.web.errors import error_responses
 from scheduler.web.schemas import ArticleDetail, ArticleList
 
 router = APIRouter(prefix="/api/v1/articles", tags=["articles"])
@@ -16,7 +18,7 @@ DateBound = Annotated[str | None, Query(
     max_length=40, description="YYYY, YYYY-MM, YYYY-MM-DD or ISO 8601 date-time; inclusive")]
 
 
-@router.get("", response_model=ArticleList)
+@router.get("", response_model=ArticleList, responses=error_responses(422))
 def list_articles(
     service: ServiceDep,
     q: Annotated[str | None, Query(
@@ -39,8 +41,9 @@ def list_articles(
                            next_cursor=page.next_cursor)
 
 
-@router.get("/{article_id}", response_model=ArticleDetail)
-def show_article(article_id: int, service: ServiceDep) -> ArticleDetail:
+@router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404, 422))
+def show_article(article_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+                 service: ServiceDep) -> ArticleDetail:
     """The article, the capture it came from, its WARC record and replay links."""
     with service.catalog.session() as session:
         return ArticleDetail.from_hit(get_article(session, article_id))

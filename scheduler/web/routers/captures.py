@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select, tuple_
 
 from archive.cdx_query import match_clause
-from archive.models import Capture, WarcFile
+from archive.models import MAX_ID, Capture, WarcFile
 from scheduler.views import CaptureOut
 from scheduler.web.deps import ServiceDep
-from scheduler.web.errors import Unprocessable
+from scheduler.web.errors import Unprocessable, error_responses
 from scheduler.web.schemas import CaptureList
 
 router = APIRouter(prefix="/api/v1/captures", tags=["captures"])
@@ -28,13 +28,15 @@ def encode_cursor(c: Capture) -> str:
 def decode_cursor(cursor: str) -> tuple[str, str, int]:
     try:
         surt, timestamp, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not 0 <= int(ident) <= MAX_ID:
+            raise ValueError(ident)
         return str(surt), str(timestamp), int(ident)
     except (ValueError, TypeError):
         raise Unprocessable("cursor: not a next_cursor value returned by this endpoint",
                             field="cursor") from None
 
 
-@router.get("", response_model=CaptureList)
+@router.get("", response_model=CaptureList, responses=error_responses(422))
 def list_captures(
     service: ServiceDep,
     url: Annotated[str, Query(min_length=1, max_length=2048)],

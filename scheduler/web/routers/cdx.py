@@ -14,11 +14,12 @@ from fastapi.responses import StreamingResponse
 
 from archive.cdx_query import CdxQuery, lines
 from scheduler.web.deps import ServiceDep
+from scheduler.web.errors import error_responses
 
 router = APIRouter(tags=["cdx"])
 
 TEXT_RESPONSES = {200: {"description": "One line per capture", "content": {
-    "text/x-cdxj": {}, "text/x-ndjson": {}, "text/plain": {}}}}
+    "text/x-cdxj": {}, "text/x-ndjson": {}, "text/plain": {}}}, **error_responses(400)}
 
 
 # The parameters are declared for the OpenAPI page only: they are read (and checked, with a

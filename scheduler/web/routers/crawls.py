@@ -8,23 +8,26 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 
 from archive import ledger
-from archive.models import CrawlJob, Site
+from archive.models import MAX_ID, CrawlJob, Site
 from scheduler.sites import get_site
+from scheduler.urlcheck import check_crawl_urls
 from scheduler.web.deps import (
     CrawlRateLimit,
+    JobId,
     ServiceDep,
     Writer,
-    check_crawl_urls,
     job_out,
     queue_job,
 )
+from scheduler.web.errors import WRITE_ERRORS, error_responses
 from scheduler.web.schemas import CrawlLimits, CrawlRequest, JobList, JobOut
 
 router = APIRouter(prefix="/api/v1/crawls", tags=["crawls"])
 
 
 @router.post("", status_code=202, response_model=JobOut,
-             responses={200: {"description": "an identical job is already queued or running"}})
+             responses={200: {"description": "an identical job is already queued or running"},
+                        **error_responses(*WRITE_ERRORS, 404, 429)})
 def create_crawl(
     body: CrawlRequest, response: Response, service: ServiceDep, identity: Writer,
     limiter: CrawlRateLimit,
@@ -33,7 +36,7 @@ def create_crawl(
     """Queue a crawl of URLs or of a site; returns the job (or the identical active one)."""
     limiter.check(identity)
     limits = body.limits
-    check_crawl_urls(service, {"urls": body.urls})
+    check_crawl_urls({"urls": body.urls}, service.policy)
     with ledger.enqueue_session(service.catalog) as session:
         site = None
         if body.site is not None:
@@ -53,14 +56,15 @@ def create_crawl(
     return out
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=error_responses(422))
 def list_crawls(
     service: ServiceDep,
     status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")]
     = None,
     site: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")]
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                        description="next_cursor of the previous page")]
     = None,
 ) -> JobList:
     query = select(CrawlJob).order_by(CrawlJob.id.desc()).limit(limit + 1)
@@ -76,14 +80,15 @@ def list_crawls(
     return JobList(items=items, next_cursor=items[-1].id if len(jobs) > limit else None)
 
 
-@router.get("/{job_id}", response_model=JobOut)
-def get_crawl(job_id: int, service: ServiceDep) -> JobOut:
+@router.get("/{job_id}", response_model=JobOut, responses=error_responses(404, 422))
+def get_crawl(job_id: JobId, service: ServiceDep) -> JobOut:
     with service.catalog.session() as session:
         return job_out(session, ledger.get_job(session, job_id))
 
 
-@router.post("/{job_id}/cancel", status_code=202, response_model=JobOut)
-def cancel_crawl(job_id: int, service: ServiceDep, _: Writer) -> JobOut:
+@router.post("/{job_id}/cancel", status_code=202, response_model=JobOut,
+             responses=error_responses(*WRITE_ERRORS, 404, 409))
+def cancel_crawl(job_id: JobId, service: ServiceDep, _: Writer) -> JobOut:
     """Cancel a queued job, or stop a running one (SIGTERM, then SIGKILL after a grace)."""
     with service.catalog.session() as session:
         out = job_out(session, ledger.request_cancel(session, job_id))

@@ -15,7 +15,7 @@ from archive.catalog import Catalog
 from archive.models import Capture
 from archive.snapshot import list_captures
 from scheduler.web.deps import ServiceDep
-from scheduler.web.errors import NotFound
+from scheduler.web.errors import NotFound, error_responses
 from scheduler.web.wayback import LINK_FORMAT, MementoUrls, archived_url, http_date
 
 router = APIRouter(tags=["memento"])
@@ -30,7 +30,7 @@ def _captures(catalog: Catalog, url: str) -> list[Capture]:
 
 
 @router.get("/timemap/link/{url:path}", response_class=Response,
-            responses={200: {"content": {LINK_FORMAT: {}}}})
+            responses={200: {"content": {LINK_FORMAT: {}}}, **error_responses(400, 404)})
 def timemap_link(request: Request, url: str, service: ServiceDep) -> Response:
     """TimeMap in link format: original, self, timegate, then every memento oldest first
     (``first``/``last`` marked)."""
@@ -55,7 +55,7 @@ def _iso(timestamp: str) -> str:
     return datetime.strptime(timestamp, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@router.get("/timemap/json/{url:path}")
+@router.get("/timemap/json/{url:path}", responses=error_responses(400, 404))
 def timemap_json(request: Request, url: str, service: ServiceDep) -> JSONResponse:
     """TimeMap as JSON (the Memento aggregator's shape): original_uri, timegate_uri,
     timemap_uri and mementos {first, last, list} with ISO 8601 datetimes."""

@@ -40,7 +40,7 @@ from archive.snapshot import (
 from scheduler.service import Service
 from scheduler.views import CaptureOut
 from scheduler.web.deps import ServiceDep
-from scheduler.web.errors import ApiError, NotFound
+from scheduler.web.errors import ApiError, NotFound, error_responses
 from scheduler.web.schemas import ArticleOut, ArticleView
 from scheduler.web.wayback import (
     MementoUrls,
@@ -60,14 +60,14 @@ SEGMENT = re.compile(r"(?P<timestamp>\d+)(?P<modifier>[a-z]+_)?")
 HTML_MIMES = frozenset({"text/html", "application/xhtml+xml"})
 # Archived content never acts with the archive's authority: every replay is a sandbox (an
 # opaque origin: no cookies, storage or same-origin requests of this service, no scripts,
-# no forms) that loads only from this service. The rewritten view may open links in new
-# tabs; a raw replay is the bytes as captured, inert.
+# no forms, no fetch, beacon or ping) that loads only from this service. The rewritten view
+# may open links in new tabs; a raw replay is the bytes as captured, inert.
 VIEW_POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox; "
                "default-src 'self' 'unsafe-inline' data: blob:; script-src 'none'; "
-               "object-src 'none'; form-action 'none'; base-uri 'self'; "
+               "connect-src 'none'; object-src 'none'; form-action 'none'; base-uri 'self'; "
                "frame-ancestors 'self'")
 RAW_POLICY = ("sandbox; default-src 'self' 'unsafe-inline' data: blob:; script-src 'none'; "
-              "object-src 'none'; form-action 'none'; base-uri 'none'; "
+              "connect-src 'none'; object-src 'none'; form-action 'none'; base-uri 'none'; "
               "frame-ancestors 'self'")
 # Replays are public archive content, read without credentials: any origin may load them,
 # which the sandboxed view needs for its fonts (CORS-mode requests from an opaque origin).
@@ -78,10 +78,9 @@ BANNER_STYLE = ("all:initial;display:block;position:relative;z-index:2147483647;
 
 
 @router.get("/web/{path:path}", response_class=Response,
-            responses={302: {"description": "to the closest capture (or memento)"},
-                       400: {"description": "bad timestamp, modifier or date"},
-                       404: {"description": "not in the archive"},
-                       503: {"description": "the WARC record cannot be read"}})
+            responses={302: {"description": "to the closest capture (or memento), or to "
+                                            "the replay origin"},
+                       **error_responses(400, 404, 503)})
 def web(request: Request, path: str, service: ServiceDep,
         accept_datetime: Annotated[str | None, Header()] = None) -> Response:
     """``/web/{timestamp}{modifier}/{url}`` replays a capture; ``/web/{url}`` is the Memento

@@ -12,7 +12,9 @@ from scheduler.schedules import next_run
 from scheduler.service import Service
 from scheduler.site_definitions import SiteIn, SitePatch
 from scheduler.sites import create_site, get_site, update_site
-from scheduler.web.deps import CrawlRateLimit, ServiceDep, Writer, check_crawl_urls, queue_job
+from scheduler.urlcheck import check_crawl_urls
+from scheduler.web.deps import CrawlRateLimit, ServiceDep, Writer, queue_job
+from scheduler.web.errors import WRITE_ERRORS, error_responses
 from scheduler.web.schemas import JobOut, SiteOut
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
@@ -33,10 +35,11 @@ def list_sites(service: ServiceDep) -> list[SiteOut]:
                 for s in session.scalars(select(Site).order_by(Site.name))]
 
 
-@router.post("", status_code=201, response_model=SiteOut)
+@router.post("", status_code=201, response_model=SiteOut,
+             responses=error_responses(*WRITE_ERRORS, 409))
 def add_site(body: SiteIn, response: Response, service: ServiceDep, _: Writer) -> SiteOut:
-    check_crawl_urls(service, {"start_urls": body.start_urls, "feeds": body.feeds,
-                               "sitemaps": body.sitemaps})
+    check_crawl_urls({"start_urls": body.start_urls, "feeds": body.feeds,
+                               "sitemaps": body.sitemaps}, service.policy)
     with service.catalog.session() as session:
         create_site(session, body)
     service.sync_schedules()
@@ -45,17 +48,18 @@ def add_site(body: SiteIn, response: Response, service: ServiceDep, _: Writer) -
         return site_out(service, session, get_site(session, body.name))
 
 
-@router.get("/{name}", response_model=SiteOut)
+@router.get("/{name}", response_model=SiteOut, responses=error_responses(404))
 def show_site(name: str, service: ServiceDep) -> SiteOut:
     with service.catalog.session() as session:
         return site_out(service, session, get_site(session, name))
 
 
-@router.patch("/{name}", response_model=SiteOut)
+@router.patch("/{name}", response_model=SiteOut,
+              responses=error_responses(*WRITE_ERRORS, 404))
 def change_site(name: str, body: SitePatch, service: ServiceDep, _: Writer) -> SiteOut:
     """Change some fields; a new schedule takes effect at once."""
-    check_crawl_urls(service, {"start_urls": body.start_urls, "feeds": body.feeds,
-                               "sitemaps": body.sitemaps})
+    check_crawl_urls({"start_urls": body.start_urls, "feeds": body.feeds,
+                               "sitemaps": body.sitemaps}, service.policy)
     with service.catalog.session() as session:
         update_site(session, name, body)
     service.sync_schedules()
@@ -63,7 +67,7 @@ def change_site(name: str, body: SitePatch, service: ServiceDep, _: Writer) -> S
         return site_out(service, session, get_site(session, name))
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", status_code=204, responses=error_responses(401, 403, 404))
 def remove_site(name: str, service: ServiceDep, _: Writer) -> Response:
     """Remove a site and its schedule; its archived captures and jobs stay."""
     with service.catalog.session() as session:
@@ -72,7 +76,9 @@ def remove_site(name: str, service: ServiceDep, _: Writer) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/crawl", status_code=202, response_model=JobOut)
+@router.post("/{name}/crawl", status_code=202, response_model=JobOut,
+             responses={200: {"description": "the site's crawl is already queued or running"},
+                        **error_responses(*WRITE_ERRORS, 404, 429)})
 def crawl_site(name: str, request: Request, response: Response, service: ServiceDep,
                identity: Writer, limiter: CrawlRateLimit) -> JobOut:
     limiter.check(identity)

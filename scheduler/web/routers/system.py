@@ -14,7 +14,8 @@ from scheduler.web.deps import ServiceDep
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses={503: {"description": "the catalog or the storage does "
+                                                     "not answer; `checks` says which"}})
 def healthz(service: ServiceDep) -> JSONResponse:
     """200 when the catalog and the storage answer; 503 naming what does not."""
     checks: dict[str, str] = {}
@@ -36,7 +37,8 @@ def healthz(service: ServiceDep) -> JSONResponse:
                         status_code=200 if healthy else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={
+    200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry),
                     media_type=CONTENT_TYPE_LATEST)

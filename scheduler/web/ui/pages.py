@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from archive import ledger
+from archive.models import MAX_ID
 from archive.search import ArticleNotFound, SearchError, get_article, search_articles
 from scheduler import schedules
 from scheduler.sites import SiteNotFound, get_site
@@ -62,8 +63,11 @@ def site_page(name: str, request: Request, service: ServiceDep) -> HTMLResponse:
 
 @router.get("/ui/jobs/{job_id}")
 def job_page(job_id: int, request: Request, service: ServiceDep,
-             after: Annotated[int, Query(ge=0, description="last capture id shown")] = 0
+             after: Annotated[int, Query(ge=0, le=MAX_ID, description="last capture id shown")]
+             = 0
              ) -> HTMLResponse:
+    if not 1 <= job_id <= MAX_ID:
+        return not_found(request, f"There is no crawl job {job_id}.")
     with service.catalog.session() as session:
         try:
             job = ledger.get_job(session, job_id)
@@ -118,6 +122,8 @@ def captures_page(request: Request, service: ServiceDep, url: str = "",
 
 @router.get("/ui/articles/{article_id}")
 def article_page(article_id: int, request: Request, service: ServiceDep) -> HTMLResponse:
+    if not 1 <= article_id <= MAX_ID:
+        return not_found(request, f"There is no article {article_id}.")
     with service.catalog.session() as session:
         try:
             hit = get_article(session, article_id)
