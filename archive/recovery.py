@@ -176,17 +176,7 @@ def finish_file(catalog: Catalog, path: Path, report: RecoveryReport) -> ClosedW
             f.truncate(keep)
             f.flush()
             os.fsync(f.fileno())
-    entries: list[CdxjEntry] = []
-    captures: list[dict[str, Any]] = []
-    articles: list[tuple[str, dict[str, Any]]] = []
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for item in _records(f, members, sha):
-            if (found := _capture_row(item, filename)) is not None:
-                entries.append(found[0])
-                captures.append(found[1])
-            elif (article := _article_row(item)) is not None:
-                articles.append(article)
+    entries, captures, articles, sha = _index(path, filename, members)
     with catalog.session() as session:
         row = session.scalar(select(WarcFile).where(WarcFile.filename == filename))
         if row is None:
@@ -224,6 +214,35 @@ def finish_file(catalog: Catalog, path: Path, report: RecoveryReport) -> ClosedW
                    size - keep, dropped, len(captures))
     return ClosedWarc(path=final, cdxj_path=index, size=keep, sha256=sha.hexdigest(),
                       records=len(members))
+
+
+def _index(path: Path, filename: str, members: list[tuple[int, int]]) -> tuple[
+        list[CdxjEntry], list[dict[str, Any]], list[tuple[str, dict[str, Any]]], Any]:
+    """The CDXJ entries, capture rows and article rows of the complete records ``members``
+    of the WARC at ``path``, and the SHA-256 of those bytes."""
+    entries: list[CdxjEntry] = []
+    captures: list[dict[str, Any]] = []
+    articles: list[tuple[str, dict[str, Any]]] = []
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for item in _records(f, members, sha):
+            if (found := _capture_row(item, filename)) is not None:
+                entries.append(found[0])
+                captures.append(found[1])
+            elif (article := _article_row(item)) is not None:
+                articles.append(article)
+    return entries, captures, articles, sha
+
+
+def catalogue_complete_records(catalog: Catalog, path: Path, filename: str) -> int:
+    """Add the catalog rows the complete records at the start of ``path`` (a copy of WARC
+    ``filename``, e.g. of a damaged stored object) lack; returns how many captures."""
+    with path.open("rb") as f:
+        members = complete_members(f)
+    _, captures, articles, _ = _index(path, filename, members)
+    with catalog.session() as session:
+        row = session.scalar(select(WarcFile).where(WarcFile.filename == filename))
+        return _catalogue(session, row, captures, articles) if row is not None else 0
 
 
 def _drop_past(session: Session, row: WarcFile, keep: int) -> int:

@@ -6,10 +6,11 @@ scripts, ``im_`` for images, media, icons and CSS ``url()``, ``if_`` for frames.
 resolved against the page URL (or its ``<base href>``) first; ``data:``, ``javascript:``,
 ``mailto:`` and fragment-only links are left alone. HTML is parsed with lxml
 (``iterlinks`` finds the URL attributes, meta refresh, ``<style>`` and ``style=``;
-``srcset``, ``poster``, ``formaction``, ``xlink:href`` and the document inside ``srcdoc`` are
-handled here). Attributes that only act on the live web or on the archive's origin are
-removed: ``ping`` (a POST on every click), ``manifest``, ``integrity`` (a rewritten resource
-no longer matches its hash), and ``<meta http-equiv="set-cookie">``; the charset comes from w3lib's
+``srcset``, ``poster`` and the document inside ``srcdoc`` are handled here; lxml's list
+includes ``formaction`` and ``xlink:href``). Attributes that only act on the live web or on
+the archive's origin are removed: ``ping`` (a POST on every click), ``manifest``,
+``integrity`` (a rewritten resource no longer matches its hash), and ``<meta
+http-equiv="set-cookie">``. The charset comes from w3lib's
 ``html_to_unicode`` (BOM, then Content-Type, then ``<meta>``), as Scrapy decodes pages.
 """
 
@@ -35,8 +36,8 @@ REPLAYABLE_SCHEMES = ("http", "https")
 INERT_ATTRIBUTES = ("ping", "manifest", "integrity")
 
 PAGE, STYLESHEET, SCRIPT, IMAGE, FRAME = "", "cs_", "js_", "im_", "if_"
-MEDIA_TAGS = frozenset({"img", "image", "input", "source", "video", "audio", "track", "embed",
-                        "object", "applet", "body", "table", "td", "th"})
+MEDIA_TAGS = frozenset({"img", "image", "use", "input", "source", "video", "audio", "track",
+                        "embed", "object", "applet", "body", "table", "td", "th"})
 
 
 @dataclass(frozen=True)
@@ -188,11 +189,6 @@ class Rewriter:
                     element.set(attribute, self.srcset(element.get(attribute, "")))
             if element.get("poster"):
                 element.set("poster", self.url(element.get("poster", ""), IMAGE))
-            if element.get("formaction"):
-                element.set("formaction", self.url(element.get("formaction", "")))
-            if element.get("xlink:href"):
-                element.set("xlink:href", self.url(element.get("xlink:href", ""),
-                                                   _modifier(element)))
             if element.get("srcdoc") is not None:
                 inner = Rewriter(self.urls, self.timestamp, self.base)
                 element.set("srcdoc", inner.html(element.get("srcdoc", "").encode("utf-8"),

@@ -12,6 +12,7 @@ from archive.archiver import ship_closed_warc
 from archive.catalog import Catalog
 from archive.layout import OPEN_SUFFIX, WARC_KEY_PREFIX, cdxj_path, warc_key
 from archive.models import MultipartUpload, WarcFile, WarcState
+from archive.recovery import catalogue_complete_records
 from archive.storage import CHUNK_SIZE, Storage, StorageError
 from archive.warc import ClosedWarc
 
@@ -46,6 +47,7 @@ class VerifyReport:
     sha256_mismatch: list[str] = field(default_factory=list)
     unknown_objects: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    recatalogued: int = 0  # captures of intact records of damaged files the catalog lacked
 
     @property
     def problems(self) -> int:
@@ -125,3 +127,22 @@ def _repair(catalog: Catalog, storage: Storage, spool_dir: Path, row: WarcFile,
     with catalog.session() as session:
         session.execute(update(WarcFile).where(WarcFile.id == row.id)
                         .values(state=WarcState.DAMAGED))
+    report.recatalogued += _catalogue_intact(catalog, storage, spool_dir, row)
+
+
+def _catalogue_intact(catalog: Catalog, storage: Storage, spool_dir: Path,
+                      row: WarcFile) -> int:
+    """The WARC is the source of truth even when damaged: its complete records before the
+    damage get the catalog rows they lack (a copy is read into the spool, then removed)."""
+    key = row.storage_key or warc_key(row.filename)
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    copy = spool_dir / f".{row.filename}.verify"
+    try:
+        with storage.open(key) as stream, copy.open("wb") as out:
+            while chunk := stream.read(CHUNK_SIZE):
+                out.write(chunk)
+        return catalogue_complete_records(catalog, copy, row.filename)
+    except StorageError:
+        return 0  # nothing stored to read: the row says damaged, its captures say why
+    finally:
+        copy.unlink(missing_ok=True)

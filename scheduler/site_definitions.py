@@ -9,11 +9,10 @@ name the field.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from crawler.discovery import parse_duration
 
@@ -94,6 +93,14 @@ class SiteIn(SiteFields):
         return self
 
 
+def _not_null(schema: dict[str, Any]) -> None:
+    """JSON schema of an optional field that may be left out but not sent as null."""
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if branches:
+        schema.update(branches[0])
+    schema.pop("default", None)
+
+
 _REQUIRED_SCALARS = frozenset({"max_depth", "max_pages", "enabled"})
 
 
@@ -108,10 +115,11 @@ class SitePatch(BaseModel):
     allow: list[str] | None = None
     deny: list[str] | None = None
     # numbers and switches cannot be cleared: the schema says so (no null), _nulls checks
-    max_depth: Annotated[int, Field(ge=0, le=20)] | SkipJsonSchema[None] = None
-    max_pages: Annotated[int, Field(ge=1, le=1_000_000)] | SkipJsonSchema[None] = None
+    max_depth: int | None = Field(default=None, ge=0, le=20, json_schema_extra=_not_null)
+    max_pages: int | None = Field(default=None, ge=1, le=1_000_000,
+                                  json_schema_extra=_not_null)
     schedule: Schedule | None = None
-    enabled: bool | SkipJsonSchema[None] = None
+    enabled: bool | None = Field(default=None, json_schema_extra=_not_null)
     refresh: list[str] | None = Field(default=None, max_length=10)
     horizon: str | None = None
     article_patterns: list[str] | None = None

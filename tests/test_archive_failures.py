@@ -18,8 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import OperationalError
 
+from archive.archiver import Archiver
+from archive.catalog import Catalog
+from archive.config import ArchiveSettings
 from archive.models import Capture, CrawlJob, JobStatus, WarcFile
 from archive.recovery import complete_members
 from archive.snapshot import load_snapshot
@@ -28,7 +32,7 @@ from tests.support.bulk_site import BulkSite
 from tests.support.cli import Archive
 from tests.support.disks import grow, small_disk
 from tests.support.harness import environ_without_settings, wait_until
-from tests.support.warc import captured_records, warcio_check
+from tests.support.warc import ClockedWriter, captured_records, exchange, warcio_check
 
 pytestmark = pytest.mark.slow
 
@@ -238,8 +242,13 @@ def test_repair_of_a_truncated_warc_keeps_every_record_before_the_cut_readable(
     cut = records[urls[3]][0] + records[urls[3]][1] // 2  # in the middle of page 3's record
     with stored.open("r+b") as f:
         f.truncate(cut)
+    catalog = archive.catalog()  # and the catalog lost the rows of pages 1 and 2
+    with catalog.session() as session:
+        session.execute(delete(Capture).where(Capture.url.in_(urls[1:3])))
+    catalog.dispose()
     report = archive.cli("storage", "verify", "--repair", "--json", expect=1).json()
     assert report["size_mismatch"] == [stored.name] and report["repaired"] == []
+    assert report["recatalogued"] == 2  # the WARC is the source of truth
     for n, url in enumerate(urls):
         result = archive.cli("snapshot", url, "--raw", expect=None)
         if records[url][0] + records[url][1] <= cut:
@@ -248,3 +257,24 @@ def test_repair_of_a_truncated_warc_keeps_every_record_before_the_cut_readable(
             assert result.returncode == 1
             assert only_error_line(result.stderr).startswith(
                 f"error: {stored.name} is damaged in storage and this record is not intact")
+
+
+# -- a catalog flush that fails keeps its rows ---------------------------------------------------
+
+
+def test_a_failed_catalog_flush_keeps_its_rows_for_the_next(tmp_path: Path) -> None:
+    config = ArchiveSettings(data_dir=tmp_path / "data")
+    catalog = Catalog(config.database_url)
+    archiver = Archiver(catalog, config.open_storage(), ClockedWriter(config.spool_dir))
+    written = [archiver.archive(exchange(f"http://n.example/{n}")).record_id for n in range(3)]
+    with catalog.engine.begin() as conn:  # the catalog cannot take them for a while
+        conn.execute(text("ALTER TABLE captures RENAME TO captures_away"))
+    with pytest.raises(OperationalError):
+        archiver.flush()
+    with catalog.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE captures_away RENAME TO captures"))
+    archiver.flush()  # the next flush commits what the failed one could not
+    with catalog.session() as session:
+        assert sorted(session.scalars(select(Capture.record_id))) == sorted(written)
+    archiver.close()
+    catalog.dispose()

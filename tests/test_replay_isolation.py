@@ -12,11 +12,13 @@ import re
 from typing import Any
 
 import httpx
+import lxml.html
 import pytest
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
+from archive.rewrite import ArchiveUrls, Rewriter
 from scheduler.demo.server import DemoSite
 from tests.support.browser import chromium_page
 from tests.support.pages import LocalPages
@@ -156,3 +158,26 @@ def test_another_origin_cannot_make_the_service_write(service: RunningService,
     same_origin = httpx.post(target, json={}, headers={"Origin": service.url,
                                                        "Sec-Fetch-Site": "same-origin"})
     assert same_origin.status_code == 202, same_origin.text
+
+
+def test_the_rewriter_leaves_no_attribute_that_acts_outside_the_archive() -> None:
+    page = b"""<!DOCTYPE html><html manifest="/app.appcache"><head>
+<meta http-equiv="Set-Cookie" content="meta=1; path=/">
+<link rel="stylesheet" href="s.css" integrity="sha384-abc"></head><body>
+<a id="a" href="next.html" ping="/track https://tracker.example/p">next</a>
+<form action="/search"><button id="b" formaction="/post">go</button></form>
+<svg><use id="u" xlink:href="/sprite.svg#icon"></use></svg>
+<iframe id="f" srcdoc="&lt;a href='inner.html' ping='/t'&gt;in&lt;/a&gt;"></iframe>
+</body></html>"""
+    rewriter = Rewriter(ArchiveUrls("/web/"), T2, f"{SITE}/a/page.html")
+    doc = lxml.html.fromstring(rewriter.html(page, "text/html; charset=utf-8"))
+    web = f"/web/{T2}"
+    assert doc.xpath("//@ping | //@manifest | //@integrity") == []
+    assert doc.xpath("//meta[@http-equiv]") == []
+    assert doc.get_element_by_id("a").get("href") == f"{web}/{SITE}/a/next.html"
+    assert doc.xpath("//form/@action") == [f"{web}/{SITE}/search"]
+    assert doc.get_element_by_id("b").get("formaction") == f"{web}/{SITE}/post"
+    assert doc.get_element_by_id("u").get("xlink:href") == f"{web}im_/{SITE}/sprite.svg#icon"
+    inner = lxml.html.fromstring(doc.get_element_by_id("f").get("srcdoc"))
+    assert inner.xpath("//a/@href") == [f"{web}/{SITE}/a/inner.html"]
+    assert inner.xpath("//@ping") == []

@@ -74,5 +74,8 @@ def verify(
                      "repaired"):
             for name in getattr(report, kind):
                 out.print(f"  {kind.replace('_', ' ')}: {name}")
+        if report.recatalogued:
+            out.print(f"  catalogued {report.recatalogued} capture(s) of intact records the "
+                      "catalog lacked")
     if report.problems and not (repair and len(report.repaired) == report.problems):
         raise typer.Exit(1)

@@ -47,13 +47,14 @@ def require_writer(request: Request) -> str:
     A page therefore cannot make a loopback ``serve`` without a token start a crawl (a form
     post, a link's ``ping``, a beacon), and with a token, its browser has none to send."""
     _refuse_cross_site(request)
+    identity = _identity(request)
     if request.method in ("POST", "PUT", "PATCH"):
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != "application/json" and not media.endswith("+json"):
             raise UnsupportedMediaType(
                 f"write requests carry JSON: send 'Content-Type: application/json' (and a "
                 f"JSON body, '{{}}' when there is nothing to say), not {media or 'no type'!r}")
-    return _identity(request)
+    return identity
 
 
 def _refuse_cross_site(request: Request) -> None:
