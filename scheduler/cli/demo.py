@@ -46,15 +46,16 @@ def demo(
             out.print(f"  newsarchive snapshot {example} --text")
             out.print(f"  newsarchive snapshot {example} --raw > page.html")
         if keep_serving:
+            stop = stop_on_signals()
             err.print(f"serving {site.url}/ until Ctrl-C (or SIGTERM)")
-            wait_for_stop()
+            while not stop.wait(3600):  # a timed wait: signals are handled while waiting
+                pass
 
 
-def wait_for_stop() -> None:
-    """Block until Ctrl-C or SIGTERM. The crawl (Scrapy) left its own handlers installed,
-    which only stop a reactor that has already stopped."""
+def stop_on_signals() -> threading.Event:
+    """An event Ctrl-C or SIGTERM sets, from now on. The crawl (Scrapy) left its own
+    handlers installed, which only stop a reactor that has already stopped."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(3600):  # a timed wait: signals are handled while waiting
-        pass
+    return stop
