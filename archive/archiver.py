@@ -104,6 +104,8 @@ class Archiver:
         self._file_ids: dict[str, int] = {}
         self._pending_captures: list[dict[str, Any]] = []
         self._pending_articles: list[dict[str, Any]] = []
+        # the last flush failed: only the caller's periodic flush retries (not every record)
+        self._flush_failing = False
         # Closed files are stored off the caller's thread: a 1 GB copy must not stall a crawl.
         self._shipper = ThreadPoolExecutor(1, thread_name_prefix="warc-ship")
         writer.on_open = self._file_opened
@@ -144,7 +146,7 @@ class Archiver:
             "length": response.length,
             "truncated": exchange.truncated,
         })
-        if len(self._pending_captures) >= self.batch_size:
+        if len(self._pending_captures) >= self.batch_size and not self._flush_failing:
             try:
                 self.flush()
             except SQLAlchemyError as exc:
@@ -160,7 +162,15 @@ class Archiver:
         capture."""
         if exchange.truncated or not exchange.body:
             return None
-        latest = self._latest.get(key) or self._latest_in_catalog(key)
+        latest = self._latest.get(key)
+        if latest is None:
+            try:
+                latest = self._latest_in_catalog(key)
+            except SQLAlchemyError as exc:
+                # a full record instead of a revisit loses nothing; the catalog's failure
+                # is for the flush to judge (it retries, then stops the crawl)
+                logger.warning("revisit lookup failed, writing the full response: %s", exc)
+                self._close_lookups()
         if latest is None or latest.status != exchange.status:
             return None
         return latest.original if latest.original.payload_digest == digest else None
@@ -216,6 +226,7 @@ class Archiver:
             return
         self.writer.flush()  # rows are committed only once their bytes are readable
         captures, articles = self._pending_captures, self._pending_articles
+        self._flush_failing = True
         with self.catalog.session() as session:
             if captures:
                 session.execute(Capture.__table__.insert(), captures)
@@ -227,6 +238,7 @@ class Archiver:
                 rows = [{k: v for k, v in a.items() if k != "capture_record_id"}
                         | {"capture_id": ids[a["capture_record_id"]]} for a in articles]
                 session.execute(Article.__table__.insert(), rows)
+        self._flush_failing = False
         self._pending_captures, self._pending_articles = [], []
 
     def close(self) -> None:
@@ -238,9 +250,12 @@ class Archiver:
             self.flush()
         finally:
             self._shipper.shutdown(wait=True)
-            if self._lookups is not None:
-                self._lookups.close()
-                self._lookups = None
+            self._close_lookups()
+
+    def _close_lookups(self) -> None:
+        if self._lookups is not None:
+            self._lookups.close()
+            self._lookups = None
 
     # -- file lifecycle ---------------------------------------------------------------------
     def _file_opened(self, filename: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,12 +91,24 @@ class Catalog:
             self.engine = make_engine(url)
             if upgrade:
                 migrate(self.engine)
-        except (SQLAlchemyError, OSError) as exc:
+        except CommandError as exc:  # alembic: the schema's revision is not one of ours
+            raise CatalogError(f"cannot open the catalog {shown(url)}: {exc}; was it made by "
+                               "a newer newsarchive?") from None
+        except (SQLAlchemyError, OSError, ValueError, ImportError) as exc:
+            # ValueError: a malformed URL; ImportError: a database driver not installed
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise CatalogError(f"cannot open the catalog {shown(url)}: {reason} (the catalog "
                                "is NEWSARCHIVE_DATABASE_URL, by default "
                                "NEWSARCHIVE_DATA_DIR/catalog.sqlite)") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def local_file(self) -> Path | None:
+        """The database file of an SQLite catalog (None for a server or in-memory one)."""
+        if self.engine.dialect.name != "sqlite" or self.engine.url.database in (None, "",
+                                                                                ":memory:"):
+            return None
+        return Path(self.engine.url.database)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

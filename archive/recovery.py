@@ -117,10 +117,15 @@ class _Record:
 
 
 def _records(stream: IO[bytes], members: list[tuple[int, int]], sha: Any) -> Iterator[_Record]:
+    """The parseable records among ``members``; a complete gzip member that holds no
+    readable WARC record stays in the file (it is its bytes) but is not catalogued."""
     for offset, length in members:
         data = stream.read(length)
         sha.update(data)
-        yield _Record(offset, length, parse_record(data))
+        try:
+            yield _Record(offset, length, parse_record(data))
+        except StorageError as exc:
+            logger.warning("record at offset %d is not catalogued: %s", offset, exc)
 
 
 def _capture_row(item: _Record, filename: str) -> tuple[CdxjEntry, dict[str, Any]] | None:
@@ -187,13 +192,15 @@ def finish_file(catalog: Catalog, path: Path, report: RecoveryReport) -> ClosedW
         if not members:
             session.delete(row)
         else:
-            report.added_captures += _catalogue(session, row, captures, articles)
+            added = _catalogue(session, row, captures, articles)
+            report.added_captures += added
             row.state, row.size, row.sha256 = WarcState.CLOSED, keep, sha.hexdigest()
             row.records, row.closed_at = len(members), utcnow()
         writer = writer_of(filename)
         job_id = row.job_id or (ledger.running_job_of(session, writer[0]) if writer else None)
-        if job_id is not None and ledger.fail_if_gone(
-                session, job_id, f"recovery finished its WARC {filename}"):
+        found = (f"recovery kept the {len(members)} complete records of its WARC {filename}"
+                 if members else f"its WARC {filename} held no complete record and was removed")
+        if job_id is not None and ledger.fail_if_gone(session, job_id, found):
             report.failed_jobs += 1
     report.truncated_bytes += size - keep
     report.dropped_captures += dropped
@@ -210,8 +217,8 @@ def finish_file(catalog: Catalog, path: Path, report: RecoveryReport) -> ClosedW
         os.replace(path, final)
     report.recovered_files += 1
     logger.warning("recovered %s: kept %d records (%d bytes), cut %d bytes, dropped %d "
-                   "captures past the cut, catalogued %d", filename, len(members), keep,
-                   size - keep, dropped, len(captures))
+                   "captures past the cut, catalogued %d the catalog lacked", filename,
+                   len(members), keep, size - keep, dropped, added)
     return ClosedWarc(path=final, cdxj_path=index, size=keep, sha256=sha.hexdigest(),
                       records=len(members))
 
@@ -226,7 +233,13 @@ def _index(path: Path, filename: str, members: list[tuple[int, int]]) -> tuple[
     sha = hashlib.sha256()
     with path.open("rb") as f:
         for item in _records(f, members, sha):
-            if (found := _capture_row(item, filename)) is not None:
+            try:
+                found = _capture_row(item, filename)
+            except (ValueError, TypeError) as exc:  # a bad date or status line
+                logger.warning("record at offset %d of %s is not catalogued: %s",
+                               item.offset, filename, exc)
+                continue
+            if found is not None:
                 entries.append(found[0])
                 captures.append(found[1])
             elif (article := _article_row(item)) is not None:
@@ -299,7 +312,7 @@ def recover_spool(catalog: Catalog, storage: Storage, spool_dir: Path, *,
         handled.add(path.name.removesuffix(OPEN_SUFFIX))
         try:
             closed = finish_file(catalog, path, report)
-        except (OSError, SQLAlchemyError) as exc:
+        except (OSError, SQLAlchemyError, StorageError) as exc:
             report.failed_files += 1
             logger.error("could not recover %s, it stays in the spool: %s", path.name, exc)
             continue

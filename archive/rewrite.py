@@ -8,9 +8,9 @@ resolved against the page URL (or its ``<base href>``) first; ``data:``, ``javas
 (``iterlinks`` finds the URL attributes, meta refresh, ``<style>`` and ``style=``;
 ``srcset``, ``poster`` and the document inside ``srcdoc`` are handled here; lxml's list
 includes ``formaction`` and ``xlink:href``). Attributes that only act on the live web or on
-the archive's origin are removed: ``ping`` (a POST on every click), ``manifest``,
-``integrity`` (a rewritten resource no longer matches its hash), and ``<meta
-http-equiv="set-cookie">``. The charset comes from w3lib's
+the archive's origin are removed: ``ping`` (a POST on every click), ``attributionsrc``
+(a request on click or load), ``manifest``, ``integrity`` (a rewritten resource no longer
+matches its hash), and ``<meta http-equiv="set-cookie">``. The charset comes from w3lib's
 ``html_to_unicode`` (BOM, then Content-Type, then ``<meta>``), as Scrapy decodes pages.
 """
 
@@ -33,7 +33,7 @@ SRCSET_URL = re.compile(r"\S+")
 SRCSET_DESCRIPTORS = re.compile(r"[^,]*,?")
 CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 REPLAYABLE_SCHEMES = ("http", "https")
-INERT_ATTRIBUTES = ("ping", "manifest", "integrity")
+INERT_ATTRIBUTES = ("ping", "manifest", "integrity", "attributionsrc")
 
 PAGE, STYLESHEET, SCRIPT, IMAGE, FRAME = "", "cs_", "js_", "im_", "if_"
 MEDIA_TAGS = frozenset({"img", "image", "use", "input", "source", "video", "audio", "track",
@@ -50,7 +50,9 @@ class ArchiveUrls:
         return f"{self.prefix}{timestamp}{modifier}/{url}"
 
 
-def _modifier(element: etree._Element) -> str:
+def _modifier(element: etree._Element, attribute: str) -> str:
+    if attribute == "formaction":  # where a form goes: a page, whatever the element
+        return PAGE
     tag = element.tag if isinstance(element.tag, str) else ""
     if tag == "link":
         rel = (element.get("rel") or "").lower().split()
@@ -175,7 +177,7 @@ class Rewriter:
                 element.set("content", content[:pos]
                             + self.url(link) + content[pos + len(link):])
             elif attribute:
-                element.set(attribute, self.url(link, _modifier(element)))
+                element.set(attribute, self.url(link, _modifier(element, attribute)))
         for element, attribute in styles:
             if attribute is None:
                 element.text = self.css(element.text or "")

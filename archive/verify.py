@@ -69,7 +69,8 @@ def verify_storage(catalog: Catalog, storage: Storage, spool_dir: Path, *,
     every object under ``warcs/`` is catalogued. ``repair`` re-uploads a bad object when
     the spool still holds the file, and otherwise marks its row ``damaged``: its records
     that are intact (before a cut, outside a corrupt stretch) still read, the others say
-    the file is damaged. It never deletes or rewrites an object."""
+    the file is damaged; a damaged file whose object checks good again (a copy put back)
+    is marked uploaded. It never deletes or rewrites an object."""
     report = VerifyReport()
     with catalog.session() as session:
         rows = list(session.scalars(select(WarcFile).where(
@@ -81,6 +82,11 @@ def verify_storage(catalog: Catalog, storage: Storage, spool_dir: Path, *,
         problem = _check(storage, key, row.size, row.sha256)
         if problem is None:
             report.ok += 1
+            if repair and row.state == WarcState.DAMAGED:  # a good copy was put back
+                with catalog.session() as session:
+                    session.execute(update(WarcFile).where(WarcFile.id == row.id)
+                                    .values(state=WarcState.UPLOADED))
+                report.repaired.append(row.filename)
             continue
         getattr(report, problem).append(row.filename)
         if repair:

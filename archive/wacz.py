@@ -146,8 +146,16 @@ def select_site(session: Session, name: str, since: str | None = None,
 
 
 def _complete_warcs(session: Session, *conditions: Any) -> tuple[WarcSource, ...]:
+    """The closed WARC files matching ``conditions``; a WaczError if one of them is damaged
+    (a WACZ holds whole files, and one left out silently would lose its records)."""
     rows = session.scalars(select(WarcFile).where(*conditions, WarcFile.state.in_(
-        EXPORTABLE_STATES)).order_by(WarcFile.filename))
+        (*EXPORTABLE_STATES, WarcState.DAMAGED))).order_by(WarcFile.filename)).all()
+    damaged = [row.filename for row in rows if row.state == WarcState.DAMAGED]
+    if damaged:
+        raise WaczError(
+            f"{', '.join(damaged)} failed verification (`newsarchive storage verify`): a WACZ "
+            "holds whole, intact WARC files; put back a good copy of the object, then run "
+            "`newsarchive storage verify --repair`")
     return tuple(WarcSource.of(row) for row in rows)
 
 

@@ -12,3 +12,19 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 # charset_normalizer logs ~100 DEBUG records per detection and Scrapy leaves the root
 # logger at NOTSET, so creating those records costs real crawl time.
 logging.getLogger("charset_normalizer").setLevel(logging.WARNING)
+
+
+class _WithoutTraceback(logging.Filter):
+    """Drop the traceback of a log record and keep its one line.
+
+    Scrapy's robots.txt middleware logs a robots.txt that cannot be fetched (a host that
+    does not resolve or refuses) with the whole traceback of the download. It is an
+    expected outcome on the open web, not a bug: the page's own download fails the same way
+    and is recorded as a failure of the crawl."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(_WithoutTraceback())

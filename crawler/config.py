@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from scrapy.settings import BaseSettings
 
 from archive.config import ArchiveSettings, env_name
-from crawler.network_policy import parse_networks
+from crawler.network_policy import NetworkPolicy, parse_networks
 
 DEFAULT_USER_AGENT = ("newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; "
                       "news archiving crawler)")
@@ -54,9 +54,10 @@ class CrawlSettings(ArchiveSettings):
     catalog_flush_interval: float = Field(1.0, gt=0, description="Seconds between catalog "
                                           "commits during a crawl.")
     min_free_space: int = Field(
-        100_000_000, ge=0, description="Bytes that must stay free on the spool's disk: a "
-        "crawl stops (failed: `disk_full`) before going below, with room left to close its "
-        "WARC and record the outcome (as Heritrix's disk space monitor). 0: no check.")
+        100_000_000, ge=0, description="Bytes that must stay free on the spool's disk "
+        "(and an SQLite catalog's): a crawl stops (failed: `disk_full`) before going below, "
+        "with room left to close its WARC and record the outcome (as Heritrix's disk space "
+        "monitor). 0: no check.")
     catalog_retry_seconds: float = Field(
         60.0, ge=0, description="Seconds a crawl keeps retrying a catalog that fails to "
         "record what was written (a lock, a restarting server) before it stops, failed "
@@ -85,6 +86,10 @@ class CrawlSettings(ArchiveSettings):
     def _networks_parse(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    def network_policy(self) -> NetworkPolicy:
+        """The SSRF guard's policy with these settings' allowed networks."""
+        return NetworkPolicy(parse_networks(self.allowed_networks))
 
     def scrapy_settings(self) -> dict[str, Any]:
         """The Scrapy settings these values give a crawl. Locations the data directory

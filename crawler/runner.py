@@ -11,25 +11,32 @@ sitemaps, ``<link rel="alternate">`` feeds) are fetched too.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from scrapy import signals
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.log import failure_to_exc_info
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from twisted.python.failure import Failure
 
 from archive import ledger
 from archive.catalog import Catalog
 from archive.models import Article, Capture, CrawlJob, JobStatus, Site, WarcFile
 from archive.recovery import recover_spool
+from archive.storage import Storage
 from crawler.config import archive_settings
 from crawler.discovery import parse_duration
 from crawler.failures import archive_failure as classify_archive_failure
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSpider
+
+logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -103,9 +110,17 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
             on_progress(crawler.stats.get_stats())
         crawler.signals.connect(report, signal=signals.response_downloaded)
     error: str | None = None
+
+    def crawl_failed(failure: Failure) -> None:
+        # Scrapy only logs an exception of the crawl itself (e.g. the spider refusing its
+        # arguments); the job must record it, not stay running
+        nonlocal error
+        error = f"the crawl could not run: {failure.value!r}"
+        logger.error("%s", error, exc_info=failure_to_exc_info(failure))
+
     process.crawl(crawler, urls=spec.urls, feeds=spec.feeds, sitemaps=spec.sitemaps,
                   depth=spec.depth, max_pages=spec.max_pages, allow=spec.allow,
-                  deny=spec.deny, **discovery)
+                  deny=spec.deny, **discovery).addErrback(crawl_failed)
     try:
         process.start()
     except Exception as exc:  # recorded in the ledger, then re-raised
@@ -113,12 +128,22 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
         raise
     finally:
         summary = _finish_job(catalog, job_id, crawler, error)
-        if summary.archive_failure:
-            # the file this crawl's writer had to leave is finished now, if the disk lets it
-            # (else by the next recovery: the next crawl, `storage upload`, `serve`)
-            recover_spool(catalog, storage, config.spool_dir, this_process_done=True)
+        if summary.archive_failure and _recover_own_files(catalog, storage, config.spool_dir):
+            summary = _finish_job(catalog, job_id, crawler, error)  # with what it catalogued
         catalog.dispose()
     return summary
+
+
+def _recover_own_files(catalog: Catalog, storage: Storage, spool_dir: Path) -> bool:
+    """After a write error: finish the file this crawl's writer had to leave, if the disk
+    lets it now (else the next recovery does: the next crawl, `storage upload`, `serve`).
+    Whether anything was recovered."""
+    try:
+        report = recover_spool(catalog, storage, spool_dir, this_process_done=True)
+    except (OSError, SQLAlchemyError) as exc:
+        logger.error("could not recover the spool after the failure: %s", exc)
+        return False
+    return report.recovered_files > 0 or report.removed_empty > 0
 
 
 def site_discovery(catalog: Catalog, settings: Settings, spec: CrawlSpec, job_id: int,
@@ -143,9 +168,14 @@ def site_discovery(catalog: Catalog, settings: Settings, spec: CrawlSpec, job_id
     return arguments
 
 
-def _finish_job(catalog: Catalog, job_id: int, crawler: Any, error: str | None) -> CrawlSummary:
-    stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-             for k, v in (crawler.stats.get_stats() or {}).items()}
+def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
+                error: str | None) -> CrawlSummary:
+    """Record how the job ended (counted from the catalog) and summarise it."""
+    try:
+        collected = crawler.stats.get_stats()
+    except RuntimeError:  # Scrapy sets the stats when the crawl starts; it never did
+        collected = {}
+    stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in collected.items()}
     spider = crawler.spider
     failures = list(getattr(spider, "failures", []))
     errors = sum(v for k, v in stats.items() if k.startswith("newsarchive/errors/"))

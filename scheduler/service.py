@@ -23,7 +23,7 @@ from archive.catalog import Catalog
 from archive.models import Site
 from archive.recovery import RecoveryReport, recover_spool
 from archive.storage import Storage, StorageError
-from crawler.network_policy import NetworkPolicy, parse_networks
+from crawler.network_policy import NetworkPolicy
 from scheduler import schedules
 from scheduler.broker import BrokerRelay
 from scheduler.config import ServiceSettings
@@ -56,7 +56,7 @@ class Service:
         return cls(
             settings=settings, catalog=catalog, dispatcher=dispatcher,
             scheduler=schedules.make_scheduler(catalog, settings.misfire_grace_seconds),
-            policy=NetworkPolicy(parse_networks(settings.allowed_networks)),
+            policy=settings.network_policy(),
         )
 
     def __post_init__(self) -> None:

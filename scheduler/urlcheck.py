@@ -51,7 +51,11 @@ def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
     """Return ``url`` if it may be crawled; raise ValueError saying why not."""
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise ValueError(f"only http and https URLs can be crawled, not {parts.scheme!r}"
                          if parts.scheme else "not an absolute URL: give http(s)://host/...")

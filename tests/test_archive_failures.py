@@ -10,6 +10,7 @@ real CLI in a subprocess against a site of incompressible pages (tests.support.b
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -133,6 +134,44 @@ def test_a_full_disk_fails_the_crawl_and_loses_nothing(site: BulkSite, tmp_path:
         assert job(archive).status == JobStatus.FAILED
 
 
+def test_low_disk_space_under_the_catalog_stops_the_crawl(site: BulkSite, tmp_path: Path) -> None:
+    """An SQLite catalog on another disk is guarded as well: the crawl stops while the
+    catalog can still take the outcome."""
+    with small_disk(tmp_path / "catalog", "4m") as catalog_disk:
+        (catalog_disk / "ballast").write_bytes(b"\0" * 3_200_000)
+        archive = Archive(tmp_path / "data", env={
+            "NEWSARCHIVE_DATABASE_URL": f"sqlite:///{catalog_disk}/catalog.sqlite",
+            "NEWSARCHIVE_MIN_FREE_SPACE": "1000000"})
+        result = archive.cli("crawl", "--depth", "0", site.page(0), site.page(1), expect=1)
+        line = only_error_line(result.stderr)
+        assert "archiving failed (disk_full): only" in line
+        assert f"bytes free on the disk of {catalog_disk}, below" in line
+        stopped = job(archive)
+        assert stopped.status == JobStatus.FAILED
+        assert stopped.stats["archive_failure"] == "disk_full"
+        assert stopped.stats["pages"] == assert_every_record_findable(archive)
+
+
+# -- a crawl that cannot start -------------------------------------------------------------------
+
+
+def test_a_crawl_that_cannot_start_is_recorded_failed(tmp_path: Path) -> None:
+    """Scrapy only logs an exception of the spider's construction; the job must not stay
+    running (the CLI and the API refuse such URLs first: this is the runner's own net)."""
+    data = tmp_path / "data"
+    env = {**environ_without_settings(), "NEWSARCHIVE_DATA_DIR": str(data)}
+    code = ("from crawler.runner import CrawlSpec, run_crawl; import json; "
+            "print(json.dumps(run_crawl(CrawlSpec(urls=['http://[::1'])).to_dict()))")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["status"] == "failed"
+    assert summary["error"] == "the crawl could not run: ValueError('Invalid IPv6 URL')"
+    failed = job(Archive(data))
+    assert (failed.status, failed.error) == (JobStatus.FAILED, summary["error"])
+
+
 # -- a spool that turns read-only at a rollover ------------------------------------------------
 
 
@@ -240,6 +279,7 @@ def test_repair_of_a_truncated_warc_keeps_every_record_before_the_cut_readable(
     [stored] = archive.warc_paths()
     records = {url: (offset, length) for _, _, url, offset, length in captured_records(stored)}
     cut = records[urls[3]][0] + records[urls[3]][1] // 2  # in the middle of page 3's record
+    good_copy = stored.read_bytes()
     with stored.open("r+b") as f:
         f.truncate(cut)
     catalog = archive.catalog()  # and the catalog lost the rows of pages 1 and 2
@@ -257,24 +297,45 @@ def test_repair_of_a_truncated_warc_keeps_every_record_before_the_cut_readable(
             assert result.returncode == 1
             assert only_error_line(result.stderr).startswith(
                 f"error: {stored.name} is damaged in storage and this record is not intact")
+    wacz = tmp_path / "job.wacz"  # a WACZ holds whole files: it names the damaged one
+    line = only_error_line(archive.cli("export-wacz", "--job", "1", "-o", str(wacz),
+                                       expect=1).stderr)
+    assert line.startswith(f"error: {stored.name} failed verification"), line
+    assert not wacz.exists()
+    stored.write_bytes(good_copy)  # the operator puts a good copy back
+    report = archive.cli("storage", "verify", "--repair", "--json").json()
+    assert report["repaired"] == [stored.name]
+    archive.cli("export-wacz", "--job", "1", "-o", str(wacz))
+    assert archive.cli("snapshot", urls[5], "--raw").stdout == bulk_site.body(5)
 
 
 # -- a catalog flush that fails keeps its rows ---------------------------------------------------
 
 
 def test_a_failed_catalog_flush_keeps_its_rows_for_the_next(tmp_path: Path) -> None:
+    """The rows of a failed flush stay buffered; while the catalog fails, only the caller's
+    periodic flush retries (not every record past the batch size)."""
     config = ArchiveSettings(data_dir=tmp_path / "data")
     catalog = Catalog(config.database_url)
-    archiver = Archiver(catalog, config.open_storage(), ClockedWriter(config.spool_dir))
-    written = [archiver.archive(exchange(f"http://n.example/{n}")).record_id for n in range(3)]
+    archiver = Archiver(catalog, config.open_storage(), ClockedWriter(config.spool_dir),
+                        batch_size=3)
     with catalog.engine.begin() as conn:  # the catalog cannot take them for a while
         conn.execute(text("ALTER TABLE captures RENAME TO captures_away"))
-    with pytest.raises(OperationalError):
+    written = [archiver.archive(exchange(f"http://n.example/{n}")).record_id for n in range(3)]
+    with pytest.raises(OperationalError):  # the batch's own flush failed (and said so)
         archiver.flush()
     with catalog.engine.begin() as conn:
         conn.execute(text("ALTER TABLE captures_away RENAME TO captures"))
-    archiver.flush()  # the next flush commits what the failed one could not
+    written += [archiver.archive(exchange(f"http://n.example/{n}")).record_id
+                for n in range(3, 6)]
+    with catalog.session() as session:  # no flush per record while failing
+        assert session.scalars(select(Capture.record_id)).all() == []
+    archiver.flush()  # the next periodic flush commits what the failed ones could not
     with catalog.session() as session:
+        assert sorted(session.scalars(select(Capture.record_id))) == sorted(written)
+    written += [archiver.archive(exchange(f"http://n.example/{n}")).record_id
+                for n in range(6, 9)]
+    with catalog.session() as session:  # and per batch again once it succeeded
         assert sorted(session.scalars(select(Capture.record_id))) == sorted(written)
     archiver.close()
     catalog.dispose()

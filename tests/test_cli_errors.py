@@ -5,12 +5,16 @@ traceback, and changes nothing; ``NEWSARCHIVE_DEBUG=1`` shows the traceback. And
 
 from __future__ import annotations
 
+import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.support.cli import Archive
 from tests.support.harness import environ_without_settings, wait_until
@@ -33,6 +37,8 @@ def error_line(result: object) -> str:
      "cannot open the catalog postgresql+psycopg://user:***@127.0.0.1:1/db: connection failed"),
     ("sqlite:////proc/no/such/dir/catalog.sqlite",
      "cannot open the catalog sqlite:////proc/no/such/dir/catalog.sqlite:"),
+    ("mysql://user@127.0.0.1/db",  # a driver that is not installed
+     "cannot open the catalog mysql://user@127.0.0.1/db: No module named 'MySQLdb'"),
 ])
 @pytest.mark.parametrize("command", [("jobs", "list"), ("captures", "http://x.example/"),
                                      ("sites", "list"), ("storage", "status")])
@@ -51,6 +57,17 @@ def test_a_malformed_catalog_file_is_one_line(archive: Archive, tmp_path: Path) 
                     ("crawl", "http://93.184.216.34/")):
         line = error_line(archive.cli(*command, expect=2))
         assert "catalog.sqlite: file is not a database" in line, command
+
+
+def test_a_catalog_of_a_newer_version_is_one_line(archive: Archive) -> None:
+    archive.cli("jobs", "list")
+    catalog = archive.catalog()
+    with catalog.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+    catalog.dispose()
+    line = error_line(archive.cli("jobs", "list", expect=2))
+    assert line.endswith("Can't locate revision identified by 'f00dfeed'; was it made by a "
+                         "newer newsarchive?"), line
 
 
 CRAWLS = [("crawl", "http://93.184.216.34/"), ("serve", "--port", "0")]  # read crawl settings
@@ -99,20 +116,69 @@ def test_a_batch_file_that_is_not_text_is_one_line(archive: Archive, tmp_path: P
 
 
 @pytest.mark.parametrize(("url", "says"), [
-    ("file:///etc/passwd", "start_urls.0: only http and https URLs can be crawled"),
-    ("http://127.0.0.1/", "start_urls.0: refused to connect: loopback address 127.0.0.1"),
-    ("http://2130706433/", "start_urls.0: refused to connect: 2130706433 resolves to loopback"),
+    ("file:///etc/passwd", "only http and https URLs can be crawled"),
+    ("ftp://127.0.0.1/file.txt", "only http and https URLs can be crawled, not 'ftp'"),
+    ("http://127.0.0.1/", "refused to connect: loopback address 127.0.0.1"),
+    ("http://2130706433/", "refused to connect: 2130706433 resolves to loopback"),
+    ("http://[::1", "not a valid URL: Invalid IPv6 URL"),
 ])
-def test_sites_add_checks_urls_as_the_api_does(tmp_path: Path, url: str, says: str) -> None:
+def test_crawl_and_sites_add_check_urls_as_the_api_does(tmp_path: Path, url: str,
+                                                        says: str) -> None:
     strict = Archive(tmp_path / "data", env={"NEWSARCHIVE_ALLOWED_NETWORKS": ""})
-    assert says in error_line(strict.cli("sites", "add", "x", "--start-url", url, expect=2))
+    added = error_line(strict.cli("sites", "add", "x", "--start-url", url, expect=2))
+    assert added.startswith(f"error: start_urls.0: {says}"), added
+    crawled = error_line(strict.cli("crawl", url, expect=2))
+    assert crawled.startswith(f"error: urls.0: {says}"), crawled
     assert strict.cli("sites", "list", "--json").text == ""  # nothing was added
+    assert strict.cli("jobs", "list", "--json").text == ""  # nothing was started
 
 
 def test_debug_shows_the_traceback(archive: Archive) -> None:
     result = archive.cli("jobs", "list", env={"NEWSARCHIVE_DATABASE_URL": "garbage",
                                               "NEWSARCHIVE_DEBUG": "1"}, expect=1)
     assert "Traceback" in result.stderr and "CatalogError" in result.stderr
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (("--port", "70000"), "Invalid value for '--port'"),
+    (("--port", "65535"), "error: --port 65535 leaves no next port for replay: give "
+                          "--replay-port"),
+    (("--port", "0", "--replay-port", "65536"), "Invalid value for '--replay-port'"),
+    (("--host", "nonexistent.invalid", "--port", "0"),
+     "error: cannot listen on nonexistent.invalid: "),
+    (("--host", "127.0.0.1", "--port", "{busy}"), "error: cannot listen on 127.0.0.1:{busy}: "
+                                                  "Address already in use; choose another"),
+])
+def test_serve_refuses_ports_and_hosts_it_cannot_use(archive: Archive, options: tuple[str, ...],
+                                                      says: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        options = tuple(option.replace("{busy}", port) for option in options)
+        result = archive.cli("serve", *options, expect=2, env={"NEWSARCHIVE_API_TOKEN": "t"})
+    assert "Traceback" not in result.stderr
+    assert says.replace("{busy}", port) in result.stderr, result.stderr
+
+
+def test_serve_on_any_free_port_says_where_it_listens(tmp_path: Path) -> None:
+    env = {**environ_without_settings(), "NEWSARCHIVE_DATA_DIR": str(tmp_path / "data")}
+    serve = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve", "--port", "0"],
+                             env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        first = serve.stderr.readline() if serve.stderr else ""
+        found = re.fullmatch(r"newsarchive: API, docs and UI on http://127\.0\.0\.1:(\d+)/, "
+                             r"replay on http://127\.0\.0\.1:(\d+)/web/\n", first)
+        assert found, first
+        api, replay = (f"http://127.0.0.1:{port}" for port in found.groups())
+        assert found[1] != found[2] and "0" not in (found[1], found[2])
+        assert httpx.get(f"{api}/healthz", timeout=30).status_code == 200
+        missing = httpx.get(f"{replay}/web/2026/http://nowhere.example/", timeout=30)
+        assert missing.status_code == 404
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
 
 
 @pytest.mark.slow

@@ -51,6 +51,8 @@ def test_extract_non_html_reports_no_article(archive: Archive, tmp_path: Path) -
 
 
 def test_scrapy_crawl_news_works_inside_the_project(archive: Archive, demo_site) -> None:
+    """(The spider skips a URL it cannot request, as it would a feed's ftp:// entry: the CLI
+    and the API refuse those before any crawl.)"""
     import os
     import subprocess
     import sys
@@ -59,8 +61,11 @@ def test_scrapy_crawl_news_works_inside_the_project(archive: Archive, demo_site)
     root = Path(__file__).parent.parent
     proc = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "news", "-a",
-         f"urls={demo_site.url}/world/2026/11/03/harbour-bridge-reopens.html", "-a", "depth=0",
+         f"urls={demo_site.url}/world/2026/11/03/harbour-bridge-reopens.html "
+         "ftp://127.0.0.1/file.txt", "-a", "depth=0",
          "-s", "LOG_LEVEL=WARNING"],
         cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(archive.warc_paths()) == 1
+    assert ("ftp://127.0.0.1/file.txt: not an http(s) URL (scheme 'ftp'); skipped"
+            in proc.stderr), proc.stderr[-3000:]

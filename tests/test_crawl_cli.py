@@ -43,7 +43,7 @@ def site_archive(tmp_path_factory: pytest.TempPathFactory, demo_site) -> Archive
     archive.summary = archive.crawl(  # type: ignore[attr-defined]
         f"{base}/", *(base + path for path in extra),
         "http://127.0.0.1:1/unreachable", "http://no-such-host.invalid/",
-        "ftp://127.0.0.1/file.txt", "--feed", f"{base}/feed.xml", "--depth", "2",
+        "--feed", f"{base}/feed.xml", "--depth", "2",
     )
     return archive
 
@@ -76,7 +76,6 @@ def test_summary_counts_pages_articles_and_errors(site_archive: Archive) -> None
     kinds = {f["url"].rsplit("/", 1)[-1] or f["url"]: f["error"] for f in summary["failures"]}
     assert kinds["unreachable"] == "connection_refused"
     assert kinds["http://no-such-host.invalid/"] == "dns_error"
-    assert kinds["file.txt"] == "bad_url"
     assert kinds["slow"] == "timeout"
     assert kinds["error"] == "http_500" and kinds["missing"] == "http_404"
     assert summary["errors"] == len(summary["failures"])
@@ -269,20 +268,47 @@ def test_depth_zero_and_no_extract(archive: Archive, demo_site) -> None:
     assert types[0] == "warcinfo" and "metadata" in types
 
 
-def test_loopback_is_refused_unless_allowed(archive: Archive, demo_site) -> None:
-    port = demo_site.port
-    hosts = ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "017700000001", "127.1",
-             "[::1]", "[::ffff:127.0.0.1]"]
+LOOPBACK_FORMS = ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "017700000001", "127.1",
+                  "[::1]", "[::ffff:127.0.0.1]"]
+
+
+def test_loopback_is_refused_before_the_crawl(archive: Archive, demo_site) -> None:
+    urls = [f"http://{host}:{demo_site.port}/" for host in LOOPBACK_FORMS]
     before = len(demo_site.requests)
-    summary = archive.crawl(*(f"http://{host}:{port}/" for host in hosts), "--depth", "0",
-                            env={"NEWSARCHIVE_ALLOWED_NETWORKS": ""})
+    for url in urls:
+        result = archive.cli("crawl", "--depth", "0", url, expect=2,
+                             env={"NEWSARCHIVE_ALLOWED_NETWORKS": ""})
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: urls.0: refused to connect: "), line
+        assert "NEWSARCHIVE_ALLOWED_NETWORKS" in line
     assert len(demo_site.requests) == before, "no request may reach a loopback address"
-    assert summary["pages"] == 0
-    assert len(summary["failures"]) == len(hosts)
-    assert {f["error"] for f in summary["failures"]} == {"refused_address"}
-    messages = " ".join(f["message"] for f in summary["failures"])
+    with archive.catalog().session() as session:
+        assert session.scalars(select(CrawlJob)).all() == [], "no job for a refused URL"
+
+
+def test_loopback_found_during_the_crawl_is_refused(archive: Archive, demo_site) -> None:
+    """The second gate: every connection is checked, whatever form the link takes."""
+    from scheduler.demo.server import DemoSite
+
+    try:
+        outside = DemoSite(host="127.0.0.2").start()
+    except OSError as exc:  # pragma: no cover - loopback aliases exist on Linux
+        pytest.skip(f"cannot bind 127.0.0.2: {exc}")
+    try:
+        starts = [f"{outside.url}/redirect?to=http://{host}:{demo_site.port}/"
+                  for host in LOOPBACK_FORMS]
+        before = len(demo_site.requests)
+        summary = archive.crawl(*starts, "--depth", "1",
+                                env={"NEWSARCHIVE_ALLOWED_NETWORKS": "127.0.0.2/32"})
+    finally:
+        outside.stop()
+    assert len(demo_site.requests) == before, "no request may reach a loopback address"
+    refused = [f for f in summary["failures"] if f["error"] == "refused_address"]
+    assert len(refused) == len(LOOPBACK_FORMS), summary["failures"]
+    messages = " ".join(f["message"] for f in refused)
     assert "loopback address 127.0.0.1" in messages
     assert "NEWSARCHIVE_ALLOWED_NETWORKS" in messages
+    assert summary["pages"] == len(LOOPBACK_FORMS) + 1  # the redirects as served, robots.txt
 
 
 def test_storage_root_that_is_a_file_is_one_clear_error(archive: Archive, demo_site) -> None:

@@ -165,18 +165,22 @@ def test_the_rewriter_leaves_no_attribute_that_acts_outside_the_archive() -> Non
 <meta http-equiv="Set-Cookie" content="meta=1; path=/">
 <link rel="stylesheet" href="s.css" integrity="sha384-abc"></head><body>
 <a id="a" href="next.html" ping="/track https://tracker.example/p">next</a>
-<form action="/search"><button id="b" formaction="/post">go</button></form>
+<form action="/search"><button id="b" formaction="/post">go</button>
+<input id="i" type="image" src="go.png" formaction="/post"></form>
+<img id="m" src="ad.png" attributionsrc="https://ads.example/register">
 <svg><use id="u" xlink:href="/sprite.svg#icon"></use></svg>
 <iframe id="f" srcdoc="&lt;a href='inner.html' ping='/t'&gt;in&lt;/a&gt;"></iframe>
 </body></html>"""
     rewriter = Rewriter(ArchiveUrls("/web/"), T2, f"{SITE}/a/page.html")
     doc = lxml.html.fromstring(rewriter.html(page, "text/html; charset=utf-8"))
     web = f"/web/{T2}"
-    assert doc.xpath("//@ping | //@manifest | //@integrity") == []
+    assert doc.xpath("//@ping | //@manifest | //@integrity | //@attributionsrc") == []
     assert doc.xpath("//meta[@http-equiv]") == []
     assert doc.get_element_by_id("a").get("href") == f"{web}/{SITE}/a/next.html"
     assert doc.xpath("//form/@action") == [f"{web}/{SITE}/search"]
     assert doc.get_element_by_id("b").get("formaction") == f"{web}/{SITE}/post"
+    assert doc.get_element_by_id("i").get("formaction") == f"{web}/{SITE}/post"  # a page
+    assert doc.get_element_by_id("i").get("src") == f"{web}im_/{SITE}/a/go.png"
     assert doc.get_element_by_id("u").get("xlink:href") == f"{web}im_/{SITE}/sprite.svg#icon"
     inner = lxml.html.fromstring(doc.get_element_by_id("f").get("srcdoc"))
     assert inner.xpath("//a/@href") == [f"{web}/{SITE}/a/inner.html"]

@@ -7,9 +7,10 @@ metadata record written later (after parsing and extraction) can refer to it. A 
 whose payload repeats the URL's latest capture is written as a revisit record
 (``NEWSARCHIVE_REVISITS``; counted in ``warc/revisits``).
 
-A failure to archive stops the crawl, at once: free space on the spool's disk below
-``NEWSARCHIVE_MIN_FREE_SPACE`` (checked at every flush and after every quarter of it
-written, so that the WARC can still be closed and the outcome recorded), a write error of
+A failure to archive stops the crawl, at once: free space on the spool's disk (or an
+SQLite catalog's) below ``NEWSARCHIVE_MIN_FREE_SPACE`` (checked at every flush and after
+every quarter of it written, so that the WARC can still be closed and the outcome
+recorded), a write error of
 the spool (a full or read-only disk), a catalog whose disk is full or read-only; a catalog
 that fails otherwise (a lock, a restarting server) once it has kept failing for
 ``NEWSARCHIVE_CATALOG_RETRY_SECONDS``. The kind and message (:mod:`crawler.failures`) go to
@@ -137,15 +138,19 @@ class WarcArchiver:
         self._flusher.start(self._flush_interval, now=True)
 
     def _check_free_space(self) -> None:
-        """Raise ENOSPC before the spool's disk is full (room stays to close the file)."""
+        """Raise ENOSPC before the spool's disk, or an SQLite catalog's, is full (room
+        stays to close the file and record the outcome)."""
         if not self._min_free_space:
             return
-        spool = self.archiver.writer.spool_dir
         self._checked_at_bytes = self.archiver.stats.bytes
-        free = shutil.disk_usage(spool).free
-        if free < self._min_free_space:
-            raise OSError(errno.ENOSPC, f"only {free:,} bytes free on the disk of {spool}, "
-                          f"below NEWSARCHIVE_MIN_FREE_SPACE ({self._min_free_space:,})")
+        catalog_file = self.archiver.catalog.local_file
+        for place in (self.archiver.writer.spool_dir,
+                      *([catalog_file.parent] if catalog_file else [])):
+            free = shutil.disk_usage(place).free
+            if free < self._min_free_space:
+                raise OSError(errno.ENOSPC, f"only {free:,} bytes free on the disk of "
+                              f"{place}, below NEWSARCHIVE_MIN_FREE_SPACE "
+                              f"({self._min_free_space:,})")
 
     def response_downloaded(self, response: Response, request: Request, spider: object) -> None:
         if self.failure is not None:

@@ -208,7 +208,9 @@ class NewsSpider(Spider):
                 yield request
 
     def closed(self, reason: str) -> None:
-        if self.seen is not None:
+        # after a write error the last pages' records may never have reached the disk:
+        # they must not count as archived (the next crawl fetches them again)
+        if self.seen is not None and not self.crawler.stats.get_value("archive/failure"):
             self.seen.flush()
 
     def failed(self, failure: Failure) -> None:

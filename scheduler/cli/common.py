@@ -14,6 +14,7 @@ from archive.catalog import Catalog, CatalogError
 from archive.config import ArchiveSettings, SettingsError
 from archive.models import MAX_ID
 from archive.storage import StorageError
+from scheduler.urlcheck import UrlRefused
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -27,7 +28,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 class App(typer.Typer):
     """The command tree. No error reaches the user as a traceback: each is one ``error:``
-    line. Configuration that cannot work (a setting, the catalog, the storage) exits 2;
+    line. Configuration or input that cannot work (a setting, the catalog, the storage, a
+URL that may not be crawled) exits 2;
     a failure of the work itself (the catalog or the disk failing mid-command) exits 1; an
     unexpected exception is a bug, said as such, exit 1. ``NEWSARCHIVE_DEBUG=1`` lets the
     exception through, with its traceback."""
@@ -45,7 +47,7 @@ class App(typer.Typer):
 
 def describe(exc: Exception) -> tuple[str, int]:
     """The one line (and the exit status) an error gets."""
-    if isinstance(exc, SettingsError | CatalogError | StorageError):
+    if isinstance(exc, SettingsError | CatalogError | StorageError | UrlRefused):
         return str(exc), 2
     if isinstance(exc, SQLAlchemyError):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -11,7 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from sqlalchemy import select
 
 from archive.models import ACTIVE_STATUSES, CrawlJob
+from crawler.config import CrawlSettings
 from scheduler.cli.common import err, fail, open_catalog, out
+from scheduler.urlcheck import check_crawl_urls
 
 
 def crawl(
@@ -40,6 +42,8 @@ def crawl(
         spec, site_id = site_crawl_spec(site, spec)
     if not (spec.urls or spec.feeds or spec.sitemaps):
         raise fail("give at least one URL, --feed or --sitemap (or --site NAME)")
+    check_crawl_urls({"urls": spec.urls, "feeds": spec.feeds, "sitemaps": spec.sitemaps},
+                     CrawlSettings.load().network_policy())  # the crawl checks each connection too
     run_and_report(spec, {} if verbose else {"LOG_LEVEL": "WARNING"}, as_json, site_id)
 
 

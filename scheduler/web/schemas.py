@@ -31,6 +31,12 @@ class SiteOut(SiteFields):
     updated_at: UtcDatetime
 
 
+class NoOptions(BaseModel):
+    """The body of a write that takes nothing: ``{}`` (writes carry JSON)."""
+
+    model_config = ConfigDict(extra="forbid", title="NoOptions")
+
+
 class CrawlLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

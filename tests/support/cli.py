@@ -40,7 +40,9 @@ class Archive:
             "NEWSARCHIVE_DOWNLOAD_TIMEOUT": "3",
             **(env or {}),
         }
-        self.config = ArchiveSettings(data_dir=data_dir)
+        database = self.env.get("NEWSARCHIVE_DATABASE_URL")
+        self.config = ArchiveSettings(data_dir=data_dir,
+                                      **({"database_url": database} if database else {}))
 
     def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 180,
             expect: int | None = 0) -> CliResult:

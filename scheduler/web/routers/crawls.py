@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 from sqlalchemy import select
 
 from archive import ledger
-from archive.models import MAX_ID, CrawlJob, Site
+from archive.models import MAX_ID, CrawlJob, JobStatus, Site
 from scheduler.sites import get_site
 from scheduler.urlcheck import check_crawl_urls
 from scheduler.web.deps import (
@@ -20,7 +20,7 @@ from scheduler.web.deps import (
     queue_job,
 )
 from scheduler.web.errors import WRITE_ERRORS, error_responses
-from scheduler.web.schemas import CrawlLimits, CrawlRequest, JobList, JobOut
+from scheduler.web.schemas import CrawlLimits, CrawlRequest, JobList, JobOut, NoOptions
 
 router = APIRouter(prefix="/api/v1/crawls", tags=["crawls"])
 
@@ -59,8 +59,7 @@ def create_crawl(
 @router.get("", response_model=JobList, responses=error_responses(422))
 def list_crawls(
     service: ServiceDep,
-    status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")]
-    = None,
+    status: JobStatus | None = None,
     site: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[int | None, Query(ge=1, le=MAX_ID,
@@ -88,7 +87,8 @@ def get_crawl(job_id: JobId, service: ServiceDep) -> JobOut:
 
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobOut,
              responses=error_responses(*WRITE_ERRORS, 404, 409))
-def cancel_crawl(job_id: JobId, service: ServiceDep, _: Writer) -> JobOut:
+def cancel_crawl(job_id: JobId, service: ServiceDep, _: Writer,
+                 body: Annotated[NoOptions | None, Body()] = None) -> JobOut:
     """Cancel a queued job, or stop a running one (SIGTERM, then SIGKILL after a grace)."""
     with service.catalog.session() as session:
         out = job_out(session, ledger.request_cancel(session, job_id))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +17,7 @@ from scheduler.sites import create_site, get_site, update_site
 from scheduler.urlcheck import check_crawl_urls
 from scheduler.web.deps import CrawlRateLimit, ServiceDep, Writer, queue_job
 from scheduler.web.errors import WRITE_ERRORS, error_responses
-from scheduler.web.schemas import JobOut, SiteOut
+from scheduler.web.schemas import JobOut, NoOptions, SiteOut
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
@@ -80,7 +82,9 @@ def remove_site(name: str, service: ServiceDep, _: Writer) -> Response:
              responses={200: {"description": "the site's crawl is already queued or running"},
                         **error_responses(*WRITE_ERRORS, 404, 429)})
 def crawl_site(name: str, request: Request, response: Response, service: ServiceDep,
-               identity: Writer, limiter: CrawlRateLimit) -> JobOut:
+               identity: Writer, limiter: CrawlRateLimit,
+               body: Annotated[NoOptions | None, Body()] = None) -> JobOut:
+    """Queue a crawl of the site now (the answer is its active job if it has one)."""
     limiter.check(identity)
     with ledger.enqueue_session(service.catalog) as session:
         site = get_site(session, name)
