@@ -255,6 +255,20 @@ def fail_if_gone(session: Session, job_id: int, found: str) -> bool:
     return True
 
 
+def fail_dead_foreground(session: Session) -> int:
+    """Record failed the foreground crawls (``newsarchive crawl``) of this host whose process
+    is gone; returns how many. No service or worker owns them, and one killed before its
+    first record left no WARC for spool recovery to find."""
+    failed = 0
+    for job in session.scalars(select(CrawlJob).where(
+            CrawlJob.status == JobStatus.RUNNING, CrawlJob.trigger == "cli",
+            CrawlJob.worker.startswith(f"{this_host()}:", autoescape=True))):
+        if is_gone(job):
+            _fail_gone(session, job, "it left no complete WARC record")
+            failed += 1
+    return failed
+
+
 def running_job_of(session: Session, pid: int) -> int | None:
     """The running job whose crawl process is ``pid`` on this host, if any."""
     return session.scalar(select(CrawlJob.id).where(

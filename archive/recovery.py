@@ -8,7 +8,8 @@
   left unfindable; only captures past the cut are removed. A file without one complete
   record is deleted, not stored.
 * The crawl job that wrote it, if still marked running with its process gone, is recorded
-  failed (``archive.ledger.fail_if_gone``).
+  failed (``archive.ledger.fail_if_gone``), as is a foreground crawl of this host that died
+  before writing a file (``archive.ledger.fail_dead_foreground``).
 * A closed file still in the spool (its upload failed) is shipped again.
 
 Each file is recovered on its own: one that cannot be (a full or read-only disk, a catalog
@@ -298,8 +299,15 @@ def recover_spool(catalog: Catalog, storage: Storage, spool_dir: Path, *,
     ``this_process_done``: this process's own writer has stopped (after a write error), so
     its files count as abandoned too."""
     report = RecoveryReport()
-    if not spool_dir.is_dir():
-        return report
+    if spool_dir.is_dir():
+        _recover_files(catalog, storage, spool_dir, report, this_process_done)
+    with catalog.session() as session:
+        report.failed_jobs += ledger.fail_dead_foreground(session)  # those that left no file
+    return report
+
+
+def _recover_files(catalog: Catalog, storage: Storage, spool_dir: Path,
+                   report: RecoveryReport, this_process_done: bool) -> None:
     with catalog.session() as session:
         states = dict(session.execute(select(WarcFile.filename, WarcFile.state)).all())
     abandoned = sorted(spool_dir.glob(f"*.warc.gz{OPEN_SUFFIX}")) + [
@@ -332,7 +340,6 @@ def recover_spool(catalog: Catalog, storage: Storage, spool_dir: Path, *,
             _ship(catalog, storage, ClosedWarc(
                 path=path, cdxj_path=cdxj_path(path), size=row.size or 0,
                 sha256=row.sha256 or "", records=row.records or 0), report)
-    return report
 
 
 def _ship(catalog: Catalog, storage: Storage, closed: ClosedWarc,

@@ -13,6 +13,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -266,6 +267,44 @@ def test_kill_9_mid_crawl_loses_no_complete_record(site: BulkSite, tmp_path: Pat
         catalog.dispose()
     dead = job(archive)
     assert dead.status == JobStatus.FAILED and "is gone" in (dead.error or "")
+
+
+def test_kill_9_before_the_first_record_fails_the_job(tmp_path: Path) -> None:
+    """A crawl killed while its first request hangs leaves no file: the next recovery still
+    records its job failed (it no longer stays running until a `serve` starts)."""
+    archive = Archive(tmp_path / "data")
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "crawl", "--depth", "0", url],
+            env={**environ_without_settings(), **archive.env,
+                 "NEWSARCHIVE_DOWNLOAD_TIMEOUT": "60"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            def running() -> bool:
+                if not (archive.data_dir / "catalog.sqlite").exists():
+                    return False
+                catalog = archive.catalog()
+                with catalog.session() as session:
+                    status = session.scalar(select(CrawlJob.status))
+                catalog.dispose()
+                return status == JobStatus.RUNNING
+
+            wait_until(running, 60, message="the job running")
+            os.killpg(crawl.pid, signal.SIGKILL)
+            crawl.wait(10)
+        finally:
+            if crawl.poll() is None:
+                os.killpg(crawl.pid, signal.SIGKILL)
+    assert not list((archive.data_dir / "spool").glob("*.warc.gz*"))
+    upload = archive.cli("storage", "upload")
+    assert "recorded 1 dead job(s) failed" in upload.text, upload.text
+    dead = job(archive)
+    assert dead.status == JobStatus.FAILED
+    assert (dead.error or "").endswith("is gone (service or machine stopped mid-crawl); it "
+                                       "left no complete WARC record")
 
 
 # -- verify --repair on a truncated WARC ---------------------------------------------------------
