@@ -18,6 +18,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -58,6 +59,9 @@ def migrate(engine: Engine) -> None:
     On PostgreSQL, processes starting together (several ``serve`` and workers) migrate one
     at a time under an advisory lock; the others then find the schema up to date.
     """
+    if engine.dialect.name == "sqlite":
+        _migrate_sqlite(engine)
+        return
     if engine.dialect.name != "postgresql":
         command.upgrade(alembic_config(engine), "head")
         return
@@ -68,6 +72,32 @@ def migrate(engine: Engine) -> None:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), MIGRATION_LOCK)
             conn.commit()
+
+
+def _migrate_sqlite(engine: Engine) -> None:
+    """Upgrade an SQLite catalog in one ``BEGIN IMMEDIATE`` transaction.
+
+    pysqlite commits DDL as it goes (it opens a transaction only before DML), so two processes
+    creating a new catalog at once both created its tables ("table sites already exists"), and
+    a process killed mid-upgrade left half a schema. In one write transaction the others wait
+    (busy_timeout) and then find the schema at head, and a killed upgrade rolls back. This is
+    SQLAlchemy's documented pysqlite recipe, kept to the migration's own short-lived engine.
+    """
+    migration_engine = create_engine(engine.url, poolclass=NullPool)
+
+    @event.listens_for(migration_engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # the driver issues no BEGIN of its own
+
+    @event.listens_for(migration_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        command.upgrade(alembic_config(migration_engine), "head")
+    finally:
+        migration_engine.dispose()
 
 
 class CatalogError(Exception):

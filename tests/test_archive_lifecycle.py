@@ -340,3 +340,30 @@ def test_failed_upload_keeps_the_warc_in_the_spool_until_storage_upload(
         assert single_record_id(kept[capture.offset:capture.offset + capture.length]) \
             == capture.record_id
     assert archive.cli("storage", "verify", "--json").json()["ok"] == 1
+
+
+# -- a new SQLite catalog opened by several processes at once --------------------------------------
+
+
+def _open_catalog(url: str) -> str:
+    Catalog(url).dispose()
+    return "ok"
+
+
+def test_processes_creating_one_sqlite_catalog_together_all_open_it(tmp_path: Path) -> None:
+    """A crawl and a CLI command (or a test's probe) opening a new catalog at the same time:
+    one migrates, the others wait for its transaction; none fails with "table … already
+    exists", and the schema ends at head. Several rounds, since it is a race."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sqlalchemy import create_engine, text
+
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("fork")) as pool:
+        for round_ in range(6):
+            url = f"sqlite:///{tmp_path / f'catalog-{round_}.sqlite'}"
+            assert list(pool.map(_open_catalog, [url] * 8)) == ["ok"] * 8
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
+            engine.dispose()
