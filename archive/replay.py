@@ -108,7 +108,7 @@ class ArchivedResponse:
         return out
 
     def decoded(self) -> bytes:
-        """The payload with its Content-Encoding (gzip, deflate, br) removed."""
+        """The payload with its Content-Encoding removed (:mod:`archive.encoding`)."""
         return self._records.decoded_payload()
 
 

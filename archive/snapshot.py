@@ -15,6 +15,7 @@ import io
 import zlib
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserExce
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.cdxj import surt_key
+from archive.encoding import decode_body
 from archive.layout import spool_path
 from archive.models import Article, Capture, WarcFile, WarcState
 from archive.storage import Storage, StorageError
@@ -91,7 +93,13 @@ class Snapshot:
     warc_headers: StatusAndHeaders
     http_headers: StatusAndHeaders
     raw_body: bytes  # as archived (content-encoded)
-    body: bytes  # Content-Encoding decoded
+    content_encoding: str | None
+
+    @cached_property
+    def body(self) -> bytes:
+        """``raw_body`` with its Content-Encoding removed; :class:`UndecodableBody` if its
+        bytes are not in that coding."""
+        return decode_body(self.raw_body, self.content_encoding)
 
     @property
     def status_line(self) -> str:
@@ -284,13 +292,16 @@ class CaptureRecords:
     payload_source: ArcWarcRecord  # the record holding the payload (stream read too)
     raw_payload: bytes
 
+    @property
+    def content_encoding(self) -> str | None:
+        """The Content-Encoding of the payload, as its own record's headers name it."""
+        headers = self.payload_source.http_headers
+        return headers.get_header("Content-Encoding") if headers else None
+
     def decoded_payload(self) -> bytes:
-        """The payload with its Content-Encoding (gzip, deflate, br) removed by warcio, from
-        ``raw_payload`` (the record is not read or parsed again)."""
-        src = self.payload_source
-        return ArcWarcRecord(src.format, src.rec_type, src.rec_headers,
-                             io.BytesIO(self.raw_payload), src.http_headers,
-                             src.content_type, src.length).content_stream().read()
+        """``raw_payload`` with its Content-Encoding removed (:mod:`archive.encoding`);
+        :class:`~archive.encoding.UndecodableBody` if its bytes are not in that coding."""
+        return decode_body(self.raw_payload, self.content_encoding)
 
 
 def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
@@ -325,6 +336,6 @@ def load_snapshot(capture: AnyCapture, storage: Storage, spool_dir: Path,
     """The capture's headers and body (a revisit's from its original, found with
     ``session``), read whole."""
     records = read_capture_records(capture, storage, spool_dir, session)
-    body = records.decoded_payload()
     return Snapshot(capture=capture, warc_headers=records.record.rec_headers,
-                    http_headers=records.http_headers, raw_body=records.raw_payload, body=body)
+                    http_headers=records.http_headers, raw_body=records.raw_payload,
+                    content_encoding=records.content_encoding)

@@ -3,7 +3,8 @@
 Candidates are 2xx HTML ``response`` captures and 2xx ``revisit`` captures (whose payload is
 read from their original, see :func:`archive.snapshot.revisit_original`). Each record is read
 back with one ranged read (from storage, or from the spool before upload), its
-Content-Encoding decoded by warcio and its charset taken from the archived ``Content-Type``;
+Content-Encoding decoded (:mod:`archive.encoding`) and its charset taken from the archived
+``Content-Type``; a record that cannot be read or decoded is reported and the run goes on;
 :func:`crawler.extraction.extract_article` runs in a process pool (forkserver, as in the
 crawl) while the main process reads the next batch. ``articles`` rows are
 updated in place (the capture link and the crawl's metadata record id are kept) or created,
@@ -27,14 +28,9 @@ from w3lib.encoding import http_content_type_encoding
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive.catalog import Catalog
+from archive.encoding import UndecodableBody
 from archive.models import Article, Capture, CrawlJob, Site
-from archive.snapshot import (
-    SnapshotNotFound,
-    normalize_timestamp,
-    parse_record,
-    read_record_bytes,
-    revisit_original,
-)
+from archive.snapshot import SnapshotNotFound, normalize_timestamp, read_capture_records
 from archive.storage import Storage, StorageError
 from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
@@ -127,7 +123,8 @@ def reextract(
                     continue
                 try:
                     payload = _payload(catalog, capture, storage, spool_dir)
-                except (SnapshotNotFound, StorageError, OSError, ArchiveLoadFailed) as exc:
+                except (SnapshotNotFound, StorageError, OSError, ArchiveLoadFailed,
+                        UndecodableBody) as exc:
                     report.failed.append({"capture_id": capture.id, "url": capture.url,
                                           "error": f"cannot read the record: {exc}"})
                     continue
@@ -152,15 +149,12 @@ def _payload(catalog: Catalog, capture: Capture, storage: Storage,
              spool_dir: Path) -> tuple[bytes, str | None] | None:
     """The decoded body and declared charset of the response behind ``capture`` (a
     revisit's original); None if that is not HTML."""
-    source = capture
-    if capture.record_type == "revisit":
-        with catalog.session() as session:
-            source = revisit_original(session, capture)
-        if source.mime not in HTML_MIMES:
-            return None
-    record = parse_record(read_record_bytes(source, storage, spool_dir))
-    body = record.content_stream().read()  # Content-Encoding (and chunking) undone
-    return body, http_content_type_encoding(record.http_headers.get_header("Content-Type"))
+    with catalog.session() as session:
+        records = read_capture_records(capture, storage, spool_dir, session)
+    if records.source.mime not in HTML_MIMES:
+        return None
+    content_type = records.payload_source.http_headers.get_header("Content-Type")
+    return records.decoded_payload(), http_content_type_encoding(content_type)
 
 
 class _LazyPool:

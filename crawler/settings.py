@@ -7,6 +7,7 @@ environment at the end of this module, so ``scrapy crawl news -a urls=...`` and
 ``newsarchive crawl`` agree.
 """
 
+from archive.encoding import ACCEPT_ENCODING
 from crawler.config import CrawlSettings
 
 BOT_NAME = "newsarchive"
@@ -26,6 +27,13 @@ RETRY_TIMES = 2
 RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408, 429]  # a 500 is archived as it is
 REDIRECT_MAX_TIMES = 10
 TELNETCONSOLE_ENABLED = False
+# Only the codings every archive reader decodes (archive.encoding), whatever decoders Scrapy
+# happens to find installed.
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en",
+    "Accept-Encoding": ACCEPT_ENCODING,
+}
 
 # -- archiving components ----------------------------------------------------------------
 DOWNLOAD_HANDLERS = {

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
+from archive.encoding import UndecodableBody
 from archive.snapshot import (
     SnapshotNotFound,
     article_of,
@@ -70,7 +71,13 @@ def snapshot(
             raise fail(str(exc)) from None
         article = article_of(session, capture)
         if raw:
-            sys.stdout.buffer.write(snap.body)
+            try:
+                body = snap.body
+            except UndecodableBody as exc:
+                raise fail(f"the capture at {capture.timestamp} cannot be decoded: {exc}; "
+                           f"its archived bytes are at /web/{capture.timestamp}id_/{url}"
+                           ) from None
+            sys.stdout.buffer.write(body)
             sys.stdout.buffer.flush()
         elif text:
             if article is None:

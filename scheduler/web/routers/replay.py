@@ -25,6 +25,7 @@ from fastapi.responses import (
 from sqlalchemy.orm import Session
 
 from archive.cdxj import mime_of
+from archive.encoding import UndecodableBody
 from archive.models import Article, Capture
 from archive.replay import ArchivedResponse, open_response
 from archive.rewrite import ArchiveUrls, Rewriter
@@ -173,7 +174,13 @@ def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewri
         return Response(status_code=archived.status, headers=headers)
     content_type = archived.content_type
     mime = mime_of(content_type)
-    body = archived.decoded()
+    try:
+        body = archived.decoded()
+    except UndecodableBody:  # not in its named coding: as archived, for the browser to try
+        if content_type:
+            headers["Content-Type"] = content_type
+        headers["Content-Encoding"] = archived.header("content-encoding") or ""
+        return Response(archived.payload, archived.status, headers)
     if mime in HTML_MIMES:
         return Response(rewriter.html(body, content_type, banner_html), archived.status,
                         headers, media_type="text/html; charset=utf-8")

@@ -1,0 +1,88 @@
+"""Content-Encoding: what the crawler advertises and how every reader decodes it.
+
+One owner for both facts, so the crawler never asks for an encoding the readers cannot
+undo. Decoding uses the pinned libraries (``zlib``, ``brotli``, ``backports.zstd``) and not
+warcio's optional decoders: warcio's brotli path calls ``Decompressor.unused_data``, which
+brotli 1.2 no longer has, and warcio does not decode zstd at all.
+
+A truncated body (a capture with ``WARC-Truncated``, a server that stopped early) decodes as
+far as it goes, as a browser renders it; bytes that are not in the named coding raise
+:class:`UndecodableBody`. The archived bytes themselves are never changed.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import brotli
+
+try:  # Python 3.14+
+    from compression import zstd  # type: ignore[import-not-found]
+except ImportError:  # the PEP 784 backport, pinned for 3.11-3.13
+    from backports import zstd
+
+# Sent by the crawler; decode_body undoes each of them.
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"
+
+
+class UndecodableBody(ValueError):
+    """A payload whose bytes are not in the Content-Encoding its headers name."""
+
+
+def content_codings(content_encoding: str | None) -> list[str]:
+    """The codings of a Content-Encoding value, in the order they were applied."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    return [c for c in codings if c and c != "identity"]
+
+
+def decode_body(body: bytes, content_encoding: str | None) -> bytes:
+    """``body`` with every coding of ``content_encoding`` removed, last applied first."""
+    for coding in reversed(content_codings(content_encoding)):
+        decoder = _DECODERS.get(coding)
+        if decoder is None:
+            raise UndecodableBody(f"unknown Content-Encoding {coding!r}")
+        try:
+            body = decoder(body)
+        except (zlib.error, brotli.error, zstd.ZstdError) as exc:
+            raise UndecodableBody(f"the body is not valid {coding}: {exc}") from None
+    return body
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Every gzip member in turn (a server may send several), as far as the bytes go."""
+    out = []
+    while body:
+        member = zlib.decompressobj(wbits=31)
+        out.append(member.decompress(body))
+        if not member.eof:
+            break  # truncated: keep what decoded
+        body = member.unused_data.lstrip(b"\0")  # some servers pad after the last member
+    return b"".join(out)
+
+
+def _inflate(body: bytes) -> bytes:
+    """``deflate`` as RFC 9110 defines it (zlib), or the raw deflate some servers send."""
+    try:
+        return zlib.decompressobj(wbits=15).decompress(body)
+    except zlib.error:
+        return zlib.decompressobj(wbits=-15).decompress(body)
+
+
+def _unbrotli(body: bytes) -> bytes:
+    return brotli.Decompressor().process(body)
+
+
+def _unzstd(body: bytes) -> bytes:
+    """Every zstd frame in turn, as far as the bytes go."""
+    out = []
+    while body:
+        frame = zstd.ZstdDecompressor()
+        out.append(frame.decompress(body))
+        if not frame.eof:
+            break
+        body = frame.unused_data
+    return b"".join(out)
+
+
+_DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "br": _unbrotli,
+             "zstd": _unzstd}

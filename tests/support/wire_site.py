@@ -1,0 +1,146 @@
+"""A raw-socket HTTP/1.1 server on 127.0.0.1 that sends exact bytes, as no framework would.
+
+Each path in :data:`EXCHANGES` answers a fixed head (status line and header block, byte for
+byte) and body: odd header case and order, interleaved repeats, a custom reason phrase,
+non-UTF-8 header bytes, chunked transfer coding, every content coding the crawler
+advertises, 204 and 304 without ``Content-Length``, ``Connection: close``, a 20 KB header
+line and a body shorter than its ``Content-Length``. Connections are kept alive unless the
+exchange closes them. Every request's bytes are kept in :attr:`WireSite.requests`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import zlib
+from dataclasses import dataclass
+from importlib.resources import files
+from types import TracebackType
+
+import brotli
+
+from archive.encoding import zstd
+
+ARTICLE_PATH = "world/2026/11/03/harbour-bridge-reopens.html"
+ARTICLE = files("scheduler.demo").joinpath("site", ARTICLE_PATH).read_bytes()
+CODINGS = ("gzip", "deflate", "br", "zstd")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    head: bytes  # status line and headers, ending in the blank line
+    body: bytes  # as sent (content-coded, chunked)
+    close: bool = False  # close the connection after sending
+    entity: bytes | None = None  # the body once transfer chunking is removed (if chunked)
+
+
+def encoded_path(coding: str) -> str:
+    return f"/news/2026/11/03/harbour-bridge-reopens-{coding}.html"
+
+
+def _encode(coding: str, data: bytes) -> bytes:
+    if coding == "gzip":
+        return gzip.compress(data, mtime=0)
+    if coding == "deflate":
+        return zlib.compress(data)
+    if coding == "br":
+        return brotli.compress(data)
+    return zstd.compress(data)
+
+
+def _head(status: str, *headers: str | bytes) -> bytes:
+    lines = [status.encode("latin-1")]
+    lines += [h if isinstance(h, bytes) else h.encode("latin-1") for h in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _chunked(data: bytes, size: int) -> bytes:
+    chunks = [data[i:i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+def _exchanges() -> dict[str, Exchange]:
+    article = ARTICLE
+    plain = b"<!doctype html><title>plain</title><p>Harbour news in brief.</p>\n"
+    out = {
+        "/odd-headers": Exchange(_head(
+            "HTTP/1.1 200 Everything Fine Here",
+            "x-lower-case: yes", "ETAG: \"abc\"", "Set-Cookie: a=1; Path=/",
+            "Link: </style.css>; rel=preload", "Set-Cookie: b=2; Path=/",
+            "Content-Type: text/html; charset=utf-8", b"X-Caf\xe9: caf\xe9 cr\xe8me",
+            "Connection: keep-alive", "Keep-Alive: timeout=5", f"Content-Length: {len(plain)}",
+        ), plain),
+        "/chunked": Exchange(_head(
+            "HTTP/1.1 200 OK", "Content-Type: text/html; charset=utf-8",
+            "Transfer-Encoding: chunked",
+        ), _chunked(article, 1000), entity=article),
+        "/no-content": Exchange(_head("HTTP/1.1 204 No Content", "X-Served-By: wire"), b""),
+        "/not-modified": Exchange(_head("HTTP/1.1 304 Not Modified", 'ETag: "v1"'), b""),
+        "/close": Exchange(_head("HTTP/1.1 200 OK", "Content-Type: text/html",
+                                 "Connection: close"), plain, close=True),
+        "/long-header": Exchange(_head(
+            "HTTP/1.1 200 OK", "Content-Type: text/html", "X-Long: " + "x" * 20_000,
+            f"Content-Length: {len(plain)}"), plain),
+        "/short-body": Exchange(_head(
+            "HTTP/1.1 200 OK", "Content-Type: text/html",
+            f"Content-Length: {len(article)}"), article[:len(article) // 2], close=True),
+    }
+    for coding in CODINGS:
+        body = _encode(coding, article)
+        out[encoded_path(coding)] = Exchange(_head(
+            "HTTP/1.1 200 OK", "Content-Type: text/html; charset=utf-8",
+            f"Content-Encoding: {coding}", "Vary: Accept-Encoding",
+            f"Content-Length: {len(body)}"), body)
+    return out
+
+
+EXCHANGES = _exchanges()
+NOT_FOUND = Exchange(_head("HTTP/1.1 404 Not Found", "Content-Type: text/plain",
+                           "Content-Length: 9"), b"not found")
+
+
+class WireSite:
+    """``with WireSite() as site: site.url + path``."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._listener = socket.create_server((host, 0))
+        self.url = f"http://{host}:{self._listener.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed by __exit__
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        pending = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    pending += data
+                request, _, pending = pending.partition(b"\r\n\r\n")
+                self.requests.append(request + b"\r\n\r\n")
+                path = request.split(b" ", 2)[1].decode("latin-1")
+                exchange = EXCHANGES.get(path, NOT_FOUND)
+                try:
+                    conn.sendall(exchange.head + exchange.body)
+                except OSError:
+                    return
+                if exchange.close:
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return
+
+    def __enter__(self) -> WireSite:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._listener.close()
