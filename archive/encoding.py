@@ -5,6 +5,9 @@ undo. Decoding uses the pinned libraries (``zlib``, ``brotli``, ``backports.zstd
 warcio's optional decoders: warcio's brotli path calls ``Decompressor.unused_data``, which
 brotli 1.2 no longer has, and warcio does not decode zstd at all.
 
+Transfer chunking, kept in the records as it crossed the wire, is removed first
+(:func:`remove_transfer_coding`).
+
 A truncated body (a capture with ``WARC-Truncated``, a server that stopped early) decodes as
 far as it goes, as a browser renders it; bytes that are not in the named coding raise
 :class:`UndecodableBody`. The archived bytes themselves are never changed.
@@ -12,9 +15,11 @@ far as it goes, as a browser renders it; bytes that are not in the named coding 
 
 from __future__ import annotations
 
+import io
 import zlib
 
 import brotli
+from warcio.bufferedreaders import ChunkedDataReader
 
 try:  # Python 3.14+
     from compression import zstd  # type: ignore[import-not-found]
@@ -46,6 +51,15 @@ def decode_body(body: bytes, content_encoding: str | None) -> bytes:
         except (zlib.error, brotli.error, zstd.ZstdError) as exc:
             raise UndecodableBody(f"the body is not valid {coding}: {exc}") from None
     return body
+
+
+def remove_transfer_coding(body: bytes, transfer_encoding: str | None) -> bytes:
+    """The entity body of a message body archived as it crossed the wire: de-chunked when
+    ``Transfer-Encoding`` says chunked (warcio's reader, as pywb and ReplayWeb.page do; a
+    body that is not valid chunking is left as it is)."""
+    if "chunked" not in (transfer_encoding or "").lower():
+        return body
+    return ChunkedDataReader(io.BytesIO(body), raise_exceptions=False).read()
 
 
 def _gunzip(body: bytes) -> bytes:

@@ -35,7 +35,7 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserExce
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.cdxj import surt_key
-from archive.encoding import decode_body
+from archive.encoding import decode_body, remove_transfer_coding
 from archive.layout import spool_path
 from archive.models import Article, Capture, WarcFile, WarcState
 from archive.storage import Storage, StorageError
@@ -284,7 +284,7 @@ def parse_record(data: bytes) -> ArcWarcRecord:
 class CaptureRecords:
     """What replaying a capture needs: its own record (WARC headers), the HTTP response
     headers, the record holding the payload (the capture's, or a revisit's original) and
-    that payload as archived (still content-encoded)."""
+    that payload as archived (de-chunked, still content-encoded)."""
 
     record: ArcWarcRecord  # its payload stream has been read: use raw_payload
     http_headers: StatusAndHeaders
@@ -326,9 +326,13 @@ def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
     if headers is None:
         raise StorageError(f"the {capture.record_type} record {capture.record_id} has no "
                            "HTTP response headers")
+    payload_headers = payload_record.http_headers
     return CaptureRecords(record=record, http_headers=headers, source=source,
                           payload_source=payload_record,
-                          raw_payload=payload_record.raw_stream.read())
+                          raw_payload=remove_transfer_coding(
+                              payload_record.raw_stream.read(),
+                              payload_headers.get_header("Transfer-Encoding")
+                              if payload_headers else None))
 
 
 def load_snapshot(capture: AnyCapture, storage: Storage, spool_dir: Path,

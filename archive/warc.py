@@ -1,8 +1,11 @@
 """Rolling WARC/1.1 writer: one gzip member per record, spooled ``.open`` files, CDXJ per file.
 
-Each exchange becomes a ``response`` record (body bytes as received, still content-encoded,
-``Transfer-Encoding`` dropped because the body is already de-chunked) and a ``request``
-record linked by ``WARC-Concurrent-To`` with the same ``WARC-Date``. A ``metadata`` record
+Each exchange becomes a ``response`` record and a ``request`` record linked by
+``WARC-Concurrent-To`` with the same ``WARC-Date``. With the exchange's wire bytes
+(:class:`WireBytes`) each block is exactly what crossed the connection (a chunked body stays
+chunked; the payload digest is of the de-chunked entity, WARC 1.1 6.3.2); an exchange built
+without them (tests, tools) is serialised from its parsed headers, its body de-chunked and
+``Transfer-Encoding`` dropped. A ``metadata`` record
 (JSON) can refer to a response. An exchange whose payload equals an earlier capture can be
 written as a ``revisit`` record instead (identical-payload-digest profile: the new HTTP
 headers, no payload, ``WARC-Refers-To-Target-URI``/``-Date``/``WARC-Refers-To``). Files roll
@@ -49,6 +52,7 @@ _COMPRESSED_MIMES = frozenset({
     "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "application/zip",
     "application/gzip", "application/pdf", "font/woff", "font/woff2"})
 DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
 
 def warc_date(date: datetime) -> str:
@@ -91,8 +95,19 @@ class _HttpHeaders(StatusAndHeaders):
 
 
 @dataclass(frozen=True)
+class WireBytes:
+    """An exchange's bytes as they crossed the connection (after TLS, before parsing)."""
+
+    request: bytes  # request line, header block and body, as written
+    response_head: bytes  # status line and header block through the blank line, as read
+    response_body: bytes  # the message body as read: still chunked if it was
+
+
+@dataclass(frozen=True)
 class HttpExchange:
-    """One HTTP request/response as it went over the wire (body still content-encoded)."""
+    """One HTTP request/response (``body``: the entity body, de-chunked, still
+    content-encoded). With ``wire``, the records hold those bytes as they crossed the
+    connection; without, headers serialised from the parsed lists."""
 
     url: str
     method: str
@@ -105,6 +120,7 @@ class HttpExchange:
     http_version: str = "HTTP/1.1"
     ip_address: str | None = None
     truncated: str | None = None  # WARC-Truncated reason, e.g. "length"
+    wire: WireBytes | None = None
 
     @property
     def mime(self) -> str:
@@ -268,13 +284,14 @@ class WarcWriter:
         warc = self._writable()
         date = self.now()
         response_id = self.new_record_id()
-        http_headers = self._response_headers(exchange)
+        head = self._response_head(exchange)
+        body = exchange.wire.response_body if exchange.wire else exchange.body
         headers = self._exchange_headers(exchange, response_id, date)
-        headers.update(self._digests(exchange.url, "response", http_headers, exchange.body,
-                                     digest))
+        headers.update(self._digests(exchange.url, "response", head, body,
+                                     digest or payload_digest(exchange.body)))
         level = STORED_GZIP_LEVEL if _already_compressed(exchange) else self.gzip_level
         written_response = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date,
-                                             http_headers, exchange.body, level)
+                                             head, body, level)
         warc.index.append(CdxjEntry.for_response(written_response, mime=exchange.mime,
                                                  status=exchange.status))
         return written_response, self._write_request(warc, exchange, response_id, date)
@@ -286,27 +303,35 @@ class WarcWriter:
         warc = self._writable()
         date = self.now()
         revisit_id = self.new_record_id()
-        headers = self._exchange_headers(exchange, revisit_id, date)
-        headers["WARC-Refers-To"] = target.record_id
-        revisit = self._records.create_revisit_record(
-            exchange.url, target.payload_digest, target.uri, warc_date(target.date),
-            http_headers=self._response_headers(exchange), warc_headers_dict=headers,
-        )
-        written = self._write_record(warc, revisit, date)
+        head = self._response_head(exchange)
+        headers = {
+            **self._exchange_headers(exchange, revisit_id, date),
+            **self._digests(exchange.url, "revisit", head, b"", target.payload_digest),
+            "WARC-Profile": REVISIT_PROFILE,
+            "WARC-Refers-To-Target-URI": target.uri,
+            "WARC-Refers-To-Date": warc_date(target.date),
+            "WARC-Refers-To": target.record_id,
+        }
+        written = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date, head, b"")
         warc.index.append(CdxjEntry.for_response(written, mime=REVISIT_MIME,
                                                  status=exchange.status))
         return written, self._write_request(warc, exchange, revisit_id, date)
 
     def _write_request(self, warc: _OpenWarc, exchange: HttpExchange, concurrent_to: str,
                        date: datetime) -> WrittenRecord:
-        http_headers = self._request_headers(exchange)
-        headers = {
-            "WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date),
-            "WARC-Concurrent-To": concurrent_to,
-            **self._digests(exchange.url, "request", http_headers, exchange.request_body),
-        }
-        return self._write_block(warc, headers, REQUEST_CONTENT_TYPE, date, http_headers,
-                                 exchange.request_body)
+        if exchange.wire:  # head and body as written: the block is all of it
+            head, body = b"", exchange.wire.request
+            _, _, entity = body.partition(b"\r\n\r\n")
+        else:
+            head, body = self._request_headers(exchange).buffer, exchange.request_body
+            entity = body
+        headers = {"WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date)}
+        if exchange.ip_address:
+            headers["WARC-IP-Address"] = exchange.ip_address
+        headers["WARC-Concurrent-To"] = concurrent_to
+        headers.update(self._digests(exchange.url, "request", head, body,
+                                     payload_digest(entity)))
+        return self._write_block(warc, headers, REQUEST_CONTENT_TYPE, date, head, body)
 
     def write_metadata(self, refers_to: WrittenRecord, payload: dict[str, object]) -> WrittenRecord:
         """Write a JSON ``metadata`` record about the response ``refers_to``."""
@@ -322,7 +347,7 @@ class WarcWriter:
             "WARC-Type": "metadata", "WARC-Target-URI": uri,
             "WARC-Payload-Digest": digest, "WARC-Block-Digest": digest,
         }
-        return self._write_block(warc, headers, "application/json", date, None, data)
+        return self._write_block(warc, headers, "application/json", date, b"", data)
 
     def flush(self) -> None:
         """Push written records to the OS, so readers of the ``.open`` file see them."""
@@ -397,15 +422,15 @@ class WarcWriter:
         return warc
 
     def _write_block(self, warc: _OpenWarc, headers: dict[str, str], content_type: str,
-                     date: datetime, http_headers: _HttpHeaders | None, payload: bytes,
+                     date: datetime, http: bytes, payload: bytes,
                      level: int | None = None) -> WrittenRecord:
-        """Write a record whose WARC headers (type, target, digests included) are known.
+        """Write a record whose WARC headers (type, target, digests included) are known and
+        whose block is ``http`` (an HTTP head, or empty) then ``payload``.
 
-        The hot path: warcio's :class:`StatusAndHeaders` serialises both header blocks, and
+        The hot path: warcio's :class:`StatusAndHeaders` serialises the WARC headers, and
         the record is framed as warcio frames it (headers, block, CRLF CRLF), without its
         record builder's generic passes (digests, header scans, stream copies) per record.
         """
-        http = http_headers.buffer if http_headers is not None else b""
         warc_headers = StatusAndHeaders("", [
             *headers.items(), ("Content-Type", content_type),
             ("Content-Length", str(len(http) + len(payload)))], protocol=WARC_VERSION)
@@ -454,21 +479,26 @@ class WarcWriter:
         return headers
 
     @staticmethod
-    def _digests(uri: str, record_type: str, http_headers: _HttpHeaders, body: bytes,
-                 payload: str | None = None) -> dict[str, str]:
-        """Type, target and both digests, in the order warcio writes them."""
+    def _digests(uri: str, record_type: str, head: bytes, body: bytes,
+                 payload: str) -> dict[str, str]:
+        """Type, target and both digests, in the order warcio writes them: the payload
+        digest is of the entity body (WARC 1.1, 6.3.2: transfer coding removed), the block
+        digest of the bytes written."""
         return {"WARC-Type": record_type, "WARC-Target-URI": uri,
-                "WARC-Payload-Digest": payload or sha1_digest(body),
-                "WARC-Block-Digest": sha1_digest(http_headers.buffer, body)}
+                "WARC-Payload-Digest": payload, "WARC-Block-Digest": sha1_digest(head, body)}
 
     @staticmethod
-    def _response_headers(exchange: HttpExchange) -> _HttpHeaders:
+    def _response_head(exchange: HttpExchange) -> bytes:
+        """The response's status line and header block: as read from the connection, or
+        (an exchange built without the wire, e.g. by tests) serialised by warcio."""
+        if exchange.wire:
+            return exchange.wire.response_head
         return _HttpHeaders(
             f"{exchange.status} {exchange.reason}".strip(),
             [(k, v) for k, v in exchange.response_headers
              if k.lower() not in DROPPED_RESPONSE_HEADERS],
             protocol=exchange.http_version,
-        )
+        ).buffer
 
     @staticmethod
     def _request_headers(exchange: HttpExchange) -> _HttpHeaders:

@@ -37,6 +37,10 @@ class CrawlSettings(ArchiveSettings):
         32 * 1024 * 1024, ge=0, json_schema_extra=_scrapy("DOWNLOAD_MAXSIZE"),
         description="Bytes; a larger body is archived cut at this size, with "
         "`WARC-Truncated: length`.")
+    max_header_line: int = Field(
+        256 * 1024, ge=1024, description="Bytes a response's status line or one header line "
+        "may take (browsers accept 256 KiB; Twisted alone 16 KiB). A longer line ends the "
+        "exchange, archived as far as it came with `WARC-Truncated: unspecified`.")
     log_level: str = Field("INFO", description="Scrapy log level of crawl processes.",
                            json_schema_extra=_scrapy("LOG_LEVEL"))
     allowed_networks: str = Field(

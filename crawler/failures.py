@@ -1,7 +1,8 @@
 """Every kind of failure a crawl reports, in one list, and how an exception maps to one.
 
 Download failures are per URL: the crawl goes on, and each is listed in the job's
-``failures`` and counted in ``newsarchive/errors/KIND``. Archive failures stop the crawl:
+``failures`` and counted in ``newsarchive/errors/KIND``; what arrived of a response before it
+failed is archived (``WARC-Truncated``). Archive failures stop the crawl:
 what was written before stays, and the job ends ``failed`` with the kind as its reason.
 """
 
@@ -19,6 +20,7 @@ from scrapy.exceptions import (
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.error import DNSLookupError
 
+from crawler.download_handler import HeaderTooLongError
 from crawler.resolver import AddressRefusedError
 
 DOWNLOAD_KINDS = {
@@ -27,6 +29,10 @@ DOWNLOAD_KINDS = {
     "connection_refused": "nothing listens at the address",
     "timeout": "no complete answer within NEWSARCHIVE_DOWNLOAD_TIMEOUT",
     "connection_lost": "the connection closed before a complete answer",
+    "short_body": "the connection closed or was reset before the body was complete (shorter "
+                  "than its Content-Length, or chunks missing); what arrived is archived",
+    "header_too_long": "a response header line is longer than NEWSARCHIVE_MAX_HEADER_LINE; "
+                       "what arrived is archived, truncated",
     "bad_url": "not an http(s) URL, or one that cannot be requested",
     "http_NNN": "the server answered with error status NNN (the response is archived)",
     "download_error": "any other failure to download; the message says which",
@@ -45,7 +51,8 @@ _DOWNLOAD_EXCEPTIONS: tuple[tuple[type[BaseException], str], ...] = (
     (DownloadConnectionRefusedError, "connection_refused"),
     (DownloadTimeoutError, "timeout"),
     (TimeoutError, "timeout"),
-    (ResponseDataLossError, "connection_lost"),
+    (HeaderTooLongError, "header_too_long"),
+    (ResponseDataLossError, "short_body"),
     (DownloadFailedError, "connection_lost"),
     (ValueError, "bad_url"),  # Scrapy's Request refuses what it cannot send
 )
@@ -58,7 +65,7 @@ def download_failure(exc: BaseException) -> tuple[str, str]:
     for candidate in (exc.__cause__, exc):
         for cls, kind in _DOWNLOAD_EXCEPTIONS:
             if isinstance(candidate, cls):
-                return kind, str(candidate) or kind
+                return kind, str(candidate) or DOWNLOAD_KINDS[kind]
     return "download_error", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 

@@ -4,7 +4,11 @@
 ``page_analyzed(record, outlinks, article, extractor_version)``: extraction finished for a
 parsed page; ``record`` is the page's WARC response record (a WrittenRecord), ``article`` a
 dict of extracted fields or None when nothing was extracted.
+``exchange_failed(request, wire, truncated)``: a download failed after response bytes
+arrived; ``wire`` (a crawler.wire.WireRecord) holds them, ``truncated`` is the
+``WARC-Truncated`` reason.
 """
 
 page_parsed = object()
 page_analyzed = object()
+exchange_failed = object()

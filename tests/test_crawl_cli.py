@@ -14,6 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.models import Article, Capture, CrawlJob, WarcFile
 from archive.snapshot import parse_record
+from archive.warc import payload_digest
 from scheduler.demo.server import FRENCH_ARTICLE as FRENCH
 from scheduler.demo.server import (
     MALFORMED_ARTICLE,
@@ -149,11 +150,15 @@ def test_request_record_has_query_string_and_links_to_response(site_archive, dem
     assert warc_headers.get_header("WARC-Date") == response.get_header("WARC-Date")
 
 
-def test_chunked_response_is_dechunked_without_transfer_encoding(site_archive, demo_site):
-    record, _ = record_at(site_archive, capture_of(site_archive, demo_site.url + "/chunked"))
-    assert record.http_headers.get_header("Transfer-Encoding") is None
-    body = record.content_stream().read()
+def test_chunked_response_is_kept_chunked_with_the_entity_digest(site_archive, demo_site):
+    """As it crossed the wire (WARC 1.1 6.3.2: the payload digest is of the entity body)."""
+    capture = capture_of(site_archive, demo_site.url + "/chunked")
+    record, _ = record_at(site_archive, capture)
+    assert record.http_headers.get_header("Transfer-Encoding") == "chunked"
+    body = record.content_stream().read()  # warcio de-chunks
     assert body.startswith(b"<!DOCTYPE html>") or b"<html" in body[:200]
+    assert capture.payload_digest == payload_digest(body)
+    assert site_archive.cli("snapshot", demo_site.url + "/chunked", "--raw").stdout == body
 
 
 def test_oversized_response_is_archived_truncated(site_archive, demo_site):

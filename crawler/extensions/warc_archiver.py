@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import errno
 import http
+import io
 import logging
+import re
 import shutil
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -33,14 +35,17 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
+from warcio.statusandheaders import StatusAndHeadersParser, StatusAndHeadersParserException
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
-from archive.warc import HttpExchange, WarcWriter, WrittenRecord
+from archive.encoding import remove_transfer_coding
+from archive.warc import HttpExchange, WarcWriter, WireBytes, WrittenRecord
 from crawler import signals as na_signals
 from crawler.config import archive_settings
-from crawler.download_handler import TRUNCATED_FLAG
+from crawler.download_handler import TRUNCATED_FLAG, WIRE_META
 from crawler.failures import archive_failure
+from crawler.wire import WireRecord
 
 if TYPE_CHECKING:
     from typing import Self
@@ -49,12 +54,28 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Headers, Response
 
+
 logger = logging.getLogger(__name__)
 
 
 def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
     return [(name.decode("latin-1"), value.decode("latin-1"))
             for name, values in headers.items() for value in values]
+
+
+_CHUNKED = re.compile(rb"^transfer-encoding:[^\n]*chunked", re.IGNORECASE | re.MULTILINE)
+
+
+def wire_bytes(request: Request, response: Response) -> WireBytes | None:
+    """The exchange's bytes as they crossed the connection, the response's body cut where
+    Scrapy cut it (``DOWNLOAD_MAXSIZE``) unless it was chunked."""
+    wire: WireRecord | None = request.meta.pop(WIRE_META, None)
+    if wire is None:
+        return None
+    head, body = wire.split_response()
+    if not _CHUNKED.search(head):  # (Twisted keeps Transfer-Encoding from Scrapy's headers)
+        body = body[:len(response.body)]
+    return WireBytes(request=wire.request, response_head=head, response_body=body)
 
 
 def exchange_from_scrapy(request: Request, response: Response) -> HttpExchange:
@@ -77,7 +98,29 @@ def exchange_from_scrapy(request: Request, response: Response) -> HttpExchange:
         body=response.body,
         ip_address=str(response.ip_address) if response.ip_address else None,
         truncated="length" if TRUNCATED_FLAG in response.flags else None,
+        wire=wire_bytes(request, response),
     )
+
+
+def exchange_from_wire(request: Request, wire: WireRecord,
+                       truncated: str) -> HttpExchange | None:
+    """A failed exchange as far as it came (None if not even a status line arrived): the
+    head parsed by warcio, as any reader of the record will parse it."""
+    head, body = wire.split_response()
+    try:
+        parsed = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1"]).parse(io.BytesIO(head))
+    except (StatusAndHeadersParserException, EOFError, ValueError):
+        return None
+    status, _, reason = parsed.statusline.partition(" ")
+    if not status.isdigit():
+        return None
+    return HttpExchange(
+        url=request.url, method=request.method, request_headers=_header_pairs(request.headers),
+        request_body=request.body, http_version=parsed.protocol or "HTTP/1.1",
+        status=int(status), reason=reason, response_headers=list(parsed.headers),
+        body=remove_transfer_coding(body, parsed.get_header("Transfer-Encoding")),
+        ip_address=wire.peer, truncated=truncated,
+        wire=WireBytes(request=wire.request, response_head=head, response_body=body))
 
 
 # What archiving raises when the disk, the spool or the catalog fails it.
@@ -126,6 +169,7 @@ class WarcArchiver:
                   settings.getfloat("NEWSARCHIVE_CATALOG_RETRY_SECONDS"),
                   settings.getint("NEWSARCHIVE_MIN_FREE_SPACE"))
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(ext.exchange_failed, signal=na_signals.exchange_failed)
         if settings.getbool("NEWSARCHIVE_EXTRACT"):
             crawler.signals.connect(ext.page_analyzed, signal=na_signals.page_analyzed)
         else:
@@ -153,10 +197,22 @@ class WarcArchiver:
                               f"({self._min_free_space:,})")
 
     def response_downloaded(self, response: Response, request: Request, spider: object) -> None:
+        record = self._archive(exchange_from_scrapy(request, response))
+        if record is not None:
+            request.meta["warc_response"] = record
+
+    def exchange_failed(self, request: Request, wire: WireRecord, truncated: str) -> None:
+        """A download that failed after bytes arrived: archived as far as it came."""
+        exchange = exchange_from_wire(request, wire, truncated)
+        if exchange is None:
+            self.stats.inc_value("warc/not_archived")  # not even a status line arrived
+            return
+        self._archive(exchange)
+
+    def _archive(self, exchange: HttpExchange) -> WrittenRecord | None:
         if self.failure is not None:
             self.stats.inc_value("warc/not_archived")
-            return
-        exchange = exchange_from_scrapy(request, response)
+            return None
         try:
             if self.archiver.stats.bytes - self._checked_at_bytes > self._min_free_space / 4:
                 self._check_free_space()
@@ -164,12 +220,12 @@ class WarcArchiver:
         except ARCHIVE_ERRORS as exc:
             self.stats.inc_value("warc/not_archived")
             self._stop(exc)
-            return
-        request.meta["warc_response"] = record
+            return None
         self.stats.inc_value("warc/responses")
         self.stats.inc_value(f"warc/status/{exchange.status}")
         if exchange.truncated:
             self.stats.inc_value("warc/truncated")
+        return record
 
     def page_parsed(self, response: Response, outlinks: list[str]) -> None:
         """Extraction off: the metadata record carries the outlinks only."""

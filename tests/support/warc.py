@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
 
 from archive.layout import warc_filename
-from archive.warc import HttpExchange, WarcWriter
+from archive.warc import HttpExchange, WarcWriter, payload_digest
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -86,14 +87,41 @@ def read_records(source: Path | bytes) -> list[Any]:
 
 
 def warcio_check(*paths: Path) -> str:
-    """Run ``warcio check -v`` on ``paths``; assert that it passes; return its report."""
+    """Run ``warcio check -v`` on ``paths``; assert that it passes; return its report.
+
+    One verdict of warcio's is wrong and is checked here instead: it digests a chunked body
+    with its chunk framing, where WARC 1.1 (6.3.2) defines the payload as the entity body,
+    transfer coding removed (warcio issue #75, open; iipc/warc-specifications#22). A
+    "payload digest failed" on a chunked record passes only if the digest of its de-chunked
+    body (warcio's own ChunkedDataReader) is the one written."""
     proc = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", *map(str, paths)],
                           capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, f"warcio check failed:\n{proc.stdout}\n{proc.stderr}"
-    # its verdicts are the indented lines (file names may say anything)
-    verdicts = [line for line in proc.stdout.splitlines() if line.startswith("  ")]
-    assert not [v for v in verdicts if "fail" in v or "exception" in v], proc.stdout
+    # its verdicts are the indented lines under "  offset N ..." (file names may say anything)
+    failures, excused, offset, path = [], 0, 0, None
+    for line in proc.stdout.splitlines():
+        if not line.startswith("  "):
+            path = Path(line.strip())
+        elif line.strip().startswith("offset "):
+            offset = int(line.split()[1])
+        elif "fail" in line or "exception" in line:
+            if (line.strip().startswith("payload digest failed") and path
+                    and _chunked_payload_digest_ok(path, offset)):
+                excused += 1
+            else:
+                failures.append(line)
+    assert not failures and (proc.returncode == 0 or excused), (
+        f"warcio check failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
+
+
+def _chunked_payload_digest_ok(path: Path, offset: int) -> bool:
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        record = next(iter(ArchiveIterator(stream)))
+        if "chunked" not in (record.http_headers.get_header("Transfer-Encoding") or ""):
+            return False
+        entity = ChunkedDataReader(record.raw_stream).read()
+    return record.rec_headers.get_header("WARC-Payload-Digest") == payload_digest(entity)
 
 
 def captured_records(*paths: Path) -> list[tuple[str, str, str, int, int]]:

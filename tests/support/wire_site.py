@@ -4,16 +4,19 @@ Each path in :data:`EXCHANGES` answers a fixed head (status line and header bloc
 byte) and body: odd header case and order, interleaved repeats, a custom reason phrase,
 non-UTF-8 header bytes, chunked transfer coding, every content coding the crawler
 advertises, 204 and 304 without ``Content-Length``, ``Connection: close``, a 20 KB header
-line and a body shorter than its ``Content-Length``. Connections are kept alive unless the
-exchange closes them. Every request's bytes are kept in :attr:`WireSite.requests`.
+line, a header name Twisted refuses, and a body cut short by a close, a reset or a stall.
+Connections are kept alive unless the exchange ends them. Every request's bytes are kept in
+:attr:`WireSite.requests`.
 """
 
 from __future__ import annotations
 
 import gzip
 import socket
+import struct
 import threading
 import zlib
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib.resources import files
 from types import TracebackType
@@ -31,7 +34,8 @@ CODINGS = ("gzip", "deflate", "br", "zstd")
 class Exchange:
     head: bytes  # status line and headers, ending in the blank line
     body: bytes  # as sent (content-coded, chunked)
-    close: bool = False  # close the connection after sending
+    then: str = "keep"  # after sending: keep the connection, "close" it, "reset" it (RST),
+    # or "stall" (send nothing more until the client gives up)
     entity: bytes | None = None  # the body once transfer chunking is removed (if chunked)
 
 
@@ -68,7 +72,7 @@ def _exchanges() -> dict[str, Exchange]:
             "HTTP/1.1 200 Everything Fine Here",
             "x-lower-case: yes", "ETAG: \"abc\"", "Set-Cookie: a=1; Path=/",
             "Link: </style.css>; rel=preload", "Set-Cookie: b=2; Path=/",
-            "Content-Type: text/html; charset=utf-8", b"X-Caf\xe9: caf\xe9 cr\xe8me",
+            "Content-Type: text/html; charset=utf-8", b"X-Cafe: caf\xe9 cr\xe8me",
             "Connection: keep-alive", "Keep-Alive: timeout=5", f"Content-Length: {len(plain)}",
         ), plain),
         "/chunked": Exchange(_head(
@@ -78,14 +82,19 @@ def _exchanges() -> dict[str, Exchange]:
         "/no-content": Exchange(_head("HTTP/1.1 204 No Content", "X-Served-By: wire"), b""),
         "/not-modified": Exchange(_head("HTTP/1.1 304 Not Modified", 'ETag: "v1"'), b""),
         "/close": Exchange(_head("HTTP/1.1 200 OK", "Content-Type: text/html",
-                                 "Connection: close"), plain, close=True),
+                                 "Connection: close"), plain, then="close"),
         "/long-header": Exchange(_head(
             "HTTP/1.1 200 OK", "Content-Type: text/html", "X-Long: " + "x" * 20_000,
             f"Content-Length: {len(plain)}"), plain),
-        "/short-body": Exchange(_head(
-            "HTTP/1.1 200 OK", "Content-Type: text/html",
-            f"Content-Length: {len(article)}"), article[:len(article) // 2], close=True),
+        "/bad-header-name": Exchange(_head(
+            "HTTP/1.1 200 OK", "Content-Type: text/html", b"X-Caf\xe9: yes",
+            f"Content-Length: {len(plain)}"), plain),
     }
+    half = article[:len(article) // 2]
+    for path, then in (("/short-body", "close"), ("/reset-body", "reset"),
+                       ("/stall-body", "stall")):
+        out[path] = Exchange(_head("HTTP/1.1 200 OK", "Content-Type: text/html",
+                                   f"Content-Length: {len(article)}"), half, then=then)
     for coding in CODINGS:
         body = _encode(coding, article)
         out[encoded_path(coding)] = Exchange(_head(
@@ -134,8 +143,17 @@ class WireSite:
                     conn.sendall(exchange.head + exchange.body)
                 except OSError:
                     return
-                if exchange.close:
+                if exchange.then == "close":
                     conn.shutdown(socket.SHUT_RDWR)
+                    return
+                if exchange.then == "reset":  # SO_LINGER 0: close sends RST
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack("ii", 1, 0))
+                    return
+                if exchange.then == "stall":
+                    with suppress(OSError):
+                        while conn.recv(65536):  # until the client gives up
+                            pass
                     return
 
     def __enter__(self) -> WireSite:
