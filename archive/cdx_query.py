@@ -33,7 +33,7 @@ from warcio.timeutils import (
     timestamp_to_sec,
 )
 
-from archive.cdxj import REVISIT_MIME, surt_key
+from archive.cdxj import REVISIT_MIME, cdxj_fields, cdxj_line, surt_key
 from archive.models import Capture, WarcFile
 
 FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "offset",
@@ -149,7 +149,7 @@ class CdxFilter:
         return cls(name, value, mode, invert, pattern)
 
     def matches(self, row: Row) -> bool:
-        value = row.get(self.field, "") if self.field else cdxj_line(row).rstrip("\n")
+        value = row.get(self.field, "") if self.field else _cdxj(row).rstrip("\n")
         if self.mode == "exact":
             hit = value == self.value
         elif self.mode == "regex":
@@ -163,7 +163,14 @@ class CdxFilter:
         if self.invert or self.mode != "exact" or not self.field:
             return None
         value = self.value
-        numeric = {"status": Capture.status, "length": Capture.length, "offset": Capture.offset}
+        if not value and self.field != "status":  # a missing value is "" (Python decides)
+            return None
+        if self.field == "status":  # a revisit has no status: "" is its value, as in pywb
+            if not value:
+                return Capture.record_type == "revisit"
+            return and_(Capture.status == int(value), Capture.record_type != "revisit") \
+                if value.isdigit() and str(int(value)) == value else false()
+        numeric = {"length": Capture.length, "offset": Capture.offset}
         if self.field in numeric:  # "0200" matches no row: values are compared as text
             return (numeric[self.field] == int(value) if value.isdigit()
                     and str(int(value)) == value else false())
@@ -258,7 +265,7 @@ class CdxQuery:
                                if name in row}) + "\n"
         if self.output == "text":
             return " ".join(row.get(name, "-") for name in self.fields or CDX11_FIELDS) + "\n"
-        return cdxj_line(row, self.fields)
+        return _cdxj(row, self.fields)
 
 
 def _match_type(url: str, given: str | None) -> tuple[str, str]:
@@ -304,12 +311,11 @@ def _fields(value: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def cdxj_line(row: Row, fields: Iterable[str] | None = None) -> str:
+def _cdxj(row: Row, fields: Iterable[str] | None = None) -> str:
     """``urlkey timestamp {json}`` as pywb writes it; ``fields`` selects the JSON keys."""
     names = fields or FIELDS
-    block = {name: row[name] for name in names
-             if name in row and name not in ("urlkey", "timestamp")}
-    return f"{row['urlkey']} {row['timestamp']} {json.dumps(block)}\n"
+    return cdxj_line(row["urlkey"], row["timestamp"], {
+        name: row[name] for name in names if name in row and name not in ("urlkey", "timestamp")})
 
 
 # -- execution ----------------------------------------------------------------------------
@@ -320,13 +326,15 @@ _COLUMNS = (Capture.id, Capture.surt, Capture.timestamp, Capture.url, Capture.mi
 
 
 def _row(record: Any) -> Row:
-    row = {"urlkey": record.surt, "timestamp": record.timestamp, "url": record.url,
-           "mime": REVISIT_MIME if record.record_type == "revisit" else record.mime,
-           "status": str(record.status)}
-    if record.payload_digest:
-        row["digest"] = record.payload_digest.removeprefix("sha1:")
-    row.update(length=str(record.length), offset=str(record.offset), filename=record.filename)
-    return row
+    """A capture as the line pywb's indexer writes for its record (a revisit has no status:
+    archive.cdxj)."""
+    return {"urlkey": record.surt, "timestamp": record.timestamp, **cdxj_fields({
+        "url": record.url,
+        "mime": REVISIT_MIME if record.record_type == "revisit" else record.mime,
+        "status": str(record.status),
+        "digest": (record.payload_digest or "").removeprefix("sha1:"),
+        "length": str(record.length), "offset": str(record.offset),
+        "filename": record.filename})}
 
 
 def _base(query: CdxQuery) -> Select[Any]:

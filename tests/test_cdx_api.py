@@ -219,7 +219,14 @@ def test_ranges_are_index_range_scans(client) -> None:
 
 @pytest.mark.parametrize(("filters", "expected"), [
     (["=status:404"], ["http://example.com/news/b"]),
-    (["!=status:200"], ["http://example.com/news/b"]),
+    (["!=status:200"], ["http://example.com/", "http://example.com/news/b"]),  # + revisit
+    (["=status:"], ["http://example.com/"]),  # a revisit has no status: "" as in pywb
+    (["status:"], ["http://example.com/"] * 3 + ["http://www.example.com/about",
+                                               "http://example.com/news/a",
+                                               "http://example.com/news/b",
+                                               "http://example.com/news?page=2",
+                                               "http://example.com/style.css",
+                                               "http://cdn.example.com/x.js"]),
     (["=statuscode:404"], ["http://example.com/news/b"]),  # pywb's field aliases
     (["status:40"], ["http://example.com/news/b"]),  # contains
     (["=mime:text/css"], ["http://example.com/style.css"]),
@@ -235,7 +242,7 @@ def test_ranges_are_index_range_scans(client) -> None:
     (["=mime:warc/revisit"], ["http://example.com/"]),
     (["=digest:BBBB"], ["http://example.com/"]),
     (["=filename:b.warc.gz", "=status:200", "~urlkey:com,example\\)/"],
-     ["http://example.com/", "http://example.com/", "http://www.example.com/about"]),
+     ["http://example.com/", "http://www.example.com/about"]),  # not the revisit
     (["=timestamp:20261101060000"], ["http://example.com/news/a"]),
     (["=length:170"], ["http://cdn.example.com/x.js"]),
     (["=offset:0200"], []),  # compared as text, as pywb compares
@@ -245,10 +252,23 @@ def test_filters(client, filters, expected) -> None:
     assert urls(client, url="*.example.com", filter=filters) == expected
 
 
-def test_revisits_show_as_warc_revisit(client) -> None:
+def test_revisits_show_as_warc_revisit_without_status(client) -> None:
+    """As pywb's indexer writes them: the catalog keeps the status, the CDX line has none."""
     rows = cdx(client, url="example.com")
     assert [r["mime"] for r in rows] == ["text/html", "warc/revisit", "text/html"]
     assert rows[1]["digest"] == rows[0]["digest"] == "AAAA"
+    assert [r.get("status") for r in rows] == ["200", None, "200"]
+    assert urls(client, url="example.com", filter="=status:200") == ["http://example.com/"] * 2
+    fields = {"url": "example.com", "fl": "timestamp,mime,status"}
+    assert client.get("/cdx", params={**fields, "output": "text"}).text == (
+        "20261101000000 text/html 200\n20261102120000 warc/revisit -\n"
+        "20261103000000 text/html 200\n")
+    assert client.get("/cdx", params={**fields, "output": "json"}).text.splitlines()[1] \
+        == '{"timestamp": "20261102120000", "mime": "warc/revisit"}'
+    assert client.get("/cdx", params={"url": "example.com", "limit": 2}).text.splitlines()[1] \
+        == ('com,example)/ 20261102120000 {"url": "http://example.com/", '
+            '"mime": "warc/revisit", "digest": "AAAA", "length": "90", "offset": "0", '
+            '"filename": "b.warc.gz"}')
 
 
 def test_filters_apply_before_the_limit(client) -> None:
@@ -344,6 +364,11 @@ QUERIES = [
     {"url": "*.example.com", "filter": ["=status:200", "!~mime:text/"]},
     {"url": "*.example.com", "filter": ["mime:html", "!=filename:a.warc.gz"]},
     {"url": "*.example.com", "filter": "~url:.*news", "limit": "2"},
+    {"url": "*.example.com", "filter": "=status:200"},
+    {"url": "*.example.com", "filter": "!=status:200"},
+    {"url": "*.example.com", "filter": ["status:2", "=digest:AAAA"]},
+    {"url": "example.com", "filter": "=status:"},
+    {"url": "example.com", "fl": "timestamp,status,mime"},
 ]
 
 
@@ -361,9 +386,10 @@ answers = []
 for params in json.loads(sys.stdin.read()):
     if isinstance(params.get("filter"), str):
         params["filter"] = [params["filter"]]
+    fields = params["fl"].split(",") if params.get("fl") else None
     cdx_iter, errors = index(dict(params))
     assert not errors, errors
-    answers.append([{k: v for k, v in json.loads(cdx.to_json()).items()
+    answers.append([{k: v for k, v in json.loads(cdx.to_json(fields)).items()
                      if k not in ("source", "source-coll")} for cdx in cdx_iter])
 print(json.dumps(answers))
 """
