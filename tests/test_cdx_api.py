@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, insert
+from sqlalchemy import event
 from warcio.timeutils import timestamp_to_sec
 
 from archive import cdx_query
 from archive.catalog import Catalog
 from archive.cdx_query import FIRST_PAGE
-from archive.cdxj import CdxjEntry, surt_key
+from archive.cdxj import CdxjEntry
 from archive.config import ArchiveSettings
-from archive.models import Capture, WarcFile
 from tests.support.api import api_client
+from tests.support.captures import insert_captures
 from tests.support.peers import pywb_bin
 
 # url, timestamp, status, mime, digest, record_type, warc file, offset, length
@@ -55,20 +54,6 @@ CAPTURES = [
     ("http://localhost:8000/x", "20261101000000", 200, "text/plain", "sha1:KKKK",
      "response", "b.warc.gz", 900, 200),
 ]
-
-
-def insert_captures(catalog: Catalog, captures: list[tuple[Any, ...]]) -> None:
-    with catalog.session() as session:
-        files = {name: session.scalar(insert(WarcFile).values(filename=name, state="closed")
-                                      .returning(WarcFile.id))
-                 for name in sorted({c[6] for c in captures})}
-        session.execute(insert(Capture), [
-            {"url": url, "surt": surt_key(url), "timestamp": ts, "status": status,
-             "mime": mime, "payload_digest": digest, "record_type": record_type,
-             "record_id": f"<urn:uuid:{uuid.uuid4()}>", "warc_file_id": files[filename],
-             "offset": offset, "length": length}
-            for url, ts, status, mime, digest, record_type, filename, offset, length
-            in captures])
 
 
 def make_client(data_dir: Path, database_url: str | None = None) -> Iterator[TestClient]:
