@@ -94,7 +94,9 @@ class CdxQueryError(ValueError):
 def search_range(url: str, match_type: str) -> tuple[str, str]:
     """``[start, end)`` of SURT keys for ``url`` and ``match_type`` (pywb's
     ``calc_search_range`` for SURT-ordered indexes). A URL without a scheme is read as
-    ``http://`` (else ``host:port/…`` would not be taken for a host)."""
+    ``http://``: the same key as pywb's ``surt.surt`` of the URL as given wherever that has
+    a host; for ``name:port/…`` it has none (the name is taken for a scheme) and pywb finds
+    nothing, we the host."""
     key = surt_key(url if "://" in url else f"http://{url}")
     if match_type == "exact":
         return key, key + "!"
