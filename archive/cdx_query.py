@@ -577,6 +577,7 @@ def _closest(query: CdxQuery, sessions: SessionFactory, bounds: _Bounds, wanted:
 
 def _search(sessions: SessionFactory, query: CdxQuery, bounds: _Bounds, limit: int | None
             ) -> Iterator[tuple[Row, Position]]:
+    """The matching captures as CDX rows and their positions, in the query's order."""
     python_filters = [f for f in query.filters if f.sql() is None]
     exact_sql = not python_filters  # SQL alone decides which rows match: LIMIT goes there
     records = (_closest if query.closest else _ordered)(query, sessions, bounds, limit,
@@ -590,11 +591,6 @@ def _search(sessions: SessionFactory, query: CdxQuery, bounds: _Bounds, limit: i
         count += 1
         if limit is not None and count >= limit:
             return
-
-
-def search(sessions: SessionFactory, query: CdxQuery) -> Iterator[Row]:
-    """The matching captures as CDX rows (string values), in the query's order, streamed."""
-    return (row for row, _ in _search(sessions, query, _bounds(sessions, query), query.limit))
 
 
 def _answer(sessions: SessionFactory, query: CdxQuery, bounds: _Bounds) -> Iterator[str]:
