@@ -11,11 +11,15 @@ caller, which stops the crawl; the rows of records not yet flushed are then left
 recovery, which catalogues what reached the disk. A catalog error leaves the buffered rows
 in place for the next :meth:`Archiver.flush`.
 
-Revisits: a response (non-empty, not truncated) whose payload digest and status equal the
-latest capture of the same URL (SURT key) is written as a ``revisit`` record referring to the
-original ``response`` record. The latest capture comes from this archiver's own memory, else
-from one indexed catalog query (``ix_captures_surt_timestamp``); a revisit's original is the
-latest ``response`` capture with that SURT and digest at or before it (replay's contract).
+Revisits: a response (non-empty, not truncated, not a redirect) whose payload digest and
+status equal the latest capture of the same URL (SURT key) is written as a ``revisit`` record
+referring to the original ``response`` record. A redirect (3xx) is always written whole:
+pywb replays a revisit of a redirect with an empty body without reading its original
+(pywb/warcserver/resource/resolvingloader.py, pywb PR #753), so a revisit would lose its
+bytes there, and a redirect's body is small. The latest capture comes from this archiver's
+own memory, else from one indexed catalog query (``ix_captures_surt_timestamp``); a
+revisit's original is the latest ``response`` capture with that SURT and digest at or before
+it (replay's contract).
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ class Archiver:
                         digest: str) -> RevisitTarget | None:
         """The original to refer to when this payload (``digest``) repeats the URL's latest
         capture."""
-        if exchange.truncated or not exchange.body:
+        if exchange.truncated or not exchange.body or is_redirect(exchange.status):
             return None
         latest = self._latest.get(key)
         if latest is None:
@@ -281,6 +285,11 @@ class Archiver:
         except (StorageError, OSError, SQLAlchemyError) as exc:
             self.stats.upload_failures += 1
             logger.error("upload of %s failed, kept in the spool: %s", closed.filename, exc)
+
+
+def is_redirect(status: int) -> bool:
+    """A 3xx status: never written as a revisit (see the module docstring)."""
+    return 300 <= status < 400
 
 
 def ship_closed_warc(catalog: Catalog, storage: Storage, closed: ClosedWarc) -> None:

@@ -1,4 +1,10 @@
-"""CDXJ index lines (pywb format) and SURT keys."""
+"""CDXJ index lines (pywb format) and SURT keys.
+
+A line is ``urlkey timestamp {json}`` with the fields pywb's ``cdx-indexer`` writes, in its
+order (pywb/indexer/cdxindexer.py, archiveindexer.py): a ``revisit`` record has the mime
+``warc/revisit`` and no ``status`` (pywb gives a status to ``response`` records only), and an
+empty value is left out, so ``filter=status:200`` and ``fl=status`` answer as pywb's do.
+"""
 
 from __future__ import annotations
 
@@ -59,12 +65,27 @@ class CdxjEntry:
                          offset=record.offset, filename=record.filename)
 
     def to_line(self) -> str:
-        fields = {
+        return cdxj_line(self.surt, self.timestamp, {
             "url": self.url, "mime": self.mime, "status": str(self.status),
             "digest": self.digest, "length": str(self.length), "offset": str(self.offset),
-            "filename": self.filename,
-        }
-        return f"{self.surt} {self.timestamp} {json.dumps(fields)}\n"
+            "filename": self.filename})
+
+
+def is_revisit(mime: str) -> bool:
+    """Whether a line of this mime is a revisit (pywb's ``CDXObject.is_revisit``)."""
+    return mime == REVISIT_MIME
+
+
+def cdxj_fields(fields: dict[str, str]) -> dict[str, str]:
+    """``fields`` as pywb's indexer writes them: no status on a revisit, no empty value."""
+    revisit = is_revisit(fields.get("mime", ""))
+    return {name: value for name, value in fields.items()
+            if value and value != "-" and not (revisit and name == "status")}
+
+
+def cdxj_line(key: str, timestamp: str, fields: dict[str, str]) -> str:
+    """``urlkey timestamp {json}`` with ``fields`` as pywb writes them (:func:`cdxj_fields`)."""
+    return f"{key} {timestamp} {json.dumps(cdxj_fields(fields))}\n"
 
 
 def write_cdxj(path: Path, entries: Iterable[CdxjEntry]) -> None:

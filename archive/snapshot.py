@@ -319,6 +319,8 @@ def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
         if session is None:
             raise SnapshotNotFound(f"the revisit of {capture.url} at {capture.timestamp} "
                                    "needs a catalog session to find its original")
+        # Also for a revisit of a 3xx (written by other tools; ours are whole): pywb replays
+        # an empty body there, we the original's payload, which the digest says is the same.
         source = revisit_original(session, capture)
         payload_record = parse_record(read_record_bytes(source, storage, spool_dir))
         if headers is None or not headers.statusline:

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, insert
+from sqlalchemy import event
 from warcio.timeutils import timestamp_to_sec
 
+from archive import cdx_query
 from archive.catalog import Catalog
 from archive.cdx_query import FIRST_PAGE
-from archive.cdxj import CdxjEntry, surt_key
+from archive.cdxj import CdxjEntry
 from archive.config import ArchiveSettings
-from archive.models import Capture, WarcFile
 from tests.support.api import api_client
+from tests.support.captures import insert_captures
 from tests.support.peers import pywb_bin
 
 # url, timestamp, status, mime, digest, record_type, warc file, offset, length
@@ -54,20 +54,6 @@ CAPTURES = [
     ("http://localhost:8000/x", "20261101000000", 200, "text/plain", "sha1:KKKK",
      "response", "b.warc.gz", 900, 200),
 ]
-
-
-def insert_captures(catalog: Catalog, captures: list[tuple[Any, ...]]) -> None:
-    with catalog.session() as session:
-        files = {name: session.scalar(insert(WarcFile).values(filename=name, state="closed")
-                                      .returning(WarcFile.id))
-                 for name in sorted({c[6] for c in captures})}
-        session.execute(insert(Capture), [
-            {"url": url, "surt": surt_key(url), "timestamp": ts, "status": status,
-             "mime": mime, "payload_digest": digest, "record_type": record_type,
-             "record_id": f"<urn:uuid:{uuid.uuid4()}>", "warc_file_id": files[filename],
-             "offset": offset, "length": length}
-            for url, ts, status, mime, digest, record_type, filename, offset, length
-            in captures])
 
 
 def make_client(data_dir: Path, database_url: str | None = None) -> Iterator[TestClient]:
@@ -214,12 +200,47 @@ def test_ranges_are_index_range_scans(client) -> None:
         event.remove(engine, "before_cursor_execute", record)
 
 
+def test_pages_are_found_on_the_index(client, small_blocks) -> None:
+    """A page's bounds and the page count are index-only scans of the range (no row is read
+    to skip the pages before it); the page itself is a range scan in index order."""
+    engine = client.app.state.service.catalog.engine
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "FROM captures" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert cdx(client, url="*.example.com", pageSize=1, page=2)
+        assert client.get("/cdx", params={"url": "*.example.com", "pageSize": 1,
+                                          "page": 9}).status_code == 400
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 2 + 1 + 1 + 1  # bounds, page; bound, then the count
+    with engine.connect() as conn:
+        plans = [" ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
+            for statement, parameters in statements]
+    for plan in plans:
+        assert "INDEX ix_captures_surt_timestamp (surt>? AND surt<?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    assert sum("COVERING INDEX" in plan for plan in plans) == 4, plans
+
+
 # -- filters -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("filters", "expected"), [
     (["=status:404"], ["http://example.com/news/b"]),
-    (["!=status:200"], ["http://example.com/news/b"]),
+    (["!=status:200"], ["http://example.com/", "http://example.com/news/b"]),  # + revisit
+    (["=status:"], ["http://example.com/"]),  # a revisit has no status: "" as in pywb
+    (["status:"], ["http://example.com/"] * 3 + ["http://www.example.com/about",
+                                               "http://example.com/news/a",
+                                               "http://example.com/news/b",
+                                               "http://example.com/news?page=2",
+                                               "http://example.com/style.css",
+                                               "http://cdn.example.com/x.js"]),
     (["=statuscode:404"], ["http://example.com/news/b"]),  # pywb's field aliases
     (["status:40"], ["http://example.com/news/b"]),  # contains
     (["=mime:text/css"], ["http://example.com/style.css"]),
@@ -235,7 +256,7 @@ def test_ranges_are_index_range_scans(client) -> None:
     (["=mime:warc/revisit"], ["http://example.com/"]),
     (["=digest:BBBB"], ["http://example.com/"]),
     (["=filename:b.warc.gz", "=status:200", "~urlkey:com,example\\)/"],
-     ["http://example.com/", "http://example.com/", "http://www.example.com/about"]),
+     ["http://example.com/", "http://www.example.com/about"]),  # not the revisit
     (["=timestamp:20261101060000"], ["http://example.com/news/a"]),
     (["=length:170"], ["http://cdn.example.com/x.js"]),
     (["=offset:0200"], []),  # compared as text, as pywb compares
@@ -245,10 +266,23 @@ def test_filters(client, filters, expected) -> None:
     assert urls(client, url="*.example.com", filter=filters) == expected
 
 
-def test_revisits_show_as_warc_revisit(client) -> None:
+def test_revisits_show_as_warc_revisit_without_status(client) -> None:
+    """As pywb's indexer writes them: the catalog keeps the status, the CDX line has none."""
     rows = cdx(client, url="example.com")
     assert [r["mime"] for r in rows] == ["text/html", "warc/revisit", "text/html"]
     assert rows[1]["digest"] == rows[0]["digest"] == "AAAA"
+    assert [r.get("status") for r in rows] == ["200", None, "200"]
+    assert urls(client, url="example.com", filter="=status:200") == ["http://example.com/"] * 2
+    fields = {"url": "example.com", "fl": "timestamp,mime,status"}
+    assert client.get("/cdx", params={**fields, "output": "text"}).text == (
+        "20261101000000 text/html 200\n20261102120000 warc/revisit -\n"
+        "20261103000000 text/html 200\n")
+    assert client.get("/cdx", params={**fields, "output": "json"}).text.splitlines()[1] \
+        == '{"timestamp": "20261102120000", "mime": "warc/revisit"}'
+    assert client.get("/cdx", params={"url": "example.com", "limit": 2}).text.splitlines()[1] \
+        == ('com,example)/ 20261102120000 {"url": "http://example.com/", '
+            '"mime": "warc/revisit", "digest": "AAAA", "length": "90", "offset": "0", '
+            '"filename": "b.warc.gz"}')
 
 
 def test_filters_apply_before_the_limit(client) -> None:
@@ -256,6 +290,117 @@ def test_filters_apply_before_the_limit(client) -> None:
         == ["http://example.com/news/a", "http://example.com/news/b"]
     assert urls(client, url="*.example.com", filter="!=status:404", sort="reverse",
                 limit=1) == ["http://cdn.example.com/x.js"]
+
+
+# -- pages (pywb's ZipNum paging) and resume keys (the Internet Archive's) ------------------
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Blocks of 2 lines instead of 3000, so the 9 lines of *.example.com make 5 blocks."""
+    monkeypatch.setattr(cdx_query, "BLOCK_LINES", 2)
+    return 2
+
+
+def lines_of(client: TestClient, **params: Any) -> list[str]:
+    response = client.get("/cdx", params=params)
+    assert response.status_code == 200, response.text
+    return response.text.splitlines()
+
+
+def test_num_pages_counts_blocks_of_the_range(client, small_blocks) -> None:
+    def info(**params: Any) -> Any:
+        return json.loads(client.get("/cdx", params={"showNumPages": "true", **params}).text)
+
+    assert info(url="*.example.com") == {"pages": 1, "pageSize": 10, "blocks": 5}
+    assert info(url="*.example.com", pageSize=2, output="json") \
+        == {"pages": 3, "pageSize": 2, "blocks": 5}
+    # from/to and filters apply to the lines of a page, not to the count (as pywb)
+    assert info(url="*.example.com", pageSize=2, filter="=status:404", to="2025") \
+        == {"pages": 3, "pageSize": 2, "blocks": 5}
+    assert info(url="example.com/nothing") == {"pages": 0, "pageSize": 10, "blocks": 0}
+    assert lines_of(client, url="example.com", showNumPages="false") \
+        == lines_of(client, url="example.com")  # a switch reads as pywb's to_bool
+
+
+def test_pages_split_the_answer_in_index_order(client, small_blocks) -> None:
+    everything = keys(client, url="*.example.com")
+    pages = [keys(client, url="*.example.com", pageSize=2, page=page) for page in range(3)]
+    assert [len(page) for page in pages] == [4, 4, 1]
+    assert [key for page in pages for key in page] == everything
+    assert keys(client, url="*.example.com", pageSize=2) == pages[0]  # page 0 by default
+    # the order, filters and limit apply within the page, as pywb applies them
+    assert keys(client, url="*.example.com", pageSize=2, page=1, sort="reverse") \
+        == pages[1][::-1]
+    assert keys(client, url="*.example.com", pageSize=2, page=1, limit=1) == pages[1][:1]
+    assert urls(client, url="*.example.com", pageSize=2, page=1, filter="~url:.*news") \
+        == ["http://example.com/news/a", "http://example.com/news/b",
+            "http://example.com/news?page=2"]
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"url": "*.example.com", "pageSize": "2", "page": "3"},
+     "Page 3 invalid: First Page is 0, Last Page is 2"),
+    ({"url": "*.example.com", "page": "1"}, "Page 1 invalid: First Page is 0, Last Page is 0"),
+    ({"url": "example.com/nothing", "page": "1"},
+     "Page 1 invalid: First Page is 0, Last Page is 0"),
+])
+def test_a_page_past_the_last_is_pywbs_error(client, small_blocks, params, message) -> None:
+    response = client.get("/cdx", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"] == message
+    assert response.json()["field"] == "page"
+
+
+def test_page_zero_of_an_empty_range_is_empty(client, small_blocks) -> None:
+    assert lines_of(client, url="example.com/nothing", page=0) == []
+
+
+def test_paged_index_lists_the_blocks_of_the_page(client, small_blocks) -> None:
+    everything = keys(client, url="*.example.com")
+    index = [json.loads(line) for line in lines_of(
+        client, url="*.example.com", pageSize=2, page=2, showPagedIndex="true",
+        output="json")]
+    assert index == [{"urlkey": " ".join(everything[8]), "part": "catalog", "offset": 8,
+                      "length": 1, "lineno": 4}]
+    text = lines_of(client, url="*.example.com", pageSize=2, showPagedIndex="true")
+    assert text == [f"{' '.join(everything[0])}\tcatalog\t0\t2\t0",
+                    f"{' '.join(everything[2])}\tcatalog\t2\t2\t1"]
+
+
+@pytest.mark.parametrize("params", [
+    {"url": "*.example.com"},
+    {"url": "*.example.com", "sort": "reverse"},
+    {"url": "*.example.com", "filter": "~url:.*e"},
+    {"url": "example.com", "output": "text"},
+])
+def test_resume_keys_continue_where_the_answer_stopped(client, params) -> None:
+    everything = lines_of(client, **params)
+    collected: list[str] = []
+    extra: dict[str, str] = {}
+    for _ in range(len(everything)):
+        answer = lines_of(client, **params, **extra, limit=2, showResumeKey="true")
+        if "" not in answer:  # the last part: no key
+            collected += answer
+            break
+        assert answer[-2] == "" and answer[-1]  # the lines, an empty line, the key
+        collected += answer[:-2]
+        extra = {"resumeKey": answer[-1]}
+    assert collected == everything
+    # an answer that holds every line has no key; without limit there is nothing to resume
+    assert lines_of(client, **params, limit=len(everything), showResumeKey="true") \
+        == everything
+    assert lines_of(client, **params, showResumeKey="true") == everything
+
+
+def test_a_resume_key_stays_exact_when_captures_are_added(client) -> None:
+    first = lines_of(client, url="*.example.com", limit=4, showResumeKey="true")
+    insert_captures(Catalog(str(client.app.state.service.catalog.engine.url)), [
+        ("http://example.com/aaa", "20261105000000", 200, "text/html", "sha1:NEW", "response",
+         "c.warc.gz", 0, 10)])  # sorts before the key: a page number would shift
+    rest = lines_of(client, url="*.example.com", resumeKey=first[-1])
+    assert [json.loads(line.split(" ", 2)[2])["url"] for line in first[:-2] + rest] \
+        == urls(client, url="*.example.com", filter="!=digest:NEW")
 
 
 # -- output formats and fields -------------------------------------------------------------
@@ -318,7 +463,14 @@ def test_field_list(client) -> None:
     ({"url": "a.com", "fl": "url,size"}, "fl", "unknown field 'size'"),
     ({"url": "a.com", "output": "link"}, "output", "output='link' is not supported; use "
                                                    "cdxj, json, text"),
-    ({"url": "a.com", "page": "1"}, "page", "unsupported parameter 'page'"),
+    ({"url": "a.com", "limit": "1", "index": "1"}, "index", "unsupported parameter 'index'"),
+    ({"url": "a.com", "page": "-1"}, "page", "Invalid value for page= param: '-1'"),
+    ({"url": "a.com", "pageSize": "0"}, "pageSize", "Invalid value for pageSize= param"),
+    ({"url": "a.com", "resumeKey": "x"}, "resumeKey", "is not a key this server gave"),
+    ({"url": "a.com", "showResumeKey": "true", "page": "0"}, "showResumeKey",
+     "not both"),
+    ({"url": "a.com", "resumeKey": "com%2Ca%29%2F+20261101000000+1", "closest": "2026"},
+     "closest", "sort=closest has none to resume from"),
     ({"url": ["a.com", "b.com"]}, "url", "url is given more than once"),
 ])
 def test_bad_parameters_are_400_naming_the_parameter(client, params, param, message) -> None:
@@ -344,12 +496,30 @@ QUERIES = [
     {"url": "*.example.com", "filter": ["=status:200", "!~mime:text/"]},
     {"url": "*.example.com", "filter": ["mime:html", "!=filename:a.warc.gz"]},
     {"url": "*.example.com", "filter": "~url:.*news", "limit": "2"},
+    {"url": "*.example.com", "filter": "=status:200"},
+    {"url": "*.example.com", "filter": "!=status:200"},
+    {"url": "*.example.com", "filter": ["status:2", "=digest:AAAA"]},
+    {"url": "example.com", "filter": "=status:"},
+    {"url": "example.com", "fl": "timestamp,status,mime"},
 ]
 
 
-def test_same_results_on_postgresql(client, pg_client) -> None:
+PAGED = [
+    {"url": "*.example.com", "pageSize": "2", "page": str(page)} for page in range(3)] + [
+    {"url": "*.example.com", "pageSize": "2", "page": "1", "sort": "reverse"},
+    {"url": "*.example.com", "pageSize": "2", "showPagedIndex": "true"},
+    {"url": "*.example.com", "limit": "3", "showResumeKey": "true"},
+    {"url": "*.example.com", "limit": "3", "showResumeKey": "true", "sort": "reverse"},
+]
+
+
+def test_same_results_on_postgresql(client, pg_client, small_blocks) -> None:
     for query in QUERIES:
         assert cdx(pg_client, **query) == cdx(client, **query), query
+    for query in PAGED:  # resume keys name capture ids: the same rows got the same ids
+        assert lines_of(pg_client, **query) == lines_of(client, **query), query
+    assert pg_client.get("/cdx", params={"url": "*.example.com", "showNumPages": "1"}).text \
+        == '{"pages": 1, "pageSize": 10, "blocks": 5}'
 
 
 PYWB_SCRIPT = """
@@ -361,9 +531,10 @@ answers = []
 for params in json.loads(sys.stdin.read()):
     if isinstance(params.get("filter"), str):
         params["filter"] = [params["filter"]]
+    fields = params["fl"].split(",") if params.get("fl") else None
     cdx_iter, errors = index(dict(params))
     assert not errors, errors
-    answers.append([{k: v for k, v in json.loads(cdx.to_json()).items()
+    answers.append([{k: v for k, v in json.loads(cdx.to_json(fields)).items()
                      if k not in ("source", "source-coll")} for cdx in cdx_iter])
 print(json.dumps(answers))
 """

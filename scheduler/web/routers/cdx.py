@@ -46,6 +46,20 @@ def cdx(
                                                 "url, mime, status, digest, length, offset, "
                                                 "filename")] = None,
     output: Annotated[str | None, Query(description="cdxj (default)|json|text")] = None,
+    page: Annotated[str | None, Query(description=(
+        "page number from 0: pages of `pageSize` blocks of 3000 lines of the URL's range, "
+        "as pywb's ZipNum index; past the last page: 400"))] = None,
+    page_size: Annotated[str | None, Query(alias="pageSize", description=(
+        "blocks per page (default 10)"))] = None,
+    show_num_pages: Annotated[str | None, Query(alias="showNumPages", description=(
+        "true: answer {\"pages\", \"pageSize\", \"blocks\"} instead of lines"))] = None,
+    show_paged_index: Annotated[str | None, Query(alias="showPagedIndex", description=(
+        "true: one line per block of the page instead of its lines"))] = None,
+    show_resume_key: Annotated[str | None, Query(alias="showResumeKey", description=(
+        "true: an answer cut by `limit` ends with an empty line and a key to resume "
+        "after its last line (Internet Archive CDX server)"))] = None,
+    resume_key: Annotated[str | None, Query(alias="resumeKey", description=(
+        "continue after the line a resume key names"))] = None,
 ) -> StreamingResponse:
     """Captures in SURT-key then time order (or `sort`), as pywb's CDX server returns them."""
     query = CdxQuery.parse(request.query_params.multi_items())
