@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 REVISIT_MIME = "warc/revisit"  # pywb's mime for revisit records
+HTML_MIMES = ("text/html", "application/xhtml+xml")  # the mimes of pages a browser renders
 
 
 @lru_cache(maxsize=4096)  # a response's key is needed for its CDXJ line and catalog row

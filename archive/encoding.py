@@ -40,17 +40,19 @@ def content_codings(content_encoding: str | None) -> list[str]:
     return [c for c in codings if c and c != "identity"]
 
 
-def decode_body(body: bytes, content_encoding: str | None) -> bytes:
-    """``body`` with every coding of ``content_encoding`` removed, last applied first."""
+def decode_body(body: bytes, content_encoding: str | None, limit: int | None = None) -> bytes:
+    """``body`` with every coding of ``content_encoding`` removed, last applied first; with
+    ``limit``, at most that many bytes come out of each step (a page title needs the start
+    of a page, not all a small compressed prefix may inflate to)."""
     for coding in reversed(content_codings(content_encoding)):
         decoder = _DECODERS.get(coding)
         if decoder is None:
             raise UndecodableBody(f"unknown Content-Encoding {coding!r}")
         try:
-            body = decoder(body)
+            body = decoder(body, limit or -1)
         except (zlib.error, brotli.error, zstd.ZstdError) as exc:
             raise UndecodableBody(f"the body is not valid {coding}: {exc}") from None
-    return body
+    return body if limit is None else body[:limit]
 
 
 def remove_transfer_coding(body: bytes, transfer_encoding: str | None) -> bytes:
@@ -62,36 +64,41 @@ def remove_transfer_coding(body: bytes, transfer_encoding: str | None) -> bytes:
     return ChunkedDataReader(io.BytesIO(body), raise_exceptions=False).read()
 
 
-def _gunzip(body: bytes) -> bytes:
+# Each decoder takes the most bytes to return (-1: all).
+def _gunzip(body: bytes, limit: int) -> bytes:
     """Every gzip member in turn (a server may send several), as far as the bytes go."""
-    out = []
-    while body:
+    out: list[bytes] = []
+    while body and (limit < 0 or sum(map(len, out)) < limit):
         member = zlib.decompressobj(wbits=31)
-        out.append(member.decompress(body))
+        out.append(member.decompress(body, max(limit - sum(map(len, out)), 0)
+                                     if limit >= 0 else 0))
         if not member.eof:
-            break  # truncated: keep what decoded
+            break  # truncated (or cut at the limit): keep what decoded
         body = member.unused_data.lstrip(b"\0")  # some servers pad after the last member
     return b"".join(out)
 
 
-def _inflate(body: bytes) -> bytes:
+def _inflate(body: bytes, limit: int) -> bytes:
     """``deflate`` as RFC 9110 defines it (zlib), or the raw deflate some servers send."""
+    size = max(limit, 0)
     try:
-        return zlib.decompressobj(wbits=15).decompress(body)
+        return zlib.decompressobj(wbits=15).decompress(body, size)
     except zlib.error:
-        return zlib.decompressobj(wbits=-15).decompress(body)
+        return zlib.decompressobj(wbits=-15).decompress(body, size)
 
 
-def _unbrotli(body: bytes) -> bytes:
-    return brotli.Decompressor().process(body)
+def _unbrotli(body: bytes, limit: int) -> bytes:
+    if limit < 0:
+        return brotli.Decompressor().process(body)
+    return brotli.Decompressor().process(body, output_buffer_limit=limit)
 
 
-def _unzstd(body: bytes) -> bytes:
+def _unzstd(body: bytes, limit: int) -> bytes:
     """Every zstd frame in turn, as far as the bytes go."""
-    out = []
-    while body:
+    out: list[bytes] = []
+    while body and (limit < 0 or sum(map(len, out)) < limit):
         frame = zstd.ZstdDecompressor()
-        out.append(frame.decompress(body))
+        out.append(frame.decompress(body, limit - sum(map(len, out)) if limit >= 0 else -1))
         if not frame.eof:
             break
         body = frame.unused_data

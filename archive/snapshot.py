@@ -12,6 +12,7 @@ what pywb does: its ``closest`` sort pads with warcio's ``timestamp_to_sec``.
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from archive.models import Article, Capture, WarcFile, WarcState
 from archive.storage import Storage, StorageError
 
 GZIP_MAGIC = b"\x1f\x8b"
+_HEADERS_END = re.compile(rb"\r?\n\r?\n")  # the blank line after an HTTP header block
 # As ArchiveIterator configures it (any HTTP status line, e.g. "HTTP/2 200", and no ARC
 # conversion); stateless between records: shared by every thread.
 _LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
@@ -233,14 +235,21 @@ def _nearer(before: CaptureRef | None, after: CaptureRef | None,
     return before if gap_before <= gap_after else after
 
 
-def read_record_bytes(capture: AnyCapture, storage: Storage, spool_dir: Path) -> bytes:
+def read_record_bytes(capture: AnyCapture, storage: Storage, spool_dir: Path,
+                      limit: int | None = None) -> bytes:
+    """``capture``'s record as catalogued (one gzip member, or uncompressed), or only its
+    first ``limit`` bytes (for :func:`parse_record_start`)."""
     warc = capture.warc_file
+    length = capture.length if limit is None else min(limit, capture.length)
     if warc.state == WarcState.UPLOADED and warc.storage_key:
-        return storage.read_range(warc.storage_key, capture.offset, capture.length)
+        return storage.read_range(warc.storage_key, capture.offset, length)
     if warc.state == WarcState.DAMAGED and warc.storage_key:
         try:  # the intact records of a damaged object still read
-            data = storage.read_range(warc.storage_key, capture.offset, capture.length)
-            parse_record(data)
+            data = storage.read_range(warc.storage_key, capture.offset, length)
+            if limit is None:
+                parse_record(data)
+            else:
+                parse_record_start(data, limit)
         except StorageError as exc:
             raise StorageError(f"{warc.filename} is damaged in storage and this record is "
                                f"not intact ({exc}); `newsarchive storage verify` reports "
@@ -254,7 +263,7 @@ def read_record_bytes(capture: AnyCapture, storage: Storage, spool_dir: Path) ->
         )
     with local.open("rb") as f:
         f.seek(capture.offset)
-        return f.read(capture.length)
+        return f.read(length)
 
 
 def parse_record(data: bytes) -> ArcWarcRecord:
@@ -269,6 +278,31 @@ def parse_record(data: bytes) -> ArcWarcRecord:
         except zlib.error as exc:
             raise StorageError(f"the record at the catalogued offset is not valid gzip: "
                                f"{exc}") from None
+    return _load(data)
+
+
+def parse_record_start(data: bytes, limit: int) -> ArcWarcRecord:
+    """The WARC record that ``data`` begins (the first bytes of a record as catalogued), with
+    at most ``limit`` bytes decompressed: its WARC and HTTP headers whole, and as much of its
+    payload as those bytes hold (``raw_stream``). A StorageError when the headers do not
+    end within them."""
+    if data.startswith(GZIP_MAGIC):
+        try:  # a prefix of a gzip member decompresses as far as it goes
+            data = zlib.decompressobj(wbits=31).decompress(data, limit)
+        except zlib.error as exc:
+            raise StorageError(f"the record at the catalogued offset is not valid gzip: "
+                               f"{exc}") from None
+    data = data[:limit]
+    warc_headers_end = data.find(b"\r\n\r\n")
+    record = _load(data)
+    if warc_headers_end < 0 or (record.http_headers is not None and _HEADERS_END.search(
+            data, warc_headers_end + 4) is None):
+        raise StorageError(f"the headers of the record at the catalogued offset are longer "
+                           f"than the {len(data)} bytes read")
+    return record
+
+
+def _load(data: bytes) -> ArcWarcRecord:
     if not data.startswith(b"WARC/"):
         raise StorageError("no WARC record at the catalogued offset")
     try:

@@ -3,8 +3,9 @@
 A WACZ is a ZIP holding ``archive/*.warc.gz`` (STORED, so replay tools read records with
 ranged requests), ``indexes/index.cdx.gz`` + ``index.idx`` (one sorted CDXJ of all those
 WARCs in gzip blocks, as py-wacz writes it; pywb's ``wb-manager add --unpack-wacz`` only
-picks up ``.cdx``/``.cdx.gz`` indexes), ``pages/pages.jsonl`` (the catalogued articles),
-``datapackage.json`` (SHA-256 and size of every file) and ``datapackage-digest.json``.
+picks up ``.cdx``/``.cdx.gz`` indexes), ``pages/pages.jsonl`` (every archived HTML page,
+seeds first: :mod:`archive.pages`), ``datapackage.json`` (SHA-256 and size of every file)
+and ``datapackage-digest.json``.
 
 :func:`iter_wacz` yields the ZIP in chunks of about :data:`CHUNK_SIZE` bytes: WARCs are
 copied from storage (or the spool, before upload) chunk by chunk, each file is hashed as it
@@ -31,12 +32,12 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
-from warcio.timeutils import timestamp_to_iso_date
 
 from archive.catalog import Catalog
 from archive.cdxj import CdxjEntry
 from archive.layout import spool_path, warc_key
-from archive.models import Article, Capture, CrawlJob, Site, WarcFile, WarcState
+from archive.models import Capture, CrawlJob, Site, WarcFile, WarcState
+from archive.pages import Scope, has_text, iter_pages
 from archive.storage import CHUNK_SIZE, Storage, StorageError
 
 WACZ_VERSION = "1.1.1"
@@ -81,21 +82,20 @@ class WarcSource:
 @dataclass(frozen=True)
 class Selection:
     """What goes into one WACZ: whole WARC files (the selected ones plus those holding the
-    originals of their revisit records), and which of them, in which time range, give the
-    pages listed."""
+    originals of their revisit records), and where its pages are (:class:`Scope`: which of
+    those files, the crawls' start URLs, the time range)."""
 
     warcs: tuple[WarcSource, ...]
-    page_warc_ids: frozenset[int]
+    pages: Scope
     title: str
-    since: str | None = None  # 14-digit bounds on the pages listed (inclusive)
-    until: str | None = None
 
     @classmethod
     def of(cls, session: Session, warcs: tuple[WarcSource, ...], title: str,
            since: str | None = None, until: str | None = None) -> Selection:
-        return cls(warcs=_with_originals(session, warcs),
-                   page_warc_ids=frozenset(w.id for w in warcs), title=title, since=since,
-                   until=until)
+        ids = frozenset(w.id for w in warcs)
+        return cls(warcs=_with_originals(session, warcs), title=title,
+                   pages=Scope(warc_ids=ids, seeds=_seeds(session, ids), since=since,
+                               until=until))
 
 
 @dataclass
@@ -157,6 +157,13 @@ def _complete_warcs(session: Session, *conditions: Any) -> tuple[WarcSource, ...
             "holds whole, intact WARC files; put back a good copy of the object, then run "
             "`newsarchive storage verify --repair`")
     return tuple(WarcSource.of(row) for row in rows)
+
+
+def _seeds(session: Session, warc_ids: frozenset[int]) -> tuple[str, ...]:
+    """The start URLs of the crawl jobs that wrote ``warc_ids``, oldest job first."""
+    specs = session.scalars(select(CrawlJob.spec).where(CrawlJob.id.in_(
+        select(WarcFile.job_id).where(WarcFile.id.in_(sorted(warc_ids))))).order_by(CrawlJob.id))
+    return tuple(dict.fromkeys(url for spec in specs for url in spec.get("urls") or ()))
 
 
 def _with_originals(session: Session, warcs: tuple[WarcSource, ...]) -> tuple[WarcSource, ...]:
@@ -264,8 +271,8 @@ def iter_wacz(catalog: Catalog, storage: Storage, spool_dir: Path, selection: Se
     index = _BlockIndex(INDEX_PATH.rsplit("/", 1)[-1])
     yield from stream.add(INDEX_PATH, index.blocks(_index_lines(catalog, selection, summary)))
     yield from stream.add(IDX_PATH, _batched(index.idx_lines), compress=True)
-    yield from stream.add(PAGES_PATH, _batched(_page_lines(catalog, selection, summary)),
-                          compress=True)
+    yield from stream.add(PAGES_PATH, _batched(
+        _page_lines(catalog, storage, spool_dir, selection, summary)), compress=True)
     package = datapackage(summary.resources, created=created, title=selection.title)
     yield from stream.add("datapackage.json", [package], compress=True)
     digest = {"path": "datapackage.json",
@@ -426,29 +433,12 @@ def _index_lines(catalog: Catalog, selection: Selection, summary: WaczSummary) -
         yield from sorted(group)
 
 
-def _page_lines(catalog: Catalog, selection: Selection, summary: WaczSummary) -> Iterator[str]:
-    """The ``json-pages-1.0`` header, then one line per article of the selection."""
+def _page_lines(catalog: Catalog, storage: Storage, spool_dir: Path, selection: Selection,
+                summary: WaczSummary) -> Iterator[str]:
+    """The ``json-pages-1.0`` header, then one line per page (:func:`archive.pages.iter_pages`)."""
     header = {"format": "json-pages-1.0", "id": "pages", "title": selection.title,
-              "hasText": True}
+              "hasText": has_text(catalog, selection.pages)}
     yield json.dumps(header) + "\n"
-    query = (select(Capture.record_id, Capture.url, Capture.timestamp, Article.title,
-                    Article.text)
-             .join(Article, Article.capture_id == Capture.id)
-             .where(Capture.warc_file_id.in_(list(selection.page_warc_ids)))
-             .order_by(Capture.timestamp, Capture.id))
-    if selection.since:
-        query = query.where(Capture.timestamp >= selection.since)
-    if selection.until:
-        query = query.where(Capture.timestamp <= selection.until)
-    with catalog.session() as session:
-        for row in session.execute(query.execution_options(yield_per=ROWS_PER_FETCH)):
-            summary.pages += 1
-            page = {"id": _page_id(row.record_id), "url": row.url,
-                    "ts": timestamp_to_iso_date(row.timestamp), "title": row.title or row.url,
-                    "text": row.text}
-            yield json.dumps(page, ensure_ascii=False) + "\n"
-
-
-def _page_id(record_id: str) -> str:
-    """``<urn:uuid:1b4f…>`` → ``1b4f…`` (the page's WARC-Record-ID without decoration)."""
-    return record_id.strip("<>").removeprefix("urn:uuid:").replace("-", "")
+    for page in iter_pages(catalog, storage, spool_dir, selection.pages):
+        summary.pages += 1
+        yield json.dumps(page.to_json(), ensure_ascii=False) + "\n"

@@ -28,6 +28,7 @@ from w3lib.encoding import http_content_type_encoding
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive.catalog import Catalog
+from archive.cdxj import HTML_MIMES
 from archive.encoding import UndecodableBody
 from archive.models import Article, Capture, CrawlJob, Site
 from archive.snapshot import SnapshotNotFound, normalize_timestamp, read_capture_records
@@ -35,7 +36,6 @@ from archive.storage import Storage, StorageError
 from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
 
-HTML_MIMES = ("text/html", "application/xhtml+xml")
 ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
     "id", "capture_id", "extractor_version", "metadata_record_id", "created_at"}
 

@@ -1,5 +1,5 @@
-"""Interop: ReplayWeb.page (the static app from npm) opens our WACZ in headless Chromium and
-shows the archived article.
+"""Interop: ReplayWeb.page (the static app from npm) opens our WACZ in headless Chromium,
+shows the archived article, and lists the pages of a crawl that extracted nothing.
 
 ReplayWeb.page 2.5.3 is fetched with ``npm pack`` into ``.cache/replaywebpage`` (reused when
 present; ``npm install`` fails on a missing dependency version, the packed app is complete).
@@ -134,3 +134,30 @@ def test_replaywebpage_shows_the_archived_article(archive: Archive, demo_site, r
         replay_frames = [f.url for f in page.frames if f.url.endswith(archived)]
         assert replay_frames and f"{url}/w/" in replay_frames[0], (page.frames, errors)
     assert screenshot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_replaywebpage_lists_the_pages_of_an_unextracted_crawl(archive: Archive, demo_site,
+                                                               range_server) -> None:
+    """A --no-extract crawl has no articles; its WACZ still lists its HTML pages, which
+    ReplayWeb.page shows by title (instead of "No Pages are defined in this archive"), and a
+    page opened from the list replays."""
+    summary = archive.crawl("--no-extract", "--depth", "1", demo_site.url + "/")
+    url, root = range_server
+    wacz = root / "unextracted.wacz"
+    archive.cli("export-wacz", "--job", str(summary["job_id"]), "-o", str(wacz))
+    with zipfile.ZipFile(wacz) as package:
+        pages = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()]
+    titles = sorted(p["title"] for p in pages[1:])
+    assert len(titles) == 12 and "World | The Harbour Gazette" in titles
+
+    with chromium_page(viewport={"width": 1280, "height": 900}) as (page, errors):
+        page.goto(f"{url}/index.html?source={url}/unextracted.wacz#view=pages")
+        entries = page.locator("wr-page-entry")
+        entries.nth(len(titles) - 1).wait_for(timeout=60_000)  # the app loads the pages
+        assert entries.count() == len(titles)
+        assert [t for t in titles if entries.filter(has_text=t).count() != 1] == []
+        assert page.get_by_text("No Pages are defined").count() == 0
+        entries.filter(has_text="World | The Harbour Gazette").get_by_role("link").first.click()
+        world = page.frame_locator("iframe").locator("h1", has_text="World")
+        world.wait_for(timeout=60_000)
+        assert world.is_visible(), errors

@@ -3,26 +3,34 @@
 The demo site is crawled once as a configured site; its job is exported and the package is
 checked member by member (layout, STORED WARCs identical to the stored ones, hashes and sizes
 in datapackage.json, index, pages), with py-wacz's validator, against the API's bytes, and
-for bounded memory on a large WARC.
+for bounded memory on a large WARC. A --no-extract crawl of it is exported too: its pages
+are its HTML pages, seeds first, titled from the archived HTML. Records written here with
+chosen encodings check where a title comes from and when there is none.
 """
 
 from __future__ import annotations
 
 import gzip
+import html
 import io
 import json
 import os
+import re
 import subprocess
 import tracemalloc
 import zipfile
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import brotli
 import pytest
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import timestamp_to_iso_date
 
+from archive import pages as pages_module
 from archive import wacz as wacz_module
 from archive.archiver import Archiver
 from archive.catalog import Catalog
@@ -30,6 +38,8 @@ from archive.config import ArchiveSettings
 from archive.models import Article, Capture, CrawlJob, Site, WarcFile
 from archive.storage import LocalStorage, Storage, StorageError
 from archive.wacz import select_job, select_site, write_wacz
+from archive.warc import HttpExchange
+from scheduler.demo.server import ARTICLE_PATHS, WRONG_CHARSET_ARTICLE
 from tests.support.api import api_client
 from tests.support.cli import Archive
 from tests.support.peers import pywb_bin, wacz_tool
@@ -150,28 +160,137 @@ def test_index_is_sorted_and_points_at_records(crawled: Archive, exported: Path)
     assert seen == captured
 
 
-def test_pages_list_the_articles_with_titles_and_text(crawled: Archive, exported: Path) -> None:
-    with zipfile.ZipFile(exported) as wacz:
-        header, *pages = [json.loads(line) for line in
-                          wacz.read("pages/pages.jsonl").decode().splitlines()]
+def read_pages(path: Path) -> list[dict]:
+    """The lines of a WACZ's pages/pages.jsonl: the header, then the pages."""
+    with zipfile.ZipFile(path) as wacz:
+        return [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()]
+
+
+def html_captures(archive: Archive, job: int) -> list[Any]:
+    """(url, timestamp, title, text) of the job's 200 HTML captures, with the article's
+    title and text where one was extracted."""
+    with archive.catalog().session() as session:
+        return session.execute(
+            select(Capture.url, Capture.timestamp, Article.title, Article.text)
+            .outerjoin(Article, Article.capture_id == Capture.id)
+            .where(Capture.job_id == job, Capture.status == 200,
+                   Capture.mime == "text/html")).all()
+
+
+def test_pages_list_every_html_page_with_article_titles_and_text(crawled: Archive,
+                                                                 exported: Path,
+                                                                 demo_site) -> None:
+    header, *pages = read_pages(exported)
     assert header == {"format": "json-pages-1.0", "id": "pages",
                       "title": f"newsarchive crawl job {job_id(crawled)}", "hasText": True}
-    with crawled.catalog().session() as session:
-        articles = session.execute(
-            select(Capture.url, Capture.timestamp, Article.title, Article.text)
-            .join(Article, Article.capture_id == Capture.id)
-            .where(Capture.job_id == job_id(crawled))).all()
-    assert len(articles) >= 5
-    assert sorted((p["url"], p["ts"], p["title"], p["text"]) for p in pages) == sorted(
-        (a.url, timestamp_to_iso_date(a.timestamp), a.title, a.text) for a in articles)
+    html = html_captures(crawled, job_id(crawled))
+    articles = [row for row in html if row.title]
+    assert len(articles) >= 5 and len(html) > len(articles)  # the home page and sections too
+    assert sorted((p["url"], p["ts"]) for p in pages) == sorted(
+        (row.url, timestamp_to_iso_date(row.timestamp)) for row in html)
+    by_url = {p["url"]: p for p in pages}
+    assert sorted((a.url, a.title, a.text) for a in articles) == sorted(
+        (a.url, by_url[a.url]["title"], by_url[a.url]["text"]) for a in articles)
     assert len({p["id"] for p in pages}) == len(pages)
+    assert [p["url"] for p in pages if p.get("seed")] == [pages[0]["url"]] == \
+        [f"{demo_site.url}/"]
     bridge = next(p for p in pages if p["url"].endswith("harbour-bridge-reopens.html"))
     assert bridge["title"] == "Harbour Bridge reopens to traffic after eighteen-month restoration"
     assert "Quay Street" in bridge["text"]
+    assert by_url[f"{demo_site.url}/world/"]["title"] == "World | The Harbour Gazette"
+    assert "text" not in by_url[f"{demo_site.url}/world/"]
 
 
-def test_py_wacz_validates_the_export(exported: Path) -> None:
-    proc = subprocess.run([str(wacz_tool()), "validate", "-f", str(exported)],
+# -- a crawl that extracted nothing (--no-extract) -----------------------------------------
+
+NOT_PAGES = ("/assets/style.css", "/assets/logo.png", "/old/harbour-bridge",  # a 302
+             "/feed.xml", "/sitemap.xml", "/robots.txt")
+
+
+@pytest.fixture(scope="module")
+def unextracted(tmp_path_factory: pytest.TempPathFactory, demo_site) -> tuple[Archive, Path]:
+    """The demo site crawled with --no-extract from its home page, a redirect to an article,
+    a stylesheet and an image; the job exported. Returns (archive, WACZ)."""
+    archive = Archive(tmp_path_factory.mktemp("unextracted") / "data",
+                      env={"SOURCE_DATE_EPOCH": str(EPOCH)})
+    archive.summary = archive.crawl(  # type: ignore[attr-defined]
+        "--no-extract", "--depth", "1",
+        *(demo_site.url + path for path in ("/", "/old/harbour-bridge", "/assets/style.css",
+                                            "/assets/logo.png")))
+    path = tmp_path_factory.mktemp("out") / "unextracted.wacz"
+    archive.cli("export-wacz", "--job", str(job_id(archive)), "-o", str(path))
+    return archive, path
+
+
+def served_title(demo_site, path: str) -> str:
+    """The ``<title>`` of a demo page as a browser shows it: from the bytes served, in the
+    charset served (the page whose UTF-8 is labelled iso-8859-1 shows as windows-1252)."""
+    body = demo_site.served_bytes(path)
+    match = re.search(rb"<title>(.*?)</title>", body, re.DOTALL)
+    assert match, path
+    charset = "cp1252" if path == WRONG_CHARSET_ARTICLE else "utf-8"
+    return html.unescape(match.group(1).decode(charset))
+
+
+def test_unextracted_crawl_lists_every_html_page_seeds_first(unextracted, demo_site) -> None:
+    archive, path = unextracted
+    header, *pages = read_pages(path)
+    assert header == {"format": "json-pages-1.0", "id": "pages",
+                      "title": f"newsarchive crawl job {job_id(archive)}", "hasText": False}
+    html_pages = html_captures(archive, job_id(archive))
+    assert len(html_pages) == 1 + 3 + len(ARTICLE_PATHS)  # home, sections, articles
+    assert sorted((p["url"], p["ts"]) for p in pages) == sorted(
+        (row.url, timestamp_to_iso_date(row.timestamp)) for row in html_pages)
+    # the home page, then the article the redirect led to; the others oldest first
+    bridge = f"{demo_site.url}/world/2026/11/03/harbour-bridge-reopens.html"
+    assert [p["url"] for p in pages if p.get("seed")] == [p["url"] for p in pages[:2]] == \
+        [f"{demo_site.url}/", bridge]
+    assert [p["ts"] for p in pages[2:]] == sorted(p["ts"] for p in pages[2:])
+    assert {p["url"]: p["title"] for p in pages} == {
+        p["url"]: served_title(demo_site, p["url"].removeprefix(demo_site.url)) for p in pages}
+    assert not [p for p in pages if "text" in p]
+    assert len({p["id"] for p in pages}) == len(pages)
+
+
+def test_unextracted_crawl_lists_no_other_capture(unextracted, demo_site) -> None:
+    """Stylesheets, images, feeds, sitemaps, robots.txt and redirects were captured, and
+    are not pages."""
+    archive, path = unextracted
+    with archive.catalog().session() as session:
+        captured = dict(session.execute(select(Capture.url, Capture.status).where(
+            Capture.job_id == job_id(archive))).all())
+    others = [demo_site.url + p for p in NOT_PAGES]
+    assert [captured[url] for url in others] == [200, 200, 302, 200, 200, 200]
+    assert not {p["url"] for p in read_pages(path)[1:]} & set(others)
+
+
+def test_revisits_of_html_pages_are_pages(archive: Archive, demo_site, tmp_path: Path) -> None:
+    """A second crawl finds the pages unchanged (revisit records): its WACZ lists them, with
+    the titles of the originals, and not the first crawl's pages that come along."""
+    urls = [demo_site.url + p for p in ("/", "/world/", "/assets/style.css")]
+    archive.crawl("--no-extract", "--depth", "0", *urls)
+    second = archive.crawl("--no-extract", "--depth", "0", *urls)["job_id"]
+    with archive.catalog().session() as session:
+        kinds = set(session.scalars(select(Capture.record_type)
+                                    .where(Capture.job_id == second)))
+    assert kinds == {"revisit"}
+    target = tmp_path / "second.wacz"
+    archive.cli("export-wacz", "--job", str(second), "-o", str(target))
+    with zipfile.ZipFile(target) as wacz:
+        assert len([n for n in wacz.namelist() if n.startswith("archive/")]) == 2
+    with archive.catalog().session() as session:
+        stamps = dict(session.execute(select(Capture.url, Capture.timestamp)
+                                      .where(Capture.job_id == second)).all())
+    assert [(p["url"], p["ts"], p["title"], p["seed"]) for p in read_pages(target)[1:]] == [
+        (url, timestamp_to_iso_date(stamps[url]), title, True) for url, title in
+        ((urls[0], served_title(demo_site, "/")), (urls[1], "World | The Harbour Gazette"))]
+
+
+@pytest.mark.parametrize("export", ["exported", "unextracted"])
+def test_py_wacz_validates_the_export(export: str, request: pytest.FixtureRequest) -> None:
+    exported = request.getfixturevalue(export)
+    path = exported[1] if isinstance(exported, tuple) else exported
+    proc = subprocess.run([str(wacz_tool()), "validate", "-f", str(path)],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "the passed WACZ is valid" in proc.stdout
@@ -314,6 +433,82 @@ def test_warcs_holding_the_originals_of_revisits_come_along(tmp_path: Path) -> N
     assert sorted((e["filename"], e["mime"]) for e in index) == sorted(
         [(names[1], "text/html"), (names[3], "warc/revisit")])
     assert [p["title"] for p in pages[1:]] == ["News of day 3"]
+
+
+def archive_pages(config: ArchiveSettings, exchanges: list[HttpExchange], *,
+                  seeds: list[str], articles: dict[str, str]) -> Catalog:
+    """Job 1 (started from ``seeds``) archiving ``exchanges`` a second apart; ``articles``
+    maps the URLs extracted to their headline."""
+    catalog = Catalog(config.database_url)
+    with catalog.session() as session:
+        session.add(CrawlJob(id=1, status="succeeded", spec={"urls": seeds}))
+    archiver = Archiver(catalog, LocalStorage(config.storage_url),
+                        ClockedWriter(config.spool_dir, step=timedelta(seconds=1)), job_id=1)
+    for item in exchanges:
+        response = archiver.archive(item)
+        if item.url in articles:
+            archiver.annotate(response, {"url": item.url}, article={
+                "url": item.url, "title": articles[item.url], "text": "Article text."})
+    archiver.close()
+    return catalog
+
+
+def html_page(path: str, body: bytes, *headers: tuple[str, str], status: int = 200,
+              mime: str = "text/html; charset=utf-8") -> HttpExchange:
+    return exchange(f"http://example.com{path}", body, status=status, request_headers=[],
+                    headers=[("Content-Type", mime), *headers])
+
+
+def test_titles_come_from_the_article_or_the_decoded_html(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Content-Encoding a crawl asks for is undone; one that is unknown or does not
+    decode, a title past the bytes read, an SVG title or none give a page without a title
+    (and the export succeeds). Redirects, errors and other types are not pages. The pages
+    are read from the catalog a few at a time."""
+    monkeypatch.setattr(pages_module, "TITLE_READ_BYTES", 8192)
+    monkeypatch.setattr(pages_module, "PAGES_PER_BATCH", 3)
+    deflate = zlib.compressobj(wbits=-15)
+    exchanges = [
+        html_page("/start", b"moved", ("Location", "/gzip"), status=301),
+        html_page("/plain", b"<title>  Fish &amp; chips\n daily </title>"),
+        html_page("/gzip", gzip.compress(b"<title>Gzip</title>"), ("Content-Encoding", "gzip")),
+        html_page("/deflate", zlib.compress(b"<title>Zlib</title>"),
+                  ("Content-Encoding", "deflate")),
+        html_page("/raw-deflate", deflate.compress(b"<title>Raw</title>") + deflate.flush(),
+                  ("Content-Encoding", "deflate")),
+        html_page("/br", brotli.compress(b"<title>Brotli</title>"), ("Content-Encoding", "br")),
+        html_page("/stacked", gzip.compress(zlib.compress(b"<title>Both</title>")),
+                  ("Content-Encoding", "deflate, gzip")),
+        html_page("/latin1", b"<title>Caf\xe9</title>", mime="text/html; charset=iso-8859-1"),
+        html_page("/xhtml", b"<html xmlns='http://www.w3.org/1999/xhtml'><head><title>X"
+                  b"</title></head></html>", mime="application/xhtml+xml"),
+        html_page("/extracted", b"<title>Site | Headline</title>"),
+        html_page("/not-gzip", b"<title>Not gzip</title>", ("Content-Encoding", "gzip")),
+        html_page("/unknown", b"<title>Unknown</title>", ("Content-Encoding", "compress")),
+        html_page("/far", gzip.compress(b"<!-- " + os.urandom(16384).hex().encode()
+                                        + b" --><title>Far</title>"),
+                  ("Content-Encoding", "gzip")),
+        html_page("/svg", b"<body><svg><title>Icon</title></svg></body>"),
+        html_page("/untitled", b"<p>no title</p>"),
+        html_page("/missing", b"<title>Not found</title>", status=404),
+        html_page("/logo.png", b"\x89PNG\r\n", mime="image/png"),
+    ]
+    config = ArchiveSettings(data_dir=tmp_path / "data")
+    catalog = archive_pages(config, exchanges, seeds=["http://example.com/start"],
+                            articles={"http://example.com/extracted": "Headline"})
+    with catalog.session() as session:
+        selection = select_job(session, 1)
+    target = tmp_path / "titles.wacz"
+    write_wacz(target, catalog, LocalStorage(config.storage_url), config.spool_dir, selection)
+    assert [(p["url"].removeprefix("http://example.com"), p.get("title"), p.get("seed"))
+            for p in read_pages(target)[1:]] == [
+        ("/gzip", "Gzip", True),
+        ("/plain", "Fish & chips daily", None),
+        ("/deflate", "Zlib", None), ("/raw-deflate", "Raw", None), ("/br", "Brotli", None),
+        ("/stacked", "Both", None), ("/latin1", "Café", None), ("/xhtml", "X", None),
+        ("/extracted", "Headline", None),
+        ("/not-gzip", None, None), ("/unknown", None, None), ("/far", None, None),
+        ("/svg", None, None), ("/untitled", None, None)]
 
 
 def test_index_blocks_are_found_through_the_idx(tmp_path: Path,

@@ -24,7 +24,7 @@ from fastapi.responses import (
 )
 from sqlalchemy.orm import Session
 
-from archive.cdxj import mime_of
+from archive.cdxj import HTML_MIMES, mime_of
 from archive.encoding import UndecodableBody
 from archive.models import Article, Capture
 from archive.replay import ArchivedResponse, open_response
@@ -58,7 +58,6 @@ RAW, TEXT, JSON = "id_", "text_", "json_"
 VIEW_MODIFIERS = frozenset({"", "cs_", "js_", "im_", "if_", "fr_", "oe_"})
 MODIFIERS = VIEW_MODIFIERS | {RAW, TEXT, JSON}
 SEGMENT = re.compile(r"(?P<timestamp>\d+)(?P<modifier>[a-z]+_)?")
-HTML_MIMES = frozenset({"text/html", "application/xhtml+xml"})
 # Archived content never acts with the archive's authority: every replay is a sandbox (an
 # opaque origin: no cookies, storage or same-origin requests of this service, no scripts,
 # no forms, no fetch, beacon or ping) that loads only from this service. The rewritten view
