@@ -212,6 +212,14 @@ def neighbours(session: Session,
     return previous, following
 
 
+def first_and_last(session: Session, capture: AnyCapture) -> tuple[Capture, Capture]:
+    """The first and the last capture of ``capture``'s URL (two index probes)."""
+    same = select(Capture).where(Capture.surt == capture.surt).limit(1)
+    first = session.scalars(same.order_by(Capture.timestamp, Capture.id)).one()
+    last = session.scalars(same.order_by(Capture.timestamp.desc(), Capture.id.desc())).one()
+    return first, last
+
+
 def revisit_original(session: Session, revisit: AnyCapture) -> Capture:
     """The ``response`` capture holding a revisit's payload: the latest one with the same
     SURT key and payload digest at or before the revisit."""

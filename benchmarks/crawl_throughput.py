@@ -11,6 +11,8 @@ it with nginx on 127.0.0.1 (gzip on), and crawls it in fresh subprocesses, in on
   extract  (c) ``newsarchive crawl --sitemap URL --depth 0`` (extraction in the process pool)
   stock    (optional, ``--stock``) the real ``.venv/bin/newsarchive crawl --no-extract`` with
                the shipped settings (AutoThrottle on, 4 requests per domain)
+  base     (optional, ``--baseline REV``) (b) on the project's code at git revision REV, in
+               the same rounds: what a change costs (e.g. ``--baseline main``)
 
 (a)-(c) use the same Scrapy settings (AUTOTHROTTLE_ENABLED=False, ROBOTSTXT_OBEY as shipped,
 CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = ``--concurrency``, LOG_LEVEL=WARNING)
@@ -60,6 +62,7 @@ LABELS = {
     "archive": "b newsarchive crawl --no-extract",
     "extract": "c newsarchive crawl (+extraction)",
     "stock": "s newsarchive crawl, shipped settings",
+    "base": "r (b) at the --baseline revision",
 }
 
 # =====================================================================================
@@ -246,10 +249,17 @@ class Bench:
         self.args, self.work, self.site_url, self.url_file = args, work, site_url, url_file
         self.server = server
         self.code_dir = code_dir
+        self.baseline_dir: Path | None = None
         self.serial = 0
 
     def run(self, mode: str, *, pages_limit: int | None = None,
             cprofile: Path | None = None) -> dict[str, Any]:
+        if mode == "base":  # (b) on the baseline revision's code
+            code_dir, self.code_dir = self.code_dir, self.baseline_dir
+            try:
+                return {**self.run("archive", pages_limit=pages_limit), "mode": "base"}
+            finally:
+                self.code_dir = code_dir
         self.serial += 1
         run_dir = self.work / f"run-{self.serial:02d}-{mode}"
         run_dir.mkdir()
@@ -358,7 +368,12 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
               f"{crawl:>8.2f} {rate:>8.1f} {steady:>8.1f} {ratio:>6.2f} "
               f"{median([r['maxrss_self_kb'] for r in runs]) / 1024:>7.0f} "
               f"{median([r['peak_tree_kb'] for r in runs]) / 1024:>7.0f}")
-    for mode in ("archive", "extract", "stock"):
+    if rates.get("base") and rates.get("archive"):
+        per_round = [b / r for b, r in zip(rates["archive"], rates["base"], strict=False)]
+        print(f"ratio b/r (archive/baseline {args.baseline}) median pages/s: "
+              f"{median(rates['archive']) / median(rates['base']):.3f}  (same-round ratios: "
+              f"{', '.join(f'{x:.3f}' for x in per_round)})")
+    for mode in ("archive", "extract", "stock", "base"):
         if rates.get(mode) and base and base == base:
             rate = median(rates[mode])
             per_round = [m / p for m, p in zip(rates[mode], rates["plain"], strict=False)]
@@ -397,6 +412,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--live", action="store_true",
                         help="import the working tree in every run instead of a snapshot "
                              "taken at the start")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run (b) on the code at git revision REV, same rounds")
     parser.add_argument("--port", type=int, default=0, help="nginx port (default: free port)")
     parser.add_argument("--warmup-pages", type=int, default=200,
                         help="pages crawled by an untimed plain warm-up run (0: none)")
@@ -454,6 +471,13 @@ def measure(args: argparse.Namespace, work: Path, site: Path, site_url: str,
     check_gzip(site_url)
     print(f"nginx: {site_url}/ (conf {server.conf}, {args.nginx_workers} worker(s), gzip on)")
     bench = Bench(args, work, site_url, url_file, code_dir, server)
+    if args.baseline:
+        bench.baseline_dir = work / "code-baseline"
+        bench.baseline_dir.mkdir()
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline, *PACKAGES],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(bench.baseline_dir)], input=archive, check=True)
+        print(f"baseline: {', '.join(PACKAGES)} at {args.baseline} in {bench.baseline_dir}")
 
     startup = []
     for _ in range(3):
@@ -470,7 +494,8 @@ def measure(args: argparse.Namespace, work: Path, site: Path, site_url: str,
         bench.url_file = saved
         print(f"warm-up: plain crawl of {args.warmup_pages} pages done")
 
-    modes = [m for m in MODES if m in args.modes] + (["stock"] if args.stock else [])
+    modes = ([m for m in MODES if m in args.modes] + (["stock"] if args.stock else [])
+             + (["base"] if args.baseline else []))
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     for rnd in range(args.rounds):
         for mode in round_order(modes, rnd, rotate=True, reverse_odd=True):

@@ -41,12 +41,23 @@ def test_timegate_redirects_to_the_closest_memento(client: TestClient, accept: s
     assert response.status_code == 302
     assert response.headers["location"] == f"{BASE}/web/{expected}/{STORY}"
     assert response.headers["vary"] == "accept-datetime"
-    links = {params["rel"]: (target, params)
-             for target, params in parse_links(response.headers["link"])}
+    parsed = parse_links(response.headers["link"])
+    mementos = {target: params for target, params in parsed if "memento" in params["rel"]}
+    assert mementos[f"{BASE}/web/{expected}/{STORY}"]["datetime"].endswith("GMT")
+    links = {rel: (target, params) for target, params in parsed
+             for rel in params["rel"].split() if rel != "memento"}  # one link per memento
     assert links["original"][0] == STORY
     assert links["timemap"][0] == f"{BASE}/timemap/link/{STORY}"
-    assert links["memento"][0] == f"{BASE}/web/{expected}/{STORY}"
-    assert links["memento"][1]["datetime"].endswith("GMT")
+    # and the neighbours, as the Wayback Machine's TimeGate names them
+    assert links["first"][0] == f"{BASE}/web/{T1}/{STORY}"
+    assert links["last"][0] == f"{BASE}/web/{T3}/{STORY}"
+    order = [T1, T2, T3]
+    here = order.index(expected)
+    assert ("prev" in links) == (here > 0) and ("next" in links) == (here < 2)
+    if here > 0:
+        assert links["prev"][0] == f"{BASE}/web/{order[here - 1]}/{STORY}"
+    if here < 2:
+        assert links["next"][0] == f"{BASE}/web/{order[here + 1]}/{STORY}"
 
 
 def test_timegate_accepts_urls_without_scheme_and_escaped(client: TestClient) -> None:

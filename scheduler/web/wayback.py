@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Catalog
-from archive.snapshot import AnyCapture, closest_capture
+from archive.snapshot import AnyCapture, closest_capture, first_and_last, neighbours
 from scheduler.web.errors import ApiError
 
 LINK_FORMAT = "application/link-format"
@@ -108,14 +108,22 @@ class MementoUrls:
     def timemap(self, kind: str = "link") -> str:
         return f"{self.base}timemap/{kind}/{self.original}"
 
-    def link_header(self, capture: AnyCapture | None = None, modifier: str = "") -> str:
-        """``Link``: original, timegate, timemap and (given a capture) the memento itself."""
+    def link_header(self, capture: AnyCapture | None = None, modifier: str = "",
+                    related: dict[str, AnyCapture | None] | None = None) -> str:
+        """``Link``: original, timegate, timemap and (given a capture) the memento itself;
+        ``related`` adds mementos by relation (``first``, ``prev``, ``next``, ``last``), one
+        link per memento with all its relation types (RFC 7089 section 2.2)."""
         links = [f'<{self.original}>; rel="original"',
                  f'<{self.timegate}>; rel="timegate"',
                  f'<{self.timemap()}>; rel="timemap"; type="{LINK_FORMAT}"']
-        if capture is not None:
-            links.append(f'<{self.memento(capture.timestamp, modifier, capture.url)}>; '
-                         f'rel="memento"; datetime="{http_date(capture.timestamp)}"')
+        mementos: dict[str, tuple[AnyCapture, list[str]]] = {}
+        for rel, target in [*(related or {}).items(), ("memento", capture)]:
+            if target is not None:
+                uri = self.memento(target.timestamp, modifier, target.url)
+                mementos.setdefault(uri, (target, []))[1].append(rel)
+        for uri, (target, rels) in mementos.items():
+            kinds = " ".join(rels if rels[-1] == "memento" else [*rels, "memento"])
+            links.append(f'<{uri}>; rel="{kinds}"; datetime="{http_date(target.timestamp)}"')
         return ", ".join(links)
 
 
@@ -127,11 +135,16 @@ def memento_headers(urls: MementoUrls, capture: AnyCapture,
 
 def timegate(request: Request, catalog: Catalog, url: str,
              accept_datetime: str | None) -> Response:
-    """302 to the memento closest to ``Accept-Datetime`` (the latest without one)."""
+    """302 to the memento closest to ``Accept-Datetime`` (the latest without one), its
+    ``Link`` naming the first, previous, next and last mementos too (as the Wayback Machine's
+    TimeGate does; Memento clients read them from there)."""
     at = parse_accept_datetime(accept_datetime) if accept_datetime else None
     with catalog.session() as session:
         capture = closest_capture(session, url, at)
+        previous, following = neighbours(session, capture)
+        first, last = first_and_last(session, capture)
     urls = MementoUrls(request, url)
+    related = {"first": first, "prev": previous, "next": following, "last": last}
     return RedirectResponse(urls.memento(capture.timestamp, url=capture.url), status_code=302,
                             headers={"Vary": "accept-datetime",
-                                     "Link": urls.link_header(capture)})
+                                     "Link": urls.link_header(capture, related=related)})
