@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +34,7 @@ from archive import cdx_query
 from archive.models import Capture
 from tests.support.api import api_client
 from tests.support.cli import Archive
-from tests.support.harness import free_port, wait_until
-from tests.support.peers import pywb_bin
+from tests.support.peers import running_pywb, wb_manager
 
 pytestmark = pytest.mark.slow
 
@@ -77,52 +75,27 @@ def write_zipnum(lines: list[str], indexes: Path, block_lines: int) -> None:
 
 @pytest.fixture(scope="module")
 def replayers(tmp_path_factory: pytest.TempPathFactory, demo_site: Any) -> Iterator[Replayers]:
-    bin_dir = pywb_bin()
     root = tmp_path_factory.mktemp("pywb")
     archive = Archive(root / "data")
     for _ in range(2):  # the second crawl finds most pages unchanged: revisits
         archive.crawl(*(demo_site.url + path for path in PATHS), "--depth", "0")
     warcs = archive.warc_paths()
     assert len(warcs) == 2
-    for command in (["wb-manager", "init", "coll"],
-                    ["wb-manager", "add", "coll", *map(str, warcs)],
-                    ["wb-manager", "init", "zip"]):
-        subprocess.run([str(bin_dir / command[0]), *command[1:]], cwd=root, check=True,
-                       capture_output=True, timeout=120)
+    wb_manager(root, "init", "coll")
+    wb_manager(root, "add", "coll", *map(str, warcs))
+    wb_manager(root, "init", "zip")
     pywb_index = (root / "collections" / "coll" / "indexes" / "index.cdxj").read_text(
         encoding="utf-8").splitlines()
     write_zipnum(pywb_index, root / "collections" / "zip" / "indexes", ZIP_BLOCK_LINES)
     our_index = sorted(line for warc in warcs for line in (
         root / "data" / "storage" / "indexes" / f"{warc.name}.cdxj").read_text(
         encoding="utf-8").splitlines())
-
-    port = free_port()
-    log = (root / "wayback.log").open("wb")
-    proc = subprocess.Popen([str(bin_dir / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
-                            cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    pywb = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"wayback exited {proc.returncode}: "
-                                 f"{(root / 'wayback.log').read_text()[-2000:]}")
-        try:
-            return pywb.get("/").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(answers, 60, message=f"pywb wayback on port {port}")
+    with running_pywb(root) as pywb:
         with archive.catalog().session() as session:
             captures = [(c.url, c.timestamp, c.status, c.record_type)
                         for c in session.query(Capture)]
         with api_client(root / "data") as ours:
             yield Replayers(pywb, ours, captures, pywb_index, our_index)
-    finally:
-        pywb.close()
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def fetch(client: Any, path: str) -> tuple[int, Any, bytes]:

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.encoding import remove_transfer_coding
 from tests.support.cli import Archive
+from tests.support.peers import running_pywb, wb_manager
 from tests.support.warc import warcio_check
 from tests.support.wire_site import ARTICLE, CODINGS, EXCHANGES, WireSite, encoded_path
 
@@ -181,3 +183,45 @@ def _records(archive: Archive) -> list[Record]:
                 records.append(Record(record.rec_type, dict(record.rec_headers.headers),
                                       record.raw_stream.read()))
     return records
+
+
+# -- pywb reads the same records alike ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pywb_replays_every_wire_record_with_our_status_headers_and_bytes(
+        crawled: Crawled, tmp_path: Path, service_factory: Any) -> None:
+    """pywb (indexing our WARCs itself) and our replay answer each archived exchange with the
+    same status, the same archived headers in the same order (either may rename some
+    ``X-Archive-Orig-…``) and the same body bytes: the chunked body de-chunked by both, the
+    content-coded ones still coded, the non-UTF-8 header bytes as sent."""
+    root = tmp_path / "pywb"
+    root.mkdir()
+    wb_manager(root, "init", "coll")
+    wb_manager(root, "add", "coll", *map(str, crawled.archive.warc_paths()))
+    ours = service_factory(env={"NEWSARCHIVE_DATA_DIR": str(crawled.archive.data_dir)})
+    with running_pywb(root) as pywb:
+        for path in PATHS:
+            url = crawled.base + path
+            theirs = pywb.get(f"/coll/2026id_/{url}", follow_redirects=True)
+            mine = httpx.get(f"{ours.replay_url}/web/2026id_/{url}", follow_redirects=True)
+            assert (mine.status_code, mine.content) == (theirs.status_code, theirs.content), path
+            sent = {line.split(b":", 1)[0].decode().lower()
+                    for line in EXCHANGES[path].head.split(b"\r\n")[1:] if line}
+            compared = sent - _NOT_COMPARED
+            assert [pair for pair in _pairs(mine) if pair[0] in compared] == [
+                pair for pair in _pairs(theirs) if pair[0] in compared], path
+
+
+# Framing and hop-by-hop headers (each server frames its own answer: pywb keeps Keep-Alive,
+# we drop both), and Link, which both replace with their Memento links.
+_NOT_COMPARED = {"content-length", "transfer-encoding", "connection", "keep-alive", "date",
+                 "link"}
+_RENAMED = "x-archive-orig-"  # pywb renames ETag, we Set-Cookie and Link (replay isolation)
+
+
+def _pairs(response: httpx.Response) -> list[tuple[str, bytes]]:
+    """(name, value) in order, names lower-cased and without the ``X-Archive-Orig-`` prefix
+    either replay adds to the archived headers it must not act on."""
+    return [(name.decode().lower().removeprefix(_RENAMED), value)
+            for name, value in response.headers.raw]

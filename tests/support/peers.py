@@ -6,9 +6,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.harness import missing
+import httpx
+
+from tests.support.harness import free_port, missing, wait_until
 
 CACHE = Path(__file__).resolve().parents[2] / ".cache"
 REPLAYWEB_VERSION = "2.5.3"
@@ -37,6 +41,41 @@ def peer_bin(package: str, *executables: str) -> Path:
 
 def pywb_bin() -> Path:
     return peer_bin("pywb", "wayback", "wb-manager")
+
+
+def wb_manager(root: Path, *args: str) -> None:
+    """``wb-manager ARGS`` in the pywb directory ``root`` (``init COLL``, ``add COLL WARC…``)."""
+    subprocess.run([str(pywb_bin() / "wb-manager"), *args], cwd=root, check=True,
+                   capture_output=True, timeout=120)
+
+
+@contextmanager
+def running_pywb(root: Path) -> Iterator[httpx.Client]:
+    """pywb's ``wayback`` serving the collections of ``root`` on a free port, until the block
+    ends; a client of it."""
+    port = free_port()
+    log_path = root / "wayback.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([str(pywb_bin() / "wayback"), "-p", str(port), "-b",
+                                 "127.0.0.1"], cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    pywb = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"wayback exited {proc.returncode}: "
+                                 f"{log_path.read_text()[-2000:]}")
+        try:
+            return pywb.get("/").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(answers, 60, message=f"pywb wayback on port {port}")
+        yield pywb
+    finally:
+        pywb.close()
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def wacz_tool() -> Path:
