@@ -22,7 +22,14 @@ from archive.encoding import remove_transfer_coding
 from tests.support.cli import Archive
 from tests.support.peers import running_pywb, wb_manager
 from tests.support.warc import warcio_check
-from tests.support.wire_site import ARTICLE, CODINGS, EXCHANGES, WireSite, encoded_path
+from tests.support.wire_site import (
+    ARTICLE,
+    CODINGS,
+    EXCHANGES,
+    WireSite,
+    encoded_path,
+    self_signed_context,
+)
 
 PATHS = ["/odd-headers", "/chunked", "/no-content", "/not-modified", "/close", "/long-header",
          *(encoded_path(coding) for coding in CODINGS)]
@@ -81,6 +88,20 @@ def test_the_request_record_holds_the_bytes_the_server_received(crawled: Crawled
     assert record.headers["WARC-IP-Address"] == "127.0.0.1"
     response = crawled.of("response", path)
     assert record.headers["WARC-Concurrent-To"] == response.headers["WARC-Record-ID"]
+
+
+def test_https_exchanges_are_recorded_after_tls(tmp_path: Path) -> None:
+    """Over TLS the records hold the HTTP bytes inside it, as plain HTTP's."""
+    paths = ["/odd-headers", "/chunked", encoded_path("br")]
+    with WireSite(tls=self_signed_context("127.0.0.1", tmp_path)) as site:
+        archive = Archive(tmp_path / "data")
+        archive.crawl("--depth", "0", "--no-extract", *(site.url + path for path in paths))
+        crawled = Crawled(archive, site.url, site.requests, _records(archive))
+    assert crawled.base.startswith("https://")
+    for path in paths:
+        sent = EXCHANGES[path]
+        assert crawled.of("response", path).block == sent.head + sent.body, path
+        assert crawled.of("request", path).block in crawled.requests, path
 
 
 def test_warcio_checks_every_digest(crawled: Crawled) -> None:

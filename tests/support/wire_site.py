@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import struct
 import threading
 import zlib
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
+from ipaddress import ip_address
+from pathlib import Path
 from types import TracebackType
 
 import brotli
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from archive.encoding import zstd
 
@@ -109,13 +117,36 @@ NOT_FOUND = Exchange(_head("HTTP/1.1 404 Not Found", "Content-Type: text/plain",
                            "Content-Length: 9"), b"not found")
 
 
-class WireSite:
-    """``with WireSite() as site: site.url + path``."""
+def self_signed_context(host: str, directory: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for ``host`` (an IP)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address(host))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+
+class WireSite:
+    """``with WireSite() as site: site.url + path``; ``tls=`` a server context for https."""
+
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self._listener = socket.create_server((host, 0))
-        self.url = f"http://{host}:{self._listener.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://{host}:{self._listener.getsockname()[1]}"
         self.requests: list[bytes] = []
+        self._tls = tls
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def _accept(self) -> None:
@@ -124,7 +155,17 @@ class WireSite:
                 conn, _ = self._listener.accept()
             except OSError:  # closed by __exit__
                 return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._serve_tls if self._tls else self._serve,
+                             args=(conn,), daemon=True).start()
+
+    def _serve_tls(self, conn: socket.socket) -> None:
+        assert self._tls is not None
+        try:
+            wrapped = self._tls.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            conn.close()
+            return
+        self._serve(wrapped)
 
     def _serve(self, conn: socket.socket) -> None:
         pending = b""
