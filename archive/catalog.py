@@ -7,6 +7,8 @@ by running the Alembic migrations in ``archive/migrations``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,13 +77,17 @@ def migrate(engine: Engine) -> None:
 
 
 def _migrate_sqlite(engine: Engine) -> None:
-    """Upgrade an SQLite catalog in one ``BEGIN IMMEDIATE`` transaction.
+    """Upgrade an SQLite catalog under an exclusive ``flock`` of its file, in one
+    ``BEGIN IMMEDIATE`` transaction.
 
-    pysqlite commits DDL as it goes (it opens a transaction only before DML), so two processes
-    creating a new catalog at once both created its tables ("table sites already exists"), and
-    a process killed mid-upgrade left half a schema. In one write transaction the others wait
-    (busy_timeout) and then find the schema at head, and a killed upgrade rolls back. This is
-    SQLAlchemy's documented pysqlite recipe, kept to the migration's own short-lived engine.
+    pysqlite commits DDL as it goes (it opens a transaction only before DML) and alembic
+    commits SQLite migrations one by one, so two processes creating a new catalog at once
+    both created its tables ("table sites already exists"), and a process killed mid-upgrade
+    left half a schema. SQLite's own locks cannot order them: switching a new file to WAL
+    and taking the write lock answer "database is locked" at once instead of waiting. Under
+    the ``flock`` (independent of SQLite's POSIX locks on Linux) the others wait, then find
+    the schema at head; in one transaction (SQLAlchemy's documented pysqlite recipe, with
+    ``transactional_ddl`` in ``migrations/env.py``) a killed upgrade rolls back.
     """
     migration_engine = create_engine(engine.url, poolclass=NullPool)
 
@@ -94,10 +100,15 @@ def _migrate_sqlite(engine: Engine) -> None:
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    try:
-        command.upgrade(alembic_config(migration_engine), "head")
-    finally:
-        migration_engine.dispose()
+    database = engine.url.database
+    with contextlib.ExitStack() as stack:
+        if database and database != ":memory:" and not database.startswith("file:"):
+            lock = stack.enter_context(open(database, "ab"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            command.upgrade(alembic_config(migration_engine), "head")
+        finally:
+            migration_engine.dispose()
 
 
 class CatalogError(Exception):

@@ -360,7 +360,7 @@ def test_processes_creating_one_sqlite_catalog_together_all_open_it(tmp_path: Pa
     from sqlalchemy import create_engine, text
 
     with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("fork")) as pool:
-        for round_ in range(6):
+        for round_ in range(12):
             url = f"sqlite:///{tmp_path / f'catalog-{round_}.sqlite'}"
             assert list(pool.map(_open_catalog, [url] * 8)) == ["ok"] * 8
             engine = create_engine(url)

@@ -245,10 +245,12 @@ def test_cli_manages_sites_and_jobs_of_a_running_service(service_factory: Any,
                     expect=2),
         lambda: cli("sites", "add", "gazette", "--start-url", f"{base}{ARTICLE}", "--depth",
                     "0", "--max-pages", "2", "--every", "1h"),
-        # a slow site keeps the only crawl slot busy for 20 s or more (4 connections per
-        # host, 6 pages of 10 s each) until cancelled (SIGTERM, SIGKILL after 1 s)
+        # a slow site keeps the only crawl slot busy for a minute or more (4 connections per
+        # host, 24 pages that each time out after 5 s, 3 tries) until cancelled (SIGTERM,
+        # SIGKILL after 1 s); 6 pages were done before the cancel on a loaded machine
         lambda: cli("sites", "add", "slowsite", "--depth", "0", *(
-            arg for n in range(6) for arg in ("--start-url", f"{base}/slow?delay=10&t=cli{n}"))))
+            arg for n in range(24) for arg in ("--start-url",
+                                               f"{base}/slow?delay=10&t=cli{n}"))))
     assert "added site fast ({'interval_seconds': 2})" in fast.text
     assert "'--every'" in bad_unit.stderr and "use a number and s, m, h or d" in bad_unit.stderr
     assert "interval_seconds: Input should be greater than or equal to 1" in bad_zero.stderr

@@ -20,6 +20,10 @@ with engine.connect() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        # One transaction for the whole upgrade, SQLite included (alembic otherwise commits
+        # SQLite migrations one by one): with archive.catalog's BEGIN IMMEDIATE, a second
+        # process creating the same catalog waits for all of it, not only for one step.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()
