@@ -77,7 +77,7 @@ def migrate(engine: Engine) -> None:
 
 
 def _migrate_sqlite(engine: Engine) -> None:
-    """Upgrade an SQLite catalog under an exclusive ``flock`` of its file, in one
+    """Upgrade an SQLite catalog under an exclusive ``flock`` of a lock file beside it, in one
     ``BEGIN IMMEDIATE`` transaction.
 
     pysqlite commits DDL as it goes (it opens a transaction only before DML) and alembic
@@ -85,7 +85,7 @@ def _migrate_sqlite(engine: Engine) -> None:
     both created its tables ("table sites already exists"), and a process killed mid-upgrade
     left half a schema. SQLite's own locks cannot order them: switching a new file to WAL
     and taking the write lock answer "database is locked" at once instead of waiting. Under
-    the ``flock`` (independent of SQLite's POSIX locks on Linux) the others wait, then find
+    an ``flock`` of ``NAME.migrate-lock`` beside the catalog the others wait, then find
     the schema at head; in one transaction (SQLAlchemy's documented pysqlite recipe, with
     ``transactional_ddl`` in ``migrations/env.py``) a killed upgrade rolls back.
     """
@@ -103,7 +103,10 @@ def _migrate_sqlite(engine: Engine) -> None:
     database = engine.url.database
     with contextlib.ExitStack() as stack:
         if database and database != ":memory:" and not database.startswith("file:"):
-            lock = stack.enter_context(open(database, "ab"))
+            # A file of its own: opening and closing the database file itself would drop the
+            # POSIX locks this process's other SQLite connections hold on it (SQLite's
+            # "how to corrupt" list, 2.2), and a catalog opened twice in one process did.
+            lock = stack.enter_context(open(f"{database}.migrate-lock", "ab"))
             fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             command.upgrade(alembic_config(migration_engine), "head")
