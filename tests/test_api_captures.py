@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
 from tests.support.api import api_client
+from tests.support.captures import query_plan, statements_on_captures
 from tests.support.warc import ClockedWriter, exchange
 
 URLS = ["http://example.com/", "http://example.com/news/a", "http://example.com/news/b",
@@ -62,22 +62,11 @@ def test_host_and_domain(client) -> None:
 
 def test_prefix_is_an_index_range_scan(client) -> None:
     engine = client.app.state.service.catalog.engine
-    seen: list[tuple[str, object]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        if "FROM captures" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_on_captures(engine) as seen:
         assert len(urls_of(client.get("/api/v1/captures", params={
             "url": "example.com", "match": "domain"}))) == 7
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     (statement, parameters), = seen
-    with engine.connect() as conn:
-        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + statement, parameters))
+    plan = query_plan(engine, statement, parameters)
     assert "USING INDEX ix_captures_surt_timestamp (surt>? AND surt<?)" in plan, plan
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from warcio.timeutils import timestamp_to_sec
 
 from archive import cdx_query
@@ -24,7 +23,7 @@ from archive.cdx_query import FIRST_PAGE
 from archive.cdxj import CdxjEntry
 from archive.config import ArchiveSettings
 from tests.support.api import api_client
-from tests.support.captures import insert_captures
+from tests.support.captures import insert_captures, query_plan, statements_on_captures
 from tests.support.peers import pywb_bin
 
 # url, timestamp, status, mime, digest, record_type, warc file, offset, length
@@ -176,52 +175,27 @@ def test_paging_through_many_rows_keeps_every_order(tmp_path: Path) -> None:
 def test_ranges_are_index_range_scans(client) -> None:
     """prefix/host/domain read a SURT key range of ix_captures_surt_timestamp, no LIKE."""
     engine = client.app.state.service.catalog.engine
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        if "FROM captures" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        for params in ({"url": "example.com/news/*"}, {"url": "example.com",
-                                                       "matchType": "host"},
-                       {"url": "*.example.com", "sort": "reverse"}):
-            statements.clear()
+    for params in ({"url": "example.com/news/*"}, {"url": "example.com", "matchType": "host"},
+                   {"url": "*.example.com", "sort": "reverse"}):
+        with statements_on_captures(engine) as statements:
             assert cdx(client, **params)
-            (statement, parameters), = statements
-            assert "LIKE" not in statement.upper()
-            with engine.connect() as conn:
-                plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + statement, parameters))
-            assert "USING INDEX ix_captures_surt_timestamp (surt>? AND surt<?)" in plan, plan
-            assert "TEMP B-TREE" not in plan, plan  # the index gives the order too
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+        (statement, parameters), = statements
+        assert "LIKE" not in statement.upper()
+        plan = query_plan(engine, statement, parameters)
+        assert "USING INDEX ix_captures_surt_timestamp (surt>? AND surt<?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan  # the index gives the order too
 
 
 def test_pages_are_found_on_the_index(client, small_blocks) -> None:
     """A page's bounds and the page count are index-only scans of the range (no row is read
     to skip the pages before it); the page itself is a range scan in index order."""
     engine = client.app.state.service.catalog.engine
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        if "FROM captures" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_on_captures(engine) as statements:
         assert cdx(client, url="*.example.com", pageSize=1, page=2)
         assert client.get("/cdx", params={"url": "*.example.com", "pageSize": 1,
                                           "page": 9}).status_code == 400
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert len(statements) == 2 + 1 + 1 + 1  # bounds, page; bound, then the count
-    with engine.connect() as conn:
-        plans = [" ".join(str(row[-1]) for row in conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + statement, parameters))
-            for statement, parameters in statements]
+    plans = [query_plan(engine, statement, parameters) for statement, parameters in statements]
     for plan in plans:
         assert "INDEX ix_captures_surt_timestamp (surt>? AND surt<?)" in plan, plan
         assert "TEMP B-TREE" not in plan, plan

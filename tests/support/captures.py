@@ -1,12 +1,15 @@
 """Catalog rows of captures with every value given, inserted directly (no WARC behind them):
-for the index APIs, which read the catalog only."""
+for the index APIs, which read the catalog only; and the SQL those APIs run on them, with
+SQLite's plan for each statement."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, event, insert
 
 from archive.catalog import Catalog
 from archive.cdxj import surt_key
@@ -27,3 +30,27 @@ def insert_captures(catalog: Catalog, captures: list[tuple[Any, ...]]) -> None:
              "offset": offset, "length": length}
             for url, ts, status, mime, digest, record_type, filename, offset, length
             in captures])
+
+
+@contextmanager
+def statements_on_captures(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The (statement, parameters) ``engine`` runs that read ``captures``, in the block."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+               _many: bool) -> None:
+        if "FROM captures" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def query_plan(engine: Engine, statement: str, parameters: Any) -> str:
+    """SQLite's ``EXPLAIN QUERY PLAN`` of a statement, its steps joined by spaces."""
+    with engine.connect() as conn:
+        return " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
