@@ -18,6 +18,7 @@ Built on Scrapy's ``HTTP11DownloadHandler``; only the agent construction differs
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from scrapy import Request, signals
@@ -53,29 +54,26 @@ class HeaderTooLongError(Exception):
     server sends the same line again)."""
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, its causes and contexts, and the reasons of Twisted's ``ResponseFailed``."""
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        yield current
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+        pending += [r.value for r in getattr(current, "reasons", []) if hasattr(r, "value")]
+
+
 def _wire_of(exc: BaseException) -> WireRecord | None:
     """The wire record a failure before the response head was parsed carries (on Twisted's
     exception, which Scrapy's may wrap), if any."""
-    seen: list[BaseException] = [exc]
-    while seen:
-        current = seen.pop()
-        wire = getattr(current, "newsarchive_wire", None)
-        if wire is not None:
-            return wire
-        seen += [e for e in (current.__cause__, current.__context__) if e is not None]
-    return None
+    return next((e.newsarchive_wire for e in _chain(exc) if hasattr(e, "newsarchive_wire")),
+                None)
 
 
 def _closed(exc: BaseException) -> bool:
     """True if the connection closing (cleanly or not) is what failed the response."""
-    seen: list[BaseException] = [exc]
-    while seen:
-        current = seen.pop()
-        if isinstance(current, ConnectionDone | ConnectionLost):
-            return True
-        seen += [e for e in (current.__cause__, current.__context__) if e is not None]
-        seen += [r.value for r in getattr(current, "reasons", []) if hasattr(r, "value")]
-    return False
+    return any(isinstance(e, ConnectionDone | ConnectionLost) for e in _chain(exc))
 
 
 class _ReasonKeepingAgent(_ScrapyAgent):

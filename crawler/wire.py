@@ -42,6 +42,13 @@ class WireRecord:
         self.extra = 0  # bytes read past the end of the response (not part of it)
         self.line_too_long = False  # the head stopped at the header line limit
 
+    def wrote(self, data: bytes) -> None:
+        self._sent.append(data)
+
+    def read(self, data: bytes) -> None:
+        if not self.complete:  # later bytes are the server's, not this response's
+            self._received.append(data)
+
     @property
     def request(self) -> bytes:
         return b"".join(self._sent)
@@ -71,7 +78,7 @@ class _RecordingTransport:
 
     def write(self, data: bytes) -> None:
         if self._protocol.wire is not None:
-            self._protocol.wire._sent.append(data)
+            self._protocol.wire.wrote(data)
         self._transport.write(data)
 
     def writeSequence(self, data: list[bytes]) -> None:
@@ -92,8 +99,8 @@ class RecordingClientProtocol(_LenientHTTP11ClientProtocol):
         super().makeConnection(_RecordingTransport(transport, self))
 
     def dataReceived(self, data: bytes) -> None:
-        if self.wire is not None and not self.wire.complete:
-            self.wire._received.append(data)
+        if self.wire is not None:
+            self.wire.read(data)
         super().dataReceived(data)
 
     def request(self, request: Any) -> Deferred[IResponse]:
