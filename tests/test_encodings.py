@@ -84,7 +84,8 @@ def test_snapshot_raw_and_text_read_every_encoding(crawled: Crawled) -> None:
     for coding, url in crawled.urls.items():
         raw = crawled.archive.cli("snapshot", url, "--raw")
         assert raw.stdout == ARTICLE, coding
-        text = crawled.archive.cli("snapshot", url, "--text").text
+    for coding in ("br", "zstd"):  # the two --text failed on (it read the body first)
+        text = crawled.archive.cli("snapshot", crawled.urls[coding], "--text").text
         assert "Quay Street" in text, coding
 
 
