@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import brotli
 from warcio.bufferedreaders import ChunkedDataReader
@@ -67,20 +69,12 @@ def remove_transfer_coding(body: bytes, transfer_encoding: str | None) -> bytes:
 # Each decoder takes the most bytes to return (-1: all).
 def _gunzip(body: bytes, limit: int) -> bytes:
     """Every gzip member in turn (a server may send several), as far as the bytes go."""
-    out: list[bytes] = []
-    while body and (limit < 0 or sum(map(len, out)) < limit):
-        member = zlib.decompressobj(wbits=31)
-        out.append(member.decompress(body, max(limit - sum(map(len, out)), 0)
-                                     if limit >= 0 else 0))
-        if not member.eof:
-            break  # truncated (or cut at the limit): keep what decoded
-        body = member.unused_data.lstrip(b"\0")  # some servers pad after the last member
-    return b"".join(out)
+    return _frames(lambda: zlib.decompressobj(wbits=31), body, limit, pad=b"\0")
 
 
 def _inflate(body: bytes, limit: int) -> bytes:
     """``deflate`` as RFC 9110 defines it (zlib), or the raw deflate some servers send."""
-    size = max(limit, 0)
+    size = max(limit, 0)  # zlib: 0 is no limit
     try:
         return zlib.decompressobj(wbits=15).decompress(body, size)
     except zlib.error:
@@ -95,13 +89,25 @@ def _unbrotli(body: bytes, limit: int) -> bytes:
 
 def _unzstd(body: bytes, limit: int) -> bytes:
     """Every zstd frame in turn, as far as the bytes go."""
+    return _frames(zstd.ZstdDecompressor, body, limit)
+
+
+def _frames(decompressor: Callable[[], Any], body: bytes, limit: int,
+            pad: bytes = b"") -> bytes:
+    """The frames (gzip members, zstd frames) of ``body`` decompressed one after the other
+    until the bytes, or ``limit``, run out; a cut frame gives what it holds. ``pad``: a byte
+    some servers put between frames (gzip: NULs after the last member)."""
     out: list[bytes] = []
-    while body and (limit < 0 or sum(map(len, out)) < limit):
-        frame = zstd.ZstdDecompressor()
-        out.append(frame.decompress(body, limit - sum(map(len, out)) if limit >= 0 else -1))
+    produced = 0
+    while body and (limit < 0 or produced < limit):
+        frame = decompressor()
+        room = limit - produced if limit >= 0 else -1
+        chunk = frame.decompress(body, room) if room >= 0 else frame.decompress(body)
+        out.append(chunk)
+        produced += len(chunk)
         if not frame.eof:
             break
-        body = frame.unused_data
+        body = frame.unused_data.lstrip(pad) if pad else frame.unused_data
     return b"".join(out)
 
 

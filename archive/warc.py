@@ -321,16 +321,14 @@ class WarcWriter:
                        date: datetime) -> WrittenRecord:
         if exchange.wire:  # head and body as written: the block is all of it
             head, body = b"", exchange.wire.request
-            _, _, entity = body.partition(b"\r\n\r\n")
         else:
             head, body = self._request_headers(exchange).buffer, exchange.request_body
-            entity = body
         headers = {"WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date)}
         if exchange.ip_address:
             headers["WARC-IP-Address"] = exchange.ip_address
         headers["WARC-Concurrent-To"] = concurrent_to
         headers.update(self._digests(exchange.url, "request", head, body,
-                                     payload_digest(entity)))
+                                     payload_digest(exchange.request_body)))
         return self._write_block(warc, headers, REQUEST_CONTENT_TYPE, date, head, body)
 
     def write_metadata(self, refers_to: WrittenRecord, payload: dict[str, object]) -> WrittenRecord:
