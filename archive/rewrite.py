@@ -17,6 +17,7 @@ matches its hash), and ``<meta http-equiv="set-cookie">``. The charset comes fro
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -76,6 +77,42 @@ def charset_of(content_type: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def css_urls(text: str) -> Iterator[tuple[str, bool]]:
+    """Each ``url()`` and ``@import`` of a stylesheet: (the URL as written, imported?)."""
+    for match in CSS_URL.finditer(text):
+        yield match.group("url"), bool(match.group("import"))
+    for match in CSS_IMPORT.finditer(text):
+        yield match.group("url"), True
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The candidate URLs of a ``srcset`` value."""
+    return [part for part, is_url in _srcset_parts(value) if is_url is not None]
+
+
+def _srcset_parts(value: str) -> Iterator[tuple[str, str | None]]:
+    """``value`` cut by the HTML srcset parsing rules into (text, None) pieces and
+    (candidate URL, the comma that ended it or "") pieces, in order."""
+    pos, end = 0, len(value)
+    while pos < end:
+        space = SRCSET_SPACE.match(value, pos)
+        assert space is not None  # matches the empty string at worst
+        yield space.group(), None
+        pos = space.end()
+        match = SRCSET_URL.match(value, pos)
+        if match is None:
+            break
+        link = match.group()
+        stripped = link.rstrip(",")
+        yield stripped, link[len(stripped):]
+        pos = match.end()
+        if stripped == link:  # descriptors follow, up to the next comma
+            descriptors = SRCSET_DESCRIPTORS.match(value, pos)
+            assert descriptors is not None
+            yield descriptors.group(), None
+            pos = descriptors.end()
+
+
 class Rewriter:
     """Rewrites one document of one capture (``url`` at ``timestamp``); a ``<base href>``
     in the document becomes the base for the rest of it."""
@@ -124,27 +161,9 @@ class Rewriter:
         return self.css(text)
 
     def srcset(self, value: str, modifier: str = IMAGE) -> str:
-        """Each candidate's URL rewritten, descriptors kept (HTML srcset parsing rules)."""
-        out: list[str] = []
-        pos, end = 0, len(value)
-        while pos < end:
-            space = SRCSET_SPACE.match(value, pos)
-            assert space is not None  # matches the empty string at worst
-            out.append(space.group())
-            pos = space.end()
-            match = SRCSET_URL.match(value, pos)
-            if match is None:
-                break
-            link = match.group()
-            stripped = link.rstrip(",")
-            out.append(self.url(stripped, modifier) + link[len(stripped):])
-            pos = match.end()
-            if stripped == link:  # descriptors follow, up to the next comma
-                descriptors = SRCSET_DESCRIPTORS.match(value, pos)
-                assert descriptors is not None
-                out.append(descriptors.group())
-                pos = descriptors.end()
-        return "".join(out)
+        """Each candidate's URL rewritten, descriptors kept."""
+        return "".join(part if is_url is None else self.url(part, modifier) + is_url
+                       for part, is_url in _srcset_parts(value))
 
     # -- HTML -----------------------------------------------------------------------------
     def html(self, body: bytes, content_type: str | None, banner: str | None = None) -> str:

@@ -110,7 +110,7 @@ class BenchTimer:
         TIMES["last_response"] = now
         TIMES["responses"] += 1
 
-    def page_parsed(self, response: Any, outlinks: Any) -> None:
+    def page_parsed(self, response: Any, metadata: Any) -> None:
         TIMES["pages_parsed"] += 1
 
     def spider_closed(self, spider: Any) -> None:

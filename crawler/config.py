@@ -80,6 +80,19 @@ class CrawlSettings(ArchiveSettings):
     trap_max_per_pattern: int = Field(
         10, ge=0, description="At most this many URLs per crawl of one calendar or "
         "pagination family (non-article URLs that differ only in digits).")
+    requisites: bool = Field(
+        True, description="Fetch and archive what each archived HTML page needs to render "
+        "(stylesheets and what they import, fonts, images, icons, scripts, media, same-site "
+        "frames), on any host, each URL once per crawl. They do not count against the page "
+        "budget.")
+    requisites_per_page: int = Field(200, ge=0, description="At most this many requisites "
+                                     "of one page (stylesheets first).")
+    requisites_max: int = Field(20_000, ge=0, description="At most this many requisites per "
+                                "crawl.")
+    requisites_obey_robots: bool = Field(
+        False, description="Apply robots.txt to requisites too. Off by default, as "
+        "Browsertrix-crawler and Brozzler (robots.txt decides which pages are crawled, not "
+        "what a page needs to render); on is Heritrix's and wget's default.")
     revisits: bool = Field(True, description="Write an unchanged payload as a revisit record "
                            "instead of a second copy.")
     gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "

@@ -71,6 +71,8 @@ class CrawlSummary:
     skipped: dict[str, int]
     stats: dict[str, Any]
     revisits: int = 0  # responses written as revisit records (payload unchanged)
+    # page requisites: archived, failed, left out by the per-page or per-crawl limit
+    requisites: dict[str, int] = field(default_factory=dict)
     error: str | None = None  # why the job did not succeed
     archive_failure: str | None = None  # crawler.failures.ARCHIVE_KINDS, when archiving failed
 
@@ -200,6 +202,8 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                 stats={"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
                        "articles": articles, "errors": errors, "warc_files": len(warc_files),
                        "revisits": stats.get("warc/revisits", 0),
+                       "requisites": stats.get("newsarchive/requisites/archived", 0),
+                       "requisites_failed": stats.get("newsarchive/requisites/failed", 0),
                        "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
                        "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached",
                                                            0),
@@ -216,7 +220,9 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                "trap_cap": stats.get("newsarchive/trap_capped", 0),
                "sitemap_horizon": stats.get("newsarchive/sitemap_too_old", 0),
                "feed_horizon": stats.get("newsarchive/feed_too_old", 0)}
-    return CrawlSummary(job_id=job_id, status=status, pages=pages,
+    requisites = {name: stats.get(f"newsarchive/requisites/{name}", 0) for name in
+                  ("archived", "failed", "over_page_limit", "over_crawl_limit")}
+    return CrawlSummary(job_id=job_id, status=status, pages=pages, requisites=requisites,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
                         articles=articles, errors=errors, failures=failures,
                         skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0),

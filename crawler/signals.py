@@ -1,7 +1,8 @@
 """Signals the newsarchive components use to talk to each other.
 
-``page_parsed(response, outlinks)``: the spider parsed an HTML page.
-``page_analyzed(record, outlinks, article, extractor_version)``: extraction finished for a
+``page_parsed(response, metadata)``: the spider parsed an HTML page; ``metadata`` (outlinks,
+requisites) goes to the page's metadata record.
+``page_analyzed(record, metadata, article, extractor_version)``: extraction finished for a
 parsed page; ``record`` is the page's WARC response record (a WrittenRecord), ``article`` a
 dict of extracted fields or None when nothing was extracted.
 ``exchange_failed(request, wire, truncated)``: a download failed after response bytes

@@ -32,6 +32,8 @@ class CatalogCollector(Collector):
             job_stats = [stats or {} for stats in session.scalars(
                 select(CrawlJob.stats).where(CrawlJob.status.in_(ALL_STATUSES[1:])))]
         errors = sum(int(stats.get("errors", 0)) for stats in job_stats)
+        requisites = sum(int(stats.get("requisites", 0)) for stats in job_stats)
+        requisites_failed = sum(int(stats.get("requisites_failed", 0)) for stats in job_stats)
         failures = Counter(stats["archive_failure"] for stats in job_stats
                            if stats.get("archive_failure"))
         jobs = GaugeMetricFamily("newsarchive_jobs", "Crawl jobs by status", labels=["status"])
@@ -46,6 +48,12 @@ class CatalogCollector(Collector):
                                   value=stored)
         yield CounterMetricFamily("newsarchive_crawl_errors",
                                   "Failed downloads counted by crawl jobs", value=errors)
+        yield CounterMetricFamily("newsarchive_requisites_archived", "Page requisites "
+                                  "(stylesheets, fonts, images, scripts, ...) archived by "
+                                  "crawl jobs", value=requisites)
+        yield CounterMetricFamily("newsarchive_requisites_failed", "Page requisites that "
+                                  "could not be archived (an error status, a refused "
+                                  "address, a failed download)", value=requisites_failed)
         archive_failures = CounterMetricFamily(
             "newsarchive_archive_failures", "Crawls stopped because archiving failed, by "
             "reason (crawler.failures.ARCHIVE_KINDS)", labels=["reason"])

@@ -2,7 +2,7 @@
 
 Only pages the spider classified as articles (``response.meta["page_kind"]``, see
 :mod:`crawler.discovery`) are extracted; hubs and revisit records get their metadata record
-(outlinks) without an article.
+(outlinks, requisites) without an article.
 
 On ``page_parsed`` the HTML is handed to a process pool (``NEWSARCHIVE_EXTRACT_WORKERS``
 processes); the reactor thread never runs the extractor. When more than
@@ -73,17 +73,17 @@ class ArticleExtractor:
             self._pool = extraction_pool(self.workers)
         return self._pool
 
-    def page_parsed(self, response: Response, outlinks: list[str]) -> None:
+    def page_parsed(self, response: Response, metadata: dict[str, Any]) -> None:
         record = response.meta.get("warc_response")
         if record is None:
             return
         url = response.url
         if response.meta.get("page_kind", ARTICLE) != ARTICLE or record.record_type == "revisit":
             # Hubs get no article row; a revisit's article is its original's. The metadata
-            # record (outlinks) is still written.
+            # record (outlinks, requisites) is still written.
             self.crawler.stats.inc_value("extraction/not_article")
             self.crawler.signals.send_catch_log(
-                na_signals.page_analyzed, record=record, outlinks=outlinks, article=None,
+                na_signals.page_analyzed, record=record, metadata=metadata, article=None,
                 extractor_version=EXTRACTOR_VERSION)
             return
         # Keep only what the result needs: a Response (with its parsed tree) per pending
@@ -99,12 +99,12 @@ class ArticleExtractor:
         def deliver(f: Future[dict[str, Any] | None]) -> None:
             from twisted.internet import reactor  # the reactor Scrapy installed
 
-            reactor.callFromThread(self._finished, f, record, url, outlinks, done)
+            reactor.callFromThread(self._finished, f, record, url, metadata, done)
 
         future.add_done_callback(deliver)
 
     def _finished(self, future: Future[dict[str, Any] | None], record: WrittenRecord, url: str,
-                  outlinks: list[str], done: defer.Deferred[None]) -> None:
+                  metadata: dict[str, Any], done: defer.Deferred[None]) -> None:
         self._pending.discard(done)
         if self._paused and len(self._pending) <= self.backlog // 2:
             self._paused = False
@@ -117,7 +117,7 @@ class ArticleExtractor:
             article = None
         self.crawler.stats.inc_value("extraction/articles" if article else "extraction/empty")
         self.crawler.signals.send_catch_log(
-            na_signals.page_analyzed, record=record, outlinks=outlinks,
+            na_signals.page_analyzed, record=record, metadata=metadata,
             article=article, extractor_version=EXTRACTOR_VERSION,
         )
         done.callback(None)

@@ -227,18 +227,18 @@ class WarcArchiver:
             self.stats.inc_value("warc/truncated")
         return record
 
-    def page_parsed(self, response: Response, outlinks: list[str]) -> None:
-        """Extraction off: the metadata record carries the outlinks only."""
-        self.page_analyzed(response.meta.get("warc_response"), outlinks)
+    def page_parsed(self, response: Response, metadata: dict[str, Any]) -> None:
+        """Extraction off: the metadata record carries the spider's findings only."""
+        self.page_analyzed(response.meta.get("warc_response"), metadata)
 
-    def page_analyzed(self, record: WrittenRecord | None, outlinks: list[str],
+    def page_analyzed(self, record: WrittenRecord | None, metadata: dict[str, Any],
                       article: dict[str, Any] | None = None,
                       extractor_version: str | None = None) -> None:
         if record is None or self.failure is not None:
             return
-        metadata: dict[str, Any] = {"outlinks": outlinks}
         if article is not None:
-            metadata["extraction"] = {**article, "extractor_version": extractor_version}
+            metadata = {**metadata,
+                        "extraction": {**article, "extractor_version": extractor_version}}
         try:
             self.archiver.annotate(record, metadata, article, extractor_version)
         except ARCHIVE_ERRORS as exc:

@@ -34,7 +34,6 @@ from lxml import etree
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
@@ -56,12 +55,22 @@ from crawler.discovery import (
     within_horizon,
 )
 from crawler.failures import download_failure, http_failure
+from crawler.links import FRAME, KINDS, STYLESHEET, Requisite, css_requisites, page_links
 from crawler.seen import SeenUrls
 
 ROLE_FEED = "feed"
 ROLE_SITEMAP = "sitemap"
 ROLE_ROBOTS = "robots"
 ROLE_PAGE = "page"
+ROLE_REQUISITE = "requisite"
+# Requisites are fetched soon after their page, so that the two are captured close together.
+REQUISITE_PRIORITY = 10
+# What a browser asks for, per kind of requisite (some servers negotiate image formats).
+_ACCEPT = {
+    STYLESHEET: "text/css,*/*;q=0.1",
+    "image": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "icon": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+}
 # Feed item dates, most to least telling (RSS pubDate, Atom published, Dublin Core date)
 _FEED_DATES = ("pubDate", "published", "date", "updated")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rss",
@@ -129,7 +138,7 @@ class NewsSpider(Spider):
         self.scheduled: set[str] = set()
         self.trap_counts: Counter[str] = Counter()
         self.failures: list[dict[str, Any]] = []
-        self.link_extractor = LinkExtractor(unique=True)
+        self.requisites_scheduled = 0
 
     @property
     def max_depth(self) -> int:
@@ -173,6 +182,10 @@ class NewsSpider(Spider):
         if role == ROLE_SITEMAP:
             yield from self._parse_sitemap(response)
             return
+        if role == ROLE_REQUISITE:
+            self.crawler.stats.inc_value("newsarchive/requisites/archived")
+            yield from self._nested_requisites(response)
+            return
         if role == ROLE_ROBOTS:
             for url in sitemap_urls_from_robots(response.body, base_url=response.url):
                 if request := self._request(url, ROLE_SITEMAP, depth=0):
@@ -183,29 +196,75 @@ class NewsSpider(Spider):
             if self.seen is not None:  # a document (PDF, ...): archived once, like an article
                 self._record_seen(self.seen, response, ARTICLE, canonical=None)
             return
-        outlinks = [link.url for link in self.link_extractor.extract_links(response)]
-        kind = page_kind(response.url, self.kind_rules,
-                         jsonld_types(response.xpath(
-                             "//script[@type='application/ld+json']/text()").getall()),
-                         response.xpath("//meta[@property='og:type']/@content").get())
+        links = page_links(response.selector.root, response.url)
+        kind = page_kind(response.url, self.kind_rules, jsonld_types(links.jsonld),
+                         links.og_type)
         response.meta["page_kind"] = kind
         self.crawler.stats.inc_value(f"newsarchive/pages/{kind}")
         if self.seen is not None:
-            self._record_seen(self.seen, response, kind, response.xpath(
-                "//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]"
-                "/@href").get())
-        self.crawler.signals.send_catch_log(na_signals.page_parsed, response=response,
-                                            outlinks=outlinks)
+            self._record_seen(self.seen, response, kind, links.canonical)
+        self.crawler.signals.send_catch_log(
+            na_signals.page_parsed, response=response, metadata={
+                "outlinks": links.outlinks,
+                "requisites": [{"url": r.url, "kind": r.kind} for r in links.requisites]})
+        yield from self._requisites(links.requisites)
         if kind == HUB and self.announced_seeds:
-            for url in self._announced_feeds(response):
-                if request := self._request(url, ROLE_FEED, depth=0):
+            for url, kind_of_feed in links.feeds:
+                if kind_of_feed in FEED_TYPES and site_of(url) in self.sites and (
+                        request := self._request(url, ROLE_FEED, depth=0)):
                     yield request
         depth = response.meta.get("page_depth", 0)
         if depth >= self.max_depth:
             return
-        for url in outlinks:
+        for url in links.outlinks:
             if self._follow(url) and (request := self._request(url, ROLE_PAGE, depth + 1)):
                 yield request
+
+    def _requisites(self, requisites: list[Requisite],
+                    frames: bool = True) -> Iterable[Request]:
+        """Requests for what a page needs to render: each URL once per crawl, at most
+        ``NEWSARCHIVE_REQUISITES_PER_PAGE`` of a page (stylesheets first) and
+        ``NEWSARCHIVE_REQUISITES_MAX`` in all, on any host; frames only on the crawl's
+        sites and one level deep."""
+        settings, stats = self.settings, self.crawler.stats
+        if not settings.getbool("NEWSARCHIVE_REQUISITES"):
+            return
+        per_page = settings.getint("NEWSARCHIVE_REQUISITES_PER_PAGE")
+        most = settings.getint("NEWSARCHIVE_REQUISITES_MAX")
+        obey_robots = settings.getbool("NEWSARCHIVE_REQUISITES_OBEY_ROBOTS")
+        wanted = [r for r in requisites
+                  if r.kind != FRAME or (frames and site_of(r.url) in self.sites)]
+        wanted.sort(key=lambda r: KINDS.index(r.kind))  # stable: document order within a kind
+        if len(wanted) > per_page:
+            stats.inc_value("newsarchive/requisites/over_page_limit", len(wanted) - per_page)
+            del wanted[per_page:]
+        for requisite in wanted:
+            key = canonicalize_url(requisite.url)
+            if key in self.scheduled:
+                stats.inc_value("newsarchive/requisites/shared")
+                continue
+            if self.requisites_scheduled >= most:
+                stats.inc_value("newsarchive/requisites/over_crawl_limit")
+                continue
+            self.scheduled.add(key)
+            self.requisites_scheduled += 1
+            stats.inc_value("newsarchive/requisites/scheduled")
+            headers = {"Accept": _ACCEPT[requisite.kind]} if requisite.kind in _ACCEPT else {}
+            yield Request(requisite.url, callback=self.parse, errback=self.failed,
+                          priority=REQUISITE_PRIORITY, headers=headers, meta={
+                              "role": ROLE_REQUISITE, "requisite_kind": requisite.kind,
+                              "conditional": True, "dont_obey_robotstxt": not obey_robots})
+
+    def _nested_requisites(self, response: Response) -> Iterable[Request]:
+        """A stylesheet's ``@import`` and ``url()``; a frame's own requisites."""
+        if isinstance(response, HtmlResponse):
+            if response.meta.get("requisite_kind") == FRAME:
+                links = page_links(response.selector.root, response.url)
+                yield from self._requisites(links.requisites, frames=False)
+        elif isinstance(response, TextResponse) and (
+                response.meta.get("requisite_kind") == STYLESHEET
+                or b"css" in response.headers.get(b"Content-Type", b"")):
+            yield from self._requisites(css_requisites(response.text, response.url))
 
     def closed(self, reason: str) -> None:
         # after a write error the last pages' records may never have reached the disk:
@@ -217,6 +276,10 @@ class NewsSpider(Spider):
         request = failure.request  # type: ignore[attr-defined]
         if request.meta.get("role") == ROLE_ROBOTS:  # no robots.txt: no sitemaps announced
             self.crawler.stats.inc_value("newsarchive/robots_txt_missing")
+            return
+        if request.meta.get("role") == ROLE_REQUISITE:  # the page is archived all the same
+            self.crawler.stats.inc_value("newsarchive/requisites/failed")
+            self.logger.info("%s: requisite not archived: %s", request.url, failure.value)
             return
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             self.crawler.stats.inc_value("newsarchive/skipped")
@@ -279,16 +342,8 @@ class NewsSpider(Spider):
             return
         for url in [*response.meta.get("redirect_urls", []), response.url]:
             seen.fetched(url, kind=kind,
-                         canonical_url=response.urljoin(canonical) if canonical else None,
+                         canonical_url=canonical,
                          timestamp=record.timestamp, digest=record.payload_digest)
-
-    def _announced_feeds(self, response: HtmlResponse) -> list[str]:
-        """Same-site feeds of ``<link rel="alternate" type="application/rss+xml">``."""
-        links = response.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), "
-                               "' alternate ')][@href]")
-        urls = [response.urljoin(link.attrib["href"]) for link in links
-                if link.attrib.get("type", "").split(";")[0].strip().lower() in FEED_TYPES]
-        return [url for url in urls if site_of(url) in self.sites]
 
     @staticmethod
     def _origin(url: str) -> str:

@@ -100,6 +100,10 @@ def print_summary(summary: Any) -> None:
     out.print(f"[bold]job {summary.job_id}[/] {summary.status}: {summary.pages} responses "
               f"archived, {summary.bytes / 1e6:.2f} MB, {len(summary.warc_files)} WARC "
               f"file(s), {summary.articles} articles, {summary.errors} errors")
+    requisites = summary.requisites
+    if requisites.get("archived") or requisites.get("failed"):
+        out.print(f"  page requisites: {requisites['archived']} archived, "
+                  f"{requisites['failed']} failed")
     if summary.skipped["over_max_pages"]:
         out.print(f"  [yellow]limit reached:[/] {summary.skipped['over_max_pages']} more "
                   "URL(s) were not fetched (raise --max-pages)")

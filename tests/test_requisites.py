@@ -1,0 +1,204 @@
+"""Page requisites: found in one pass over the page, archived once per crawl on any host,
+listed in the page's metadata record, replayed from the archive."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from urllib.parse import urlsplit
+
+import lxml.html
+import pytest
+
+from crawler.links import FRAME, ICON, IMAGE, MEDIA, SCRIPT, STYLESHEET, css_requisites, page_links
+from tests.support.api import api_client
+from tests.support.cli import Archive
+from tests.support.requisites_site import ARTICLE, SECOND, RequisitesSite
+from tests.support.warc import read_records, warcio_check
+
+
+def links_of(html: str, url: str = "http://example.com/a/page.html"):
+    return page_links(lxml.html.document_fromstring(html), url)
+
+
+# -- one pass over the page ------------------------------------------------------------------
+def test_page_links_finds_every_kind_of_requisite_once_in_document_order():
+    found = links_of("""<html><head>
+        <base href="http://example.com/base/">
+        <link rel="stylesheet" href="s.css"><link rel="stylesheet" href="s.css#again">
+        <link rel="shortcut icon" href="/fav.ico"><link rel="apple-touch-icon" href="t.png">
+        <link rel="preload" as="font" href="f.woff2"><link rel="modulepreload" href="m.js">
+        <link rel="preload" as="image" imagesrcset="p1.png 1x, p2.png 2x">
+        <link rel="canonical" href="/canonical"><link rel="alternate" href="/feed.xml"
+              type="application/rss+xml; charset=utf-8">
+        <meta property="og:image" content="//cdn.example.net/og.jpg">
+        <meta property="og:type" content="article">
+        <script src="app.js"></script><script type="application/ld+json">{"@type": "X"}</script>
+        <style>@import "imp.css"; .a { background: url(bg.png) }</style></head>
+        <body background="body.png">
+        <img src="i.png" srcset="i-1x.png 1x,i-2x.png 2x" data-src="lazy.png"
+             data-srcset="l1.png 1x, l2.png 2x" data-lazy-src="ll.png" data-original="lo.png">
+        <picture><source srcset="pic.webp"><img src="pic.png"></picture>
+        <video poster="poster.png" src="v.mp4"><source src="v.webm"><track src="t.vtt">
+        </video><input type="image" src="button.png"><input type="text" src="no.png">
+        <iframe src="frame.html"></iframe><embed src="e.swf"><object data="o.svg"></object>
+        <div style="background-image:url('div.png')"></div>
+        <a href="next.html#top">next</a><a href="next.html">again</a><a href="big.jpg">jpg</a>
+        <a href="mailto:x@example.com">mail</a><a href="javascript:void(0)">js</a>
+        <area href="/area">
+        <img src="data:image/png;base64,AAAA"></body></html>""")
+    base = "http://example.com/base/"
+    by_kind: dict[str, list[str]] = {}
+    for requisite in found.requisites:
+        by_kind.setdefault(requisite.kind, []).append(requisite.url.removeprefix(base))
+    assert by_kind[STYLESHEET] == ["s.css", "imp.css"]
+    assert by_kind[ICON] == ["http://example.com/fav.ico", "t.png"]
+    assert by_kind[SCRIPT] == ["m.js", "app.js"]
+    assert by_kind[IMAGE] == [
+        "p1.png", "p2.png", "http://cdn.example.net/og.jpg", "bg.png", "body.png", "i.png",
+        "i-1x.png", "i-2x.png", "lazy.png", "ll.png", "lo.png", "l1.png", "l2.png",
+        "pic.webp", "pic.png", "poster.png", "button.png", "div.png"]
+    assert by_kind[MEDIA] == ["f.woff2", "v.mp4", "v.webm", "t.vtt", "e.swf", "o.svg"]
+    assert by_kind[FRAME] == ["frame.html"]
+    assert found.outlinks == [base + "next.html", "http://example.com/area"]
+    assert found.canonical == "http://example.com/canonical"
+    assert found.feeds == [("http://example.com/feed.xml", "application/rss+xml")]
+    assert found.og_type == "article"
+    assert json.loads(found.jsonld[0]) == {"@type": "X"}
+
+
+def test_css_requisites_are_imports_and_urls_resolved_against_the_stylesheet():
+    found = css_requisites('@import "a.css"; @import url(b.css) screen;\n'
+                           '@font-face { src: url("../f/x.woff2") format("woff2") }\n'
+                           "body { background: url( 'img/p.png' ) } .x { background: "
+                           "url(data:image/gif;base64,R0lG) }",
+                           "http://cdn.example.net/css/site.css")
+    assert [(r.url, r.kind) for r in found] == [
+        ("http://cdn.example.net/css/b.css", STYLESHEET),
+        ("http://cdn.example.net/f/x.woff2", IMAGE),
+        ("http://cdn.example.net/css/img/p.png", IMAGE),
+        ("http://cdn.example.net/css/a.css", STYLESHEET)]
+
+
+# -- a crawl ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def site():
+    with RequisitesSite() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def crawled(site, tmp_path_factory):
+    """Both articles crawled at depth 0 (so only requisites add to them), with a page budget
+    of 2: requisites do not count against it."""
+    archive = Archive(tmp_path_factory.mktemp("requisites"))
+    summary = archive.crawl(site.url + ARTICLE, site.url + SECOND, "--depth", "0",
+                            "--max-pages", "2")
+    return archive, summary
+
+
+def responses(archive: Archive) -> dict[str, list[tuple]]:
+    found: dict[str, list[tuple]] = {}
+    for path in archive.warc_paths():
+        for headers, http, payload in read_records(path):
+            if headers.get_header("WARC-Type") in ("response", "revisit"):
+                found.setdefault(headers.get_header("WARC-Target-URI"), []).append(
+                    (headers, http, payload))
+    return found
+
+
+def test_each_requisite_is_archived_once_on_either_host(site, crawled):
+    archive, summary = crawled
+    wanted = site.article_requisites() | site.second_requisites()
+    archived = responses(archive)
+    urls = {host + path for host, path in wanted}
+    assert urls <= set(archived), sorted(urls - set(archived))
+    assert all(len(archived[url]) == 1 for url in urls)
+    # fetched once although both pages (and the stylesheet) use them; nothing else fetched
+    served = Counter({(site.url, p): n for p, n in site.site.requests.items()}) + Counter(
+        {(site.cdn_url, p): n for p, n in site.cdn.requests.items()})
+    assert {key: n for key, n in served.items() if n != 1} == {}
+    pages = {(site.url, ARTICLE), (site.url, SECOND), (site.url, "/robots.txt")}
+    assert set(served) == wanted | pages  # the CDN's frame, its robots.txt: not fetched
+    assert summary["requisites"]["archived"] == len(wanted)
+    assert summary["requisites"]["failed"] == 0
+    assert summary["skipped"]["over_max_pages"] == 0
+    warcio_check(*archive.warc_paths())
+
+
+def test_a_requisite_is_archived_as_it_crossed_the_wire(site, crawled):
+    archive, _ = crawled
+    headers, http, payload = responses(archive)[site.cdn_url + "/css/typography.css"][0]
+    assert http.get_header("Content-Encoding") == "gzip"
+    assert payload == site.cdn.routes["/css/typography.css"][1]  # the gzip bytes as sent
+    assert gzip.decompress(payload).startswith(b"h1 {")
+    assert headers.get_header("WARC-IP-Address") == "127.0.0.2"
+
+
+def test_the_metadata_record_lists_the_pages_requisites(site, crawled):
+    archive, _ = crawled
+    for path in archive.warc_paths():
+        for headers, _, payload in read_records(path):
+            if headers.get_header("WARC-Type") == "metadata" and \
+                    headers.get_header("WARC-Target-URI").endswith(ARTICLE):
+                listed = json.loads(gzip.decompress(payload) if payload[:2] == b"\x1f\x8b"
+                                    else payload)["requisites"]
+                break
+        else:
+            continue
+        break
+    else:
+        pytest.fail("no metadata record for the article")
+    urls = {(f"{urlsplit(r['url']).scheme}://{urlsplit(r['url']).netloc}",
+             urlsplit(r["url"]).path) for r in listed}
+    # the page's own requisites (its stylesheet's imports and fonts are the stylesheet's)
+    assert urls == site.article_requisites() - {
+        (site.cdn_url, "/css/typography.css"), (site.cdn_url, "/fonts/serif.woff2"),
+        (site.cdn_url, "/img/paper.png"), (site.url, "/img/map.png")} | {
+        (site.cdn_url, "/ad.html")}
+    assert {"url": f"{site.url}/img/logo.png", "kind": "image"} in listed
+
+
+def test_the_replay_of_a_page_finds_every_requisite_in_the_archive(site, crawled):
+    archive, _ = crawled
+    archived = responses(archive)
+    page = archived[site.url + ARTICLE][0][0]
+    timestamp = re.sub(r"\D", "", page.get_header("WARC-Date"))[:14]
+    with api_client(archive.data_dir) as client:
+        view = client.get(f"/web/{timestamp}/{site.url}{ARTICLE}")
+        assert view.status_code == 200
+        assert f"/web/{timestamp}cs_/{site.cdn_url}/css/site.css" in view.text
+        for host, path in site.article_requisites():
+            raw = client.get(f"/web/{timestamp}id_/{host}{path}")
+            assert raw.status_code == 200, (host, path)
+            _, http, payload = archived[host + path][0]
+            coding = http.get_header("Content-Encoding")
+            assert raw.headers.get("Content-Encoding") == coding  # sent as archived
+            # (the client decodes what it receives)
+            assert raw.content == (gzip.decompress(payload) if coding else payload)
+
+
+def test_requisites_can_be_turned_off_and_limited(site, tmp_path):
+    site.site.requests.clear()
+    site.cdn.requests.clear()
+    archive = Archive(tmp_path)
+    summary = archive.crawl(site.url + ARTICLE, "--depth", "0",
+                            env={"NEWSARCHIVE_REQUISITES_PER_PAGE": "3",
+                                 "NEWSARCHIVE_REQUISITES_OBEY_ROBOTS": "true"})
+    # stylesheets, then images (in document order); the CDN's robots.txt, obeyed now,
+    # refuses its stylesheet and og:image
+    nested = 4  # the stylesheet's import, font and background, the frame's image
+    assert summary["requisites"]["over_page_limit"] == \
+        len(site.article_requisites()) - nested - 3
+    assert summary["requisites"]["failed"] == 2
+    assert set(site.cdn.requests) == {"/robots.txt"}
+    assert set(site.site.requests) == {ARTICLE, "/robots.txt", "/img/style-bg.png"}
+    off = Archive(tmp_path / "off")
+    site.site.requests.clear()
+    summary = off.crawl(site.url + ARTICLE, "--depth", "0",
+                        env={"NEWSARCHIVE_REQUISITES": "false"})
+    assert summary["requisites"]["archived"] == 0
+    assert set(site.site.requests) == {ARTICLE, "/robots.txt"}
+
