@@ -263,8 +263,10 @@ def test_depth_zero_and_no_extract(archive: Archive, demo_site) -> None:
     before = len(demo_site.requests)
     summary = archive.crawl(url, "--depth", "0", "--no-extract")
     paths = [path for _, path in demo_site.requests[before:]]
-    assert sorted(paths) == ["/robots.txt", ARTICLE]
-    assert summary["articles"] == 0 and summary["pages"] == 2
+    # the page, its requisites (stylesheet, logo) and robots.txt
+    assert sorted(paths) == ["/assets/logo.png", "/assets/style.css", "/robots.txt", ARTICLE]
+    assert summary["articles"] == 0 and summary["pages"] == 4
+    assert summary["requisites"]["archived"] == 2
     with archive.catalog().session() as session:
         assert session.scalars(select(Article)).first() is None
     warcs = archive.warc_paths()
@@ -334,8 +336,9 @@ def test_storage_root_that_is_a_file_is_one_clear_error(archive: Archive, demo_s
 def test_max_pages_bounds_the_crawl(archive: Archive, demo_site) -> None:
     summary = archive.crawl(demo_site.url + "/", "--depth", "3", "--max-pages", "3",
                             "--no-extract")
-    # 3 pages + robots.txt
-    assert summary["pages"] == 4
+    # 3 pages + robots.txt + the pages' requisites (not counted against --max-pages)
+    assert summary["pages"] == 4 + summary["requisites"]["archived"]
+    assert summary["requisites"]["archived"] == 2  # the stylesheet and logo they share
     assert summary["skipped"]["over_max_pages"] > 0
 
 

@@ -1,5 +1,5 @@
 """Interop: ReplayWeb.page (the static app from npm) opens our WACZ in headless Chromium,
-shows the archived article, and lists the pages of a crawl that extracted nothing.
+shows the archived article with its stylesheet and logo, and lists the pages of a crawl that extracted nothing.
 
 ReplayWeb.page 2.5.3 is fetched with ``npm pack`` into ``.cache/replaywebpage`` (reused when
 present; ``npm install`` fails on a missing dependency version, the packed app is complete).
@@ -131,6 +131,13 @@ def test_replaywebpage_shows_the_archived_article(archive: Archive, demo_site, r
         finally:
             page.screenshot(path=str(screenshot))
         assert headline.is_visible()
+        # its requisites were archived with it: the stylesheet applies, the logo loads
+        frame = page.frame_locator("iframe")
+        assert frame.locator(".site-header").evaluate(
+            "e => getComputedStyle(e).backgroundColor") == "rgb(18, 53, 91)"
+        logo = frame.locator(".logo img")
+        logo.evaluate("img => img.complete || new Promise(r => img.onload = r)")
+        assert logo.evaluate("img => img.naturalWidth") == 32
         replay_frames = [f.url for f in page.frames if f.url.endswith(archived)]
         assert replay_frames and f"{url}/w/" in replay_frames[0], (page.frames, errors)
     assert screenshot.read_bytes().startswith(b"\x89PNG")
