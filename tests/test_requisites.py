@@ -15,6 +15,7 @@ import pytest
 from crawler.links import FRAME, ICON, IMAGE, MEDIA, SCRIPT, STYLESHEET, css_requisites, page_links
 from tests.support.api import api_client
 from tests.support.cli import Archive
+from tests.support.peers import running_pywb, wb_manager
 from tests.support.requisites_site import ARTICLE, SECOND, RequisitesSite
 from tests.support.warc import read_records, warcio_check
 
@@ -202,3 +203,20 @@ def test_requisites_can_be_turned_off_and_limited(site, tmp_path):
     assert summary["requisites"]["archived"] == 0
     assert set(site.site.requests) == {ARTICLE, "/robots.txt"}
 
+
+
+def test_pywb_replays_every_requisite_byte_identically(site, crawled, tmp_path):
+    archive, _ = crawled
+    archived = responses(archive)
+    wb_manager(tmp_path, "init", "coll")
+    wb_manager(tmp_path, "add", "coll", *map(str, archive.warc_paths()))
+    with running_pywb(tmp_path) as pywb:
+        for host, path in site.article_requisites() | site.second_requisites():
+            headers, http, payload = archived[host + path][0]
+            timestamp = re.sub(r"\D", "", headers.get_header("WARC-Date"))[:14]
+            with pywb.stream("GET", f"/coll/{timestamp}id_/{host}{path}") as answer:
+                body = b"".join(answer.iter_raw())
+                assert answer.status_code == 200, (host, path)
+                assert answer.headers.get("Content-Encoding") == \
+                    http.get_header("Content-Encoding"), (host, path)
+            assert body == payload, (host, path)
