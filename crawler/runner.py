@@ -71,6 +71,7 @@ class CrawlSummary:
     skipped: dict[str, int]
     stats: dict[str, Any]
     revisits: int = 0  # responses written as revisit records (payload unchanged)
+    not_modified: int = 0  # of those, 304s answering conditional requests (no body fetched)
     error: str | None = None  # why the job did not succeed
     archive_failure: str | None = None  # crawler.failures.ARCHIVE_KINDS, when archiving failed
 
@@ -200,6 +201,7 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                 stats={"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
                        "articles": articles, "errors": errors, "warc_files": len(warc_files),
                        "revisits": stats.get("warc/revisits", 0),
+                       "not_modified": stats.get("newsarchive/not_modified", 0),
                        "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
                        "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached",
                                                            0),
@@ -220,5 +222,6 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
                         articles=articles, errors=errors, failures=failures,
                         skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0),
+                        not_modified=stats.get("newsarchive/not_modified", 0),
                         error=error if status != JobStatus.SUCCEEDED else None,
                         archive_failure=archive_failure)

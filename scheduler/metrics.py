@@ -32,6 +32,7 @@ class CatalogCollector(Collector):
             job_stats = [stats or {} for stats in session.scalars(
                 select(CrawlJob.stats).where(CrawlJob.status.in_(ALL_STATUSES[1:])))]
         errors = sum(int(stats.get("errors", 0)) for stats in job_stats)
+        not_modified = sum(int(stats.get("not_modified", 0)) for stats in job_stats)
         failures = Counter(stats["archive_failure"] for stats in job_stats
                            if stats.get("archive_failure"))
         jobs = GaugeMetricFamily("newsarchive_jobs", "Crawl jobs by status", labels=["status"])
@@ -46,6 +47,9 @@ class CatalogCollector(Collector):
                                   value=stored)
         yield CounterMetricFamily("newsarchive_crawl_errors",
                                   "Failed downloads counted by crawl jobs", value=errors)
+        yield CounterMetricFamily("newsarchive_not_modified",
+                                  "Conditional requests answered 304 Not Modified (archived "
+                                  "as revisits, no body fetched)", value=not_modified)
         archive_failures = CounterMetricFamily(
             "newsarchive_archive_failures", "Crawls stopped because archiving failed, by "
             "reason (crawler.failures.ARCHIVE_KINDS)", labels=["reason"])
