@@ -45,7 +45,13 @@ from archive.catalog import Catalog
 from archive.cdxj import REVISIT_MIME, surt_key
 from archive.layout import index_key, warc_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
-from archive.revalidation import NOT_MODIFIED, Revalidation, Validators, host_archived
+from archive.revalidation import (
+    NOT_MODIFIED,
+    REVALIDATED_STATUS,
+    Revalidation,
+    Validators,
+    host_archived,
+)
 from archive.storage import Storage, StorageError, file_sha256
 from archive.warc import (
     ClosedWarc,
@@ -135,7 +141,7 @@ class Archiver:
             response, request, head = self.writer.write_not_modified(exchange, target)
             self.stats.records += 1
             self.stats.bytes += head.length
-            mime, status = REVISIT_MIME, revalidated.status
+            mime, status = REVISIT_MIME, REVALIDATED_STATUS
             validators = validators.or_(revalidated.validators)
             self.stats.revisits += 1
             self._latest[key] = _Latest(status, target)

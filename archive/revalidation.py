@@ -68,8 +68,7 @@ class Revalidation:
     304 answer refers to (its payload digest is the one the 304's capture row carries)."""
 
     validators: Validators
-    original: RevisitTarget
-    status: int = REVALIDATED_STATUS
+    original: RevisitTarget  # a capture of status REVALIDATED_STATUS
 
     def request_headers(self) -> dict[str, str]:
         """``If-None-Match`` and ``If-Modified-Since`` with the validators as received (RFC
@@ -92,6 +91,8 @@ _LATEST_USABLE = (
 _ORIGINAL = Capture.revisit_original(bindparam("surt"), bindparam("digest"), bindparam("at")
                                      ).with_only_columns(_C.url, _C.timestamp, _C.record_id,
                                                          _C.payload_digest)
+_HOST_ARCHIVED = select(_C.id).where(_C.surt >= bindparam("start"),
+                                     _C.surt < bindparam("end")).limit(1)
 
 
 def latest_revalidation(connection: Connection, url: str) -> Revalidation | None:
@@ -122,7 +123,3 @@ def host_archived(connection: Connection, key: str) -> bool:
     host = key.split(")/", 1)[0]
     return connection.execute(_HOST_ARCHIVED, {"start": host + ")/", "end": host + "*"}
                               ).first() is not None
-
-
-_HOST_ARCHIVED = select(_C.id).where(_C.surt >= bindparam("start"),
-                                     _C.surt < bindparam("end")).limit(1)
