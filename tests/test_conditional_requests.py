@@ -207,8 +207,8 @@ def test_pywb_replays_a_304_as_the_original(crawled: Crawled, tmp_path: Path) ->
 # -- the parts alone ------------------------------------------------------------------------
 
 
-def _archive_with_a_capture(data_dir: Path, headers: list[tuple[str, str]]) -> Catalog:
-    config = ArchiveSettings(data_dir=data_dir)
+def _archive_with_a_capture(config: ArchiveSettings,
+                            headers: list[tuple[str, str]]) -> Catalog:
     catalog = Catalog(config.database_url)
     writer = ClockedWriter(config.spool_dir, at=datetime(2026, 11, 3, 13, tzinfo=UTC),
                            step=timedelta(minutes=1))
@@ -219,16 +219,19 @@ def _archive_with_a_capture(data_dir: Path, headers: list[tuple[str, str]]) -> C
     return catalog
 
 
-def test_a_304_that_omits_a_validator_keeps_the_originals(tmp_path: Path) -> None:
+def test_a_304_that_omits_a_validator_keeps_the_originals(tmp_path: Path,
+                                                         catalog_url: str) -> None:
+    """The archiver alone, on SQLite and PostgreSQL: a capture's validators, the lookup,
+    and a 304 without ``Last-Modified`` catalogued with the original's."""
     url = "http://news.example/style.css"
-    catalog = _archive_with_a_capture(tmp_path / "data", [
+    config = ArchiveSettings(data_dir=tmp_path / "data", database_url=catalog_url)
+    catalog = _archive_with_a_capture(config, [
         ("ETag", '"v1"'), ("Last-Modified", "Tue, 03 Nov 2026 14:00:00 GMT")])
     with catalog.engine.connect() as conn:
         revalidation = latest_revalidation(conn, url)
     assert revalidation is not None
     assert revalidation.request_headers() == {
         "If-None-Match": '"v1"', "If-Modified-Since": "Tue, 03 Nov 2026 14:00:00 GMT"}
-    config = ArchiveSettings(data_dir=tmp_path / "data")
     archiver = Archiver(catalog, config.open_storage(), ClockedWriter(
         config.spool_dir, at=datetime(2026, 11, 4, tzinfo=UTC)))
     archiver.archive(exchange(url, b"", status=304, headers=[("ETag", '"v1"')]), revalidation)
@@ -242,7 +245,8 @@ def test_a_304_that_omits_a_validator_keeps_the_originals(tmp_path: Path) -> Non
 
 def test_a_failing_catalog_lookup_fetches_unconditionally(tmp_path: Path) -> None:
     url = "http://news.example/style.css"
-    catalog = _archive_with_a_capture(tmp_path / "data", [("ETag", '"v1"')])
+    catalog = _archive_with_a_capture(ArchiveSettings(data_dir=tmp_path / "data"),
+                                      [("ETag", '"v1"')])
     crawler = get_crawler(settings_dict={
         "NEWSARCHIVE_CONDITIONAL_REQUESTS": True, "NEWSARCHIVE_REVISITS": True,
         "NEWSARCHIVE_ARCHIVE": True, "NEWSARCHIVE_DATA_DIR": str(tmp_path / "data")})
