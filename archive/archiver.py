@@ -20,6 +20,13 @@ bytes there, and a redirect's body is small. The latest capture comes from this 
 own memory, else from one indexed catalog query (``ix_captures_surt_timestamp``); a
 revisit's original is the latest ``response`` capture with that SURT and digest at or before
 it (replay's contract).
+
+Conditional re-fetches (:mod:`archive.revalidation`): each capture row keeps its response's
+``ETag`` and ``Last-Modified``. A ``304 Not Modified`` answering a conditional request
+(``revalidated``: the capture the request named) is written as a ``revisit`` record with the
+server-not-modified profile (:meth:`WarcWriter.write_not_modified`), catalogued with that
+capture's status (200) and payload digest, so that every revisit resolution finds it as the
+original; its validators are the 304's, each one it did not repeat taken from the original.
 """
 
 from __future__ import annotations
@@ -38,6 +45,13 @@ from archive.catalog import Catalog
 from archive.cdxj import REVISIT_MIME, surt_key
 from archive.layout import index_key, warc_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
+from archive.revalidation import (
+    NOT_MODIFIED,
+    REVALIDATED_STATUS,
+    Revalidation,
+    Validators,
+    host_archived,
+)
 from archive.storage import Storage, StorageError, file_sha256
 from archive.warc import (
     ClosedWarc,
@@ -68,8 +82,6 @@ _COLUMNS = (_CAPTURES.status, _CAPTURES.payload_digest, _CAPTURES.record_type, _
             _CAPTURES.timestamp, _CAPTURES.record_id)
 _NEWEST = (_CAPTURES.timestamp.desc(), _CAPTURES.id.desc())
 _LATEST = select(*_COLUMNS).where(_CAPTURES.surt == bindparam("surt")).order_by(*_NEWEST).limit(1)
-_HOST_ARCHIVED = select(_CAPTURES.id).where(
-    _CAPTURES.surt >= bindparam("start"), _CAPTURES.surt < bindparam("end")).limit(1)
 _ORIGINAL = Capture.revisit_original(bindparam("surt"), bindparam("digest"), bindparam("at")
                                      ).with_only_columns(*_COLUMNS)
 
@@ -115,23 +127,44 @@ class Archiver:
         writer.on_open = self._file_opened
         writer.on_close = self._file_closed
 
-    def archive(self, exchange: HttpExchange) -> WrittenRecord:
+    def archive(self, exchange: HttpExchange,
+                revalidated: Revalidation | None = None) -> WrittenRecord:
         """Write one exchange; returns the response record, or the revisit record when the
-        payload is the same as the latest capture of the URL."""
+        payload is the same as the latest capture of the URL, or when ``exchange`` is a 304
+        answering the conditional request for ``revalidated``."""
         key = surt_key(exchange.url)
+        status = exchange.status
+        validators = Validators.of(exchange.response_headers)
+        if (revalidated is not None and status == NOT_MODIFIED
+                and surt_key(revalidated.original.uri) == key):
+            target = revalidated.original
+            response, request, head = self.writer.write_not_modified(exchange, target)
+            self.stats.records += 1
+            self.stats.bytes += head.length
+            mime, status = REVISIT_MIME, REVALIDATED_STATUS
+            validators = validators.or_(revalidated.validators)
+            self.stats.revisits += 1
+            self._latest[key] = _Latest(status, target)
+            return self._record(exchange, key, response, request, status, mime, validators)
         digest = payload_digest(exchange.body)  # once: for the revisit check and the record
         target = self._revisit_target(key, exchange, digest) if self.revisits else None
         if target is None:
             response, request = self.writer.write_exchange(exchange, digest=digest)
             mime = exchange.mime
             if response.payload_digest:
-                self._latest[key] = _Latest(exchange.status, RevisitTarget(
+                self._latest[key] = _Latest(status, RevisitTarget(
                     exchange.url, response.date, response.record_id, response.payload_digest))
         else:
             response, request = self.writer.write_revisit(exchange, target)
             mime = REVISIT_MIME
             self.stats.revisits += 1
-            self._latest[key] = _Latest(exchange.status, target)
+            self._latest[key] = _Latest(status, target)
+        return self._record(exchange, key, response, request, status, mime, validators)
+
+    def _record(self, exchange: HttpExchange, key: str, response: WrittenRecord,
+                request: WrittenRecord, status: int, mime: str,
+                validators: Validators) -> WrittenRecord:
+        """Count the written records and buffer their capture row (flushed in batches)."""
         self.stats.records += 2
         self.stats.responses += 1
         self.stats.bytes += response.length + request.length
@@ -141,7 +174,7 @@ class Archiver:
             "url": exchange.url,
             "surt": key,
             "timestamp": response.timestamp,
-            "status": exchange.status,
+            "status": status,
             "mime": mime,
             "payload_digest": response.payload_digest,
             "record_type": response.record_type,
@@ -149,6 +182,7 @@ class Archiver:
             "offset": response.offset,
             "length": response.length,
             "truncated": exchange.truncated,
+            **validators.columns(),
         })
         if len(self._pending_captures) >= self.batch_size and not self._flush_failing:
             try:
@@ -187,9 +221,7 @@ class Archiver:
         # host instead of one per URL (this crawl's own captures are in self._latest).
         host = key.split(")/", 1)[0]
         if host not in self._hosts_archived:
-            found = self._lookups.execute(
-                _HOST_ARCHIVED, {"start": host + ")/", "end": host + "*"}).first()
-            self._hosts_archived[host] = found is not None
+            self._hosts_archived[host] = host_archived(self._lookups, key)
         if not self._hosts_archived[host]:
             return None
         row = self._lookups.execute(_LATEST, {"surt": key}).first()

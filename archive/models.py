@@ -151,6 +151,10 @@ class Capture(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(BigInteger)
     truncated: Mapped[str | None] = mapped_column(String(32))
+    # The response's validators as sent (migration 0007), for conditional re-fetches
+    # (archive.revalidation); a 304's revisit keeps its original's where it sent none.
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
 
     warc_file: Mapped[WarcFile] = relationship()
     article: Mapped[Article | None] = relationship(back_populates="capture")

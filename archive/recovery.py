@@ -41,9 +41,10 @@ from archive.cdxj import REVISIT_MIME, CdxjEntry, mime_of, surt_key, write_cdxj
 from archive.layout import OPEN_SUFFIX, cdxj_path, this_host, writer_of
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.processes import pid_alive
+from archive.revalidation import REVALIDATED_STATUS, Validators
 from archive.snapshot import parse_record
 from archive.storage import Storage, StorageError
-from archive.warc import ClosedWarc
+from archive.warc import ClosedWarc, is_not_modified_profile
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +134,19 @@ def _capture_row(item: _Record, filename: str) -> tuple[CdxjEntry, dict[str, Any
     """The CDXJ entry and catalog capture of a response or revisit record, as the archiver
     writes them."""
     record = item.record
-    if record.rec_type not in CAPTURED_TYPES or not record.http_headers:
+    http = record.http_headers if record.http_headers and record.http_headers.statusline \
+        else None
+    not_modified = record.rec_type == "revisit" and is_not_modified_profile(
+        item.header("WARC-Profile"))
+    if record.rec_type not in CAPTURED_TYPES or (http is None and not not_modified):
         return None
     url = item.header("WARC-Target-URI") or ""
     timestamp = iso_date_to_timestamp(item.header("WARC-Date"))
-    status = int(record.http_headers.get_statuscode() or 0)
+    # a 304's revisit (no block) is catalogued as the archiver does: with its original's
+    # status; its validators are in the metadata record of its head, not read here
+    status = REVALIDATED_STATUS if not_modified else int(http.get_statuscode() or 0)
     mime = (REVISIT_MIME if record.rec_type == "revisit"
-            else mime_of(record.http_headers.get_header("Content-Type")))
+            else mime_of(http.get_header("Content-Type")))
     digest = item.header("WARC-Payload-Digest")
     entry = CdxjEntry.build(url=url, timestamp=timestamp, mime=mime, status=status,
                             digest=digest, length=item.length, offset=item.offset,
@@ -147,7 +154,8 @@ def _capture_row(item: _Record, filename: str) -> tuple[CdxjEntry, dict[str, Any
     row = {"url": url, "surt": surt_key(url), "timestamp": timestamp, "status": status,
            "mime": mime, "payload_digest": digest, "record_type": record.rec_type,
            "record_id": item.header("WARC-Record-ID"), "offset": item.offset,
-           "length": item.length, "truncated": item.header("WARC-Truncated")}
+           "length": item.length, "truncated": item.header("WARC-Truncated"),
+           **Validators.of(http.headers if http else []).columns()}
     return entry, row
 
 

@@ -350,7 +350,10 @@ def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
                          session: Session | None = None) -> CaptureRecords:
     """One ranged read of ``capture``'s record; for a revisit, a second of its original's
     (found with ``session``, by default an ORM capture's own). A revisit's HTTP headers are
-    its own when it has a header block, else the original's. Each record is parsed once."""
+    its own when it has a header block, else the original's; a server-not-modified
+    revisit's are always the original's (ours have no block; one that holds the 304 said
+    "what you have is current": replay answers with what the reader had). Each record is
+    parsed once."""
     data = read_record_bytes(capture, storage, spool_dir)
     record = parse_record(data)
     headers = record.http_headers
@@ -365,7 +368,7 @@ def read_capture_records(capture: AnyCapture, storage: Storage, spool_dir: Path,
         # an empty body there, we the original's payload, which the digest says is the same.
         source = revisit_original(session, capture)
         payload_record = parse_record(read_record_bytes(source, storage, spool_dir))
-        if headers is None or not headers.statusline:
+        if headers is None or not headers.statusline or headers.get_statuscode() == "304":
             headers = payload_record.http_headers
     if headers is None:
         raise StorageError(f"the {capture.record_type} record {capture.record_id} has no "

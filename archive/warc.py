@@ -8,7 +8,9 @@ without them (tests, tools) is serialised from its parsed headers, its body de-c
 ``Transfer-Encoding`` dropped. A ``metadata`` record
 (JSON) can refer to a response. An exchange whose payload equals an earlier capture can be
 written as a ``revisit`` record instead (identical-payload-digest profile: the new HTTP
-headers, no payload, ``WARC-Refers-To-Target-URI``/``-Date``/``WARC-Refers-To``). Files roll
+headers, no payload, ``WARC-Refers-To-Target-URI``/``-Date``/``WARC-Refers-To``); a
+``304 Not Modified`` answering a conditional request is written as a ``revisit`` record too
+(server-not-modified profile, :meth:`WarcWriter.write_not_modified`). Files roll
 over by size and by age; a file is written as ``NAME.warc.gz.open`` and renamed only when
 complete, with its sorted CDXJ beside it.
 
@@ -53,6 +55,13 @@ _COMPRESSED_MIMES = frozenset({
     "application/gzip", "application/pdf", "font/woff", "font/woff2"})
 DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+
+
+def is_not_modified_profile(profile: str | None) -> bool:
+    """Whether a revisit's ``WARC-Profile`` is server-not-modified (WARC 1.1, or 1.0 as its
+    spec and its example record spell it)."""
+    return bool(profile) and profile.rstrip("/").endswith("/server-not-modified")
 
 
 def warc_date(date: datetime) -> str:
@@ -316,6 +325,53 @@ class WarcWriter:
         warc.index.append(CdxjEntry.for_response(written, mime=REVISIT_MIME,
                                                  status=exchange.status))
         return written, self._write_request(warc, exchange, revisit_id, date)
+
+    def write_not_modified(self, exchange: HttpExchange, target: RevisitTarget,
+                           ) -> tuple[WrittenRecord, WrittenRecord, WrittenRecord]:
+        """Write ``exchange``, a ``304 Not Modified`` answering a conditional request for
+        ``target``, as a revisit of it, with its request record and a record of the 304's
+        head; returns (revisit, request, head).
+
+        WARC 1.1, 6.7.3 "Profile: Server Not Modified": the profile is for "an assertion from
+        the providing server that the content has not changed, such as an HTTP '304 Not
+        Modified' response"; "the payload is defined as the original payload content from
+        which a 'Last-Modified' and/or 'ETag' value was taken" (so ``WARC-Payload-Digest`` is
+        ``target``'s); the record "may have no content body, in which case a Content-Length
+        of zero shall be written"; ``WARC-Refers-To`` "is recommended". The block is left
+        empty: a reader then replays the original's headers and payload (pywb uses a
+        revisit's own HTTP headers whenever it has any, and would answer the 304 itself).
+        The 304 as it crossed the connection (status line, headers, any bytes after them) is
+        kept, byte for byte, in a ``metadata`` record concurrent to the revisit (6.6: "may be
+        associated with other records derived from the same capture event using the
+        WARC-Concurrent-To header"), typed ``application/http; msgtype=response``.
+        """
+        warc = self._writable()
+        date = self.now()
+        revisit_id = self.new_record_id()
+        headers = {
+            **self._exchange_headers(exchange, revisit_id, date),
+            **self._digests(exchange.url, "revisit", b"", b"", target.payload_digest),
+            "WARC-Profile": NOT_MODIFIED_PROFILE,
+            "WARC-Refers-To-Target-URI": target.uri,
+            "WARC-Refers-To-Date": warc_date(target.date),
+            "WARC-Refers-To": target.record_id,
+        }
+        revisit = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date, b"", b"")
+        warc.index.append(CdxjEntry.for_response(revisit, mime=REVISIT_MIME,
+                                                 status=exchange.status))
+        request = self._write_request(warc, exchange, revisit_id, date)
+        head = self._response_head(exchange)
+        body = exchange.wire.response_body if exchange.wire else exchange.body
+        digest = sha1_digest(head, body)
+        head_headers = {"WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date)}
+        if exchange.ip_address:
+            head_headers["WARC-IP-Address"] = exchange.ip_address
+        head_headers.update({
+            "WARC-Concurrent-To": revisit_id, "WARC-Type": "metadata",
+            "WARC-Target-URI": METADATA_URI_PREFIX + exchange.url,
+            "WARC-Block-Digest": digest})
+        answer = self._write_block(warc, head_headers, RESPONSE_CONTENT_TYPE, date, head, body)
+        return revisit, request, answer
 
     def _write_request(self, warc: _OpenWarc, exchange: HttpExchange, concurrent_to: str,
                        date: datetime) -> WrittenRecord:

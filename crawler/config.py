@@ -95,6 +95,11 @@ class CrawlSettings(ArchiveSettings):
         "what a page needs to render); on is Heritrix's and wget's default.")
     revisits: bool = Field(True, description="Write an unchanged payload as a revisit record "
                            "instead of a second copy.")
+    conditional_requests: bool = Field(
+        True, description="Refetch page requisites, feeds, sitemaps and start pages with "
+        "`If-None-Match` / `If-Modified-Since` from their last capture; a `304 Not Modified` "
+        "costs no body and is archived as a server-not-modified revisit (needs "
+        "`NEWSARCHIVE_REVISITS`).")
     gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "
                             "starts (fewer, shorter garbage collections).")
 

@@ -73,6 +73,7 @@ class CrawlSummary:
     revisits: int = 0  # responses written as revisit records (payload unchanged)
     # page requisites: archived, failed, left out by the per-page or per-crawl limit
     requisites: dict[str, int] = field(default_factory=dict)
+    not_modified: int = 0  # of those, 304s answering conditional requests (no body fetched)
     error: str | None = None  # why the job did not succeed
     archive_failure: str | None = None  # crawler.failures.ARCHIVE_KINDS, when archiving failed
 
@@ -204,6 +205,7 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                        "revisits": stats.get("warc/revisits", 0),
                        "requisites": stats.get("newsarchive/requisites/archived", 0),
                        "requisites_failed": stats.get("newsarchive/requisites/failed", 0),
+                       "not_modified": stats.get("newsarchive/not_modified", 0),
                        "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
                        "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached",
                                                            0),
@@ -226,5 +228,6 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
                         articles=articles, errors=errors, failures=failures,
                         skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0),
+                        not_modified=stats.get("newsarchive/not_modified", 0),
                         error=error if status != JobStatus.SUCCEEDED else None,
                         archive_failure=archive_failure)

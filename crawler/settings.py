@@ -41,6 +41,9 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.download_handler.ArchivalDownloadHandler",
 }
 TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.conditional.ConditionalRequests": 650,  # see its module for the position
+}
 EXTENSIONS = {
     "crawler.extensions.warc_archiver.WarcArchiver": 100,
     "crawler.extensions.article_extractor.ArticleExtractor": 110,

@@ -34,6 +34,7 @@ class CatalogCollector(Collector):
         errors = sum(int(stats.get("errors", 0)) for stats in job_stats)
         requisites = sum(int(stats.get("requisites", 0)) for stats in job_stats)
         requisites_failed = sum(int(stats.get("requisites_failed", 0)) for stats in job_stats)
+        not_modified = sum(int(stats.get("not_modified", 0)) for stats in job_stats)
         failures = Counter(stats["archive_failure"] for stats in job_stats
                            if stats.get("archive_failure"))
         jobs = GaugeMetricFamily("newsarchive_jobs", "Crawl jobs by status", labels=["status"])
@@ -54,6 +55,9 @@ class CatalogCollector(Collector):
         yield CounterMetricFamily("newsarchive_requisites_failed", "Page requisites that "
                                   "could not be archived (an error status, a refused "
                                   "address, a failed download)", value=requisites_failed)
+        yield CounterMetricFamily("newsarchive_not_modified",
+                                  "Conditional requests answered 304 Not Modified (archived "
+                                  "as revisits, no body fetched)", value=not_modified)
         archive_failures = CounterMetricFamily(
             "newsarchive_archive_failures", "Crawls stopped because archiving failed, by "
             "reason (crawler.failures.ARCHIVE_KINDS)", labels=["reason"])

@@ -1,5 +1,6 @@
 """Interop: ReplayWeb.page (the static app from npm) opens our WACZ in headless Chromium,
-shows the archived article with its stylesheet and logo, and lists the pages of a crawl that extracted nothing.
+shows the archived article with its stylesheet and logo, and lists the pages of a crawl that
+extracted nothing.
 
 ReplayWeb.page 2.5.3 is fetched with ``npm pack`` into ``.cache/replaywebpage`` (reused when
 present; ``npm install`` fails on a missing dependency version, the packed app is complete).

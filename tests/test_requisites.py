@@ -220,3 +220,22 @@ def test_pywb_replays_every_requisite_byte_identically(site, crawled, tmp_path):
                 assert answer.headers.get("Content-Encoding") == \
                     http.get_header("Content-Encoding"), (host, path)
             assert body == payload, (host, path)
+
+
+def test_a_later_crawl_revalidates_requisites_and_writes_revisits(site, tmp_path):
+    archive = Archive(tmp_path)
+    archive.crawl(site.url + ARTICLE, "--depth", "0")
+    site.site.conditional.clear()
+    site.cdn.conditional.clear()
+    again = archive.crawl(site.url + ARTICLE, "--depth", "0")
+    wanted = site.article_requisites()
+    asked = {(site.url, p) for p in site.site.conditional} | {
+        (site.cdn_url, p) for p in site.cdn.conditional}
+    assert wanted <= asked  # every requisite asked with If-None-Match: each answered 304
+    assert again["not_modified"] >= len(wanted)
+    second = max(archive.warc_paths(), key=lambda p: p.stat().st_mtime)
+    profiles = {headers.get_header("WARC-Target-URI"): headers.get_header("WARC-Profile")
+                for headers, _, _ in read_records(second)
+                if headers.get_header("WARC-Type") == "revisit"}
+    assert all(profiles.get(host + path, "").endswith("/revisit/server-not-modified")
+               for host, path in wanted), profiles

@@ -5,7 +5,9 @@ touched the response: the body is still content-encoded, redirects and error sta
 all seen. The response record id is put in ``request.meta["warc_response"]`` so that the
 metadata record written later (after parsing and extraction) can refer to it. A response
 whose payload repeats the URL's latest capture is written as a revisit record
-(``NEWSARCHIVE_REVISITS``; counted in ``warc/revisits``).
+(``NEWSARCHIVE_REVISITS``; counted in ``warc/revisits``), and so is a ``304 Not Modified``
+answering a conditional request (:mod:`crawler.conditional`), with the server-not-modified
+profile, referring to the capture named in ``request.meta[REVALIDATION_META]``.
 
 A failure to archive stops the crawl, at once: free space on the spool's disk (or an
 SQLite catalog's) below ``NEWSARCHIVE_MIN_FREE_SPACE`` (checked at every flush and after
@@ -40,8 +42,10 @@ from warcio.statusandheaders import StatusAndHeadersParser, StatusAndHeadersPars
 from archive.archiver import Archiver
 from archive.catalog import Catalog
 from archive.encoding import remove_transfer_coding
+from archive.revalidation import Revalidation
 from archive.warc import HttpExchange, WarcWriter, WireBytes, WrittenRecord
 from crawler import signals as na_signals
+from crawler.conditional import REVALIDATION_META
 from crawler.config import archive_settings
 from crawler.download_handler import TRUNCATED_FLAG, WIRE_META
 from crawler.failures import archive_failure
@@ -197,7 +201,8 @@ class WarcArchiver:
                               f"({self._min_free_space:,})")
 
     def response_downloaded(self, response: Response, request: Request, spider: object) -> None:
-        record = self._archive(exchange_from_scrapy(request, response))
+        record = self._archive(exchange_from_scrapy(request, response),
+                               request.meta.get(REVALIDATION_META))
         if record is not None:
             request.meta["warc_response"] = record
 
@@ -209,14 +214,15 @@ class WarcArchiver:
             return
         self._archive(exchange)
 
-    def _archive(self, exchange: HttpExchange) -> WrittenRecord | None:
+    def _archive(self, exchange: HttpExchange,
+                 revalidated: Revalidation | None = None) -> WrittenRecord | None:
         if self.failure is not None:
             self.stats.inc_value("warc/not_archived")
             return None
         try:
             if self.archiver.stats.bytes - self._checked_at_bytes > self._min_free_space / 4:
                 self._check_free_space()
-            record = self.archiver.archive(exchange)
+            record = self.archiver.archive(exchange, revalidated)
         except ARCHIVE_ERRORS as exc:
             self.stats.inc_value("warc/not_archived")
             self._stop(exc)

@@ -315,7 +315,7 @@ class NewsSpider(Spider):
         if role == ROLE_PAGE:
             self.crawler.stats.inc_value("newsarchive/pages_scheduled")
         return Request(url, callback=self.parse, errback=self.failed,
-                       meta={"role": role, "page_depth": depth})
+                       meta={"role": role, "page_depth": depth, "conditional": depth == 0})
 
     def _admit_page(self, url: str, key: str, depth: int, check_seen: bool) -> bool:
         """Incremental skip of archived articles, then the per-family trap cap."""

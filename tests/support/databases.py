@@ -19,6 +19,18 @@ POSTGRES_URL = os.environ.get("NEWSARCHIVE_TEST_POSTGRES_URL",
 REDIS_URL = os.environ.get("NEWSARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def schema_head() -> str:
+    """The newest migration's revision id: what a migrated catalog's ``alembic_version``
+    holds."""
+    from alembic.script import ScriptDirectory
+
+    from archive.catalog import MIGRATIONS_DIR
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert head is not None
+    return head
+
+
 @contextmanager
 def temporary_database(kind: str, directory: Path) -> Iterator[str]:
     """A SQLite file in ``directory``, or a fresh PostgreSQL schema dropped afterwards (skip
