@@ -82,6 +82,10 @@ class CrawlSettings(ArchiveSettings):
         "pagination family (non-article URLs that differ only in digits).")
     revisits: bool = Field(True, description="Write an unchanged payload as a revisit record "
                            "instead of a second copy.")
+    chromium: str | None = Field(
+        None, description="Chromium executable (a path, or a command on PATH) for what "
+        "renders pages in a browser (the capture check); unset: `chromium` on PATH. "
+        "Debian's `chromium` package works; no browser is downloaded.")
     gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "
                             "starts (fewer, shorter garbage collections).")
 
