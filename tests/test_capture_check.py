@@ -5,8 +5,8 @@ A page archived with its stylesheet and image replays with every request answere
 archive (Chromium's network log) and at most 2% of its pixels differing from the live page;
 the same page whose stylesheet and image were not archived lists both as failed and differs
 widely. The figures are stored on the capture and shown by ``newsarchive check``, the API
-(with a thumbnail) and the UI; a crawl with NEWSARCHIVE_CAPTURE_CHECK on checks its pages,
-in the foreground and in the service; without Chromium a crawl says so in one line.
+(with a thumbnail) and the UI. With NEWSARCHIVE_CAPTURE_CHECK on, the service checks a crawl
+job's pages after it, and a foreground crawl without Chromium says so in one line.
 """
 
 from __future__ import annotations
@@ -239,20 +239,30 @@ def test_check_command_stores_what_the_api_and_the_ui_show(tmp_path: Path,
     assert "Incomplete replay" in ui and "2 resources failed to load" in ui
 
 
-def test_a_crawl_with_the_capture_check_on_checks_the_pages_it_archived(
+def test_a_crawl_with_the_check_on_says_once_without_chromium_and_check_job_does_it(
         tmp_path: Path, site: LocalPages) -> None:
+    absent = str(tmp_path / "no-chromium")
     archive = Archive(tmp_path / "data", env={"NEWSARCHIVE_CAPTURE_CHECK": "true",
-                                              "NEWSARCHIVE_CHROMIUM": chromium()})
+                                              "NEWSARCHIVE_CHROMIUM": absent})
     result = archive.cli("crawl", "--json", "--depth", "0", site.url + STORY,
                          site.url + CSS, site.url + IMAGE)
-    assert json.loads(result.stdout)["status"] == "succeeded"
-    assert "capture check: 1 page(s) rendered from the archive, 0 incomplete" in result.stderr
+    job_id = json.loads(result.stdout)["job_id"]
+    notices = [line for line in result.stderr.splitlines() if "capture check" in line]
+    assert notices == [f"notice: capture check skipped: NEWSARCHIVE_CHROMIUM='{absent}' is "
+                       "not an executable Chromium; install Chromium (apt-get install "
+                       "chromium) or set NEWSARCHIVE_CHROMIUM to its executable"]
+    failed = archive.cli("check", site.url + STORY, expect=2)
+    assert failed.stderr.startswith("error: the capture check needs Chromium: ")
+
+    reports = archive.cli("check", "--job", str(job_id), "--json",
+                          env={"NEWSARCHIVE_CHROMIUM": chromium()}).json()
+    assert [r["url"] for r in reports] == [site.url + STORY]  # not its stylesheet or image
+    assert reports[0]["check"]["failed_resources"] == []
+    assert reports[0]["check"]["pixel_diff"] <= MAX_PIXEL_DIFF
     with archive.catalog().session() as session:
-        checks = {c.url: check for c, check in
-                  session.execute(select(Capture, CaptureCheck).join(CaptureCheck))}
-    assert list(checks) == [site.url + STORY]  # the HTML page, not its stylesheet or image
-    assert checks[site.url + STORY].failed_resources == []
-    assert checks[site.url + STORY].pixel_diff <= MAX_PIXEL_DIFF
+        stored = session.scalars(select(CaptureCheck)).all()
+    assert [(c.capture_id, c.pixel_diff) for c in stored] == [
+        (reports[0]["capture_id"], reports[0]["check"]["pixel_diff"])]
 
 
 def test_the_service_checks_a_crawl_jobs_pages_after_it(service_factory: Any,
@@ -271,17 +281,3 @@ def test_the_service_checks_a_crawl_jobs_pages_after_it(service_factory: Any,
                        + (service.data_dir / "logs" / f"job-{job['id']}.log").read_text())
     assert check["incomplete"] is True
     assert len(check["failed_resources"]) == 2
-
-
-def test_without_chromium_a_crawl_says_so_once_and_check_fails_clearly(
-        tmp_path: Path, site: LocalPages) -> None:
-    absent = str(tmp_path / "no-chromium")
-    archive = Archive(tmp_path / "data", env={"NEWSARCHIVE_CAPTURE_CHECK": "true",
-                                              "NEWSARCHIVE_CHROMIUM": absent})
-    result = archive.cli("crawl", "--depth", "0", site.url + STORY)
-    notices = [line for line in result.stderr.splitlines() if "capture check" in line]
-    assert notices == [f"notice: capture check skipped: NEWSARCHIVE_CHROMIUM='{absent}' is "
-                       "not an executable Chromium; install Chromium (apt-get install "
-                       "chromium) or set NEWSARCHIVE_CHROMIUM to its executable"]
-    failed = archive.cli("check", site.url + STORY, expect=2)
-    assert failed.stderr.startswith("error: the capture check needs Chromium: ")
