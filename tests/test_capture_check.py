@@ -1,12 +1,13 @@
 """The capture check: the archived view of a page, rendered in Chromium from the replay app,
 against the live page (a local site with a stylesheet and an image).
 
-A page archived with its stylesheet and image replays with every request answered from the
-archive (Chromium's network log) and at most 2% of its pixels differing from the live page;
-the same page whose stylesheet and image were not archived lists both as failed and differs
-widely. The figures are stored on the capture and shown by ``newsarchive check``, the API
-(with a thumbnail) and the UI. With NEWSARCHIVE_CAPTURE_CHECK on, the service checks a crawl
-job's pages after it, and a foreground crawl without Chromium says so in one line.
+A page archived with its stylesheet and image (and the 404 of a missing one, as the site
+answered it) replays with every request answered from the archive (Chromium's network log)
+and at most 2% of its pixels differing from the live page; the same page whose stylesheet
+and image were not archived lists both as failed and differs widely. The figures are stored
+on the capture and shown by ``newsarchive check``, the API (with a thumbnail) and the UI.
+With NEWSARCHIVE_CAPTURE_CHECK on, the service checks a crawl job's pages after it, and a
+foreground crawl without Chromium says so in one line.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from tests.support.warc import ClockedWriter, exchange, sha256
 STORY, INCOMPLETE, VIEWED = "/story.html", "/incomplete.html", "/viewed.html"
 CSS, IMAGE = "/assets/site.css", "/assets/photo.png"
 OTHER_CSS, OTHER_IMAGE = "/assets/other.css", "/assets/other.png"  # live, never archived
+GONE = "/assets/gone.png"  # a 404 on the live site, archived as one
 STYLESHEET = (b"body { margin: 0; background: #12355b; color: #fbfaf7; font: 20px/1.6 serif }\n"
               b"header { background: #f59e0b; color: #1b1f24; padding: 48px 32px }\n"
               b"main { padding: 24px 32px } img { display: block; border: 6px solid #fff }\n")
@@ -61,7 +63,8 @@ def page(css: str, image: str) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Harbour'
             f'</title><link rel="stylesheet" href="{css}"></head><body><header><h1>The '
             f'Harbour Gazette</h1></header><main><img src="{image}" alt="the harbour" '
-            f'width="480" height="270"><p>{text}</p></main></body></html>')
+            f'width="480" height="270"><img src="{GONE}" alt="" width="16" height="16">'
+            f'<p>{text}</p></main></body></html>')
 
 
 PHOTO = png(480, 270, (200, 40, 40))
@@ -93,10 +96,11 @@ def archive_pages(data_dir: Path, site: LocalPages, paths: list[str]) -> dict[st
     archiver = Archiver(catalog, config.open_storage(), ClockedWriter(config.spool_dir))
     written = {}
     for path in paths:
-        served = SITE_PAGES[path]
+        served = SITE_PAGES.get(path, ("text/html", b"not found"))
         mime, body = ("text/html; charset=utf-8", served.encode()) if isinstance(served, str) \
             else served
         written[path] = archiver.archive(exchange(site.url + path, body,
+                                                  status=200 if path in SITE_PAGES else 404,
                                                   headers=[("Content-Type", mime)]))
     archiver.close()
     catalog.dispose()
@@ -144,7 +148,7 @@ def image_size(data: bytes) -> tuple[int, int]:
 def test_a_complete_capture_replays_as_the_live_page_and_an_incomplete_one_says_why(
         tmp_path: Path, site: LocalPages) -> None:
     data = tmp_path / "data"
-    records = archive_pages(data, site, [STORY, CSS, IMAGE, INCOMPLETE, VIEWED])
+    records = archive_pages(data, site, [STORY, CSS, IMAGE, GONE, INCOMPLETE, VIEWED])
     recorded = png(1280, 800, (255, 0, 255))  # not what the page looks like: a marker
     add_view_screenshot(data, records[VIEWED], recorded)
     with CaptureChecker(settings(data)) as checker:
@@ -158,9 +162,9 @@ def test_a_complete_capture_replays_as_the_live_page_and_an_incomplete_one_says_
     origin = urlsplit(view).netloc
     assert view.endswith(f"/web/{records[STORY].timestamp}if_/{site.url}{STORY}")
     assert {urlsplit(url).netloc for url in complete.replay_requests} == {origin}
-    assert sorted(url.split("/", 5)[-1] for url in requisites) == [site.url + IMAGE,
-                                                                  site.url + CSS]
-    assert complete.check.failed_resources == []
+    assert sorted(url.split("/", 5)[-1] for url in requisites) == [
+        site.url + GONE, site.url + IMAGE, site.url + CSS]
+    assert complete.check.failed_resources == []  # the 404 is the site's, archived as such
     assert complete.check.compared_with == "live"
     assert complete.check.pixel_diff is not None
     assert complete.check.pixel_diff <= MAX_PIXEL_DIFF
@@ -207,7 +211,7 @@ def test_a_request_the_gate_refuses_is_aborted_before_it_leaves(tmp_path: Path) 
 def test_check_command_stores_what_the_api_and_the_ui_show(tmp_path: Path,
                                                             site: LocalPages) -> None:
     data = tmp_path / "data"
-    archive_pages(data, site, [STORY, CSS, IMAGE, INCOMPLETE])
+    archive_pages(data, site, [STORY, CSS, IMAGE, GONE, INCOMPLETE])
     archive = Archive(data, env={"NEWSARCHIVE_CHROMIUM": chromium()})
     thumbnail = tmp_path / "view.png"
     report = archive.cli("check", site.url + INCOMPLETE, "--json",
@@ -245,7 +249,7 @@ def test_a_crawl_with_the_check_on_says_once_without_chromium_and_check_job_does
     archive = Archive(tmp_path / "data", env={"NEWSARCHIVE_CAPTURE_CHECK": "true",
                                               "NEWSARCHIVE_CHROMIUM": absent})
     result = archive.cli("crawl", "--json", "--depth", "0", site.url + STORY,
-                         site.url + CSS, site.url + IMAGE)
+                         site.url + CSS, site.url + IMAGE, site.url + GONE)
     job_id = json.loads(result.stdout)["job_id"]
     notices = [line for line in result.stderr.splitlines() if "capture check" in line]
     assert notices == [f"notice: capture check skipped: NEWSARCHIVE_CHROMIUM='{absent}' is "
@@ -279,5 +283,6 @@ def test_the_service_checks_a_crawl_jobs_pages_after_it(service_factory: Any,
 
     check = wait_until(checked, 60, interval=0.3, message=lambda: "the capture check\n"
                        + (service.data_dir / "logs" / f"job-{job['id']}.log").read_text())
-    assert check["incomplete"] is True
-    assert len(check["failed_resources"]) == 2
+    assert check["incomplete"] is True  # the page alone: none of its resources archived
+    assert sorted(f["url"] for f in check["failed_resources"]) == [
+        site.url + GONE, site.url + OTHER_CSS, site.url + OTHER_IMAGE]

@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -52,10 +51,6 @@ class CheckReport:
     replay_requests: list[str] = field(default_factory=list)  # every URL, in order
     thumbnail: bytes | None = None
 
-    @property
-    def checked_at(self) -> datetime:
-        return self.check.checked_at
-
 
 class CaptureChecker:
     """``with CaptureChecker(settings) as checker: checker.check(capture)``: one Chromium
@@ -64,7 +59,8 @@ class CaptureChecker:
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self.service = Service.create(settings)
+        # the replay app's service, never started: it dispatches nothing (no broker either)
+        self.service = Service.create(settings.model_copy(update={"broker_url": None}))
         self.catalog = self.service.catalog
         self.policy: NetworkPolicy = self.service.policy
         self._stack = ExitStack()
@@ -111,26 +107,25 @@ class CaptureChecker:
         with self.catalog.session() as session:
             live_png = recorded_view(session, capture, self.service.storage,
                                      self.settings.spool_dir)
-        compared_with, error = COMPARED_WITH_CAPTURE, None
+        compared_with, errors = COMPARED_WITH_CAPTURE, []
+        if replay.screenshot is None:
+            errors.append(f"the archived view did not render: {replay.error}")
         if live_png is None:
             compared_with = COMPARED_WITH_LIVE
             live = self._browser.render(capture.url, self._may_fetch)
             live_png = live.screenshot
-            if live.error or live_png is None:
-                error = f"the live page did not render: {live.error}"
-        if replay.screenshot is None:
-            error = f"the archived view did not render: {replay.error}"
+            if live_png is None:
+                errors.append(f"the live page did not render: {live.error}")
         pixel_diff = pixel_difference(live_png, replay.screenshot) \
             if live_png is not None and replay.screenshot is not None else None
         small = thumbnail(replay.screenshot, VIEWPORT["width"], VIEWPORT["height"]) \
             if replay.screenshot is not None else None
-        failed = [{"url": original, "reason": self._reason(original, url, reason)}
-                  for url, reason in replay.failures.items()
-                  for original in [self._original_url(url)]]
+        failed = self._replay_failures(capture, replay.failures)
         with self.catalog.session() as session:
             check = record_check(session, capture.id, pixel_diff=pixel_diff,
                                  failed_resources=failed, compared_with=compared_with,
-                                 error=error, thumbnail=small, checked_at=utcnow())
+                                 error="; ".join(errors) or None, thumbnail=small,
+                                 checked_at=utcnow())
         return CheckReport(capture_id=capture.id, url=capture.url,
                            timestamp=capture.timestamp, check=check,
                            replay_requests=replay.requests, thumbnail=small)
@@ -143,8 +138,9 @@ class CaptureChecker:
         return LEFT_THE_ARCHIVE
 
     def _may_fetch(self, url: str) -> str | None:
-        """The live page's requests pass the crawl's SSRF guard (host by host, resolved
-        once per check; a host that re-resolves elsewhere afterwards is not re-checked)."""
+        """The live page's requests pass the crawl's SSRF guard: each scheme, host and port
+        is resolved and checked once per checker (a host that re-resolves elsewhere later is
+        not checked again: Chromium resolves it itself)."""
         if not url.startswith(("http:", "https:")):
             return None
         parts = urlsplit(url)
@@ -166,15 +162,26 @@ class CaptureChecker:
                 return normalize_archived_url(match["url"])
         return url
 
-    def _reason(self, original: str, url: str, reason: str) -> str:
-        if original == url:
-            return reason
-        try:
-            with self.catalog.session() as session:
-                closest_capture(session, original)
-        except SnapshotNotFound:
-            return NOT_ARCHIVED
-        return f"{reason} in replay"
+    def _replay_failures(self, capture: AnyCapture,
+                         failures: dict[str, str]) -> list[dict[str, str]]:
+        """The archived view's failed requests by original URL, worded for a reader. An
+        error status the site itself answered (archived as such) is what the reader saw
+        then, not a failure of the replay: left out."""
+        found: dict[str, str] = {}
+        with self.catalog.session() as session:
+            for url, reason in failures.items():
+                original = self._original_url(url)
+                if original == url:  # not a replay URL: refused by the gate, or failed
+                    found.setdefault(original, reason)
+                    continue
+                try:
+                    archived = closest_capture(session, original, capture.timestamp)
+                except SnapshotNotFound:
+                    found.setdefault(original, NOT_ARCHIVED)
+                    continue
+                if archived.status < 400:
+                    found.setdefault(original, f"{reason} in replay")
+        return [{"url": url, "reason": reason} for url, reason in found.items()]
 
 
 def check_job(settings: ServiceSettings, job_id: int,
