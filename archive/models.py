@@ -11,9 +11,11 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Select,
     String,
     Text,
@@ -167,6 +169,30 @@ class Capture(Base):
         return (select(cls).where(cls.surt == surt, cls.payload_digest == digest,
                                   cls.record_type == "response", cls.timestamp <= at)
                 .order_by(cls.timestamp.desc(), cls.id.desc()).limit(1))
+
+
+class CaptureCheck(Base):
+    """The capture check of one HTML capture (migration 0009): its archived view rendered
+    in Chromium and compared with the live page (``scheduler.capture_check``).
+
+    ``pixel_diff`` is the share (0-1) of pixels that differ between the two full-page
+    screenshots (None when the live page could not be rendered: ``error`` says why);
+    ``failed_resources`` the requests of the archived view that failed, each
+    ``{"url": original URL, "reason": ...}``; ``compared_with`` where the live screenshot
+    came from: ``"capture"`` (the capture's own ``urn:view:`` screenshot record) or ``"live"``
+    (the live page, rendered at check time). ``thumbnail`` is a small PNG of the archived
+    view, loaded only when asked for."""
+
+    __tablename__ = "capture_checks"
+
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pixel_diff: Mapped[float | None] = mapped_column(Float)
+    failed_resources: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    compared_with: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class Article(Base):

@@ -100,6 +100,10 @@ class CrawlSettings(ArchiveSettings):
         "`If-None-Match` / `If-Modified-Since` from their last capture; a `304 Not Modified` "
         "costs no body and is archived as a server-not-modified revisit (needs "
         "`NEWSARCHIVE_REVISITS`).")
+    chromium: str | None = Field(
+        None, description="Chromium executable (a path, or a command on PATH) for what "
+        "renders pages in a browser (the capture check); unset: `chromium` on PATH. "
+        "Debian's `chromium` package works; no browser is downloaded.")
     gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "
                             "starts (fewer, shorter garbage collections).")
 

@@ -78,6 +78,19 @@ class ServiceSettings(CrawlSettings):
         None, description="Public base URL of the replay origin when a proxy puts it "
         "elsewhere (`https://replay.example.org/`); unset: the request's host name on "
         "the replay port.")
+    capture_check: bool = Field(
+        False, description="After each crawl job, render the archived view of the HTML "
+        "pages it captured in Chromium and compare it with the live page: the share of "
+        "differing pixels and the resources that failed to load in replay are stored on "
+        "each capture (`newsarchive check`; docs/operations.md). Needs Chromium "
+        "(`NEWSARCHIVE_CHROMIUM`). Also read by `newsarchive crawl`; `newsarchive demo` "
+        "turns it on.")
+    capture_check_max_pages: int = Field(
+        20, ge=1, le=10_000, description="HTML pages of one crawl job that the capture "
+        "check renders (the first ones archived); each costs two page loads in Chromium.")
+    capture_check_timeout: float = Field(
+        30.0, gt=0, description="Seconds the capture check gives one page load (the archived "
+        "view or the live page) before it counts the page as not rendered.")
     api_threads: int | None = Field(
         None, ge=1, le=256, description="Threads for blocking request work (catalog "
         f"queries, storage reads). Unset: {LOCAL_API_THREADS} with SQLite and local files "

@@ -19,8 +19,9 @@ SECTIONS: dict[type[NewsarchiveSettings], tuple[str, str]] = {
                               "same name (or the Scrapy setting named), so `scrapy crawl news "
                               "-s NAME=VALUE` overrides it for one crawl "
                               "(`crawler.config.CrawlSettings`)."),
-    ServiceSettings: ("Service", "Read by `newsarchive serve` and `newsarchive worker` "
-                                 "(`scheduler.config.ServiceSettings`)."),
+    ServiceSettings: ("Service", "Read by `newsarchive serve` and `newsarchive worker`; "
+                                 "the capture check's also by `newsarchive crawl` and "
+                                 "`newsarchive check` (`scheduler.config.ServiceSettings`)."),
 }
 
 HEADER = """\

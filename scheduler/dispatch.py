@@ -5,8 +5,13 @@ are free, and stops running jobs whose cancellation was requested in the ledger 
 then SIGKILL after ``cancel_grace_seconds``). The ledger is the only channel: the API, the
 CLI and the scheduler just write rows, so they need no handle on this object.
 
+After a job that succeeded, with ``NEWSARCHIVE_CAPTURE_CHECK`` on, its pages get the
+capture check in a child process of their own (``newsarchive check --job``, Chromium
+included), logged to the job's log; the job's slot is free meanwhile.
+
 The module-level helpers (command line, log, pid, outcome, cancel requests) are the one
-definition of how a crawl child process runs; ``scheduler.worker`` uses them too.
+definition of how a crawl child process (and its check) runs; ``scheduler.worker`` uses
+them too.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import BinaryIO
 
 from archive import ledger
 from archive.catalog import Catalog
+from archive.config import env_name
 from scheduler.config import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -34,6 +40,29 @@ def crawl_command(job_id: int) -> list[str]:
 
 def crawl_env(settings: ServiceSettings) -> dict[str, str]:
     return {**os.environ, **settings.crawl_environment()}
+
+
+def check_command(job_id: int) -> list[str]:
+    """The capture check of a finished job's pages (``newsarchive check --job``)."""
+    return [sys.executable, "-m", "scheduler.cli", "check", "--job", str(job_id)]
+
+
+def check_env(settings: ServiceSettings) -> dict[str, str]:
+    """A crawl's environment plus the check's own settings."""
+    names = ("capture_check_max_pages", "capture_check_timeout")
+    return {**crawl_env(settings), **{env_name(name): str(getattr(settings, name))
+                                      for name in names}}
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a check child's process group (Playwright's driver and Chromium with it)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def check_deadline(settings: ServiceSettings) -> float:
+    """Seconds a job's check may take: two page loads per page, a minute to start."""
+    return 60 + 2 * settings.capture_check_timeout * settings.capture_check_max_pages
 
 
 def open_job_log(settings: ServiceSettings, job_id: int) -> BinaryIO:
@@ -74,6 +103,7 @@ class LocalDispatcher:
         self.slots = settings.max_crawls
         self.worker = ledger.worker_id()
         self._procs: dict[int, asyncio.subprocess.Process] = {}
+        self._checks: dict[int, asyncio.subprocess.Process] = {}  # job id → its check
         self._signalled: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -100,6 +130,8 @@ class LocalDispatcher:
         for proc in self._procs.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
+        for proc in self._checks.values():  # a check is redone by `newsarchive check`
+            kill_group(proc.pid)
         if self._watchers:
             await asyncio.wait(self._watchers, timeout=self.settings.cancel_grace_seconds)
         for proc in self._procs.values():
@@ -164,6 +196,33 @@ class LocalDispatcher:
             await asyncio.to_thread(self.after_crash)
         logger.info("job %d finished (exit code %d)", job_id, code)
         self.wake()
+        if code == 0 and self.settings.capture_check:
+            await self._check(job_id)
+
+    async def _check(self, job_id: int) -> None:
+        """The capture check of a job that succeeded, in a child process, to its log."""
+        log = open_job_log(self.settings, job_id)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *check_command(job_id), env=check_env(self.settings),
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True)
+        except OSError as exc:
+            logger.error("job %d: could not start its capture check: %s", job_id, exc)
+            return
+        finally:
+            log.close()
+        self._checks[job_id] = proc
+        try:
+            code = await asyncio.wait_for(proc.wait(), check_deadline(self.settings))
+        except TimeoutError:
+            logger.warning("job %d: capture check overran %g s; killed", job_id,
+                           check_deadline(self.settings))
+            kill_group(proc.pid)
+            code = await proc.wait()
+        finally:
+            self._checks.pop(job_id, None)
+        logger.info("job %d: capture check exited with code %d", job_id, code)
 
     async def _stop_cancelled(self) -> None:
         if not self._procs:

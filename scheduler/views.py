@@ -3,13 +3,52 @@ field list each."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
+from archive.capture_checks import MAX_PIXEL_DIFF, is_incomplete
+from archive.models import CaptureCheck
 from archive.search import ArticleHit
 from archive.snapshot import AnyCapture
 
 
+class FailedResource(BaseModel):
+    url: str = Field(description="the resource's original URL")
+    reason: str = Field(description="e.g. `not in the archive`, `left the archive (blocked)`, "
+                        "`HTTP 500 in replay`")
+
+
+class CaptureCheckOut(BaseModel):
+    """The capture check: the archived view rendered in Chromium and compared with the
+    live page."""
+
+    pixel_diff: float | None = Field(
+        description="share (0-1) of the pixels of the archived view's full-page screenshot "
+        "that differ from the live page's; null when one of them did not render (`error`)")
+    failed_resources: list[FailedResource] = Field(
+        description="requests of the archived view that failed or would have left the "
+        "archive")
+    checked_at: datetime
+    compared_with: Literal["capture", "live"] = Field(
+        description="`capture`: the screenshot the crawl recorded (`urn:view:` record); "
+        "`live`: the live page rendered at check time")
+    error: str | None
+    incomplete: bool = Field(description="a resource failed, or more than "
+                             f"{MAX_PIXEL_DIFF:.0%} of the pixels differ")
+
+    @classmethod
+    def from_check(cls, check: CaptureCheck) -> CaptureCheckOut:
+        return cls(pixel_diff=check.pixel_diff,
+                   failed_resources=[FailedResource(**f) for f in check.failed_resources],
+                   checked_at=check.checked_at.replace(tzinfo=check.checked_at.tzinfo or UTC),
+                   compared_with=check.compared_with,  # type: ignore[arg-type]
+                   error=check.error, incomplete=is_incomplete(check))
+
+
 class CaptureOut(BaseModel):
+    id: int
     url: str
     timestamp: str
     status: int
@@ -22,14 +61,19 @@ class CaptureOut(BaseModel):
     length: int
     truncated: str | None
     job_id: int | None
+    check: CaptureCheckOut | None = Field(
+        None, description="the latest capture check of an HTML page; null: not checked")
 
     @classmethod
-    def from_capture(cls, c: AnyCapture, warc_file: str | None = None) -> CaptureOut:
-        """``warc_file``: the file name when the query already has it (no lazy load)."""
-        return cls(url=c.url, timestamp=c.timestamp, status=c.status, mime=c.mime,
+    def from_capture(cls, c: AnyCapture, warc_file: str | None = None,
+                     check: CaptureCheck | None = None) -> CaptureOut:
+        """``warc_file``: the file name when the query already has it (no lazy load);
+        ``check``: the capture's check, if it has one."""
+        return cls(id=c.id, url=c.url, timestamp=c.timestamp, status=c.status, mime=c.mime,
                    digest=c.payload_digest, record_type=c.record_type, record_id=c.record_id,
                    warc_file=warc_file or c.warc_file.filename, offset=c.offset,
-                   length=c.length, truncated=c.truncated, job_id=c.job_id)
+                   length=c.length, truncated=c.truncated, job_id=c.job_id,
+                   check=CaptureCheckOut.from_check(check) if check else None)
 
 
 class ArticleSummary(BaseModel):

@@ -34,9 +34,13 @@ from scheduler.config import ServiceSettings
 from scheduler.dispatch import (
     abandon,
     cancel_requested,
+    check_command,
+    check_deadline,
+    check_env,
     crawl_command,
     crawl_env,
     exit_reason,
+    kill_group,
     open_job_log,
     record_pid,
 )
@@ -205,6 +209,29 @@ class CrawlWorker:
         if self.stopping.is_set():
             with self.catalog.session() as session:
                 ledger.requeue_interrupted(session, [job_id], any_trigger=True)
+        elif code == 0 and self.settings.capture_check:
+            self._check(job_id)
+
+    def _check(self, job_id: int) -> None:
+        """The capture check of a job that succeeded, in a child process, to its log."""
+        log = open_job_log(self.settings, job_id)
+        try:
+            proc = subprocess.Popen(
+                check_command(job_id), env=check_env(self.settings), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, start_new_session=True,
+                preexec_fn=_die_with_worker if _prctl else None)
+        except OSError as exc:
+            logger.error("job %d: could not start its capture check: %s", job_id, exc)
+            return
+        finally:
+            log.close()
+        try:
+            code = proc.wait(timeout=check_deadline(self.settings))
+        except subprocess.TimeoutExpired:
+            logger.warning("job %d: capture check overran; killed", job_id)
+            kill_group(proc.pid)
+            code = proc.wait()
+        logger.info("job %d: capture check exited with code %d", job_id, code)
 
     def _cancelled(self, job_id: int) -> bool:
         """Whether a cancel was requested; a catalog hiccup must not abandon the crawl."""

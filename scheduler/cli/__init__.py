@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from scheduler.cli import (
     articles,
+    check,
     crawl,
     demo,
     export,
@@ -31,6 +32,7 @@ app.command()(worker.worker)
 app.command()(crawl.crawl)
 app.command()(snapshots.captures)
 app.command()(snapshots.snapshot)
+app.command()(check.check)
 app.command()(extract.extract)
 app.command()(serve.serve)
 app.command()(demo.demo)

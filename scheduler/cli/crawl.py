@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from archive.models import ACTIVE_STATUSES, CrawlJob
 from crawler.config import CrawlSettings
+from scheduler.cli.check import check_after_crawl
 from scheduler.cli.common import err, fail, open_catalog, out
 from scheduler.urlcheck import check_crawl_urls
 
@@ -44,7 +45,9 @@ def crawl(
         raise fail("give at least one URL, --feed or --sitemap (or --site NAME)")
     check_crawl_urls({"urls": spec.urls, "feeds": spec.feeds, "sitemaps": spec.sitemaps},
                      CrawlSettings.load().network_policy())  # the crawl checks each connection too
-    run_and_report(spec, {} if verbose else {"LOG_LEVEL": "WARNING"}, as_json, site_id)
+    summary = run_and_report(spec, {} if verbose else {"LOG_LEVEL": "WARNING"}, as_json,
+                             site_id)
+    check_after_crawl(summary.job_id, as_json=as_json)
 
 
 def site_crawl_spec(name: str, given: Any) -> tuple[Any, int]:

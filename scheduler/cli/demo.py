@@ -13,6 +13,7 @@ from archive.catalog import Catalog
 from archive.config import ArchiveSettings
 from archive.layout import WARC_KEY_PREFIX
 from archive.models import Article, Capture
+from scheduler.cli.check import check_after_crawl
 from scheduler.cli.common import err, out
 from scheduler.cli.crawl import run_and_report
 
@@ -34,6 +35,9 @@ def demo(
         overrides = {"LOG_LEVEL": "WARNING", "NEWSARCHIVE_ALLOWED_NETWORKS": "127.0.0.0/8",
                      "AUTOTHROTTLE_ENABLED": False}
         summary = run_and_report(spec, overrides, as_json=False)
+        # the live site is still up, on a loopback address the crawl was allowed
+        check_after_crawl(summary.job_id, default=True,
+                          allowed_networks=overrides["NEWSARCHIVE_ALLOWED_NETWORKS"])
         out.print(f"\nWARC files are in {config.storage_url}/{WARC_KEY_PREFIX} "
                   f"(catalog: {config.database_url})")
         with Catalog(config.database_url).session() as session:

@@ -9,9 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from archive.capture_checks import checks_of, is_incomplete
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
 from archive.encoding import UndecodableBody
+from archive.models import CaptureCheck
 from archive.snapshot import (
     SnapshotNotFound,
     article_of,
@@ -34,14 +36,18 @@ def captures(
         rows = list_captures(session, url)
         if not rows:
             raise fail(f"no capture of {url} in the archive")
+        checks = checks_of(session, (c.id for c in rows))
         if as_json:
             for c in rows:
-                print(json.dumps(CaptureOut.from_capture(c).model_dump()))
+                print(json.dumps(CaptureOut.from_capture(c, check=checks.get(c.id))
+                                 .model_dump(mode="json")))
             return
-        table = Table("timestamp", "status", "mime", "length", "digest", "warc file")
+        table = Table("timestamp", "status", "mime", "length", "digest", "warc file",
+                      "replay check")
         for c in rows:
             table.add_row(c.timestamp, str(c.status), c.mime, str(c.length),
-                          c.payload_digest or "", c.warc_file.filename)
+                          c.payload_digest or "", c.warc_file.filename,
+                          check_cell(checks.get(c.id)))
         out.print(table)
 
 
@@ -84,7 +90,9 @@ def snapshot(
                 raise fail(f"no article was extracted from the capture at {capture.timestamp}")
             print(article.text)
         elif as_json:
-            print(json.dumps({"capture": CaptureOut.from_capture(capture).model_dump(),
+            check = checks_of(session, [capture.id]).get(capture.id)
+            print(json.dumps({"capture": CaptureOut.from_capture(capture, check=check)
+                              .model_dump(mode="json"),
                               "article": article_dict(article) if article else None},
                              indent=2, ensure_ascii=False))
         else:
@@ -106,3 +114,14 @@ def article_dict(article: Any) -> dict[str, Any]:
         "word_count": article.word_count, "extractor_version": article.extractor_version,
         "metadata_record_id": article.metadata_record_id, "text": article.text,
     }
+
+
+def check_cell(check: CaptureCheck | None) -> str:
+    """A capture's check in a table cell: unchecked (empty), ok, or what is missing."""
+    if check is None:
+        return ""
+    diff = "?" if check.pixel_diff is None else f"{check.pixel_diff:.1%}"
+    if not is_incomplete(check):
+        return f"ok ({diff} differ)"
+    return (f"[yellow]incomplete[/]: {diff} differ, {len(check.failed_resources)} "
+            "failed")

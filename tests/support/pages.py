@@ -1,5 +1,5 @@
 """Fixed pages on a local origin of their own (a ``127.x`` address), e.g. another site
-whose page targets the service."""
+whose page targets the service, or a page with its stylesheet and images."""
 
 from __future__ import annotations
 
@@ -9,19 +9,26 @@ from types import TracebackType
 
 
 class LocalPages:
-    """``pages`` (path → HTML) served at ``http://HOST:PORT``."""
+    """``pages`` (path → HTML, or → (Content-Type, body bytes)) served at
+    ``http://HOST:PORT``; ``requests`` lists the paths asked for."""
 
-    def __init__(self, pages: dict[str, str], host: str = "127.0.0.3") -> None:
-        content = {path: html.encode() for path, html in pages.items()}
+    def __init__(self, pages: dict[str, str | tuple[str, bytes]],
+                 host: str = "127.0.0.3") -> None:
+        content = {path: ("text/html; charset=utf-8", page.encode()) if isinstance(page, str)
+                   else page for path, page in pages.items()}
+        self.requests: list[str] = []
+        requests = self.requests
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = content.get(self.path.split("?")[0])
-                if body is None:
+                requests.append(self.path)
+                found = content.get(self.path.split("?")[0])
+                if found is None:
                     self.send_error(404)
                     return
+                mime, body = found
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", mime)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

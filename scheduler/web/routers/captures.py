@@ -1,4 +1,5 @@
-"""/api/v1/captures: what the archive holds for a URL, a prefix, a host or a domain."""
+"""/api/v1/captures: what the archive holds for a URL, a prefix, a host or a domain, each
+capture with its capture check; the thumbnail of a checked capture's archived view."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import base64
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from sqlalchemy import select, tuple_
 
+from archive.capture_checks import checks_of, thumbnail_of
 from archive.cdx_query import match_clause
 from archive.models import MAX_ID, Capture, WarcFile
 from scheduler.views import CaptureOut
 from scheduler.web.deps import ServiceDep
-from scheduler.web.errors import Unprocessable, error_responses
+from scheduler.web.errors import NotFound, Unprocessable, error_responses
 from scheduler.web.schemas import CaptureList
 
 router = APIRouter(prefix="/api/v1/captures", tags=["captures"])
@@ -59,7 +62,28 @@ def list_captures(
                             > tuple_(*decode_cursor(cursor)))
     with service.catalog.session() as session:
         rows = session.execute(query).all()
-    items = [CaptureOut.from_capture(c, filename) for c, filename in rows[:limit]]
+        checks = checks_of(session, (c.id for c, _ in rows[:limit]))
+    items = [CaptureOut.from_capture(c, filename, checks.get(c.id))
+             for c, filename in rows[:limit]]
     more = len(rows) > limit
     return CaptureList(items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more
                        else None)
+
+
+@router.get("/{capture_id}/thumbnail", response_class=Response,
+            responses={200: {"content": {"image/png": {}},
+                             "description": "the archived view's first screenful, scaled "
+                                            "to 320 pixels wide"},
+                       **error_responses(404)})
+def capture_thumbnail(
+    service: ServiceDep,
+    capture_id: Annotated[int, Path(ge=1, le=MAX_ID, description="a capture's `id`")],
+) -> Response:
+    """A PNG thumbnail of the capture's archived view, made by its capture check."""
+    with service.catalog.session() as session:
+        png = thumbnail_of(session, capture_id)
+    if png is None:
+        raise NotFound(f"capture {capture_id} has no thumbnail: only checked HTML captures "
+                       f"have one (newsarchive check URL)", capture_id=capture_id)
+    return Response(png, media_type="image/png",
+                    headers={"Cache-Control": "max-age=300"})

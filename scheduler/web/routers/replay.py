@@ -24,6 +24,7 @@ from fastapi.responses import (
 )
 from sqlalchemy.orm import Session
 
+from archive.capture_checks import checks_of
 from archive.cdxj import HTML_MIMES, mime_of
 from archive.encoding import UndecodableBody
 from archive.models import Article, Capture
@@ -226,6 +227,7 @@ def article_view(session: Session, capture: AnyCapture, modifier: str,
     headers = memento_headers(urls, capture, modifier)
     if modifier == TEXT:
         return PlainTextResponse(article.text, headers=headers)
-    view = ArticleView(capture=CaptureOut.from_capture(capture),
+    check = checks_of(session, [capture.id]).get(capture.id)
+    view = ArticleView(capture=CaptureOut.from_capture(capture, check=check),
                        article=ArticleOut.model_validate(article, from_attributes=True))
-    return JSONResponse(view.model_dump(), headers=headers)
+    return JSONResponse(view.model_dump(mode="json"), headers=headers)

@@ -101,7 +101,7 @@ def captures_page(request: Request, service: ServiceDep, url: str = "",
                   year: str = "") -> HTMLResponse:
     url = url.strip()
     context = {"url": url, "years": {}, "year": year, "months": [], "shown": 0,
-               "limit": TIMELINE_CAPTURES, "error": None}
+               "limit": TIMELINE_CAPTURES, "error": None, "checks": {}}
     if len(url) > MAX_URL:
         context["error"] = (f"The URL is {len(url)} characters long; at most {MAX_URL} are "
                             "accepted. Shorten it (drop tracking parameters).")
@@ -117,7 +117,8 @@ def captures_page(request: Request, service: ServiceDep, url: str = "",
             if year else []
         return render(request, "captures.html",
                       **{**context, "years": years, "year": year, "shown": len(captures),
-                         "months": list(queries.calendar(captures))})
+                         "months": list(queries.calendar(captures)),
+                         "checks": queries.capture_checks(session, captures)})
 
 
 @router.get("/ui/articles/{article_id}")
@@ -129,5 +130,7 @@ def article_page(article_id: int, request: Request, service: ServiceDep) -> HTML
             hit = get_article(session, article_id)
         except ArticleNotFound:
             return not_found(request, f"There is no article {article_id}.")
+        capture = hit.article.capture
         return render(request, "article.html", article=hit.article, site=hit.site,
-                      capture=hit.article.capture)
+                      capture=capture,
+                      check=queries.capture_checks(session, [capture]).get(capture.id))

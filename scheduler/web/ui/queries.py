@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from archive.capture_checks import checks_of
 from archive.cdx_query import match_clause
 from archive.models import Article, Capture, CrawlJob, Site, WarcFile
+from scheduler.views import CaptureCheckOut
 
 
 def sites_with_last_job(session: Session) -> list[tuple[Site, CrawlJob | None]]:
@@ -109,3 +111,9 @@ def calendar(captures: Iterable[Capture]) -> Iterator[Month]:
         days = [Day(f"{day[:4]}-{day[4:6]}-{day[6:8]}", list(group))
                 for day, group in itertools.groupby(in_month, lambda c: c.timestamp[:8])]
         yield Month(f"{month[:4]}-{month[4:6]}", days)
+
+
+def capture_checks(session: Session, captures: Iterable[Capture]) -> dict[int, CaptureCheckOut]:
+    """capture id → its capture check (with its verdict), for the checked ones."""
+    return {capture_id: CaptureCheckOut.from_check(check)
+            for capture_id, check in checks_of(session, (c.id for c in captures)).items()}
