@@ -67,6 +67,9 @@ VIEW_POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox; "
                "default-src 'self' 'unsafe-inline' data: blob:; script-src 'none'; "
                "connect-src 'none'; object-src 'none'; form-action 'none'; base-uri 'self'; "
                "frame-ancestors 'self'")
+# A page's frames (``if_``) are framed by its sandboxed view, an opaque origin that no
+# ``frame-ancestors`` source matches (not even ``*``): they may be framed, as pywb's are.
+FRAME_POLICY = VIEW_POLICY.replace("; frame-ancestors 'self'", "")
 RAW_POLICY = ("sandbox; default-src 'self' 'unsafe-inline' data: blob:; script-src 'none'; "
               "connect-src 'none'; object-src 'none'; form-action 'none'; base-uri 'none'; "
               "frame-ancestors 'self'")
@@ -167,7 +170,8 @@ def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewri
                   modifier: str, banner_html: str | None) -> Response:
     """The decoded payload; HTML and CSS rewritten into the archive; strict CSP."""
     headers = {**memento_headers(urls, archived.capture, modifier),
-               "Content-Security-Policy": VIEW_POLICY, **REPLAY_HEADERS}
+               "Content-Security-Policy": FRAME_POLICY if modifier == "if_" else VIEW_POLICY,
+               **REPLAY_HEADERS}
     location = archived.location() if archived.is_redirect else None
     if location:
         headers["Location"] = rewriter.url(location, modifier)
