@@ -48,7 +48,7 @@ from archive.warc import ClosedWarc
 logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-CAPTURED_TYPES = ("response", "revisit")
+CAPTURED_TYPES = ("response", "revisit", "resource")
 
 
 @dataclass
@@ -130,20 +130,24 @@ def _records(stream: IO[bytes], members: list[tuple[int, int]], sha: Any) -> Ite
 
 
 def _capture_row(item: _Record, filename: str) -> tuple[CdxjEntry, dict[str, Any]] | None:
-    """The CDXJ entry and catalog capture of a response or revisit record, as the archiver
-    writes them."""
+    """The CDXJ entry and catalog capture of a response, revisit or resource record, as the
+    archiver writes them (a resource: status 200 in the catalog, none in the CDXJ)."""
     record = item.record
-    if record.rec_type not in CAPTURED_TYPES or not record.http_headers:
+    resource = record.rec_type == "resource"
+    if record.rec_type not in CAPTURED_TYPES or not (record.http_headers or resource):
         return None
     url = item.header("WARC-Target-URI") or ""
     timestamp = iso_date_to_timestamp(item.header("WARC-Date"))
-    status = int(record.http_headers.get_statuscode() or 0)
-    mime = (REVISIT_MIME if record.rec_type == "revisit"
-            else mime_of(record.http_headers.get_header("Content-Type")))
+    if resource:
+        status, mime = 200, mime_of(item.header("Content-Type"))
+    else:
+        status = int(record.http_headers.get_statuscode() or 0)
+        mime = (REVISIT_MIME if record.rec_type == "revisit"
+                else mime_of(record.http_headers.get_header("Content-Type")))
     digest = item.header("WARC-Payload-Digest")
-    entry = CdxjEntry.build(url=url, timestamp=timestamp, mime=mime, status=status,
-                            digest=digest, length=item.length, offset=item.offset,
-                            filename=filename)
+    entry = CdxjEntry.build(url=url, timestamp=timestamp, mime=mime,
+                            status=None if resource else status, digest=digest,
+                            length=item.length, offset=item.offset, filename=filename)
     row = {"url": url, "surt": surt_key(url), "timestamp": timestamp, "status": status,
            "mime": mime, "payload_digest": digest, "record_type": record.rec_type,
            "record_id": item.header("WARC-Record-ID"), "offset": item.offset,

@@ -19,6 +19,7 @@ from scrapy.settings import BaseSettings
 
 from archive.config import ArchiveSettings, env_name
 from crawler.network_policy import NetworkPolicy, parse_networks
+from crawler.render import RENDER_MODES
 
 DEFAULT_USER_AGENT = ("newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; "
                       "news archiving crawler)")
@@ -84,6 +85,28 @@ class CrawlSettings(ArchiveSettings):
                            "instead of a second copy.")
     gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "
                             "starts (fewer, shorter garbage collections).")
+    render: str = Field(
+        "auto", description="How pages are captured when neither the crawl (`--render`) "
+        "nor its site says: `static` (the HTTP response only), `browser` (every page also "
+        "rendered in Chromium: what its scripts fetch, a screenshot, the rendered DOM), "
+        "`auto` (static, and in Chromium when the page looks script-built).")
+    chromium: str = Field(
+        "", description="Chromium executable for browser capture; empty: `chromium` on "
+        "the PATH. Without one, pages are captured statically (`apt-get install chromium`).")
+    browser_timeout: float = Field(30.0, gt=0, description="Seconds Chromium may spend on "
+                                   "one page (load, network quiet, scrolling, screenshot).")
+    browser_pages: int = Field(2, ge=1, description="Pages rendered in Chromium at once.")
+    browser_viewport: str = Field(
+        "1280x800", pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$",
+        description="Chromium's window size, WIDTHxHEIGHT in CSS pixels (the screenshot "
+        "is as wide, and as tall as the page).")
+
+    @field_validator("render")
+    @classmethod
+    def _render_mode(cls, value: str) -> str:
+        if value not in RENDER_MODES:
+            raise ValueError(f"use one of {', '.join(RENDER_MODES)}")
+        return value
 
     @field_validator("allowed_networks")
     @classmethod

@@ -52,6 +52,7 @@ class CrawlSpec:
     deny: list[str] = field(default_factory=list)
     extract: bool = True
     site: str | None = None
+    render: str | None = None  # static|browser|auto; None: NEWSARCHIVE_RENDER
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CrawlSpec:
@@ -71,6 +72,7 @@ class CrawlSummary:
     skipped: dict[str, int]
     stats: dict[str, Any]
     revisits: int = 0  # responses written as revisit records (payload unchanged)
+    browser: dict[str, Any] = field(default_factory=dict)  # browser capture (browser_summary)
     error: str | None = None  # why the job did not succeed
     archive_failure: str | None = None  # crawler.failures.ARCHIVE_KINDS, when archiving failed
 
@@ -101,6 +103,8 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
             job_id = ledger.start_foreground(session, asdict(spec), site_id).id
     settings.set("NEWSARCHIVE_JOB_ID", job_id, priority="cmdline")
     settings.set("NEWSARCHIVE_EXTRACT", spec.extract, priority="cmdline")
+    if spec.render:
+        settings.set("NEWSARCHIVE_RENDER", spec.render, priority="cmdline")
     discovery = site_discovery(catalog, settings, spec, job_id, site_id)
 
     process = CrawlerProcess(settings)
@@ -179,6 +183,7 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
     spider = crawler.spider
     failures = list(getattr(spider, "failures", []))
     errors = sum(v for k, v in stats.items() if k.startswith("newsarchive/errors/"))
+    browser = browser_summary(crawler.settings.get("NEWSARCHIVE_RENDER"), stats)
     archive_failure = stats.get("archive/failure")
     if archive_failure and not error:
         error = (f"archiving failed ({archive_failure}): {stats.get('archive/failure_message')}"
@@ -193,13 +198,16 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                                               .order_by(WarcFile.id)))
             articles = session.scalar(select(func.count(Article.id)).join(Capture)
                                       .where(Capture.job_id == job_id)) or 0
-            pages = session.scalar(select(func.count(Capture.id))
-                                   .where(Capture.job_id == job_id)) or 0
+            pages = session.scalar(select(func.count(Capture.id)).where(
+                Capture.job_id == job_id, Capture.record_type != "resource")) or 0
             status = ledger.record_outcome(
                 session, job_id, error=error, finish_reason=str(stats.get("finish_reason")),
                 stats={"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
                        "articles": articles, "errors": errors, "warc_files": len(warc_files),
                        "revisits": stats.get("warc/revisits", 0),
+                       "browser_pages": browser["pages"],
+                       "browser_escalated": browser["escalated"],
+                       "browser_blocked": browser["blocked"],
                        "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
                        "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached",
                                                            0),
@@ -220,5 +228,19 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                         bytes=stats.get("warc/bytes_written", 0), warc_files=warc_files,
                         articles=articles, errors=errors, failures=failures,
                         skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0),
+                        browser=browser,
                         error=error if status != JobStatus.SUCCEEDED else None,
                         archive_failure=archive_failure)
+
+
+def browser_summary(mode: str, stats: dict[str, Any]) -> dict[str, Any]:
+    """What browser capture did in a crawl (``crawler.render``, ``crawler.browser``): its
+    mode, pages rendered, pages escalated by ``auto``, pages sent to the browser but
+    captured statically, requests pages made and those the SSRF guard blocked, and why
+    the browser was unavailable (None when it was not)."""
+    return {"mode": mode, "pages": stats.get("newsarchive/browser/pages", 0),
+            "escalated": stats.get("newsarchive/browser/escalated", 0),
+            "static": stats.get("newsarchive/browser/static", 0),
+            "requests": stats.get("newsarchive/browser/requests", 0),
+            "blocked": stats.get("newsarchive/browser/blocked", 0),
+            "unavailable": stats.get("newsarchive/browser/unavailable")}

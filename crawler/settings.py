@@ -41,6 +41,9 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.download_handler.ArchivalDownloadHandler",
 }
 TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
+# After Scrapy's own (robots.txt, headers, retries, cookies, stats): renders the pages
+# crawler.render sends to the browser, whose requests come back through all of them.
+DOWNLOADER_MIDDLEWARES = {"crawler.browser.BrowserCapture": 950}
 EXTENSIONS = {
     "crawler.extensions.warc_archiver.WarcArchiver": 100,
     "crawler.extensions.article_extractor.ArticleExtractor": 110,

@@ -56,6 +56,7 @@ from crawler.discovery import (
     within_horizon,
 )
 from crawler.failures import download_failure, http_failure
+from crawler.render import browser_request
 from crawler.seen import SeenUrls
 
 ROLE_FEED = "feed"
@@ -189,6 +190,9 @@ class NewsSpider(Spider):
                              "//script[@type='application/ld+json']/text()").getall()),
                          response.xpath("//meta[@property='og:type']/@content").get())
         response.meta["page_kind"] = kind
+        if (rendering := browser_request(self.crawler, response)) is not None:
+            yield rendering  # parsed again, as rendered (crawler.render)
+            return
         self.crawler.stats.inc_value(f"newsarchive/pages/{kind}")
         if self.seen is not None:
             self._record_seen(self.seen, response, kind, response.xpath(
