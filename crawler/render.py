@@ -71,8 +71,9 @@ def needs_browser(response: HtmlResponse) -> str | None:
         return None
     for name in APP_ROOTS:
         root = response.xpath(f"//*[@id='{name}']")
-        if root and not root.xpath("normalize-space(.)").get() and not root.xpath(
-                "*[not(self::script or self::noscript)]"):
+        if root and not "".join(root.xpath(
+                ".//text()[not(ancestor::script or ancestor::noscript)]").getall()).strip() \
+                and not root.xpath("*[not(self::script or self::noscript)]"):
             return f"app shell: #{name} is empty"
     notice = " ".join(" ".join(response.xpath("//body//noscript//text()").getall()).split())
     if _NOSCRIPT_NOTICE.search(notice):

@@ -365,5 +365,5 @@ def test_processes_creating_one_sqlite_catalog_together_all_open_it(tmp_path: Pa
             assert list(pool.map(_open_catalog, [url] * 8)) == ["ok"] * 8
             engine = create_engine(url)
             with engine.connect() as conn:
-                assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
+                assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0008"
             engine.dispose()

@@ -43,7 +43,7 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(pg_url: str) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     command.upgrade(config, "head")
     with engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0008"
     engine.dispose()
 
 
@@ -163,5 +163,5 @@ def test_processes_starting_together_migrate_one_at_a_time(pg_url: str) -> None:
         assert list(pool.map(_open_catalog, [pg_url] * 4)) == ["ok"] * 4
     engine = create_engine(pg_url)
     with engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0008"
     engine.dispose()
