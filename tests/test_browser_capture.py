@@ -11,22 +11,33 @@ rules, which need neither.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import os
 import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scrapy.http import HtmlResponse, Request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from archive.archiver import Archiver
+from archive.catalog import Catalog
 from archive.models import Article, Capture, Site
+from archive.recovery import catalogue_complete_records
+from archive.replay import rendered_dom
+from archive.storage import LocalStorage
 from archive.wacz import select_job, write_wacz
+from crawler.browser.chromium import Chromium, find_chromium
 from crawler.render import needs_browser
+from scheduler.site_definitions import SiteIn
+from scheduler.sites import create_site
 from tests.support.api import api_client
 from tests.support.browser import chromium_executable
 from tests.support.cli import Archive
@@ -40,8 +51,9 @@ from tests.support.script_site import (
     REFUSED_URLS,
     STORY,
     ScriptSite,
+    png,
 )
-from tests.support.warc import read_records, warcio_check
+from tests.support.warc import ClockedWriter, exchange, read_records, warcio_check
 
 pytestmark = pytest.mark.slow
 
@@ -234,40 +246,74 @@ def test_wacz_holds_the_resource_records_which_are_not_pages(
         ("dom", "text/html", False), ("view", "image/png", False)]
 
 
+def test_chromium_cannot_reach_the_network_by_itself(site: ScriptSite) -> None:
+    """A request the interception lets through (as Playwright lets a redirect's follow-up
+    through) goes nowhere: Chromium's only way out is a proxy that refuses."""
+    require_chromium()
+
+    async def fetch_past_the_interception() -> str:
+        chromium = Chromium(find_chromium(os.environ.get("NEWSARCHIVE_CHROMIUM", "")))
+        try:
+            page = await (await chromium.browser()).new_page()
+
+            async def let_through(route: Any) -> None:
+                if route.request.is_navigation_request():
+                    await route.fulfill(body="<html><body>blank</body></html>",
+                                        content_type="text/html")
+                else:
+                    await route.continue_()
+
+            await page.route("**/*", let_through)
+            await page.goto(f"{site.url}/blank.html")
+            return await page.evaluate(
+                "fetch('/plain.html').then(() => 'reached', () => 'failed')")
+        finally:
+            await chromium.close()
+
+    before = len(site.requests)
+    assert asyncio.run(fetch_past_the_interception()) == "failed"
+    assert site.requests[before:] == []
+
+
 # -- modes and configuration ----------------------------------------------------------------
 
 
 def test_a_site_in_browser_mode_renders_every_page(site: ScriptSite, tmp_path: Path) -> None:
+    """Every page rendered; the stylesheet both pages use is fetched once, by the first."""
     require_chromium()
-    archive = Archive(tmp_path / "data")
-    archive.cli("sites", "add", "plain", "--start-url", f"{site.url}/plain.html",
+    archive = Archive(tmp_path / "data", env={"NEWSARCHIVE_BROWSER_PAGES": "1"})
+    pages = [f"{site.url}/plain.html", f"{site.url}/plain2.html"]
+    archive.cli("sites", "add", "plain", "--start-url", pages[0], "--start-url", pages[1],
                 "--depth", "0", "--render", "browser")
     with archive.catalog().session() as session:
         assert session.scalar(select(Site.render).where(Site.name == "plain")) == "browser"
     result = crawl(archive, site, "--site", "plain")
-    render = result.metadata(f"{site.url}/plain.html")["render"]
-    assert (render["mode"], render["reason"]) == ("browser", "render mode browser")
-    assert result.summary["browser"]["pages"] == 1
-    assert result.summary["browser"]["escalated"] == 0
+    renders = [result.metadata(url)["render"] for url in pages]
+    assert [(r["mode"], r["reason"]) for r in renders] == [("browser", "render mode browser")] * 2
+    assert sorted(r["requests"] for r in renders) == [0, 1]
+    assert len(result.of("response", f"{site.url}/style.css")) == 1
+    assert (result.summary["browser"]["pages"], result.summary["browser"]["escalated"]) \
+        == (2, 0)
     result.one("resource", f"urn:dom:{site.url}/plain.html")
-    # --render wins over the site's
-    static = crawl(archive, site, "--site", "plain", "--render", "static")
-    assert static.summary["browser"]["mode"] == "static"
-    assert len(static.of("resource", f"urn:dom:{site.url}/plain.html")) == 1  # the first
 
 
 def test_without_chromium_auto_captures_statically_and_says_how_to_install_it(
         site: ScriptSite, tmp_path: Path) -> None:
+    """Also: ``--render`` wins over the site's render mode."""
     archive = Archive(tmp_path / "data")
+    with archive.catalog().session() as session:
+        create_site(session, SiteIn(name="script", start_urls=[
+            f"{site.url}/story.html", f"{site.url}/plain.html"], max_depth=0, render="browser"))
     missing_file = str(tmp_path / "no-chromium")
-    result = crawl(archive, site, "--depth", "0", f"{site.url}/story.html",
-                   f"{site.url}/plain.html", env={"NEWSARCHIVE_CHROMIUM": missing_file})
+    result = crawl(archive, site, "--site", "script", "--render", "auto",
+                   env={"NEWSARCHIVE_CHROMIUM": missing_file})
     notices = [line for line in result.stderr.splitlines() if INSTALL_HINT in line]
     assert len(notices) == 1, result.stderr
     assert "browser capture is off for this crawl" in notices[0] and missing_file in notices[0]
     assert result.summary["status"] == "succeeded"
     browser = result.summary["browser"]
-    assert (browser["pages"], browser["static"]) == (0, 1)
+    assert (browser["mode"], browser["escalated"], browser["pages"], browser["static"]) == (
+        "auto", 1, 0, 1)
     assert missing_file in browser["unavailable"]
     assert not [r for r in result.records if r[0].get_header("WARC-Type") == "resource"]
     render = result.metadata(f"{site.url}/story.html")["render"]
@@ -322,3 +368,49 @@ def test_pages_built_by_scripts_need_the_browser(body: str, reason: str) -> None
 ])
 def test_complete_pages_stay_static(body: str) -> None:
     assert needs_browser(page(body)) is None
+
+
+# -- the resource records, in the archive alone ----------------------------------------------
+
+
+def test_resource_records_are_indexed_as_pywb_does_and_found_for_their_page_only(
+        tmp_path: Path) -> None:
+    """Written next to the page's response, indexed without a status under their ``urn:``
+    key, catalogued again by recovery, and found by replay for the capture they are
+    concurrent to, not for a later capture of the same URL."""
+    url = "https://news.example.org/story"
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    storage = LocalStorage((tmp_path / "storage").as_uri())
+    archiver = Archiver(catalog, storage, ClockedWriter(tmp_path / "spool",
+                                                        step=timedelta(seconds=1)))
+    page = archiver.archive(exchange(url, b"<html><body><div id=root></div></body></html>"))
+    screenshot = png(4, 3, (0, 0, 0))
+    view, dom = archiver.archive_rendering(page, screenshot, "<html><body>built</body></html>")
+    later = archiver.archive(exchange(url, b"<html><body>changed</body></html>"))
+    archiver.close()
+    filename = page.filename
+    index = (storage.root / "indexes" / f"{filename}.cdxj").read_text().splitlines()
+    lines = {line.split(" ", 1)[0]: json.loads(line.split(" ", 2)[2]) for line in index}
+    assert lines[f"urn:dom:{url}"]["mime"] == "text/html"
+    assert lines[f"urn:view:{url}"]["mime"] == "image/png"
+    assert "status" not in lines[f"urn:dom:{url}"] and "status" not in lines[f"urn:view:{url}"]
+    with catalog.session() as session:
+        rows = {c.record_id: c for c in session.scalars(select(Capture))}
+        assert (rows[dom.record_id].url, rows[dom.record_id].record_type,
+                rows[dom.record_id].status) == (f"urn:dom:{url}", "resource", 200)
+        assert rendered_dom(session, rows[page.record_id], storage, tmp_path / "spool") \
+            == b"<html><body>built</body></html>"
+        assert rendered_dom(session, rows[later.record_id], storage, tmp_path / "spool") \
+            is None
+        session.execute(delete(Capture))
+    warc = storage.root / "warcs" / filename
+    assert catalogue_complete_records(catalog, warc, filename) == 4
+    with catalog.session() as session:
+        kinds = sorted(session.execute(select(Capture.record_type, Capture.mime)).all())
+    assert kinds == [("resource", "image/png"), ("resource", "text/html"),
+                     ("response", "text/html"), ("response", "text/html")]
+    records = {r[0].get_header("WARC-Record-ID"): r for r in read_records(warc)}
+    assert records[view.record_id][2] == screenshot
+    assert records[view.record_id][0].get_header("WARC-Concurrent-To") == page.record_id
+    warcio_check(warc)
+    catalog.dispose()

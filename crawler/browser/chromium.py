@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = "install it with `apt-get install chromium`, or set NEWSARCHIVE_CHROMIUM"
+INSTALL_HINT = "install it with `apt-get install chromium`, or point NEWSARCHIVE_CHROMIUM at it"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage", "--dns-prefetch-disable",

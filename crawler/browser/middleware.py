@@ -21,7 +21,8 @@ page whose rendering fails is captured statically too (``newsarchive/browser/fai
 Either way the spider gets the static response back, marked as having been to the browser.
 
 Stats: ``newsarchive/browser/pages`` (rendered), ``newsarchive/browser/static`` (sent to the
-browser but captured statically), and those of :mod:`crawler.browser.network`.
+browser but captured statically), ``newsarchive/browser/failed`` (of those, because
+Chromium failed on the page), and those of :mod:`crawler.browser.network`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from scrapy.http import HtmlResponse
 from archive.warc import DOM_CONTENT_TYPE
 from crawler import signals as na_signals
 from crawler.browser.chromium import BrowserUnavailable, Chromium, find_chromium, viewport
-from crawler.browser.network import PageNetwork
+from crawler.browser.network import PageNetwork, SharedResources
 from crawler.render import BROWSER, REASON_META, RENDER_META, STATIC, STATIC_RESPONSE_META
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class BrowserCapture:
         self.viewport = viewport(settings.get("NEWSARCHIVE_BROWSER_VIEWPORT"))
         self.user_agent = settings.get("USER_AGENT")
         self._pages = asyncio.Semaphore(settings.getint("NEWSARCHIVE_BROWSER_PAGES"))
+        self._shared = SharedResources()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -179,7 +181,7 @@ class BrowserCapture:
             try:
                 page = await context.new_page()
                 page.set_default_timeout(self.timeout * 1000)
-                network = PageNetwork(self.crawler, page, static)
+                network = PageNetwork(self.crawler, page, static, self._shared)
                 await page.route("**/*", network.handle)
                 await self._settle(page, network, static.url,
                                    deadline - self.timeout * SCREENSHOT_SHARE)

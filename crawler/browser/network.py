@@ -21,6 +21,10 @@ or a meta refresh leaving the page) are aborted. A request to a refused address 
 download (``newsarchive/browser/failed_requests``). ``data:`` and ``blob:`` URLs (and any
 other scheme) are left to Chromium, which resolves them without the network.
 
+Stylesheets, scripts, images and fonts are fetched once per crawl: a later page gets them
+from :class:`SharedResources` (``newsarchive/browser/shared``), not from the site again
+(Chromium's own cache is off while requests are intercepted).
+
 It also counts the requests in flight, for :meth:`PageNetwork.quiet`.
 """
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from time import monotonic
 from typing import TYPE_CHECKING
 
@@ -57,13 +62,47 @@ FAILED_REQUESTS_STAT = "newsarchive/browser/failed_requests"
 QUIET_SECONDS = 0.5  # no request in flight for this long: the network is quiet
 
 
+SHARED_STAT = "newsarchive/browser/shared"
+
+
+class SharedResources:
+    """The successful responses of the resources pages share (stylesheets, scripts, images,
+    fonts) fetched in this crawl, by URL, up to ``max_bytes`` of bodies (least recently used
+    first out)."""
+
+    TYPES = frozenset({"stylesheet", "script", "image", "font"})
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._responses: OrderedDict[str, Response] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, url: str) -> Response | None:
+        response = self._responses.get(url)
+        if response is not None:
+            self._responses.move_to_end(url)
+        return response
+
+    def put(self, url: str, response: Response) -> None:
+        size = len(response.body)
+        if response.status != 200 or url in self._responses or size > self.max_bytes // 16:
+            return
+        self._responses[url] = response
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, dropped = self._responses.popitem(last=False)
+            self._bytes -= len(dropped.body)
+
+
 class PageNetwork:
     """The ``page.route`` handler of one page whose document is ``document``."""
 
-    def __init__(self, crawler: Crawler, page: Page, document: Response) -> None:
+    def __init__(self, crawler: Crawler, page: Page, document: Response,
+                 shared: SharedResources) -> None:
         self.crawler = crawler
         self.page = page
         self.document = document
+        self.shared = shared
         self.requests = 0  # downloaded by Scrapy for this page
         self.blocked: list[str] = []  # URLs refused by the SSRF guard
         self._document_served = False
@@ -104,6 +143,13 @@ class PageNetwork:
         await self._fulfill(route, self.document)
 
     async def _download(self, route: Route, browser_request: BrowserRequest) -> None:
+        url = browser_request.url
+        sharable = browser_request.method == "GET" and \
+            browser_request.resource_type in SharedResources.TYPES
+        if sharable and (known := self.shared.get(url)) is not None:
+            self.crawler.stats.inc_value(SHARED_STAT)
+            await self._fulfill(route, known)
+            return
         headers = {name: value for name, value in (await browser_request.all_headers()).items()
                    if name.lower() not in NOT_FORWARDED and not name.startswith(":")}
         request = Request(browser_request.url, method=browser_request.method, headers=headers,
@@ -135,6 +181,8 @@ class PageNetwork:
                             self.document.url, message)
                 await route.abort("failed")
             return
+        if sharable:
+            self.shared.put(url, response)
         await self._fulfill(route, response)
 
     @staticmethod

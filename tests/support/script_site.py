@@ -5,8 +5,8 @@ fetches ``/api/article.json`` (served gzip-encoded, :data:`ARTICLE_JSON_GZIP` by
 byte) and writes the headline and body into the page; fetches ``/api/moved``, which
 redirects (302) to ``/api/extra.json``, and adds that paragraph too; shows a lazy image
 (``/img/lazy.png``) only once it is scrolled into view, far below the first screen; and
-tries two addresses the SSRF guard refuses (:data:`REFUSED_URLS`). ``/plain.html`` is an
-ordinary article, all in its HTML.
+tries two addresses the SSRF guard refuses (:data:`REFUSED_URLS`). ``/plain.html`` and
+``/plain2.html`` are ordinary articles, all in their HTML, sharing ``/style.css``.
 """
 
 from __future__ import annotations
@@ -77,10 +77,15 @@ new IntersectionObserver((entries, observer) => {{
 }}).observe(document.getElementById("lazy"));
 </script></body></html>""".encode()
 
-PLAIN = (f"""<!doctype html><html lang="en"><head><title>Bus timetable approved</title>
-<script type="application/ld+json">{{"@type": "NewsArticle",
-"headline": "Bus timetable approved"}}</script></head><body><article>
-<h1>Bus timetable approved</h1><p>{PLAIN_TEXT}</p></article></body></html>""").encode()
+STYLE = b"body { font-family: serif; color: #222; }\n"
+
+
+def plain(title: str) -> bytes:
+    """An ordinary article, all in its HTML, with the site's stylesheet."""
+    return (f"""<!doctype html><html lang="en"><head><title>{title}</title>
+<link rel="stylesheet" href="/style.css">
+<script type="application/ld+json">{{"@type": "NewsArticle", "headline": "{title}"}}</script>
+</head><body><article><h1>{title}</h1><p>{PLAIN_TEXT}</p></article></body></html>""").encode()
 
 
 class ScriptSite:
@@ -109,7 +114,9 @@ class ScriptSite:
         html = [("Content-Type", "text/html; charset=utf-8")]
         pages: dict[str, tuple[int, list[tuple[str, str]], bytes]] = {
             "/story.html": (200, html, STORY),
-            "/plain.html": (200, html, PLAIN),
+            "/plain.html": (200, html, plain("Bus timetable approved")),
+            "/plain2.html": (200, html, plain("Night buses return")),
+            "/style.css": (200, [("Content-Type", "text/css")], STYLE),
             "/api/article.json": (200, [("Content-Type", "application/json"),
                                         ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
                                   ARTICLE_JSON_GZIP),
