@@ -12,8 +12,9 @@ A page (within ``NEWSARCHIVE_BROWSER_TIMEOUT``, at most ``NEWSARCHIVE_BROWSER_PA
 once, each in a fresh browser context of ``NEWSARCHIVE_BROWSER_VIEWPORT``): the document
 is loaded, the network left to go quiet, the page scrolled to its end a viewport at a time
 (lazy images and infinite lists load on scroll) and back, the network left to go quiet
-again; then the rendered DOM (``page.content()``) and a full-page PNG screenshot are taken
-and sent with ``page_rendered``, for the archive to write as ``resource`` records.
+again; then the rendered DOM (``page.content()``) and a full-page PNG screenshot (its first
+16,384 pixels of a taller page) are taken and sent with ``page_rendered``, for the archive
+to write as ``resource`` records.
 
 Without Chromium or Playwright, or when Chromium fails to start, one line says why and how
 to install it, and pages are captured statically (``newsarchive/browser/unavailable``); a
@@ -62,6 +63,7 @@ SCREENSHOT_SHARE = 0.25  # of the page's time kept for the DOM and the screensho
 SCROLL_STEP_MS = 150  # between two viewports when scrolling (lazy loaders react)
 SCROLL_MAX_STEPS = 40  # viewports scrolled at most (an endless list ends here)
 MAX_LISTED_BLOCKED = 20  # blocked URLs named in a page's metadata record
+MAX_SCREENSHOT_HEIGHT = 16384  # CSS pixels of a page's screenshot, from its top
 # Scroll down a viewport at a time to the end of the page (which may grow), then back up.
 SCROLL = """async ([stepMs, maxSteps]) => {
   const pause = () => new Promise(resolve => setTimeout(resolve, stepMs));
@@ -186,9 +188,7 @@ class BrowserCapture:
                 await self._settle(page, network, static.url,
                                    deadline - self.timeout * SCREENSHOT_SHARE)
                 dom = await page.content()
-                screenshot = await page.screenshot(
-                    full_page=True, type="png",
-                    timeout=max(1.0, deadline - monotonic()) * 1000)
+                screenshot = await self._screenshot(page, deadline)
             finally:
                 await context.close()
         self.crawler.stats.inc_value(PAGES_STAT)
@@ -200,6 +200,19 @@ class BrowserCapture:
                             encoding="utf-8", headers={"Content-Type": DOM_CONTENT_TYPE},
                             request=request, flags=[*static.flags, RENDERED_FLAG],
                             ip_address=static.ip_address, protocol=static.protocol)
+
+    async def _screenshot(self, page: Page, deadline: float) -> bytes:
+        """A PNG of the whole page, or of its first :data:`MAX_SCREENSHOT_HEIGHT` pixels
+        (the screenshot of a long page would run to megabytes)."""
+        height = await page.evaluate(
+            "Math.max(document.documentElement.scrollHeight, "
+            "document.body ? document.body.scrollHeight : 0)")
+        clip = None
+        if height > MAX_SCREENSHOT_HEIGHT:
+            clip = {"x": 0, "y": 0, "width": self.viewport["width"],
+                    "height": MAX_SCREENSHOT_HEIGHT}
+        return await page.screenshot(full_page=True, clip=clip, type="png",
+                                     timeout=max(1.0, deadline - monotonic()) * 1000)
 
     @staticmethod
     async def _settle(page: Page, network: PageNetwork, url: str, deadline: float) -> None:
