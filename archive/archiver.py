@@ -42,7 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Catalog
-from archive.cdxj import REVISIT_MIME, surt_key
+from archive.cdxj import REVISIT_MIME, mime_of, surt_key
 from archive.layout import index_key, warc_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.revalidation import (
@@ -54,12 +54,16 @@ from archive.revalidation import (
 )
 from archive.storage import Storage, StorageError, file_sha256
 from archive.warc import (
+    DOM_CONTENT_TYPE,
+    SCREENSHOT_MIME,
     ClosedWarc,
     HttpExchange,
     RevisitTarget,
     WarcWriter,
     WrittenRecord,
+    dom_uri,
     payload_digest,
+    screenshot_uri,
 )
 
 logger = logging.getLogger(__name__)
@@ -233,6 +237,30 @@ class Archiver:
             return None
         date = timestamp_to_datetime(row.timestamp).replace(tzinfo=UTC)
         return _Latest(status, RevisitTarget(row.url, date, row.record_id, row.payload_digest))
+
+    def archive_rendering(self, page: WrittenRecord, screenshot: bytes,
+                          dom: str) -> tuple[WrittenRecord, WrittenRecord]:
+        """Write what a browser made of the page whose response (or revisit) is ``page``: a
+        PNG ``screenshot`` and the rendered ``dom``, as ``resource`` records concurrent to
+        it (:func:`archive.warc.screenshot_uri`, :func:`archive.warc.dom_uri`), catalogued
+        as captures of those URIs (``record_type`` ``resource``, status 200: not pages).
+        Returns (screenshot, DOM)."""
+        written = []
+        for uri, content_type, payload in (
+                (screenshot_uri(page.target_uri), SCREENSHOT_MIME, screenshot),
+                (dom_uri(page.target_uri), DOM_CONTENT_TYPE, dom.encode("utf-8"))):
+            record = self.writer.write_resource(page, uri, content_type, payload)
+            self.stats.records += 1
+            self.stats.bytes += record.length
+            self._pending_captures.append({
+                "job_id": self.job_id, "warc_file_id": self._file_ids[record.filename],
+                "url": uri, "surt": surt_key(uri), "timestamp": record.timestamp,
+                "status": 200, "mime": mime_of(content_type),
+                "payload_digest": record.payload_digest, "record_type": "resource",
+                "record_id": record.record_id, "offset": record.offset,
+                "length": record.length, "truncated": None})
+            written.append(record)
+        return written[0], written[1]
 
     def annotate(
         self, response: WrittenRecord, metadata: dict[str, Any],

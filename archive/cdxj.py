@@ -2,8 +2,9 @@
 
 A line is ``urlkey timestamp {json}`` with the fields pywb's ``cdx-indexer`` writes, in its
 order (pywb/indexer/cdxindexer.py, archiveindexer.py): a ``revisit`` record has the mime
-``warc/revisit`` and no ``status`` (pywb gives a status to ``response`` records only), and an
-empty value is left out, so ``filter=status:200`` and ``fl=status`` answer as pywb's do.
+``warc/revisit`` and no ``status`` (pywb gives a status to ``response`` records only, so a
+``resource`` record has none either), and an empty value is left out, so
+``filter=status:200`` and ``fl=status`` answer as pywb's do.
 """
 
 from __future__ import annotations
@@ -45,29 +46,31 @@ class CdxjEntry:
     timestamp: str
     url: str
     mime: str
-    status: int
+    status: int | None  # None: a resource record (no HTTP status)
     digest: str
     length: int
     offset: int
     filename: str
 
     @classmethod
-    def build(cls, *, url: str, timestamp: str, mime: str, status: int, digest: str | None,
-              length: int, offset: int, filename: str) -> CdxjEntry:
+    def build(cls, *, url: str, timestamp: str, mime: str, status: int | None,
+              digest: str | None, length: int, offset: int, filename: str) -> CdxjEntry:
         """An entry keyed as pywb keys it (SURT; sha1 digests without their prefix)."""
         return cls(surt=surt_key(url), timestamp=timestamp, url=url, mime=mime, status=status,
                    digest=(digest or "").removeprefix("sha1:"), length=length, offset=offset,
                    filename=filename)
 
     @classmethod
-    def for_response(cls, record: WrittenRecord, *, mime: str, status: int) -> CdxjEntry:
+    def for_response(cls, record: WrittenRecord, *, mime: str,
+                     status: int | None) -> CdxjEntry:
         return cls.build(url=record.target_uri, timestamp=record.timestamp, mime=mime,
                          status=status, digest=record.payload_digest, length=record.length,
                          offset=record.offset, filename=record.filename)
 
     def to_line(self) -> str:
         return cdxj_line(self.surt, self.timestamp, {
-            "url": self.url, "mime": self.mime, "status": str(self.status),
+            "url": self.url, "mime": self.mime,
+            "status": "-" if self.status is None else str(self.status),
             "digest": self.digest, "length": str(self.length), "offset": str(self.offset),
             "filename": self.filename})
 

@@ -48,7 +48,7 @@ def site_spec(site: Site) -> dict[str, Any]:
         "urls": list(site.start_urls), "feeds": list(site.feeds),
         "sitemaps": list(site.sitemaps), "allow": list(site.allow), "deny": list(site.deny),
         "depth": site.max_depth, "max_pages": site.max_pages, "extract": True,
-        "site": site.name,
+        "site": site.name, "render": site.render,
     }
 
 

@@ -78,6 +78,8 @@ class Site(Base):
     horizon: Mapped[str | None] = mapped_column(String(16))
     article_patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
     hub_patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Capture (migration 0008): static|browser|auto; None: NEWSARCHIVE_RENDER (auto)
+    render: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -134,7 +136,9 @@ class WarcFile(Base):
 
 
 class Capture(Base):
-    """One archived response (or revisit) and where its record is."""
+    """One archived response (or revisit) and where its record is; also the ``resource``
+    records of a page rendered in a browser (its screenshot and DOM, under ``urn:view:`` and
+    ``urn:dom:`` URIs, status 200), which are not pages."""
 
     __tablename__ = "captures"
     __table_args__ = (Index("ix_captures_surt_timestamp", "surt", "timestamp"),)

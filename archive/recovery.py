@@ -49,7 +49,7 @@ from archive.warc import ClosedWarc, is_not_modified_profile
 logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-CAPTURED_TYPES = ("response", "revisit")
+CAPTURED_TYPES = ("response", "revisit", "resource")
 
 
 @dataclass
@@ -131,26 +131,34 @@ def _records(stream: IO[bytes], members: list[tuple[int, int]], sha: Any) -> Ite
 
 
 def _capture_row(item: _Record, filename: str) -> tuple[CdxjEntry, dict[str, Any]] | None:
-    """The CDXJ entry and catalog capture of a response or revisit record, as the archiver
-    writes them."""
+    """The CDXJ entry and catalog capture of a response, revisit or resource record, as the
+    archiver writes them (a resource: status 200 in the catalog, none in the CDXJ)."""
     record = item.record
+    resource = record.rec_type == "resource"
     http = record.http_headers if record.http_headers and record.http_headers.statusline \
         else None
     not_modified = record.rec_type == "revisit" and is_not_modified_profile(
         item.header("WARC-Profile"))
-    if record.rec_type not in CAPTURED_TYPES or (http is None and not not_modified):
+    if record.rec_type not in CAPTURED_TYPES or (http is None and not (not_modified
+                                                                       or resource)):
         return None
     url = item.header("WARC-Target-URI") or ""
     timestamp = iso_date_to_timestamp(item.header("WARC-Date"))
-    # a 304's revisit (no block) is catalogued as the archiver does: with its original's
-    # status; its validators are in the metadata record of its head, not read here
-    status = REVALIDATED_STATUS if not_modified else int(http.get_statuscode() or 0)
-    mime = (REVISIT_MIME if record.rec_type == "revisit"
-            else mime_of(http.get_header("Content-Type")))
+    if resource:
+        status, mime = 200, mime_of(item.header("Content-Type"))
+    elif not_modified:
+        # a 304's revisit (no block) is catalogued as the archiver does: with its original's
+        # status; its validators are in the metadata record of its head, not read here
+        status, mime = REVALIDATED_STATUS, REVISIT_MIME
+    else:
+        assert http is not None
+        status = int(http.get_statuscode() or 0)
+        mime = (REVISIT_MIME if record.rec_type == "revisit"
+                else mime_of(http.get_header("Content-Type")))
     digest = item.header("WARC-Payload-Digest")
-    entry = CdxjEntry.build(url=url, timestamp=timestamp, mime=mime, status=status,
-                            digest=digest, length=item.length, offset=item.offset,
-                            filename=filename)
+    entry = CdxjEntry.build(url=url, timestamp=timestamp, mime=mime,
+                            status=None if resource else status, digest=digest,
+                            length=item.length, offset=item.offset, filename=filename)
     row = {"url": url, "surt": surt_key(url), "timestamp": timestamp, "status": status,
            "mime": mime, "payload_digest": digest, "record_type": record.rec_type,
            "record_id": item.header("WARC-Record-ID"), "offset": item.offset,

@@ -11,6 +11,10 @@ headers go and ``Content-Length`` states the payload length. Headers that would 
 archive's own origin (cookies, site data, security and CORS policies, authentication, link
 relations, refresh) are replayed under ``X-Archive-Orig-{name}``, as pywb does: visible,
 inert.
+
+:func:`rendered_dom` finds the DOM a browser rendered of a page capture: the ``resource``
+record ``urn:dom:{url}`` written concurrent to the capture's own record (catalogued under
+that URI's SURT key at the time it was written, which is at or after the page's).
 """
 
 from __future__ import annotations
@@ -20,10 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
-from archive.snapshot import AnyCapture, CaptureRecords, read_capture_records
+from archive.cdxj import surt_key
+from archive.models import Capture
+from archive.snapshot import (
+    AnyCapture,
+    CaptureRecords,
+    parse_record,
+    read_capture_records,
+    read_record_bytes,
+)
 from archive.storage import Storage, StorageError
+from archive.warc import dom_uri
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
@@ -131,3 +145,30 @@ def open_response(session: Session, capture: AnyCapture, storage: Storage,
         status=int(status_code), reason=reason, archived_headers=list(headers.headers),
         payload=records.raw_payload, _records=records,
     )
+
+
+# A page's DOM is written once it has been rendered: the first few resources of its URI
+# at or after the page's time are the candidates (another capture's come later).
+DOM_CANDIDATES = 3
+
+
+def rendered_dom(session: Session, capture: AnyCapture, storage: Storage,
+                 spool_dir: Path) -> bytes | None:
+    """The rendered DOM (UTF-8 HTML) recorded for the page ``capture``, or None: the
+    ``urn:dom:`` resource whose ``WARC-Concurrent-To`` is the capture's record. A record
+    that cannot be read counts as none (the page replays from its response)."""
+    candidates = session.scalars(
+        select(Capture).where(Capture.surt == surt_key(dom_uri(capture.url)),
+                              Capture.record_type == "resource",
+                              Capture.timestamp >= capture.timestamp)
+        .order_by(Capture.timestamp, Capture.id).limit(DOM_CANDIDATES)
+        .options(joinedload(Capture.warc_file)))
+    for candidate in candidates:
+        try:
+            record = parse_record(read_record_bytes(candidate, storage, spool_dir))
+        except StorageError:
+            continue
+        if record.rec_headers.get_header("WARC-Concurrent-To") == capture.record_id:
+            return record.raw_stream.read()
+    return None
+

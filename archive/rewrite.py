@@ -166,14 +166,20 @@ class Rewriter:
                        for part, is_url in _srcset_parts(value))
 
     # -- HTML -----------------------------------------------------------------------------
-    def html(self, body: bytes, content_type: str | None, banner: str | None = None) -> str:
+    def html(self, body: bytes, content_type: str | None, banner: str | None = None, *,
+             scripted: bool = False) -> str:
         """The page decoded (see the module docstring), rewritten, with ``banner`` (an HTML
-        fragment) as the first element of ``<body>``."""
+        fragment) as the first element of ``<body>``. ``scripted``: the document is a DOM
+        as a browser rendered it with scripts on, so its ``<noscript>`` content was never
+        shown; it is dropped (replay runs without scripts, which would show it)."""
         _, text = html_to_unicode(content_type, body)
         if not text.strip():
             return text
         parser = lxml.html.HTMLParser(encoding="utf-8")
         doc = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+        if scripted:
+            for element in doc.findall(".//noscript"):
+                element.drop_tree()
         base = doc.find(".//base[@href]")
         if base is not None:
             self.base = urljoin(self.base, base.get("href", "").strip())

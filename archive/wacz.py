@@ -1,7 +1,9 @@
 """WACZ 1.1.1 export (https://specs.webrecorder.net/wacz/1.1.1/), streamed.
 
 A WACZ is a ZIP holding ``archive/*.warc.gz`` (STORED, so replay tools read records with
-ranged requests), ``indexes/index.cdx.gz`` + ``index.idx`` (one sorted CDXJ of all those
+ranged requests; whole files, so with every record: requisites, and the screenshots and
+rendered DOMs of browser captures as ``resource`` records, which are indexed but are not
+pages), ``indexes/index.cdx.gz`` + ``index.idx`` (one sorted CDXJ of all those
 WARCs in gzip blocks, as py-wacz writes it; pywb's ``wb-manager add --unpack-wacz`` only
 picks up ``.cdx``/``.cdx.gz`` indexes), ``pages/pages.jsonl`` (every archived HTML page,
 seeds first: :mod:`archive.pages`), ``datapackage.json`` (SHA-256 and size of every file)
@@ -414,7 +416,7 @@ def _index_lines(catalog: Catalog, selection: Selection, summary: WaczSummary) -
         rows = session.execute(
             select(Capture.url, Capture.timestamp, Capture.mime, Capture.status,
                    Capture.payload_digest, Capture.length, Capture.offset,
-                   Capture.warc_file_id, Capture.surt)
+                   Capture.warc_file_id, Capture.surt, Capture.record_type)
             .where(Capture.warc_file_id.in_(list(filenames)))
             .order_by(surt, Capture.timestamp)
             .execution_options(yield_per=ROWS_PER_FETCH))
@@ -427,7 +429,8 @@ def _index_lines(catalog: Catalog, selection: Selection, summary: WaczSummary) -
             key = (row.surt, row.timestamp)
             summary.captures += 1
             group.append(CdxjEntry.build(
-                url=row.url, timestamp=row.timestamp, mime=row.mime, status=row.status,
+                url=row.url, timestamp=row.timestamp, mime=row.mime,
+                status=None if row.record_type == "resource" else row.status,
                 digest=row.payload_digest, length=row.length, offset=row.offset,
                 filename=filenames[row.warc_file_id]).to_line())
         yield from sorted(group)

@@ -6,7 +6,8 @@ Each exchange becomes a ``response`` record and a ``request`` record linked by
 chunked; the payload digest is of the de-chunked entity, WARC 1.1 6.3.2); an exchange built
 without them (tests, tools) is serialised from its parsed headers, its body de-chunked and
 ``Transfer-Encoding`` dropped. A ``metadata`` record
-(JSON) can refer to a response. An exchange whose payload equals an earlier capture can be
+(JSON) can refer to a response, and ``resource`` records (a screenshot, a rendered DOM) can
+be written concurrent to one. An exchange whose payload equals an earlier capture can be
 written as a ``revisit`` record instead (identical-payload-digest profile: the new HTTP
 headers, no payload, ``WARC-Refers-To-Target-URI``/``-Date``/``WARC-Refers-To``); a
 ``304 Not Modified`` answering a conditional request is written as a ``revisit`` record too
@@ -192,6 +193,22 @@ class ClosedWarc:
 # every record by its WARC-Target-URI, so a page URL there would make `id_` replay of that
 # second serve the JSON. A `urn:` target (as Browsertrix's `urn:pageinfo:`) keeps them apart.
 METADATA_URI_PREFIX = "urn:metadata:"
+# The resource records of a page rendered in a browser, named as Browsertrix names its
+# screenshots (`urn:view:`), and its rendered DOM.
+SCREENSHOT_URI_PREFIX = "urn:view:"
+DOM_URI_PREFIX = "urn:dom:"
+SCREENSHOT_MIME = "image/png"
+DOM_CONTENT_TYPE = "text/html; charset=utf-8"
+
+
+def screenshot_uri(page_url: str) -> str:
+    """The ``WARC-Target-URI`` (and catalog URL) of the screenshot of ``page_url``."""
+    return SCREENSHOT_URI_PREFIX + page_url
+
+
+def dom_uri(page_url: str) -> str:
+    """The ``WARC-Target-URI`` (and catalog URL) of the rendered DOM of ``page_url``."""
+    return DOM_URI_PREFIX + page_url
 
 
 class _HashingFile:
@@ -402,6 +419,27 @@ class WarcWriter:
             "WARC-Payload-Digest": digest, "WARC-Block-Digest": digest,
         }
         return self._write_block(warc, headers, "application/json", date, b"", data)
+
+    def write_resource(self, concurrent_to: WrittenRecord, uri: str, content_type: str,
+                       payload: bytes) -> WrittenRecord:
+        """Write a ``resource`` record (no HTTP headers: the block is ``payload``) made
+        while capturing the response ``concurrent_to``, e.g. a screenshot of the page;
+        indexed in the CDXJ under ``uri`` without a status, as pywb indexes resources."""
+        warc = self._writable()
+        date = self.now()
+        digest = sha1_digest(payload)
+        headers = {
+            "WARC-Record-ID": self.new_record_id(),
+            "WARC-Date": warc_date(date),
+            "WARC-Concurrent-To": concurrent_to.record_id,
+            "WARC-Type": "resource", "WARC-Target-URI": uri,
+            "WARC-Payload-Digest": digest, "WARC-Block-Digest": digest,
+        }
+        mime = mime_of(content_type)
+        level = STORED_GZIP_LEVEL if mime in _COMPRESSED_MIMES else None
+        written = self._write_block(warc, headers, content_type, date, b"", payload, level)
+        warc.index.append(CdxjEntry.for_response(written, mime=mime, status=None))
+        return written
 
     def flush(self) -> None:
         """Push written records to the OS, so readers of the ``.open`` file see them."""

@@ -19,6 +19,7 @@ from scrapy.settings import BaseSettings
 
 from archive.config import ArchiveSettings, env_name
 from crawler.network_policy import NetworkPolicy, parse_networks
+from crawler.render import RENDER_MODES
 
 DEFAULT_USER_AGENT = ("newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; "
                       "news archiving crawler)")
@@ -100,12 +101,30 @@ class CrawlSettings(ArchiveSettings):
         "`If-None-Match` / `If-Modified-Since` from their last capture; a `304 Not Modified` "
         "costs no body and is archived as a server-not-modified revisit (needs "
         "`NEWSARCHIVE_REVISITS`).")
-    chromium: str | None = Field(
-        None, description="Chromium executable (a path, or a command on PATH) for what "
-        "renders pages in a browser (the capture check); unset: `chromium` on PATH. "
-        "Debian's `chromium` package works; no browser is downloaded.")
-    gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "
-                            "starts (fewer, shorter garbage collections).")
+    render: str = Field(
+        "auto", description="How pages are captured when neither the crawl (`--render`) "
+        "nor its site says: `static` (the HTTP response only), `browser` (every page also "
+        "rendered in Chromium: what its scripts fetch, a screenshot, the rendered DOM), "
+        "`auto` (static, and in Chromium when the page looks script-built).")
+    chromium: str = Field(
+        "", description="Chromium executable for browser capture and the capture check; "
+        "empty: `chromium` on the PATH (Debian's `chromium` package works; no browser is "
+        "downloaded). Without one, pages are captured statically (`apt-get install "
+        "chromium`).")
+    browser_timeout: float = Field(30.0, gt=0, description="Seconds Chromium may spend on "
+                                   "one page (load, network quiet, scrolling, screenshot).")
+    browser_pages: int = Field(2, ge=1, description="Pages rendered in Chromium at once.")
+    browser_viewport: str = Field(
+        "1280x800", pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$",
+        description="Chromium's window size, WIDTHxHEIGHT in CSS pixels (the screenshot "
+        "is as wide, and as tall as the page).")
+
+    @field_validator("render")
+    @classmethod
+    def _render_mode(cls, value: str) -> str:
+        if value not in RENDER_MODES:
+            raise ValueError(f"use one of {', '.join(RENDER_MODES)}")
+        return value
 
     @field_validator("allowed_networks")
     @classmethod

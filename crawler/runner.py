@@ -52,6 +52,7 @@ class CrawlSpec:
     deny: list[str] = field(default_factory=list)
     extract: bool = True
     site: str | None = None
+    render: str | None = None  # static|browser|auto; None: NEWSARCHIVE_RENDER
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CrawlSpec:
@@ -74,6 +75,7 @@ class CrawlSummary:
     # page requisites: archived, failed, left out by the per-page or per-crawl limit
     requisites: dict[str, int] = field(default_factory=dict)
     not_modified: int = 0  # of those, 304s answering conditional requests (no body fetched)
+    browser: dict[str, Any] = field(default_factory=dict)  # browser capture (browser_summary)
     error: str | None = None  # why the job did not succeed
     archive_failure: str | None = None  # crawler.failures.ARCHIVE_KINDS, when archiving failed
 
@@ -104,6 +106,8 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
             job_id = ledger.start_foreground(session, asdict(spec), site_id).id
     settings.set("NEWSARCHIVE_JOB_ID", job_id, priority="cmdline")
     settings.set("NEWSARCHIVE_EXTRACT", spec.extract, priority="cmdline")
+    if spec.render:
+        settings.set("NEWSARCHIVE_RENDER", spec.render, priority="cmdline")
     discovery = site_discovery(catalog, settings, spec, job_id, site_id)
 
     process = CrawlerProcess(settings)
@@ -182,6 +186,7 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
     spider = crawler.spider
     failures = list(getattr(spider, "failures", []))
     errors = sum(v for k, v in stats.items() if k.startswith("newsarchive/errors/"))
+    browser = browser_summary(crawler.settings.get("NEWSARCHIVE_RENDER"), stats)
     archive_failure = stats.get("archive/failure")
     if archive_failure and not error:
         error = (f"archiving failed ({archive_failure}): {stats.get('archive/failure_message')}"
@@ -196,8 +201,8 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                                               .order_by(WarcFile.id)))
             articles = session.scalar(select(func.count(Article.id)).join(Capture)
                                       .where(Capture.job_id == job_id)) or 0
-            pages = session.scalar(select(func.count(Capture.id))
-                                   .where(Capture.job_id == job_id)) or 0
+            pages = session.scalar(select(func.count(Capture.id)).where(
+                Capture.job_id == job_id, Capture.record_type != "resource")) or 0
             status = ledger.record_outcome(
                 session, job_id, error=error, finish_reason=str(stats.get("finish_reason")),
                 stats={"pages": pages, "bytes": stats.get("warc/bytes_written", 0),
@@ -206,6 +211,9 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                        "requisites": stats.get("newsarchive/requisites/archived", 0),
                        "requisites_failed": stats.get("newsarchive/requisites/failed", 0),
                        "not_modified": stats.get("newsarchive/not_modified", 0),
+                       "browser_pages": browser["pages"],
+                       "browser_escalated": browser["escalated"],
+                       "browser_blocked": browser["blocked"],
                        "skipped_already_archived": stats.get("newsarchive/seen_skipped", 0),
                        "skipped_over_max_pages": stats.get("newsarchive/max_pages_reached",
                                                            0),
@@ -229,5 +237,19 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                         articles=articles, errors=errors, failures=failures,
                         skipped=skipped, stats=stats, revisits=stats.get("warc/revisits", 0),
                         not_modified=stats.get("newsarchive/not_modified", 0),
+                        browser=browser,
                         error=error if status != JobStatus.SUCCEEDED else None,
                         archive_failure=archive_failure)
+
+
+def browser_summary(mode: str, stats: dict[str, Any]) -> dict[str, Any]:
+    """What browser capture did in a crawl (``crawler.render``, ``crawler.browser``): its
+    mode, pages rendered, pages escalated by ``auto``, pages sent to the browser but
+    captured statically, requests pages made and those the SSRF guard blocked, and why
+    the browser was unavailable (None when it was not)."""
+    return {"mode": mode, "pages": stats.get("newsarchive/browser/pages", 0),
+            "escalated": stats.get("newsarchive/browser/escalated", 0),
+            "static": stats.get("newsarchive/browser/static", 0),
+            "requests": stats.get("newsarchive/browser/requests", 0),
+            "blocked": stats.get("newsarchive/browser/blocked", 0),
+            "unavailable": stats.get("newsarchive/browser/unavailable")}

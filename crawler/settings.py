@@ -41,8 +41,12 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.download_handler.ArchivalDownloadHandler",
 }
 TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
+# conditional requests (see crawler.conditional for the position); then, after Scrapy's own
+# (robots.txt, headers, retries, cookies, stats), browser capture renders the pages
+# crawler.render sends to the browser, whose requests come back through all of them.
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.conditional.ConditionalRequests": 650,  # see its module for the position
+    "crawler.conditional.ConditionalRequests": 650,
+    "crawler.browser.BrowserCapture": 950,
 }
 EXTENSIONS = {
     "crawler.extensions.warc_archiver.WarcArchiver": 100,

@@ -25,7 +25,8 @@ class CatalogCollector(Collector):
         with self.catalog.session() as session:
             by_status = dict(session.execute(
                 select(CrawlJob.status, func.count()).group_by(CrawlJob.status)).all())
-            pages = session.scalar(select(func.count(Capture.id))) or 0
+            pages = session.scalar(select(func.count(Capture.id))
+                                   .where(Capture.record_type != "resource")) or 0
             stored = session.scalar(select(func.coalesce(func.sum(WarcFile.size), 0))) or 0
             pending = session.scalar(select(func.count(WarcFile.id))
                                      .where(WarcFile.state == WarcState.CLOSED)) or 0
@@ -35,6 +36,8 @@ class CatalogCollector(Collector):
         requisites = sum(int(stats.get("requisites", 0)) for stats in job_stats)
         requisites_failed = sum(int(stats.get("requisites_failed", 0)) for stats in job_stats)
         not_modified = sum(int(stats.get("not_modified", 0)) for stats in job_stats)
+        browser = {name: sum(int(stats.get(f"browser_{name}", 0)) for stats in job_stats)
+                   for name in ("pages", "escalated", "blocked")}
         failures = Counter(stats["archive_failure"] for stats in job_stats
                            if stats.get("archive_failure"))
         jobs = GaugeMetricFamily("newsarchive_jobs", "Crawl jobs by status", labels=["status"])
@@ -58,6 +61,15 @@ class CatalogCollector(Collector):
         yield CounterMetricFamily("newsarchive_not_modified",
                                   "Conditional requests answered 304 Not Modified (archived "
                                   "as revisits, no body fetched)", value=not_modified)
+        yield CounterMetricFamily("newsarchive_browser_pages",
+                                  "Pages rendered in Chromium by finished crawl jobs",
+                                  value=browser["pages"])
+        yield CounterMetricFamily("newsarchive_browser_escalations",
+                                  "Pages an auto crawl found incomplete and sent to the "
+                                  "browser", value=browser["escalated"])
+        yield CounterMetricFamily("newsarchive_browser_blocked_requests",
+                                  "Requests of rendered pages the SSRF guard refused",
+                                  value=browser["blocked"])
         archive_failures = CounterMetricFamily(
             "newsarchive_archive_failures", "Crawls stopped because archiving failed, by "
             "reason (crawler.failures.ARCHIVE_KINDS)", labels=["reason"])

@@ -15,8 +15,12 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crawler.discovery import parse_duration
+from crawler.render import RenderMode
 
 NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+RENDER_DOC = ("How pages are captured: static (the HTTP response), browser (every page also "
+              "rendered in Chromium), auto (in Chromium when a page looks script-built). "
+              "Default (null): NEWSARCHIVE_RENDER, auto.")
 
 
 class Schedule(BaseModel):
@@ -48,7 +52,7 @@ def check_durations(value: list[str] | str | None) -> list[str] | str | None:
 
 
 class SiteFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
     start_urls: list[str] = Field(default_factory=list, max_length=100)
     feeds: list[str] = Field(default_factory=list, max_length=100)
@@ -66,6 +70,7 @@ class SiteFields(BaseModel):
         "NEWSARCHIVE_SITEMAP_HORIZON, 2d)."))
     article_patterns: list[str] = Field(default_factory=list, max_length=100)
     hub_patterns: list[str] = Field(default_factory=list, max_length=100)
+    render: RenderMode | None = Field(default=None, description=RENDER_DOC)
 
     @field_validator("refresh", "horizon")
     @classmethod
@@ -107,7 +112,7 @@ _REQUIRED_SCALARS = frozenset({"max_depth", "max_pages", "enabled"})
 class SitePatch(BaseModel):
     """Partial update: only the fields given change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
     start_urls: list[str] | None = None
     feeds: list[str] | None = None
@@ -124,6 +129,7 @@ class SitePatch(BaseModel):
     horizon: str | None = None
     article_patterns: list[str] | None = None
     hub_patterns: list[str] | None = None
+    render: RenderMode | None = Field(default=None, description=RENDER_DOC)
 
     @field_validator("refresh", "horizon")
     @classmethod
@@ -137,14 +143,14 @@ class SitePatch(BaseModel):
 
     @model_validator(mode="after")
     def _nulls(self) -> SitePatch:
-        """``null`` clears a list and removes a schedule or horizon; a number or a switch
-        cannot be cleared."""
+        """``null`` clears a list and removes a schedule, horizon or render mode; a number
+        or a switch cannot be cleared."""
         for name in self.model_fields_set:
             if getattr(self, name) is not None:
                 continue
             if name in _REQUIRED_SCALARS:
                 raise ValueError(f"{name} may not be null: give a value, or leave the field "
                                  "out to keep the current one")
-            if name not in ("schedule", "horizon"):
+            if name not in ("schedule", "horizon", "render"):
                 setattr(self, name, [])
         return self

@@ -7,7 +7,9 @@ metadata record written later (after parsing and extraction) can refer to it. A 
 whose payload repeats the URL's latest capture is written as a revisit record
 (``NEWSARCHIVE_REVISITS``; counted in ``warc/revisits``), and so is a ``304 Not Modified``
 answering a conditional request (:mod:`crawler.conditional`), with the server-not-modified
-profile, referring to the capture named in ``request.meta[REVALIDATION_META]``.
+profile, referring to the capture named in ``request.meta[REVALIDATION_META]``. A page
+rendered in the browser (``page_rendered``) adds its screenshot and rendered DOM as resource
+records, and its metadata record says how it was rendered (``render``).
 
 A failure to archive stops the crawl, at once: free space on the spool's disk (or an
 SQLite catalog's) below ``NEWSARCHIVE_MIN_FREE_SPACE`` (checked at every flush and after
@@ -144,6 +146,7 @@ class WarcArchiver:
         self._min_free_space = min_free_space
         self._checked_at_bytes = 0  # archiver.stats.bytes at the last free-space check
         self._catalog_failing_since: float | None = None
+        self._renders: dict[str, dict[str, Any]] = {}  # record id → its page's "render"
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -178,6 +181,7 @@ class WarcArchiver:
             crawler.signals.connect(ext.page_analyzed, signal=na_signals.page_analyzed)
         else:
             crawler.signals.connect(ext.page_parsed, signal=na_signals.page_parsed)
+        crawler.signals.connect(ext.page_rendered, signal=na_signals.page_rendered)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext
@@ -237,11 +241,28 @@ class WarcArchiver:
         """Extraction off: the metadata record carries the spider's findings only."""
         self.page_analyzed(response.meta.get("warc_response"), metadata)
 
+    def page_rendered(self, record: WrittenRecord | None, render: dict[str, Any],
+                      screenshot: bytes | None = None, dom: str | None = None) -> None:
+        """A page went to the browser: its screenshot and rendered DOM become resource
+        records concurrent to its response, and ``render`` goes into its metadata record."""
+        if record is None or self.failure is not None:
+            return
+        self._renders[record.record_id] = render
+        if screenshot is None or dom is None:
+            return
+        try:
+            self.archiver.archive_rendering(record, screenshot, dom)
+        except ARCHIVE_ERRORS as exc:
+            self.stats.inc_value("warc/not_archived")
+            self._stop(exc)
+
     def page_analyzed(self, record: WrittenRecord | None, metadata: dict[str, Any],
                       article: dict[str, Any] | None = None,
                       extractor_version: str | None = None) -> None:
         if record is None or self.failure is not None:
             return
+        if (render := self._renders.pop(record.record_id, None)) is not None:
+            metadata = {**metadata, "render": render}
         if article is not None:
             metadata = {**metadata,
                         "extraction": {**article, "extractor_version": extractor_version}}

@@ -56,6 +56,7 @@ from crawler.discovery import (
 )
 from crawler.failures import download_failure, http_failure
 from crawler.links import FRAME, KINDS, STYLESHEET, Requisite, css_requisites, page_links
+from crawler.render import RENDERED_FLAG, browser_request
 from crawler.seen import SeenUrls
 
 ROLE_FEED = "feed"
@@ -200,6 +201,9 @@ class NewsSpider(Spider):
         kind = page_kind(response.url, self.kind_rules, jsonld_types(links.jsonld),
                          links.og_type)
         response.meta["page_kind"] = kind
+        if (rendering := browser_request(self.crawler, response)) is not None:
+            yield rendering  # parsed again, as rendered (crawler.render)
+            return
         self.crawler.stats.inc_value(f"newsarchive/pages/{kind}")
         if self.seen is not None:
             self._record_seen(self.seen, response, kind, links.canonical)
@@ -207,7 +211,8 @@ class NewsSpider(Spider):
             na_signals.page_parsed, response=response, metadata={
                 "outlinks": links.outlinks,
                 "requisites": [{"url": r.url, "kind": r.kind} for r in links.requisites]})
-        yield from self._requisites(links.requisites)
+        if RENDERED_FLAG not in response.flags:  # (the browser loaded a rendered page's own)
+            yield from self._requisites(links.requisites)
         if kind == HUB and self.announced_seeds:
             for url, kind_of_feed in links.feeds:
                 if kind_of_feed in FEED_TYPES and site_of(url) in self.sites and (

@@ -7,38 +7,15 @@ that failed."""
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1280, "height": 800}
+from crawler.browser.chromium import CHROMIUM_ARGS, INSTALL_HINT, BrowserUnavailable
+
 QUIET_WAIT_MS = 5_000  # at most this long for the network to go quiet after "load"
-INSTALL_HINT = ("install Chromium (apt-get install chromium) or set NEWSARCHIVE_CHROMIUM to "
-                "its executable")
-
 Gate = Callable[[str], str | None]  # a request URL → None to let it through, or why not
-
-
-class ChromiumMissing(RuntimeError):
-    """No Chromium (or no Playwright) to render with; the message says how to get one."""
-
-
-def chromium_executable(configured: str | None) -> str:
-    """The Chromium to launch: ``configured`` (a path, or a command on PATH), else
-    ``chromium`` on PATH."""
-    name = configured or "chromium"
-    path = shutil.which(name) or (name if os.access(name, os.X_OK) else None)
-    if path is None:
-        where = f"NEWSARCHIVE_CHROMIUM={configured!r} is not" if configured else \
-            "no `chromium` is"
-        raise ChromiumMissing(f"{where} an executable Chromium; {INSTALL_HINT}")
-    return path
-
 
 @dataclass
 class Rendering:
@@ -55,8 +32,9 @@ class Chromium:
     """``with Chromium(path, timeout) as browser: browser.render(url, gate)``; one browser
     for many pages, a fresh context (no cookies, no cache) per page."""
 
-    def __init__(self, executable: str, timeout: float) -> None:
+    def __init__(self, executable: str, timeout: float, viewport: dict[str, int]) -> None:
         self.executable = executable
+        self.viewport = viewport
         self.timeout_ms = timeout * 1000
         self._playwright: Any = None
         self._browser: Any = None
@@ -65,7 +43,7 @@ class Chromium:
         try:
             from playwright.sync_api import Error, sync_playwright
         except ImportError:
-            raise ChromiumMissing("Playwright is not installed (pip install playwright), "
+            raise BrowserUnavailable("Playwright is not installed (pip install playwright), "
                                   f"and then {INSTALL_HINT}") from None
         self._playwright = sync_playwright().start()
         try:
@@ -74,7 +52,7 @@ class Chromium:
         except Error as exc:
             self._playwright.stop()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            raise ChromiumMissing(f"Chromium {self.executable} did not start ({first}); "
+            raise BrowserUnavailable(f"Chromium {self.executable} did not start ({first}); "
                                   f"{INSTALL_HINT}") from None
         return self
 
@@ -119,7 +97,7 @@ class Chromium:
             else:
                 route.abort("blockedbyclient")
 
-        context = self._browser.new_context(viewport=VIEWPORT, device_scale_factor=1,
+        context = self._browser.new_context(viewport=self.viewport, device_scale_factor=1,
                                             reduced_motion="reduce", service_workers="block")
         context.set_default_timeout(self.timeout_ms)
         try:

@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 from archive.capture_checks import job_pages, record_check, recorded_view
 from archive.models import CaptureCheck, utcnow
 from archive.snapshot import AnyCapture, SnapshotNotFound, closest_capture
+from crawler.browser.chromium import find_chromium, viewport
 from crawler.network_policy import NetworkPolicy
-from scheduler.capture_check.browser import VIEWPORT, Chromium, chromium_executable
+from scheduler.capture_check.browser import Chromium
 from scheduler.capture_check.pixels import pixel_difference, thumbnail
 from scheduler.capture_check.replay_server import ReplayServer
 from scheduler.config import ServiceSettings
@@ -55,10 +56,12 @@ class CheckReport:
 class CaptureChecker:
     """``with CaptureChecker(settings) as checker: checker.check(capture)``: one Chromium
     and one replay server for every capture checked in the block. Without Chromium,
-    entering raises :class:`~scheduler.capture_check.browser.ChromiumMissing`."""
+    entering raises :class:`~crawler.browser.chromium.BrowserUnavailable`."""
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
+        # the viewport browser capture screenshots with: the two screenshots compare
+        self.viewport = viewport(settings.browser_viewport)
         # the replay app's service, never started: it dispatches nothing (no broker either)
         self.service = Service.create(settings.model_copy(update={"broker_url": None}))
         self.catalog = self.service.catalog
@@ -69,10 +72,10 @@ class CaptureChecker:
         self._allowed_hosts: dict[str, str | None] = {}
 
     def __enter__(self) -> CaptureChecker:
-        executable = chromium_executable(self.settings.chromium)
+        executable = find_chromium(self.settings.chromium)
         try:
             self._browser = self._stack.enter_context(
-                Chromium(executable, self.settings.capture_check_timeout))
+                Chromium(executable, self.settings.capture_check_timeout, self.viewport))
             self._origin = self._stack.enter_context(ReplayServer(self.service)).origin
         except BaseException:
             self.close()
@@ -118,7 +121,7 @@ class CaptureChecker:
                 errors.append(f"the live page did not render: {live.error}")
         pixel_diff = pixel_difference(live_png, replay.screenshot) \
             if live_png is not None and replay.screenshot is not None else None
-        small = thumbnail(replay.screenshot, VIEWPORT["width"], VIEWPORT["height"]) \
+        small = thumbnail(replay.screenshot, self.viewport["width"], self.viewport["height"]) \
             if replay.screenshot is not None else None
         failed = self._replay_failures(capture, replay.failures)
         with self.catalog.session() as session:

@@ -33,7 +33,7 @@ def check(
     """Render the archived view of URL's capture in Chromium, compare it with the live page
     and store the result: the share of differing pixels and the resources that failed to
     load in replay (exit 0 whatever it finds)."""
-    from scheduler.capture_check.browser import ChromiumMissing
+    from crawler.browser.chromium import BrowserUnavailable
     from scheduler.capture_check.checker import CaptureChecker, check_job
 
     if (url is None) == (job is None):
@@ -66,7 +66,7 @@ def check(
                        "the check renders archived pages")
         with checker:
             report = checker.check(capture)
-    except ChromiumMissing as exc:
+    except BrowserUnavailable as exc:
         raise fail(f"the capture check needs Chromium: {exc}", 2) from None
     written = None
     if thumbnail is not None and report.thumbnail is not None:
@@ -109,7 +109,7 @@ def check_after_crawl(job_id: int, *, default: bool = False, as_json: bool = Fal
     """The capture check of a foreground crawl's pages, when NEWSARCHIVE_CAPTURE_CHECK is on
     (unset: ``default``, which the demo makes True), with the settings the crawl was given.
     Without Chromium: one notice line, and nothing fails."""
-    from scheduler.capture_check.browser import ChromiumMissing
+    from crawler.browser.chromium import BrowserUnavailable
     from scheduler.capture_check.checker import check_job
 
     settings = ServiceSettings.load(**settings_given)
@@ -118,7 +118,7 @@ def check_after_crawl(job_id: int, *, default: bool = False, as_json: bool = Fal
         return
     try:
         reports = check_job(settings, job_id)
-    except ChromiumMissing as exc:
+    except BrowserUnavailable as exc:
         err.print(f"notice: capture check skipped: {escape(str(exc))}", soft_wrap=True)
         return
     if not reports:

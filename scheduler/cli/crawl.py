@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from archive.models import ACTIVE_STATUSES, CrawlJob
 from crawler.config import CrawlSettings
+from crawler.render import RenderMode
 from scheduler.cli.check import check_after_crawl
 from scheduler.cli.common import err, fail, open_catalog, out
 from scheduler.urlcheck import check_crawl_urls
@@ -30,12 +31,17 @@ def crawl(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Scrapy's log.")] = False,
     site: Annotated[str | None, typer.Option(help="Crawl this configured site now.")] = None,
+    render: Annotated[RenderMode | None, typer.Option(
+        help="static: HTTP only; browser: also render every page in Chromium; auto: in "
+             "Chromium when a page looks script-built (default: the site's, else "
+             "NEWSARCHIVE_RENDER, auto).")] = None,
 ) -> None:
     """Crawl URLs (or a configured --site) in the foreground and archive them to WARC."""
     from crawler.runner import CrawlSpec
 
     spec = CrawlSpec(urls=urls or [], feeds=feed or [], sitemaps=sitemap or [], depth=depth,
-                     max_pages=max_pages, extract=extract)
+                     max_pages=max_pages, extract=extract,
+                     render=render.value if render else None)
     site_id = None
     if site is not None:
         if spec.urls or spec.feeds or spec.sitemaps:
@@ -70,6 +76,7 @@ def site_crawl_spec(name: str, given: Any) -> tuple[Any, int]:
         spec.depth = given.depth if given.depth is not None else spec.depth
         spec.max_pages = given.max_pages or spec.max_pages
         spec.extract = given.extract
+        spec.render = given.render or spec.render
         return spec, site.id
 
 
@@ -107,6 +114,16 @@ def print_summary(summary: Any) -> None:
     if requisites.get("archived") or requisites.get("failed"):
         out.print(f"  page requisites: {requisites['archived']} archived, "
                   f"{requisites['failed']} failed")
+    browser = summary.browser
+    if browser.get("unavailable") and (browser["mode"] == "browser" or browser["static"]):
+        out.print(f"  [yellow]browser capture off:[/] {browser['unavailable']}; "
+                  f"{browser['static']} page(s) that needed it captured statically")
+    elif browser.get("pages") or browser.get("static"):
+        out.print(f"  browser: {browser['pages']} page(s) rendered in Chromium "
+                  f"({browser['escalated']} escalated from static), {browser['requests']} "
+                  f"requests, {browser['blocked']} blocked by the address guard"
+                  + (f", {browser['static']} failed (captured statically)"
+                     if browser["static"] else ""))
     if summary.skipped["over_max_pages"]:
         out.print(f"  [yellow]limit reached:[/] {summary.skipped['over_max_pages']} more "
                   "URL(s) were not fetched (raise --max-pages)")

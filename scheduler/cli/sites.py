@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from archive.models import Site
 from crawler.config import CrawlSettings
+from crawler.render import RenderMode
 from scheduler.cli.common import fail, open_catalog, out
 from scheduler.site_definitions import Schedule, SiteIn, SitePatch
 from scheduler.sites import (
@@ -62,6 +63,8 @@ def add(
         help="URL regex of article pages (overrides detection; repeatable).")] = None,
     hub_pattern: Annotated[list[str] | None, typer.Option(
         help="URL regex of hub pages, refetched every run (repeatable).")] = None,
+    render: Annotated[RenderMode | None, typer.Option(
+        help="static, browser or auto (default: NEWSARCHIVE_RENDER, auto).")] = None,
 ) -> None:
     """Add a site (with an optional schedule)."""
     if every and cron:
@@ -74,7 +77,7 @@ def add(
                       max_depth=depth, max_pages=max_pages, schedule=schedule,
                       enabled=not disabled, refresh=refresh or [], horizon=horizon,
                       article_patterns=article_pattern or [],
-                      hub_patterns=hub_pattern or [])
+                      hub_patterns=hub_pattern or [], render=render)
     except ValidationError as exc:
         raise fail(problems(exc), 2) from None
     check_seeds(site)
@@ -127,6 +130,8 @@ def update(
         help="URL regex of article pages (repeatable; replaces the list).")] = None,
     hub_pattern: Annotated[list[str] | None, typer.Option(
         help="URL regex of hub pages (repeatable; replaces the list).")] = None,
+    render: Annotated[RenderMode | None, typer.Option(
+        help="static, browser or auto.")] = None,
 ) -> None:
     """Change some fields of a site (as the API's PATCH); the others stay as they are."""
     if sum(map(bool, (every, cron, no_schedule))) > 1:
@@ -135,7 +140,7 @@ def update(
         "start_urls": start_url, "feeds": feed, "sitemaps": sitemap, "allow": allow,
         "deny": deny, "max_depth": depth, "max_pages": max_pages, "enabled": enabled,
         "refresh": refresh, "horizon": horizon, "article_patterns": article_pattern,
-        "hub_patterns": hub_pattern}
+        "hub_patterns": hub_pattern, "render": render}
     changes = {field: value for field, value in given.items() if value is not None}
     try:
         if every or cron:
@@ -181,7 +186,7 @@ def site_dict(site: Site) -> dict[str, object]:
             "max_depth": site.max_depth, "max_pages": site.max_pages,
             "schedule": site.schedule, "enabled": site.enabled, "refresh": site.refresh,
             "horizon": site.horizon, "article_patterns": site.article_patterns,
-            "hub_patterns": site.hub_patterns}
+            "hub_patterns": site.hub_patterns, "render": site.render}
 
 
 @sites_app.command("show")

@@ -5,7 +5,7 @@ and compared with the live page): the share of differing pixels, the resources t
 to load in replay, when, against which live screenshot, and a thumbnail of the view.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07 09:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,10 @@
 Modifiers: none (the viewable page: links rewritten into the archive, a banner, a strict
 Content-Security-Policy), ``id_`` (the archived response as captured), ``cs_``/``js_``/
 ``im_``/``if_`` (resources and frames of a rewritten page: like the view, without the
-banner), ``text_`` and ``json_`` (the extracted article as plain text / JSON). A timestamp
+banner), ``text_`` and ``json_`` (the extracted article as plain text / JSON). The view
+(and ``if_``) of a page captured in a browser shows the DOM the browser rendered, rewritten
+like any page (its scripts stay off), so that it looks as the live page did; ``id_`` stays
+the response as captured. A timestamp
 that is not exactly a capture's (``2026``, or between two) redirects (302) to the closest
 capture's 14-digit timestamp. Archived redirects stay redirects, into the archive.
 """
@@ -28,7 +31,7 @@ from archive.capture_checks import checks_of
 from archive.cdxj import HTML_MIMES, mime_of
 from archive.encoding import UndecodableBody
 from archive.models import Article, Capture
-from archive.replay import ArchivedResponse, open_response
+from archive.replay import ArchivedResponse, open_response, rendered_dom
 from archive.rewrite import ArchiveUrls, Rewriter
 from archive.snapshot import (
     AnyCapture,
@@ -39,6 +42,7 @@ from archive.snapshot import (
     normalize_timestamp,
     revisit_original,
 )
+from archive.warc import DOM_CONTENT_TYPE
 from scheduler.service import Service
 from scheduler.views import CaptureOut
 from scheduler.web.deps import ServiceDep
@@ -57,6 +61,7 @@ router = APIRouter(tags=["replay"])
 
 RAW, TEXT, JSON = "id_", "text_", "json_"
 VIEW_MODIFIERS = frozenset({"", "cs_", "js_", "im_", "if_", "fr_", "oe_"})
+RENDERED_VIEWS = frozenset({"", "if_", "fr_"})  # a page's views: its rendered DOM if any
 MODIFIERS = VIEW_MODIFIERS | {RAW, TEXT, JSON}
 SEGMENT = re.compile(r"(?P<timestamp>\d+)(?P<modifier>[a-z]+_)?")
 # Archived content never acts with the archive's authority: every replay is a sandbox (an
@@ -127,12 +132,15 @@ def replay(request: Request, service: Service, timestamp: str, at: str, modifier
         archived = open_response(session, capture, service.storage,
                                  service.settings.spool_dir)
         around = neighbours(session, capture) if modifier == "" else None
+        dom = rendered_dom(session, capture, service.storage, service.settings.spool_dir) \
+            if modifier in RENDERED_VIEWS and mime_of(archived.content_type) in HTML_MIMES \
+            else None
     if modifier == RAW:
         return raw_response(archived, urls)
     root = request.scope.get("root_path", "")
     rewriter = Rewriter(ArchiveUrls(f"{root}/web/"), capture.timestamp, capture.url)
     return view_response(archived, urls, rewriter, modifier,
-                         banner(urls, capture, *around) if around else None)
+                         banner(urls, capture, *around) if around else None, dom)
 
 
 def _encode(value: str) -> bytes:
@@ -167,8 +175,9 @@ def _standard_reason(status: int) -> str | None:
 
 
 def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewriter,
-                  modifier: str, banner_html: str | None) -> Response:
-    """The decoded payload; HTML and CSS rewritten into the archive; strict CSP."""
+                  modifier: str, banner_html: str | None, dom: bytes | None = None) -> Response:
+    """The decoded payload (an HTML page's rendered ``dom`` instead, when there is one);
+    HTML and CSS rewritten into the archive; strict CSP."""
     headers = {**memento_headers(urls, archived.capture, modifier),
                "Content-Security-Policy": FRAME_POLICY if modifier == "if_" else VIEW_POLICY,
                **REPLAY_HEADERS}
@@ -178,6 +187,10 @@ def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewri
         return Response(status_code=archived.status, headers=headers)
     content_type = archived.content_type
     mime = mime_of(content_type)
+    if dom is not None and mime in HTML_MIMES:
+        return Response(rewriter.html(dom, DOM_CONTENT_TYPE, banner_html, scripted=True),
+                        archived.status,
+                        headers, media_type="text/html; charset=utf-8")
     try:
         body = archived.decoded()
     except UndecodableBody:  # not in its named coding: as archived, for the browser to try
