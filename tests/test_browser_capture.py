@@ -15,7 +15,7 @@ import asyncio
 import gzip
 import json
 import os
-import struct
+import subprocess
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +42,8 @@ from tests.support.api import api_client
 from tests.support.browser import chromium_executable
 from tests.support.cli import Archive
 from tests.support.harness import missing
+from tests.support.images import image_size, png
+from tests.support.peers import wacz_tool
 from tests.support.script_site import (
     ARTICLE_JSON_GZIP,
     BODY,
@@ -51,13 +53,11 @@ from tests.support.script_site import (
     REFUSED_URLS,
     STORY,
     ScriptSite,
-    png,
 )
 from tests.support.warc import ClockedWriter, exchange, read_records, warcio_check
 
 pytestmark = pytest.mark.slow
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 INSTALL_HINT = "apt-get install chromium"
 
 
@@ -114,12 +114,6 @@ def auto(site: ScriptSite, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
                  f"{site.url}/plain.html")
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk (after checking the signature)."""
-    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
-
-
 # -- what is archived ------------------------------------------------------------------------
 
 
@@ -170,7 +164,7 @@ def test_screenshot_and_rendered_dom_are_resource_records_of_the_page(auto: Craw
     assert view.get_header("WARC-Concurrent-To") == dom.get_header("WARC-Concurrent-To") \
         == page_id
     assert view.get_header("Content-Type") == "image/png"
-    width, height = png_size(screenshot)
+    width, height = image_size(screenshot)
     assert width == 1280 and height > 3000  # the viewport's width, the whole page's height
     assert dom.get_header("Content-Type") == "text/html; charset=utf-8"
     text = rendered.decode("utf-8")
@@ -244,6 +238,9 @@ def test_wacz_holds_the_resource_records_which_are_not_pages(
                  if line.startswith("urn:")]
     assert sorted((r["url"].split(":")[1], r["mime"], "status" in r) for r in resources) == [
         ("dom", "text/html", False), ("view", "image/png", False)]
+    validated = subprocess.run([str(wacz_tool()), "validate", "-f", str(path)],
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert "the passed WACZ is valid" in validated.stdout, validated.stdout + validated.stderr
 
 
 def test_chromium_cannot_reach_the_network_by_itself(site: ScriptSite) -> None:

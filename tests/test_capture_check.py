@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from PIL import Image
 from sqlalchemy import select
 from warcio.warcwriter import WARCWriter
 
@@ -39,6 +38,7 @@ from tests.support.api import api_client
 from tests.support.browser import chromium_executable
 from tests.support.cli import Archive
 from tests.support.harness import missing, wait_until
+from tests.support.images import image_size, png
 from tests.support.pages import LocalPages
 from tests.support.warc import ClockedWriter, exchange, sha256
 
@@ -49,12 +49,6 @@ GONE = "/assets/gone.png"  # a 404 on the live site, archived as one
 STYLESHEET = (b"body { margin: 0; background: #12355b; color: #fbfaf7; font: 20px/1.6 serif }\n"
               b"header { background: #f59e0b; color: #1b1f24; padding: 48px 32px }\n"
               b"main { padding: 24px 32px } img { display: block; border: 6px solid #fff }\n")
-
-
-def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(out, format="PNG")
-    return out.getvalue()
 
 
 def page(css: str, image: str) -> str:
@@ -137,12 +131,6 @@ def add_view_screenshot(data_dir: Path, page_record: WrittenRecord, screenshot: 
 def settings(data_dir: Path, **values: Any) -> ServiceSettings:
     return ServiceSettings(data_dir=data_dir, allowed_networks="127.0.0.0/8",
                            chromium=chromium(), **values)
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as image:
-        assert image.format == "PNG"
-        return image.size
 
 
 def test_a_complete_capture_replays_as_the_live_page_and_an_incomplete_one_says_why(

@@ -15,7 +15,6 @@ Every resource answers with an ``ETag`` and a ``Last-Modified`` and honours
 from __future__ import annotations
 
 import gzip
-import struct
 import threading
 import zlib
 from collections import Counter
@@ -23,21 +22,11 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from tests.support.images import png
+
 ARTICLE = "/news/2026/12/01/bridge-reopens-after-repairs.html"
 SECOND = "/news/2026/12/02/ferry-timetable-changes-for-winter.html"
 LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A valid one-colour PNG."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    row = b"\x00" + bytes(rgb) * width
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
 
 
 class _Host:

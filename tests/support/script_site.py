@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import struct
 import threading
-import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
+
+from tests.support.images import png
 
 HEADLINE = "Harbour tunnel opens after a decade of digging"
 BODY = ("The harbour tunnel opened to traffic on Monday morning, ten years after the first "
@@ -33,18 +33,6 @@ ARTICLE_JSON_GZIP = gzip.compress(ARTICLE_JSON, mtime=0)
 REFUSED_URLS = ("http://10.255.255.1/x", "http://169.254.169.254/")
 PLAIN_TEXT = " ".join(f"Paragraph {n}: the council approved the new bus timetable after a "
                       "long debate about night services and fares." for n in range(10))
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A valid PNG of one colour."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-
-    row = b"\x00" + bytes(rgb) * width
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
 
 
 LAZY_PNG = png(40, 30, (200, 30, 30))
