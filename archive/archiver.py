@@ -258,7 +258,8 @@ class Archiver:
                 "status": 200, "mime": mime_of(content_type),
                 "payload_digest": record.payload_digest, "record_type": "resource",
                 "record_id": record.record_id, "offset": record.offset,
-                "length": record.length, "truncated": None})
+                "length": record.length, "truncated": None, "etag": None,
+                "last_modified": None})
             written.append(record)
         return written[0], written[1]
 

@@ -193,7 +193,10 @@ def test_auto_escalates_the_script_built_page_and_not_the_plain_one(auto: Crawl)
     assert (browser["mode"], browser["escalated"], browser["pages"], browser["static"]) == (
         "auto", 1, 1, 0)
     assert browser["unavailable"] is None
-    assert auto.summary["pages"] == 7  # responses: robots.txt, 2 pages, 4 the story fetched
+    # responses: robots.txt, 2 pages, 4 the story fetched in the browser, and the plain
+    # page's stylesheet (a static requisite; the story's own were all loaded by the browser)
+    assert auto.summary["pages"] == 8
+    assert auto.summary["requisites"]["archived"] == 1
     assert auto.site.requests.count("/plain.html") == 1
 
 

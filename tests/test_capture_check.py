@@ -187,7 +187,7 @@ def test_a_request_the_gate_refuses_is_aborted_before_it_leaves(tmp_path: Path) 
     with LocalPages({"/x.png": ("image/png", PHOTO)}, host="127.0.0.2") as elsewhere:
         outside = elsewhere.url + "/x.png"
         with LocalPages({"/": f'<img src="{outside}"><p>page</p>'}) as here, \
-                Chromium(chromium(), timeout=10) as browser:
+                Chromium(chromium(), 10, {"width": 1280, "height": 800}) as browser:
             rendering = browser.render(here.url + "/", lambda url: None if url.startswith(
                 here.url) else "left the archive (blocked)")
         assert elsewhere.requests == []
@@ -240,9 +240,9 @@ def test_a_crawl_with_the_check_on_says_once_without_chromium_and_check_job_does
                          site.url + CSS, site.url + IMAGE, site.url + GONE)
     job_id = json.loads(result.stdout)["job_id"]
     notices = [line for line in result.stderr.splitlines() if "capture check" in line]
-    assert notices == [f"notice: capture check skipped: NEWSARCHIVE_CHROMIUM='{absent}' is "
-                       "not an executable Chromium; install Chromium (apt-get install "
-                       "chromium) or set NEWSARCHIVE_CHROMIUM to its executable"]
+    assert notices == [f"notice: capture check skipped: NEWSARCHIVE_CHROMIUM={absent} is "
+                       "not an executable file; install it with `apt-get install chromium`, "
+                       "or point NEWSARCHIVE_CHROMIUM at it"]
     failed = archive.cli("check", site.url + STORY, expect=2)
     assert failed.stderr.startswith("error: the capture check needs Chromium: ")
 
@@ -260,7 +260,8 @@ def test_a_crawl_with_the_check_on_says_once_without_chromium_and_check_job_does
 def test_the_service_checks_a_crawl_jobs_pages_after_it(service_factory: Any,
                                                         site: LocalPages) -> None:
     service = service_factory({"NEWSARCHIVE_CAPTURE_CHECK": "true",
-                               "NEWSARCHIVE_CHROMIUM": chromium()})
+                               "NEWSARCHIVE_CHROMIUM": chromium(),
+                               "NEWSARCHIVE_REQUISITES": "false"})  # the page alone
     job = service.crawl([site.url + INCOMPLETE])
     assert service.wait_job(job["id"])["status"] == "succeeded"
 

@@ -115,7 +115,7 @@ def test_the_spider_parses_the_original_of_a_304(crawled: Crawled) -> None:
     outlinks = [json.loads(payload) for headers, _, payload in _records(crawled, 1)
                 if headers.get_header("WARC-Type") == "metadata"
                 and headers.get_header("WARC-Refers-To") == revisit.record_id]
-    assert outlinks == [{"outlinks": [crawled.url("/next.html")]}]
+    assert outlinks == [{"outlinks": [crawled.url("/next.html")], "requisites": []}]
 
 
 def _records(crawled: Crawled, crawl: int) -> list:

@@ -86,6 +86,10 @@ def test_css_requisites_are_imports_and_urls_resolved_against_the_stylesheet():
 
 
 # -- a crawl ----------------------------------------------------------------------------------
+# The page has a script and little text: `auto` would render it in the browser (see
+# tests/test_browser_capture.py); these tests are about what a static capture fetches.
+STATIC = ("--render", "static")
+
 @pytest.fixture(scope="module")
 def site():
     with RequisitesSite() as served:
@@ -98,7 +102,7 @@ def crawled(site, tmp_path_factory):
     of 2: requisites do not count against it."""
     archive = Archive(tmp_path_factory.mktemp("requisites"))
     summary = archive.crawl(site.url + ARTICLE, site.url + SECOND, "--depth", "0",
-                            "--max-pages", "2")
+                            "--max-pages", "2", *STATIC)
     return archive, summary
 
 
@@ -193,7 +197,7 @@ def test_requisites_can_be_turned_off_and_limited(site, tmp_path):
     site.site.requests.clear()
     site.cdn.requests.clear()
     archive = Archive(tmp_path)
-    summary = archive.crawl(site.url + ARTICLE, "--depth", "0",
+    summary = archive.crawl(site.url + ARTICLE, "--depth", "0", *STATIC,
                             env={"NEWSARCHIVE_REQUISITES_PER_PAGE": "3",
                                  "NEWSARCHIVE_REQUISITES_OBEY_ROBOTS": "true"})
     # stylesheets, then images (in document order); the CDN's robots.txt, obeyed now,
@@ -206,7 +210,7 @@ def test_requisites_can_be_turned_off_and_limited(site, tmp_path):
     assert set(site.site.requests) == {ARTICLE, "/robots.txt", "/img/style-bg.png"}
     off = Archive(tmp_path / "off")
     site.site.requests.clear()
-    summary = off.crawl(site.url + ARTICLE, "--depth", "0",
+    summary = off.crawl(site.url + ARTICLE, "--depth", "0", *STATIC,
                         env={"NEWSARCHIVE_REQUISITES": "false"})
     assert summary["requisites"]["archived"] == 0
     assert set(site.site.requests) == {ARTICLE, "/robots.txt"}
@@ -232,10 +236,10 @@ def test_pywb_replays_every_requisite_byte_identically(site, crawled, tmp_path):
 
 def test_a_later_crawl_revalidates_requisites_and_writes_revisits(site, tmp_path):
     archive = Archive(tmp_path)
-    archive.crawl(site.url + ARTICLE, "--depth", "0")
+    archive.crawl(site.url + ARTICLE, "--depth", "0", *STATIC)
     site.site.conditional.clear()
     site.cdn.conditional.clear()
-    again = archive.crawl(site.url + ARTICLE, "--depth", "0")
+    again = archive.crawl(site.url + ARTICLE, "--depth", "0", *STATIC)
     wanted = site.article_requisites()
     asked = {(site.url, p) for p in site.site.conditional} | {
         (site.cdn_url, p) for p in site.cdn.conditional}

@@ -105,6 +105,7 @@ class PageNetwork:
         self.shared = shared
         self.requests = 0  # downloaded by Scrapy for this page
         self.blocked: list[str] = []  # URLs refused by the SSRF guard
+        self.loaded: set[str] = set()  # http(s) URLs the page asked for (fetched or shared)
         self._document_served = False
         self._in_flight = 0
         self._last_change = monotonic()
@@ -144,6 +145,7 @@ class PageNetwork:
 
     async def _download(self, route: Route, browser_request: BrowserRequest) -> None:
         url = browser_request.url
+        self.loaded.add(url)
         sharable = browser_request.method == "GET" and \
             browser_request.resource_type in SharedResources.TYPES
         if sharable and (known := self.shared.get(url)) is not None:

@@ -56,7 +56,7 @@ from crawler.discovery import (
 )
 from crawler.failures import download_failure, http_failure
 from crawler.links import FRAME, KINDS, STYLESHEET, Requisite, css_requisites, page_links
-from crawler.render import RENDERED_FLAG, browser_request
+from crawler.render import LOADED_META, browser_request
 from crawler.seen import SeenUrls
 
 ROLE_FEED = "feed"
@@ -211,8 +211,9 @@ class NewsSpider(Spider):
             na_signals.page_parsed, response=response, metadata={
                 "outlinks": links.outlinks,
                 "requisites": [{"url": r.url, "kind": r.kind} for r in links.requisites]})
-        if RENDERED_FLAG not in response.flags:  # (the browser loaded a rendered page's own)
-            yield from self._requisites(links.requisites)
+        # a rendered page's requisites: those the browser did not load (icons, og:image...)
+        self.scheduled.update(map(canonicalize_url, response.meta.get(LOADED_META, ())))
+        yield from self._requisites(links.requisites)
         if kind == HUB and self.announced_seeds:
             for url, kind_of_feed in links.feeds:
                 if kind_of_feed in FEED_TYPES and site_of(url) in self.sites and (
