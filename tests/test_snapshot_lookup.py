@@ -340,11 +340,12 @@ def test_parse_record_reads_what_warcio_archive_iterator_reads(setup: Setup) -> 
 
 @pytest.mark.parametrize(("data", "message"), [
     (b"", "no WARC record at the catalogued offset"),
-    (gzip.compress(b"WARC/1.1\r\n")[:12], "is not valid gzip"),
-    (gzip.compress(b""), "no WARC record at the catalogued offset"),
+    (gzip.compress(b"WARC/1.1\r\n", mtime=0)[:12], "is not valid gzip"),
+    (gzip.compress(b"", mtime=0), "no WARC record at the catalogued offset"),
     (b"\r\n", "no WARC record at the catalogued offset"),
     (b"<!doctype html><p>not an archive</p>", "no WARC record at the catalogued offset"),
-    (gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: 6\r\n\r\nHTTP/x"),
+    (gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: 6\r\n\r\nHTTP/x",
+                   mtime=0),
      "the WARC record at the catalogued offset cannot be read"),
 ])
 def test_parse_record_errors_name_the_problem(data: bytes, message: str) -> None:
