@@ -101,6 +101,8 @@ class CrawlSettings(ArchiveSettings):
         "`If-None-Match` / `If-Modified-Since` from their last capture; a `304 Not Modified` "
         "costs no body and is archived as a server-not-modified revisit (needs "
         "`NEWSARCHIVE_REVISITS`).")
+    gc_freeze: bool = Field(True, description="Freeze the start-up heap when the engine "
+                            "starts (fewer, shorter garbage collections).")
     render: str = Field(
         "auto", description="How pages are captured when neither the crawl (`--render`) "
         "nor its site says: `static` (the HTTP response only), `browser` (every page also "
