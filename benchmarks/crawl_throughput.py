@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,19 +254,24 @@ class Bench:
         self.serial = 0
 
     def run(self, mode: str, *, pages_limit: int | None = None,
-            cprofile: Path | None = None) -> dict[str, Any]:
+            cprofile: Path | None = None, env: dict[str, str] | None = None,
+            on_start: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """One crawl of ``mode`` in a fresh subprocess; ``env`` adds to its environment
+        (e.g. a NEWSARCHIVE_* setting), ``on_start`` is called with its pid once started."""
         if mode == "base":  # (b) on the baseline revision's code
             code_dir, self.code_dir = self.code_dir, self.baseline_dir
             try:
-                return {**self.run("archive", pages_limit=pages_limit), "mode": "base"}
+                return {**self.run("archive", pages_limit=pages_limit, env=env,
+                                   on_start=on_start), "mode": "base"}
             finally:
                 self.code_dir = code_dir
         self.serial += 1
         run_dir = self.work / f"run-{self.serial:02d}-{mode}"
         run_dir.mkdir()
+        extra_env = env or {}
         env = {**os.environ, "NEWSARCHIVE_DATA_DIR": str(run_dir / "data"),
                "NEWSARCHIVE_ALLOWED_NETWORKS": "127.0.0.0/8",
-               "NEWSARCHIVE_EXTRACT_WORKERS": str(self.args.extract_workers)}
+               "NEWSARCHIVE_EXTRACT_WORKERS": str(self.args.extract_workers), **extra_env}
         env.pop("NEWSARCHIVE_LOG_LEVEL", None)
         if self.code_dir:
             env["PYTHONPATH"] = os.pathsep.join(
@@ -293,6 +299,8 @@ class Bench:
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=errf)
             sampler = TreeMemorySampler(proc.pid)
             sampler.start()
+            if on_start is not None:
+                on_start(proc.pid)
             _, status, rusage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
