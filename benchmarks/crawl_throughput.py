@@ -317,7 +317,10 @@ class Bench:
                       "crawl_s": None, "maxrss_self_kb": rusage.ru_maxrss}
         else:
             result = json.loads(result_file.read_text())
+        # ru_maxrss counts this process's peak RSS too (Linux keeps it across exec); the
+        # crawl process's own peak is its VmHWM, as last sampled
         result.update(wall_s=wall, maxrss_wait4_kb=rusage.ru_maxrss,
+                      hwm_self_kb=sampler.peak_hwm.get(proc.pid, 0),
                       peak_tree_kb=sampler.peak_tree_kb, peak_other_kb=sampler.peak_other_kb,
                       cpu_total_s=rusage.ru_utime + rusage.ru_stime)
         # CPU of the run's process tree: the crawler (wait4) + descendants it did not reap

@@ -46,6 +46,27 @@ SHARED = {"stylesheet": STYLESHEET, "logo": LOGO, "font (stylesheet url())": FON
           "background (stylesheet url())": BACKGROUND}
 FIGURES = 3  # images of each page's own
 PY_SPY_RATE = 200  # Hz, support.pyspy.PySpy's
+# What a sample of the crawl process was doing: the first phase one of whose functions is on
+# the sample's stack (by name, or a name prefix ending in "." or "<").
+PHASES = (
+    ("Scrapy re-parsing the callback's source (warn_on_generator_with_return_value)",
+     ("warn_on_generator_with_return_value",)),
+    ("archiving: WarcArchiver's handlers (records, digests, catalog rows)", ("WarcArchiver.",)),
+    ("the spider: NewsSpider (parse, page_links, requisites)", ("NewsSpider.",)),
+    ("Scrapy: spider output to the scheduler (spider mw, dupefilter, engine.crawl)",
+     ("Scraper._process_spidermw_output_async",)),
+    ("Scrapy: CONCURRENT_ITEMS worker tasks made and run per response (_parallel_asyncio)",
+     ("_parallel_asyncio", "_parallel_asyncio.<")),
+    ("Scrapy: spider middlewares' input + calling the callback",
+     ("SpiderMiddlewareManager.scrape_response_async",)),
+    ("Scrapy: download path (downloader middlewares, handler, signals)",
+     ("Downloader._download",)),
+    ("network: Twisted TCP reads/writes, wire recording, HTTP parsing",
+     ("Connection.doRead", "Connection.doWrite")),
+    ("Scrapy: engine and scheduler", ("ExecutionEngine.", "Scheduler.")),
+    ("asyncio's event loop itself (innermost frame)",
+     ("BaseEventLoop.", "Handle.", "BaseSelectorEventLoop.", "EpollSelector.")),
+)
 
 SITE_CSS = f"""@font-face {{
   font-family: "Courier Serif";
@@ -70,20 +91,27 @@ def write_site(root: Path, pages: int, seed: int, image_kb: int) -> tuple[list[s
     paths = generate_site(root, pages, seed,
                           Assets(stylesheet=STYLESHEET, logo=LOGO, figures=FIGURES))
     rng = random.Random(seed)
-    files = {STYLESHEET: SITE_CSS.encode(),
-             LOGO: blob(rng, b"\x89PNG\r\n\x1a\n", 4 * 1024),
-             FONT: blob(rng, b"wOF2", 28 * 1024),
-             BACKGROUND: blob(rng, b"\x89PNG\r\n\x1a\n", 9 * 1024)}
-    low, high = image_kb * 1024 // 2, image_kb * 1024 * 3 // 2  # mean image_kb
-    for index in range(pages):
-        for number in range(1, FIGURES + 1):
-            files[figure_path(index, number)] = blob(rng, b"\xff\xd8\xff\xe0\x00\x10JFIF",
-                                                     rng.randint(low, high))
-    for path, body in files.items():
+    written = 0
+
+    def write(path: str, body: bytes) -> None:
+        # one file at a time: the crawls' ru_maxrss includes this process's peak RSS
+        # (Linux keeps it across exec), so the site must not be held in memory here
+        nonlocal written
         target = root / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
-    return paths, sum(len(body) for body in files.values())
+        written += len(body)
+
+    write(STYLESHEET, SITE_CSS.encode())
+    write(LOGO, blob(rng, b"\x89PNG\r\n\x1a\n", 4 * 1024))
+    write(FONT, blob(rng, b"wOF2", 28 * 1024))
+    write(BACKGROUND, blob(rng, b"\x89PNG\r\n\x1a\n", 9 * 1024))
+    low, high = image_kb * 1024 // 2, image_kb * 1024 * 3 // 2  # mean image_kb
+    for index in range(pages):
+        for number in range(1, FIGURES + 1):
+            write(figure_path(index, number),
+                  blob(rng, b"\xff\xd8\xff\xe0\x00\x10JFIF", rng.randint(low, high)))
+    return paths, written
 
 
 def crawl(bench: Bench, server: Nginx, mode: str, **kwargs: Any) -> dict[str, Any]:
@@ -145,7 +173,7 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
                   f"{r['served']:>7} {r['summary']['pages']:>8} "
                   f"{requisites.get('archived', 0):>6} {r['cpu_tree_s']:>6.1f} "
                   f"{r['nginx_cpu_s']:>6.1f} {r['other_cpu_s']:>6.1f} "
-                  f"{r['maxrss_self_kb'] / 1024:>7.0f}")
+                  f"{r['hwm_self_kb'] / 1024:>7.0f}")
 
     def med(mode: str, value: Any) -> float:
         return median([value(r) for r in results[mode]])
@@ -191,8 +219,8 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
     print(row("CPU ms per page (crawl process, with imports)", values, f"{ratio:.2f}"))
     values, ratio = both(lambda r: 1000 * r["nginx_cpu_s"] / r["pages"], ".3f")
     print(row("nginx CPU ms per page", values, f"{ratio:.2f}"))
-    print(row("peak RSS MB, crawl process (max over rounds)", {
-        m: f"{max(r['maxrss_self_kb'] for r in results[m]) / 1024:.0f}" for m in MODES}))
+    print(row("peak RSS MB, crawl process (VmHWM; max of rounds)", {
+        m: f"{max(r['hwm_self_kb'] for r in results[m]) / 1024:.0f}" for m in MODES}))
     print(row("other CPU s during a crawl (max; noise)", {
         m: f"{max(r['other_cpu_s'] for r in results[m]):.1f}" for m in MODES}))
     target = "meets" if median(rates["with"]) / median(rates["without"]) >= 0.8 else "misses"
@@ -214,6 +242,24 @@ def profiled_crawl(bench: Bench, server: Nginx, mode: str, py_spy: str,
     return r, read_samples(out, within="CrawlerProcess.start")
 
 
+def phase_samples(samples: Samples) -> Counter[str]:
+    """Samples per PHASES label ("other" for the rest)."""
+    counts: Counter[str] = Counter()
+    for stack, n in samples.stacks.items():
+        label = "other"
+        for name, markers in PHASES:
+            on_stack = any(f == m or (m[-1] in ".<" and f.startswith(m)) for f in stack
+                           for m in markers)
+            # the event loop counts only as the innermost frame (it is below everything)
+            if name.startswith("asyncio") and stack:
+                on_stack = stack[-1].startswith(markers)
+            if on_stack:
+                label = name
+                break
+        counts[label] += n
+    return counts
+
+
 def compare_profiles(samples: dict[str, Samples], runs: dict[str, dict[str, Any]],
                      pages: int, top: int) -> None:
     """Where the GIL-holding Python time of the crawl goes, ms per page, with vs without."""
@@ -226,11 +272,11 @@ def compare_profiles(samples: dict[str, Samples], runs: dict[str, dict[str, Any]
           f"{ms(without.total):.2f}, added {ms(with_.total - without.total):.2f}; held "
           + ", ".join(f"{100 * samples[m].total / PY_SPY_RATE / runs[m]['crawl_s']:.0f}% of "
                       f"the {m} crawl's wall time" for m in MODES))
-    print("  own time by package of the innermost Python frame (with / without / added):")
-    for area in sorted(with_.areas | without.areas,
-                       key=lambda a: without.areas[a] - with_.areas[a]):
-        print(f"    {ms(with_.areas[area]):7.3f} {ms(without.areas[area]):7.3f} "
-              f"{ms(with_.areas[area] - without.areas[area]):+7.3f}  {area}")
+    phases = {m: phase_samples(samples[m]) for m in MODES}
+    print("  by phase (with / without / added):")
+    for label in [label for label, _ in PHASES] + ["other"]:
+        a, b = phases["with"][label], phases["without"][label]
+        print(f"    {ms(a):7.3f} {ms(b):7.3f} {ms(a - b):+7.3f}  {label}")
     for title, counts in (("own", (with_.own, without.own)),
                           ("inclusive", (with_.inclusive, without.inclusive))):
         print(f"  top {top} functions by {title} time added (with / without / added)"
@@ -324,7 +370,7 @@ def measure(args: argparse.Namespace, work: Path, site: Path, site_url: str, ser
             print(f"round {rnd + 1}/{args.rounds} {mode:<7} {r['pages']} pages in "
                   f"{r['crawl_s']:.2f} s = {r['pages'] / r['crawl_s']:.1f} pages/s, "
                   f"{r['served']} requests served, stylesheet x{r['fetches'][STYLESHEET]}, "
-                  f"logo x{r['fetches'][LOGO]}, peak RSS {r['maxrss_self_kb'] / 1024:.0f} MB",
+                  f"logo x{r['fetches'][LOGO]}, peak RSS {r['hwm_self_kb'] / 1024:.0f} MB",
                   flush=True)
             for problem in check(r, args.pages):
                 print(f"  WARNING: {problem}")

@@ -84,6 +84,7 @@ class Samples:
     inclusive: Counter[str] = field(default_factory=Counter)  # each frame on the stack, once
     areas: Counter[str] = field(default_factory=Counter)  # package of the innermost frame
     roles: Counter[str] = field(default_factory=Counter)  # which thread
+    stacks: Counter[tuple[str, ...]] = field(default_factory=Counter)  # functions, root first
 
 
 def read_samples(path: Path, within: str | None = None) -> Samples:
@@ -104,6 +105,7 @@ def read_samples(path: Path, within: str | None = None) -> Samples:
         if not parsed:
             continue
         leaf = parsed[-1]
+        samples.stacks[tuple(m["func"] for m in parsed)] += n
         funcs = {m["func"] for m in parsed}
         samples.roles["worker threads (sync endpoints)" if "WorkerThread.run" in funcs else
                       "event loop thread" if any(k in m["file"] for m in parsed
