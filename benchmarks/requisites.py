@@ -217,6 +217,8 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
     print(row("WARC MB written per crawl", values, f"{ratio:.2f}"))
     values, ratio = both(lambda r: 1000 * r["cpu_tree_s"] / r["pages"], ".2f")
     print(row("CPU ms per page (crawl process, with imports)", values, f"{ratio:.2f}"))
+    values, ratio = both(lambda r: r["pages"] / r["cpu_tree_s"], ".1f")
+    print(row("pages per CPU s (the ratio if CPU-bound)", values, f"{ratio:.3f}"))
     values, ratio = both(lambda r: 1000 * r["nginx_cpu_s"] / r["pages"], ".3f")
     print(row("nginx CPU ms per page", values, f"{ratio:.2f}"))
     print(row("peak RSS MB, crawl process (VmHWM; max of rounds)", {
