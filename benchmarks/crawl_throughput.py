@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,19 +254,27 @@ class Bench:
         self.serial = 0
 
     def run(self, mode: str, *, pages_limit: int | None = None,
-            cprofile: Path | None = None) -> dict[str, Any]:
+            cprofile: Path | None = None, env: dict[str, str] | None = None,
+            on_start: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """One crawl of ``mode`` in a fresh subprocess; ``env`` adds to its environment
+        (e.g. a NEWSARCHIVE_* setting), ``on_start`` is called with its pid once started."""
         if mode == "base":  # (b) on the baseline revision's code
             code_dir, self.code_dir = self.code_dir, self.baseline_dir
             try:
-                return {**self.run("archive", pages_limit=pages_limit), "mode": "base"}
+                return {**self.run("archive", pages_limit=pages_limit, env=env,
+                                   on_start=on_start), "mode": "base"}
             finally:
                 self.code_dir = code_dir
         self.serial += 1
         run_dir = self.work / f"run-{self.serial:02d}-{mode}"
         run_dir.mkdir()
+        extra_env = env or {}
+        # Requisites off unless ``env`` says otherwise: the pages refer to a stylesheet, a
+        # logo and figures the site does not have (404s); requisites.py measures requisites.
         env = {**os.environ, "NEWSARCHIVE_DATA_DIR": str(run_dir / "data"),
                "NEWSARCHIVE_ALLOWED_NETWORKS": "127.0.0.0/8",
-               "NEWSARCHIVE_EXTRACT_WORKERS": str(self.args.extract_workers)}
+               "NEWSARCHIVE_EXTRACT_WORKERS": str(self.args.extract_workers),
+               "NEWSARCHIVE_REQUISITES": "false", **extra_env}
         env.pop("NEWSARCHIVE_LOG_LEVEL", None)
         if self.code_dir:
             env["PYTHONPATH"] = os.pathsep.join(
@@ -293,6 +302,8 @@ class Bench:
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=errf)
             sampler = TreeMemorySampler(proc.pid)
             sampler.start()
+            if on_start is not None:
+                on_start(proc.pid)
             _, status, rusage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -309,7 +320,10 @@ class Bench:
                       "crawl_s": None, "maxrss_self_kb": rusage.ru_maxrss}
         else:
             result = json.loads(result_file.read_text())
+        # ru_maxrss counts this process's peak RSS too (Linux keeps it across exec); the
+        # crawl process's own peak is its VmHWM, as last sampled
         result.update(wall_s=wall, maxrss_wait4_kb=rusage.ru_maxrss,
+                      hwm_self_kb=sampler.peak_hwm.get(proc.pid, 0),
                       peak_tree_kb=sampler.peak_tree_kb, peak_other_kb=sampler.peak_other_kb,
                       cpu_total_s=rusage.ru_utime + rusage.ru_stime)
         # CPU of the run's process tree: the crawler (wait4) + descendants it did not reap
