@@ -7,6 +7,11 @@ most-read lists, forms and a footer; plus ``sitemap.xml`` and ``robots.txt``. Se
 nginx for crawl_throughput.py and requisites.py. What a page loads besides itself (its
 stylesheet, logo and figures) is its ``Assets``; the generator writes only the HTML.
 
+Its script-built edition (``generate_app_site``, for browser_capture.py): each article page
+is a shell whose body a shared script (``APP_SCRIPT``) builds from the article's JSON
+(``article_json_path``), fetched when the page loads: headline, byline, paragraphs, one
+figure and related links. The static HTML has no article text at all.
+
 ``make_urls``: distinct article-, section- and feed-like URLs over a few news hosts, for
 the catalogs that api_load.py and replay.py fill.
 """
@@ -345,6 +350,124 @@ def generate_site(root: Path, pages: int, seed: int, assets: Assets = Assets()) 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_article(art, articles, rng, assets), encoding="utf-8")
     (root / "index.html").write_text("<!DOCTYPE html><title>The Bench Courier</title>\n")
+    return [a["path"] for a in articles]
+
+
+APP_SCRIPT_PATH = "/static/app.js"
+# The shared script of the script-built edition: fetch the article's JSON (the shell's
+# #app data-src), build the page from it with DOM calls (no innerHTML), report failure.
+APP_SCRIPT = """(function () {
+  var app = document.getElementById('app');
+  function add(parent, tag, text, cls) {
+    var el = document.createElement(tag);
+    if (text) { el.textContent = text; }
+    if (cls) { el.className = cls; }
+    parent.appendChild(el);
+    return el;
+  }
+  fetch(app.getAttribute('data-src')).then(function (response) {
+    if (!response.ok) { throw new Error('HTTP ' + response.status); }
+    return response.json();
+  }).then(function (a) {
+    var article = add(app, 'article', '', 'article');
+    add(article, 'p', a.section, 'kicker');
+    add(article, 'h1', a.headline, 'headline');
+    add(article, 'p', a.standfirst, 'standfirst');
+    add(article, 'p', 'By ' + a.byline, 'byline');
+    var time = add(add(article, 'p', '', 'dateline'), 'time', a.date);
+    time.setAttribute('datetime', a.published);
+    var body = add(article, 'div', '', 'article-body');
+    a.paragraphs.forEach(function (text, i) {
+      if (i === a.figure_at) {
+        var figure = add(body, 'figure');
+        var img = add(figure, 'img');
+        img.src = a.figure.src; img.alt = ''; img.width = 800; img.height = 450;
+        add(figure, 'figcaption', a.figure.caption);
+      }
+      add(body, 'p', text);
+    });
+    var related = add(add(app, 'aside', '', 'related'), 'ul');
+    a.related.forEach(function (link) {
+      var anchor = add(add(related, 'li'), 'a', link.headline);
+      anchor.href = link.path;
+    });
+    document.title = a.headline + ' | The Bench Courier';
+    document.body.setAttribute('data-rendered', 'yes');
+  }).catch(function (error) {
+    add(app, 'p', 'The article could not be loaded (' + error.message + ').', 'error');
+  });
+})();
+"""
+
+
+def article_json_path(index: int) -> str:
+    """Where the script-built edition keeps article ``index``'s content."""
+    return f"/api/articles/{index}.json"
+
+
+def _app_article(art: dict[str, Any], articles: list[dict[str, Any]],
+                 rng: random.Random) -> dict[str, Any]:
+    """The JSON the script builds article ``art``'s page from (400-800 words of prose)."""
+    paragraphs = [" ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
+                  for _ in range(rng.randint(10, 18))]
+    related = [articles[rng.randrange(len(articles))] for _ in range(6)]
+    return {
+        "section": art["section"].capitalize(), "headline": art["headline"],
+        "standfirst": _sentence(rng),
+        "byline": " and ".join(f"{a}, {r}" for a, r in art["authors"]),
+        "date": f"{art['date']} {art['time']} GMT",
+        "published": f"{art['date']}T{art['time']}:00+00:00",
+        "paragraphs": paragraphs, "figure_at": rng.randint(1, 3),
+        "figure": {"src": figure_path(art["index"], 1),
+                   "caption": f"{_sentence(rng)} Photograph: {rng.choice(FIRST)} "
+                              f"{rng.choice(LAST)}"},
+        "related": [{"path": r["path"], "headline": r["headline"]} for r in related],
+    }
+
+
+def _app_shell(art: dict[str, Any], assets: Assets) -> str:
+    """The static HTML of a script-built page: head, header with the logo, an empty
+    ``#app`` that the script fills, a ``<noscript>`` notice."""
+    title = html.escape(art["headline"])
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} | The Bench Courier</title>
+<link rel="stylesheet" href="{assets.stylesheet}">
+<script src="{APP_SCRIPT_PATH}" defer></script>
+</head>
+<body class="article-page section-{art['section']}">
+<header class="site-header">
+  <a class="logo" href="/"><img src="{assets.logo}" alt="" width="32" height="32">
+    The Bench Courier</a>
+</header>
+<main id="app" data-src="{article_json_path(art['index'])}"></main>
+<noscript>This page needs JavaScript: please enable it.</noscript>
+<footer class="site-footer"><p>&copy; 2026 The Bench Courier.</p></footer>
+</body>
+</html>
+"""
+
+
+def generate_app_site(root: Path, pages: int, seed: int, assets: Assets) -> list[str]:
+    """Write the script-built edition: ``pages`` article shells, their JSON and the shared
+    script (not the stylesheet, logo or figure, ``figure_path(i, 1)``: the caller's);
+    returns the page paths."""
+    rng = random.Random(seed)
+    articles = _plan_articles(rng, pages)
+    for art in articles:
+        for path, text in ((art["path"], _app_shell(art, assets)),
+                           (article_json_path(art["index"]),
+                            json.dumps(_app_article(art, articles, rng),
+                                       ensure_ascii=False))):
+            target = root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    script = root / APP_SCRIPT_PATH.lstrip("/")
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(APP_SCRIPT, encoding="utf-8")
     return [a["path"] for a in articles]
 
 

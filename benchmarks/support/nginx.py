@@ -1,7 +1,7 @@
 """nginx serving a directory on 127.0.0.1, as a bench-grade HTTP server.
 
 Its own generated config (``nginx -c CONF -p PREFIX -e LOG``): ``daemon on``,
-``worker_processes`` 1 or 2, ``listen 127.0.0.1:PORT``, ``gzip on`` for HTML/XML/text/CSS,
+``worker_processes`` 1 or 2, ``listen 127.0.0.1:PORT``, ``gzip on`` for HTML/XML/text/CSS/JS/JSON,
 access log off (or, with ``access_log=True``, one line per request: status, method, path,
 bytes sent, read back with ``requests_since``), keep-alive. Python's http.server would be
 the bottleneck of a crawl benchmark; nginx is not. ``stop()`` is ``nginx -s quit``
@@ -32,7 +32,8 @@ error_log {prefix}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     types {{ text/html html; application/xml xml; text/plain txt; text/css css;
-             image/jpeg jpg; image/png png; font/woff2 woff2; }}
+             image/jpeg jpg; image/png png; font/woff2 woff2;
+             text/javascript js; application/json json; }}
     default_type application/octet-stream;
     log_format bench '$status $request_method $request_uri $bytes_sent';
     access_log {access_log};
@@ -41,7 +42,8 @@ http {{
     keepalive_timeout 65;
     keepalive_requests 100000;
     gzip on;
-    gzip_types application/xml text/plain text/css;   # text/html is always compressed
+    gzip_types application/xml text/plain text/css text/javascript application/json;
+    # (text/html is always compressed)
     client_body_temp_path {prefix}/tmp/body;
     proxy_temp_path {prefix}/tmp/proxy;
     fastcgi_temp_path {prefix}/tmp/fastcgi;
