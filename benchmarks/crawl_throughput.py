@@ -44,12 +44,13 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from support.newssite import generate_site, write_sitemap_and_robots
 from support.nginx import Nginx, check_gzip, ensure_nginx
-from support.procstat import TreeMemorySampler, system_cpu
+from support.procstat import run_measured
 from support.runs import median, round_order, scratch_dir, snapshot_code
 from support.servers import free_port
 
@@ -200,6 +201,8 @@ def child_main(args: argparse.Namespace) -> None:
             cli_args += ["--sitemap", sitemap]
         if args.child == "archive":
             cli_args.append("--no-extract")
+        if args.render:
+            cli_args += ["--render", args.render]
         code = app(args=cli_args, prog_name="newsarchive", standalone_mode=False)
         result["exit_code"] = code or 0
         t0, t1 = calls["t0"], calls["t1"]
@@ -253,19 +256,33 @@ class Bench:
         self.serial = 0
 
     def run(self, mode: str, *, pages_limit: int | None = None,
-            cprofile: Path | None = None) -> dict[str, Any]:
+            cprofile: Path | None = None, env: dict[str, str] | None = None,
+            on_start: Callable[[int], None] | None = None, render: str | None = None,
+            keep_data: bool = False, pss_every: int = 0) -> dict[str, Any]:
+        """One crawl of ``mode`` in a fresh subprocess; ``env`` adds to its environment
+        (e.g. a NEWSARCHIVE_* setting), ``on_start`` is called with its pid once started,
+        ``render`` is the CLI modes' ``--render``. ``keep_data``: its data directory (catalog,
+        WARCs) stays, as ``result["data_dir"]``, for what is run on it next. ``pss_every``:
+        the tree's PSS too, every n-th sample (``TreeMemorySampler``)."""
         if mode == "base":  # (b) on the baseline revision's code
             code_dir, self.code_dir = self.code_dir, self.baseline_dir
             try:
-                return {**self.run("archive", pages_limit=pages_limit), "mode": "base"}
+                return {**self.run("archive", pages_limit=pages_limit, env=env,
+                                   on_start=on_start, render=render, keep_data=keep_data,
+                                   pss_every=pss_every),
+                        "mode": "base"}
             finally:
                 self.code_dir = code_dir
         self.serial += 1
         run_dir = self.work / f"run-{self.serial:02d}-{mode}"
         run_dir.mkdir()
+        extra_env = env or {}
+        # Requisites off unless ``env`` says otherwise: the pages refer to a stylesheet, a
+        # logo and figures the site does not have (404s); requisites.py measures requisites.
         env = {**os.environ, "NEWSARCHIVE_DATA_DIR": str(run_dir / "data"),
                "NEWSARCHIVE_ALLOWED_NETWORKS": "127.0.0.0/8",
-               "NEWSARCHIVE_EXTRACT_WORKERS": str(self.args.extract_workers)}
+               "NEWSARCHIVE_EXTRACT_WORKERS": str(self.args.extract_workers),
+               "NEWSARCHIVE_REQUISITES": "false", **extra_env}
         env.pop("NEWSARCHIVE_LOG_LEVEL", None)
         if self.code_dir:
             env["PYTHONPATH"] = os.pathsep.join(
@@ -278,6 +295,7 @@ class Bench:
                    "--no-extract", "--json"]
             cmd += (["--sitemap", f"{self.site_url}/sitemap.xml"] if not self.url_file
                     else self.url_file.read_text().split())
+            cmd += ["--render", render] if render else []
         else:
             cmd = [sys.executable, str(SCRIPT), "--child", mode, "--result", str(result_file),
                    "--concurrency", str(self.args.concurrency), "--max-pages", str(max_pages)]
@@ -287,21 +305,17 @@ class Bench:
                 cmd += ["--sitemap", f"{self.site_url}/sitemap.xml"]
             if cprofile:
                 cmd += ["--cprofile", str(cprofile)]
+            if render:
+                cmd += ["--render", render]
         with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("wb") as errf:
-            nginx0, (busy0, steal0) = self.server.cpu_s(), system_cpu()
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=errf)
-            sampler = TreeMemorySampler(proc.pid)
-            sampler.start()
-            _, status, rusage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t0
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            sampler.stop()
-            busy1, steal1 = system_cpu()
+            nginx0 = self.server.cpu_s()
+            run = run_measured(cmd, cwd=REPO, env=env, stdout=out, stderr=errf,
+                               on_start=on_start, pss_every=pss_every)
             nginx_cpu = self.server.cpu_s() - nginx0
-        if proc.returncode != 0:
+        sampler, rusage, pid = run.sampler, run.rusage, run.sampler.pid
+        if run.returncode != 0:
             tail = (run_dir / "stderr").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{mode} run failed (exit {proc.returncode}):\n{tail}")
+            raise RuntimeError(f"{mode} run failed (exit {run.returncode}):\n{tail}")
         if mode == "stock":
             summary = json.loads((run_dir / "stdout").read_text())
             extra = 1 if self.url_file else 2  # robots.txt (+ sitemap.xml)
@@ -309,18 +323,27 @@ class Bench:
                       "crawl_s": None, "maxrss_self_kb": rusage.ru_maxrss}
         else:
             result = json.loads(result_file.read_text())
-        result.update(wall_s=wall, maxrss_wait4_kb=rusage.ru_maxrss,
+        # ru_maxrss counts this process's peak RSS too (Linux keeps it across exec); the
+        # crawl process's own peak is its VmHWM, as last sampled
+        result.update(wall_s=run.wall_s, maxrss_wait4_kb=rusage.ru_maxrss,
+                      hwm_self_kb=sampler.peak_hwm.get(pid, 0),
                       peak_tree_kb=sampler.peak_tree_kb, peak_other_kb=sampler.peak_other_kb,
-                      cpu_total_s=rusage.ru_utime + rusage.ru_stime)
+                      peak_comm_kb=sampler.peak_comm_kb,
+                      peak_tree_pss_kb=sampler.peak_tree_pss_kb,
+                      peak_processes=sampler.peak_processes, cpu_total_s=run.cpu_s,
+                      cpu_sampled_s=sampler.sampled_cpu_s,
+                      cpu_sampled_by_comm=sampler.sampled_cpu_by_comm)
         # CPU of the run's process tree: the crawler (wait4) + descendants it did not reap
         # (the extraction worker belongs to the forkserver), as last sampled.
         result["cpu_tree_s"] = result["cpu_total_s"] + sampler.descendants_cpu_s
         result["nginx_cpu_s"] = nginx_cpu
-        result["steal_s"] = steal1 - steal0
+        result["steal_s"] = run.steal_s
         # Everything else the machine did meanwhile (other users' jobs, this script's
         # sampler): a noise indicator.
-        result["other_cpu_s"] = max(0.0, busy1 - busy0 - result["cpu_tree_s"] - nginx_cpu)
-        if not self.args.keep:
+        result["other_cpu_s"] = max(0.0, run.busy_s - result["cpu_tree_s"] - nginx_cpu)
+        result["busy_cpu_s"] = run.busy_s  # the whole machine's, nginx and noise included
+        result["data_dir"] = str(run_dir / "data")
+        if not (self.args.keep or keep_data):
             shutil.rmtree(run_dir / "data", ignore_errors=True)
         return result
 
@@ -424,6 +447,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url-file", help=argparse.SUPPRESS)
     parser.add_argument("--max-pages", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cprofile", help=argparse.SUPPRESS)
+    parser.add_argument("--render", help=argparse.SUPPRESS)  # newsarchive crawl --render
     return parser.parse_args(argv)
 
 

@@ -4,7 +4,13 @@ The Bench Courier (``generate_site`` + ``write_sitemap_and_robots``): article pa
 ~15-43 KB of HTML with navigation, cookie banner, inline CSS and JS, JSON-LD, OpenGraph,
 byline, dateline, varied prose with sub-headings, figures and in-text links, related /
 most-read lists, forms and a footer; plus ``sitemap.xml`` and ``robots.txt``. Served by
-nginx for crawl_throughput.py.
+nginx for crawl_throughput.py and requisites.py. What a page loads besides itself (its
+stylesheet, logo and figures) is its ``Assets``; the generator writes only the HTML.
+
+Its script-built edition (``generate_app_site``, for browser_capture.py): each article page
+is a shell whose body a shared script (``APP_SCRIPT``) builds from the article's JSON
+(``article_json_path``), fetched when the page loads: headline, byline, paragraphs, one
+figure and related links. The static HTML has no article text at all.
 
 ``make_urls``: distinct article-, section- and feed-like URLs over a few news hosts, for
 the catalogs that api_load.py and replay.py fill.
@@ -15,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +107,33 @@ def _sentence(rng: random.Random) -> str:
             f"\u00a3{rng.randint(2, 950)}m and to be finished by {rng.randint(2027, 2034)}.")
 
 
+@dataclass(frozen=True)
+class Assets:
+    """The requisites a page refers to: a stylesheet, a logo and figure images.
+
+    ``figures`` None (the default, as crawl_throughput.py's site has always been): one
+    figure every 9th paragraph, so 1-6 per page, ``figure_path(index, paragraph)``. A number
+    n: exactly n figures, ``figure_path(index, 1..n)``, at paragraphs 2, 5, 8, ... (any
+    left over after the last paragraph follow it).
+    """
+
+    stylesheet: str = "/assets/style.css"
+    logo: str = "/assets/logo.png"
+    figures: int | None = None
+
+
+def figure_path(index: int, number: int) -> str:
+    """The path of figure ``number`` of article ``index``."""
+    return f"/images/{index}-{number}.jpg"
+
+
+def _figure(path: str, rng: random.Random) -> str:
+    esc = html.escape
+    return (f'    <figure><img src="{path}" alt="" width="800" height="450"><figcaption>'
+            f"{esc(_sentence(rng))} Photograph: {esc(rng.choice(FIRST))} "
+            f"{esc(rng.choice(LAST))}</figcaption></figure>")
+
+
 def _plan_articles(rng: random.Random, count: int) -> list[dict[str, Any]]:
     articles = []
     for i in range(count):
@@ -121,7 +155,7 @@ def _plan_articles(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return articles
 
 
-def _nav(section: str) -> str:
+def _nav(section: str, logo: str) -> str:
     active = ' class="active"'
     items = "\n".join(
         f'    <li{active if s == section else ""}><a href="/{s}/">{s.capitalize()}</a></li>'
@@ -129,7 +163,7 @@ def _nav(section: str) -> str:
     topics = "\n".join(f'    <li><a href="/topics/{n}/">{n.capitalize()}</a></li>'
                        for n in NOUNS)
     return f"""<header class="site-header">
-  <a class="logo" href="/"><img src="/assets/logo.png" alt="" width="32" height="32">
+  <a class="logo" href="/"><img src="{logo}" alt="" width="32" height="32">
     The Bench Courier</a>
   <nav class="main-nav" aria-label="Sections">
    <ul>
@@ -179,7 +213,7 @@ INLINE_SCRIPT = """<script>
 
 
 def render_article(art: dict[str, Any], articles: list[dict[str, Any]],
-                   rng: random.Random) -> str:
+                   rng: random.Random, assets: Assets = Assets()) -> str:
     esc = html.escape
     authors = art["authors"]
     author_names = ", ".join(a for a, _ in authors)
@@ -191,17 +225,17 @@ def render_article(art: dict[str, Any], articles: list[dict[str, Any]],
     others = [rng.randrange(len(articles)) for _ in range(24)]
     n_chars = 0
     budget = art["target"] - 9_000  # boilerplate around the body is ~9 KB
-    paragraph = 0
+    paragraph = figures = 0
     while n_chars < budget:
         paragraph += 1
         if paragraph % 6 == 0:
             body.append(f"    <h2>{esc(rng.choice(ADJECTIVES).capitalize())} questions over "
                         f"the {esc(rng.choice(NOUNS))}</h2>")
-        if paragraph % 9 == 0:
-            body.append(f'    <figure><img src="/images/{art["index"]}-{paragraph}.jpg" '
-                        f'alt="" width="800" height="450"><figcaption>'
-                        f"{esc(_sentence(rng))} Photograph: {esc(rng.choice(FIRST))} "
-                        f"{esc(rng.choice(LAST))}</figcaption></figure>")
+        if assets.figures is None and paragraph % 9 == 0:
+            body.append(_figure(figure_path(art["index"], paragraph), rng))
+        elif assets.figures is not None and paragraph % 3 == 2 and figures < assets.figures:
+            figures += 1
+            body.append(_figure(figure_path(art["index"], figures), rng))
         sentences = [_sentence(rng) for _ in range(rng.randint(2, 6))]
         text = esc(" ".join(sentences))
         if rng.random() < 0.25:
@@ -211,6 +245,9 @@ def render_article(art: dict[str, Any], articles: list[dict[str, Any]],
         line = f"    <p>{text}</p>"
         body.append(line)
         n_chars += len(line)
+    while assets.figures is not None and figures < assets.figures:
+        figures += 1
+        body.append(_figure(figure_path(art["index"], figures), rng))
     related = "\n".join(
         f'    <li><a href="{articles[i]["path"]}">{esc(articles[i]["headline"])}</a></li>'
         for i in others[:8])
@@ -224,7 +261,7 @@ def render_article(art: dict[str, Any], articles: list[dict[str, Any]],
         "dateModified": published,
         "author": [{"@type": "Person", "name": a, "jobTitle": r} for a, r in authors],
         "publisher": {"@type": "NewsMediaOrganization", "name": "The Bench Courier",
-                      "logo": {"@type": "ImageObject", "url": "/assets/logo.png"}},
+                      "logo": {"@type": "ImageObject", "url": assets.logo}},
         "mainEntityOfPage": art["path"], "isAccessibleForFree": True,
     }, indent=2, ensure_ascii=False)
     byline = " and ".join(f'<span class="author">{esc(a)}</span>, {esc(r)}'
@@ -236,7 +273,7 @@ def render_article(art: dict[str, Any], articles: list[dict[str, Any]],
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} | The Bench Courier</title>
-<link rel="stylesheet" href="/assets/style.css">
+<link rel="stylesheet" href="{assets.stylesheet}">
 <meta name="description" content="{esc(standfirst)}">
 <meta name="author" content="{esc(author_names)}">
 <meta property="og:title" content="{title}">
@@ -258,7 +295,7 @@ def render_article(art: dict[str, Any], articles: list[dict[str, Any]],
   <button type="button" class="cookie-accept">Accept all cookies</button>
   <button type="button" class="cookie-manage">Manage preferences</button>
 </div>
-{_nav(art['section'])}
+{_nav(art['section'], assets.logo)}
 <main id="content">
 <article class="article">
   <p class="kicker"><a href="/{art['section']}/">{art['section'].capitalize()}</a></p>
@@ -303,15 +340,134 @@ def render_article(art: dict[str, Any], articles: list[dict[str, Any]],
 """
 
 
-def generate_site(root: Path, pages: int, seed: int) -> list[str]:
-    """Write the article pages; returns their paths (sitemap/robots come once the port is known)."""
+def generate_site(root: Path, pages: int, seed: int, assets: Assets = Assets()) -> list[str]:
+    """Write the article pages (article ``i`` is the ``i``-th path; its assets are not
+    written); returns their paths (sitemap/robots come once the port is known)."""
     rng = random.Random(seed)
     articles = _plan_articles(rng, pages)
     for art in articles:
         path = root / art["path"].lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_article(art, articles, rng), encoding="utf-8")
+        path.write_text(render_article(art, articles, rng, assets), encoding="utf-8")
     (root / "index.html").write_text("<!DOCTYPE html><title>The Bench Courier</title>\n")
+    return [a["path"] for a in articles]
+
+
+APP_SCRIPT_PATH = "/static/app.js"
+# The shared script of the script-built edition: fetch the article's JSON (the shell's
+# #app data-src), build the page from it with DOM calls (no innerHTML), report failure.
+APP_SCRIPT = """(function () {
+  var app = document.getElementById('app');
+  function add(parent, tag, text, cls) {
+    var el = document.createElement(tag);
+    if (text) { el.textContent = text; }
+    if (cls) { el.className = cls; }
+    parent.appendChild(el);
+    return el;
+  }
+  fetch(app.getAttribute('data-src')).then(function (response) {
+    if (!response.ok) { throw new Error('HTTP ' + response.status); }
+    return response.json();
+  }).then(function (a) {
+    var article = add(app, 'article', '', 'article');
+    add(article, 'p', a.section, 'kicker');
+    add(article, 'h1', a.headline, 'headline');
+    add(article, 'p', a.standfirst, 'standfirst');
+    add(article, 'p', 'By ' + a.byline, 'byline');
+    var time = add(add(article, 'p', '', 'dateline'), 'time', a.date);
+    time.setAttribute('datetime', a.published);
+    var body = add(article, 'div', '', 'article-body');
+    a.paragraphs.forEach(function (text, i) {
+      if (i === a.figure_at) {
+        var figure = add(body, 'figure');
+        var img = add(figure, 'img');
+        img.src = a.figure.src; img.alt = ''; img.width = 800; img.height = 450;
+        add(figure, 'figcaption', a.figure.caption);
+      }
+      add(body, 'p', text);
+    });
+    var related = add(add(app, 'aside', '', 'related'), 'ul');
+    a.related.forEach(function (link) {
+      var anchor = add(add(related, 'li'), 'a', link.headline);
+      anchor.href = link.path;
+    });
+    document.title = a.headline + ' | The Bench Courier';
+    document.body.setAttribute('data-rendered', 'yes');
+  }).catch(function (error) {
+    add(app, 'p', 'The article could not be loaded (' + error.message + ').', 'error');
+  });
+})();
+"""
+
+
+def article_json_path(index: int) -> str:
+    """Where the script-built edition keeps article ``index``'s content."""
+    return f"/api/articles/{index}.json"
+
+
+def _app_article(art: dict[str, Any], articles: list[dict[str, Any]],
+                 rng: random.Random) -> dict[str, Any]:
+    """The JSON the script builds article ``art``'s page from (400-800 words of prose)."""
+    paragraphs = [" ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
+                  for _ in range(rng.randint(10, 18))]
+    related = [articles[rng.randrange(len(articles))] for _ in range(6)]
+    return {
+        "section": art["section"].capitalize(), "headline": art["headline"],
+        "standfirst": _sentence(rng),
+        "byline": " and ".join(f"{a}, {r}" for a, r in art["authors"]),
+        "date": f"{art['date']} {art['time']} GMT",
+        "published": f"{art['date']}T{art['time']}:00+00:00",
+        "paragraphs": paragraphs, "figure_at": rng.randint(1, 3),
+        "figure": {"src": figure_path(art["index"], 1),
+                   "caption": f"{_sentence(rng)} Photograph: {rng.choice(FIRST)} "
+                              f"{rng.choice(LAST)}"},
+        "related": [{"path": r["path"], "headline": r["headline"]} for r in related],
+    }
+
+
+def _app_shell(art: dict[str, Any], assets: Assets) -> str:
+    """The static HTML of a script-built page: head, header with the logo, an empty
+    ``#app`` that the script fills, a ``<noscript>`` notice."""
+    title = html.escape(art["headline"])
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} | The Bench Courier</title>
+<link rel="stylesheet" href="{assets.stylesheet}">
+<script src="{APP_SCRIPT_PATH}" defer></script>
+</head>
+<body class="article-page section-{art['section']}">
+<header class="site-header">
+  <a class="logo" href="/"><img src="{assets.logo}" alt="" width="32" height="32">
+    The Bench Courier</a>
+</header>
+<main id="app" data-src="{article_json_path(art['index'])}"></main>
+<noscript>This page needs JavaScript: please enable it.</noscript>
+<footer class="site-footer"><p>&copy; 2026 The Bench Courier.</p></footer>
+</body>
+</html>
+"""
+
+
+def generate_app_site(root: Path, pages: int, seed: int, assets: Assets) -> list[str]:
+    """Write the script-built edition: ``pages`` article shells, their JSON and the shared
+    script (not the stylesheet, logo or figure, ``figure_path(i, 1)``: the caller's);
+    returns the page paths."""
+    rng = random.Random(seed)
+    articles = _plan_articles(rng, pages)
+    for art in articles:
+        for path, text in ((art["path"], _app_shell(art, assets)),
+                           (article_json_path(art["index"]),
+                            json.dumps(_app_article(art, articles, rng),
+                                       ensure_ascii=False))):
+            target = root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    script = root / APP_SCRIPT_PATH.lstrip("/")
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(APP_SCRIPT, encoding="utf-8")
     return [a["path"] for a in articles]
 
 

@@ -1,10 +1,11 @@
 """nginx serving a directory on 127.0.0.1, as a bench-grade HTTP server.
 
 Its own generated config (``nginx -c CONF -p PREFIX -e LOG``): ``daemon on``,
-``worker_processes`` 1 or 2, ``listen 127.0.0.1:PORT``, ``gzip on`` for HTML/XML/text,
-access log off, keep-alive. Python's http.server would be the bottleneck of a crawl
-benchmark; nginx is not. ``stop()`` is ``nginx -s quit`` (SIGTERM to the master it
-started if that does not end it).
+``worker_processes`` 1 or 2, ``listen 127.0.0.1:PORT``, ``gzip on`` for HTML/XML/text/CSS/JS/JSON,
+access log off (or, with ``access_log=True``, one line per request: status, method, path,
+bytes sent, read back with ``requests_since``), keep-alive. Python's http.server would be
+the bottleneck of a crawl benchmark; nginx is not. ``stop()`` is ``nginx -s quit``
+(SIGTERM to the master it started if that does not end it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from .procstat import tree_cpu_s
@@ -29,15 +31,19 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    types {{ text/html html; application/xml xml; text/plain txt; text/css css; }}
+    types {{ text/html html; application/xml xml; text/plain txt; text/css css;
+             image/jpeg jpg; image/png png; font/woff2 woff2;
+             text/javascript js; application/json json; }}
     default_type application/octet-stream;
-    access_log off;
+    log_format bench '$status $request_method $request_uri $bytes_sent';
+    access_log {access_log};
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 65;
     keepalive_requests 100000;
     gzip on;
-    gzip_types application/xml text/plain text/css;   # text/html is always compressed
+    gzip_types application/xml text/plain text/css text/javascript application/json;
+    # (text/html is always compressed)
     client_body_temp_path {prefix}/tmp/body;
     proxy_temp_path {prefix}/tmp/proxy;
     fastcgi_temp_path {prefix}/tmp/fastcgi;
@@ -52,18 +58,52 @@ http {{
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One request as nginx's access log has it."""
+
+    status: int
+    method: str
+    path: str  # the request URI as sent (path and query)
+    bytes_sent: int  # headers and body
+
+
 class Nginx:
     """nginx serving ``root`` on 127.0.0.1:``port`` with ``workers`` worker processes; its
-    config, pid file, error log and temp directories live under ``prefix``."""
+    config, pid file, error log, access log (if ``access_log``) and temp directories live
+    under ``prefix``."""
 
-    def __init__(self, binary: str, prefix: Path, root: Path, port: int, workers: int) -> None:
+    def __init__(self, binary: str, prefix: Path, root: Path, port: int, workers: int, *,
+                 access_log: bool = False) -> None:
         self.binary, self.prefix, self.root, self.port = binary, prefix, root, port
         self.conf = prefix / "nginx.conf"
+        self.access_log = prefix / "access.log" if access_log else None
         for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(NGINX_CONF.format(workers=workers, prefix=prefix, port=port,
-                                               root=root))
+        self.conf.write_text(NGINX_CONF.format(
+            workers=workers, prefix=prefix, port=port, root=root,
+            access_log=f"{self.access_log} bench" if self.access_log else "off"))
         self.running = False
+
+    def log_position(self) -> int:
+        """Where the access log ends now: pass it to ``requests_since`` after a run."""
+        if self.access_log is None:
+            raise RuntimeError("nginx was started without an access log")
+        return self.access_log.stat().st_size if self.access_log.exists() else 0
+
+    def requests_since(self, position: int) -> list[Served]:
+        """The requests logged after ``position`` of the access log (unbuffered: nginx
+        writes each line when it has sent the response)."""
+        if self.access_log is None:
+            raise RuntimeError("nginx was started without an access log")
+        with self.access_log.open("rb") as log:
+            log.seek(position)
+            lines = log.read().decode("utf-8", "replace").splitlines()
+        served = []
+        for line in lines:
+            status, method, path, sent = line.split(" ")
+            served.append(Served(int(status), method, path, int(sent)))
+        return served
 
     def _cmd(self, *extra: str) -> list[str]:
         return [self.binary, "-c", str(self.conf), "-p", f"{self.prefix}/",

@@ -1,10 +1,11 @@
-"""py-spy sampling a server process, and a summary of where its Python time goes.
+"""py-spy sampling a process (a server, a crawl), and a summary of where its Python time goes.
 
 ``PySpy.start`` runs ``py-spy record --gil --nonblocking`` (only the thread holding the GIL,
 i.e. where Python time goes) in raw (collapsed stacks) format; ``summarise`` reads that
 file: the share of samples by thread (event loop vs the threadpool that runs sync
 endpoints), by package of the innermost frame, and the top functions by own and by
-inclusive time (project code and selected framework frames).
+inclusive time (project code and selected framework frames). ``read_samples`` gives the
+counts themselves, for comparing two recordings (requisites.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,8 +31,11 @@ AREAS = (  # (label, substring of the frame's file), first match wins
     ("starlette", "/starlette/"), ("uvicorn", "/uvicorn/"), ("h11", "/h11/"),
     ("anyio", "/anyio/"), ("asyncio", "/asyncio/"), ("logging", "/logging/"),
     ("json", "/json/"), ("pathlib/os", "/pathlib"), ("threading", "threading.py"),
-    ("apscheduler", "/apscheduler/"), ("project: archive", "/archive/"),
-    ("project: scheduler", "/scheduler/"),
+    ("apscheduler", "/apscheduler/"), ("scrapy", "/scrapy/"), ("twisted", "/twisted/"),
+    ("lxml", "/lxml/"), ("parsel", "/parsel/"), ("w3lib", "/w3lib/"), ("warcio", "/warcio/"),
+    ("project: archive", "/archive/"), ("project: crawler", "/crawler/"),
+    ("project: scheduler", "/scheduler/"), ("other packages", "/site-packages/"),
+    ("imports", "<frozen importlib"), ("stdlib: other", "/lib/python3"),
 )
 LOOP_FILES = ("/asyncio/", "/uvicorn/", "/starlette/", "/fastapi/", "/anyio/", "/h11/")
 INCLUSIVE_FUNCS = {  # framework frames worth a line of their own in the inclusive list
@@ -70,48 +75,75 @@ class PySpy:
         return None if self.out.exists() else err.strip()[-500:]
 
 
-def summarise(path: Path, top: int) -> tuple[int, list[str]]:
-    """(samples, report lines) of a raw py-spy recording."""
-    self_funcs: Counter[str] = Counter()
-    incl_funcs: Counter[str] = Counter()
-    areas: Counter[str] = Counter()
-    roles: Counter[str] = Counter()
-    total = 0
+@dataclass
+class Samples:
+    """A raw py-spy recording counted: each frame is ``"func (short file)"``."""
+
+    total: int = 0
+    own: Counter[str] = field(default_factory=Counter)  # the innermost frame
+    inclusive: Counter[str] = field(default_factory=Counter)  # each frame on the stack, once
+    areas: Counter[str] = field(default_factory=Counter)  # package of the innermost frame
+    roles: Counter[str] = field(default_factory=Counter)  # which thread
+    stacks: Counter[tuple[str, ...]] = field(default_factory=Counter)  # functions, root first
+
+
+def read_samples(path: Path, within: str | None = None) -> Samples:
+    """Count the samples of a raw (collapsed stacks) py-spy recording; with ``within``, only
+    those whose stack has a frame of that function (e.g. ``"CrawlerProcess.start"``)."""
+    samples = Samples()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         n = int(count)
-        total += n
         parsed = [m for f in stack.split(";")
                   if not f.startswith(("process ", "thread ("))
                   and (m := PY_SPY_FRAME.match(f))]
+        if within is not None and not any(m["func"] == within for m in parsed):
+            continue
+        samples.total += n
         if not parsed:
             continue
         leaf = parsed[-1]
+        samples.stacks[tuple(m["func"] for m in parsed)] += n
         funcs = {m["func"] for m in parsed}
-        roles["worker threads (sync endpoints)" if "WorkerThread.run" in funcs else
-              "event loop thread" if any(k in m["file"] for m in parsed for k in LOOP_FILES)
-              else "other"] += n
-        self_funcs[f"{leaf['func']} ({short(leaf['file'])})"] += n
+        samples.roles["worker threads (sync endpoints)" if "WorkerThread.run" in funcs else
+                      "event loop thread" if any(k in m["file"] for m in parsed
+                                                 for k in LOOP_FILES)
+                      else "other"] += n
+        samples.own[f"{leaf['func']} ({short(leaf['file'])})"] += n
         driver = ("/sqlalchemy/engine/" in leaf["file"]
                   and leaf["func"].rsplit(".", 1)[-1] in SQLITE_CALLS)
-        areas["sqlite3 calls (C, via SQLAlchemy)" if driver else area_of(leaf["file"])] += n
-        for key in {f"{m['func']} ({short(m['file'])})" for m in parsed
-                    if m["func"] in INCLUSIVE_FUNCS or (
-                        ("/archive/" in m["file"] or "/scheduler/" in m["file"])
-                        and "/scheduler/cli/" not in m["file"])}:
-            incl_funcs[key] += n
-    total = max(total, 1)
+        samples.areas["sqlite3 calls (C, via SQLAlchemy)" if driver
+                      else area_of(leaf["file"])] += n
+        for key in {f"{m['func']} ({short(m['file'])})" for m in parsed}:
+            samples.inclusive[key] += n
+    return samples
+
+
+def _listed(key: str) -> bool:
+    """A frame for summarise's inclusive list: project code and selected framework frames."""
+    func, _, file = key[:-1].rpartition(" (")
+    path = f"/{file}"
+    return func in INCLUSIVE_FUNCS or (
+        ("/archive/" in path or "/scheduler/" in path) and "/scheduler/cli/" not in path)
+
+
+def summarise(path: Path, top: int) -> tuple[int, list[str]]:
+    """(samples, report lines) of a raw py-spy recording."""
+    samples = read_samples(path)
+    total = max(samples.total, 1)
     lines = ["  by thread: " + ", ".join(f"{label} {100 * n / total:.0f}%"
-                                         for label, n in roles.most_common()),
+                                         for label, n in samples.roles.most_common()),
              "  own time by package of the innermost Python frame:"]
-    lines += [f"    {100 * n / total:5.1f}%  {label}" for label, n in areas.most_common()]
+    lines += [f"    {100 * n / total:5.1f}%  {label}"
+              for label, n in samples.areas.most_common()]
     lines.append(f"  top {top} functions by own time:")
-    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in self_funcs.most_common(top)]
+    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in samples.own.most_common(top)]
     lines.append(f"  top {top} by inclusive time (project code, selected framework frames):")
-    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in incl_funcs.most_common(top)]
-    return total, lines
+    listed = Counter({k: n for k, n in samples.inclusive.items() if _listed(k)})
+    lines += [f"    {100 * n / total:5.1f}%  {key}" for key, n in listed.most_common(top)]
+    return samples.total, lines
 
 
 def area_of(path: str) -> str:
