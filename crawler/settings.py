@@ -27,6 +27,13 @@ RETRY_TIMES = 2
 RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408, 429]  # a 500 is archived as it is
 REDIRECT_MAX_TIMES = 10
 TELNETCONSOLE_ENABLED = False
+# The spider yields requests, never items: Scrapy's default of 100 concurrent output tasks per
+# response (scrapy#5182) only adds asyncio tasks and garbage collections, a page's share of
+# which grows with its requisites (benchmarks/requisites.py: 0.40x → 0.48x).
+CONCURRENT_ITEMS = 1
+# The spider's callbacks are generators that return nothing: Scrapy would re-parse their
+# source on every cache miss to warn about a return value.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Only the codings every archive reader decodes (archive.encoding), whatever decoders Scrapy
 # happens to find installed.
 DEFAULT_REQUEST_HEADERS = {

@@ -68,7 +68,8 @@ SHARED_STAT = "newsarchive/browser/shared"
 class SharedResources:
     """The successful responses of the resources pages share (stylesheets, scripts, images,
     fonts) fetched in this crawl, by URL, up to ``max_bytes`` of bodies (least recently used
-    first out)."""
+    first out), and the fetches of them under way, which pages rendered at the same time
+    wait for instead of fetching the same URL again."""
 
     TYPES = frozenset({"stylesheet", "script", "image", "font"})
 
@@ -76,12 +77,30 @@ class SharedResources:
         self.max_bytes = max_bytes
         self._responses: OrderedDict[str, Response] = OrderedDict()
         self._bytes = 0
+        self._fetching: dict[str, asyncio.Future[Response | None]] = {}
 
     def get(self, url: str) -> Response | None:
         response = self._responses.get(url)
         if response is not None:
             self._responses.move_to_end(url)
         return response
+
+    async def wait(self, url: str) -> Response | None:
+        """The response of a fetch of ``url`` under way (None when there is none, or when it
+        failed)."""
+        pending = self._fetching.get(url)
+        return await asyncio.shield(pending) if pending is not None else None
+
+    def fetching(self, url: str) -> None:
+        self._fetching.setdefault(url, asyncio.get_running_loop().create_future())
+
+    def fetched(self, url: str, response: Response | None) -> None:
+        """The fetch of ``url`` ended (``response`` None: it failed)."""
+        if response is not None:
+            self.put(url, response)
+        pending = self._fetching.pop(url, None)
+        if pending is not None and not pending.done():
+            pending.set_result(response)
 
     def put(self, url: str, response: Response) -> None:
         size = len(response.body)
@@ -148,10 +167,25 @@ class PageNetwork:
         self.loaded.add(url)
         sharable = browser_request.method == "GET" and \
             browser_request.resource_type in SharedResources.TYPES
-        if sharable and (known := self.shared.get(url)) is not None:
+        if sharable and ((known := self.shared.get(url)) is not None
+                         or (known := await self.shared.wait(url)) is not None):
             self.crawler.stats.inc_value(SHARED_STAT)
             await self._fulfill(route, known)
             return
+        if sharable:
+            self.shared.fetching(url)
+        response: Response | None = None
+        try:
+            response = await self._fetch(route, browser_request)
+        finally:
+            if sharable:
+                self.shared.fetched(url, response)
+        if response is not None:
+            await self._fulfill(route, response)
+
+    async def _fetch(self, route: Route, browser_request: BrowserRequest) -> Response | None:
+        """The response of ``browser_request`` downloaded by Scrapy; None when the download
+        failed or was refused (the route is aborted then)."""
         headers = {name: value for name, value in (await browser_request.all_headers()).items()
                    if name.lower() not in NOT_FORWARDED and not name.startswith(":")}
         request = Request(browser_request.url, method=browser_request.method, headers=headers,
@@ -168,7 +202,7 @@ class PageNetwork:
             logger.info("%s: not fetched for the page %s: %s", request.url, self.document.url,
                         exc)
             await route.abort("blockedbyclient")
-            return
+            return None
         except Exception as exc:  # noqa: BLE001 - any failed download: the page goes on
             kind, message = download_failure(exc)
             if kind == "refused_address":
@@ -182,10 +216,8 @@ class PageNetwork:
                 logger.info("%s: a request of the page %s failed: %s", request.url,
                             self.document.url, message)
                 await route.abort("failed")
-            return
-        if sharable:
-            self.shared.put(url, response)
-        await self._fulfill(route, response)
+            return None
+        return response
 
     @staticmethod
     async def _fulfill(route: Route, response: Response) -> None:
