@@ -181,3 +181,15 @@ def redis_target() -> Iterator[RedisTarget]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+# `make test` runs the files on two workers (pytest-xdist, a file per worker at a time): the
+# longest go first, so that none of them is left to run alone at the end.
+LONG_FILES = ("test_scale_out.py", "test_service_lifecycle.py", "test_browser_capture.py",
+              "test_capture_check.py", "test_interop_replayweb.py", "test_wire_fidelity.py",
+              "test_service_runtime.py", "test_requisites.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: (LONG_FILES.index(item.path.name)
+                                 if item.path.name in LONG_FILES else len(LONG_FILES)))
