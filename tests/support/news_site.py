@@ -18,9 +18,10 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.support.served import ServedSite
 
 SECTIONS = ("world", "business")
 OLD_ARTICLE = "/world/2025/10/01/harbour-history-from-a-year-ago.html"
@@ -48,29 +49,15 @@ class Article:
         return f"/{self.section}/{self.published:%Y/%m/%d}/{self.slug}.html"
 
 
-class NewsSite:
+class NewsSite(ServedSite):
     """``with NewsSite() as site:`` serves it; ``site.requests`` lists the paths asked for."""
 
     def __init__(self) -> None:
         self.articles: dict[str, Article] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
         self.now = datetime.now(UTC).replace(microsecond=0)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> NewsSite:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     # -- content -------------------------------------------------------------------------
     def add_article(self, section: str, slug: str, title: str, *, age: timedelta = timedelta(

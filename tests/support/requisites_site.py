@@ -19,17 +19,18 @@ import threading
 import zlib
 from collections import Counter
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 
 from tests.support.images import png
+from tests.support.served import ServedSite
 
 ARTICLE = "/news/2026/12/01/bridge-reopens-after-repairs.html"
 SECOND = "/news/2026/12/02/ferry-timetable-changes-for-winter.html"
 LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
 
 
-class _Host:
+class _Host(ServedSite):
     """One HTTP server: path → (content type, body, content coding)."""
 
     def __init__(self, address: str) -> None:
@@ -37,20 +38,7 @@ class _Host:
         self.requests: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()  # requests that carried If-None-Match
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((address, 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler(), address)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         host = self
@@ -110,14 +98,14 @@ class RequisitesSite:
         return self.cdn.url
 
     def __enter__(self) -> RequisitesSite:
-        self.site.start()
-        self.cdn.start()
+        self.site.__enter__()
+        self.cdn.__enter__()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.site.stop()
-        self.cdn.stop()
+        self.site.__exit__(exc_type, exc, tb)
+        self.cdn.__exit__(exc_type, exc, tb)
 
     # the requisites of ARTICLE (host, path), and of SECOND
     def article_requisites(self) -> set[tuple[str, str]]:

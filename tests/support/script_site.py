@@ -14,11 +14,11 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from tests.support.images import png
+from tests.support.served import ServedSite
 
 HEADLINE = "Harbour tunnel opens after a decade of digging"
 BODY = ("The harbour tunnel opened to traffic on Monday morning, ten years after the first "
@@ -76,27 +76,13 @@ def plain(title: str) -> bytes:
 </head><body><article><h1>{title}</h1><p>{PLAIN_TEXT}</p></article></body></html>""").encode()
 
 
-class ScriptSite:
+class ScriptSite(ServedSite):
     """``with ScriptSite() as site:`` serves it; ``site.requests`` lists the paths asked for."""
 
     def __init__(self) -> None:
         self.requests: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ScriptSite:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def render(self, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
         html = [("Content-Type", "text/html; charset=utf-8")]

@@ -15,9 +15,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.support.served import ServedSite
 
 LAST_MODIFIED = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
 
@@ -45,7 +46,7 @@ class Hit:
 
 
 @dataclass
-class ValidatingSite:
+class ValidatingSite(ServedSite):
     """``with ValidatingSite({"/": Page(...)}) as site:`` serves the pages."""
 
     pages: dict[str, Page]
@@ -53,21 +54,7 @@ class ValidatingSite:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ValidatingSite:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def take_log(self) -> list[Hit]:
         with self._lock:
