@@ -46,10 +46,19 @@ def environ_without_settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not is_setting(k)}
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port free on ``host`` now, and never one this process was given before: the OS may
+    offer a port just closed again, and two servers of one test must not get the same."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class Timeout(AssertionError):
