@@ -409,16 +409,19 @@ class WarcWriter:
         warc = self._current or self._open()
         date = self.now()
         data = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-        uri = METADATA_URI_PREFIX + refers_to.target_uri
-        digest = sha1_digest(data)  # no HTTP headers: the block is the payload
-        headers = {
-            "WARC-Record-ID": self.new_record_id(),
-            "WARC-Date": warc_date(date),
-            "WARC-Refers-To": refers_to.record_id,
-            "WARC-Type": "metadata", "WARC-Target-URI": uri,
-            "WARC-Payload-Digest": digest, "WARC-Block-Digest": digest,
-        }
+        headers = self._payload_block_headers("metadata", METADATA_URI_PREFIX
+                                              + refers_to.target_uri, date,
+                                              ("WARC-Refers-To", refers_to.record_id), data)
         return self._write_block(warc, headers, "application/json", date, b"", data)
+
+    def _payload_block_headers(self, record_type: str, uri: str, date: datetime,
+                               link: tuple[str, str], block: bytes) -> dict[str, str]:
+        """The headers of a record without HTTP headers (its block is its payload), linked
+        to another record by ``link`` (a header name and a record id)."""
+        digest = sha1_digest(block)
+        return {"WARC-Record-ID": self.new_record_id(), "WARC-Date": warc_date(date),
+                link[0]: link[1], "WARC-Type": record_type, "WARC-Target-URI": uri,
+                "WARC-Payload-Digest": digest, "WARC-Block-Digest": digest}
 
     def write_resource(self, concurrent_to: WrittenRecord, uri: str, content_type: str,
                        payload: bytes) -> WrittenRecord:
@@ -427,14 +430,8 @@ class WarcWriter:
         indexed in the CDXJ under ``uri`` without a status, as pywb indexes resources."""
         warc = self._writable()
         date = self.now()
-        digest = sha1_digest(payload)
-        headers = {
-            "WARC-Record-ID": self.new_record_id(),
-            "WARC-Date": warc_date(date),
-            "WARC-Concurrent-To": concurrent_to.record_id,
-            "WARC-Type": "resource", "WARC-Target-URI": uri,
-            "WARC-Payload-Digest": digest, "WARC-Block-Digest": digest,
-        }
+        headers = self._payload_block_headers(
+            "resource", uri, date, ("WARC-Concurrent-To", concurrent_to.record_id), payload)
         mime = mime_of(content_type)
         level = STORED_GZIP_LEVEL if mime in _COMPRESSED_MIMES else None
         written = self._write_block(warc, headers, content_type, date, b"", payload, level)
