@@ -243,7 +243,9 @@ class SeenUrl(Base):
     ``url_hash`` its SHA-1, so that the unique index stays small whatever the URL length;
     ``canonical_url`` is the page's ``<link rel="canonical">`` (same normalization).
     Articles already archived are not fetched again (unless the site's refresh policy says
-    so, counted in ``refreshes``); hubs are refetched on every run.
+    so, counted in ``refreshes``). Hubs (and feeds and sitemaps) are refetched once
+    ``next_fetch_at`` has passed; their ``refresh_interval`` (seconds) adapts to whether
+    they keep linking to new articles (migration 0011).
     """
 
     __tablename__ = "seen_urls"
@@ -264,3 +266,20 @@ class SeenUrl(Base):
     last_capture: Mapped[str | None] = mapped_column(String(14))  # captures.timestamp
     last_payload_digest: Mapped[str | None] = mapped_column(String(128))
     refreshes: Mapped[int] = mapped_column(Integer, default=0)
+    refresh_interval: Mapped[int | None] = mapped_column(Integer)
+    next_fetch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UrlFamily(Base):
+    """A family of a site's URLs (:func:`crawler.discovery.url_family`: equal up to the
+    digits of the path and the values of the query) that crawls found to be articles: the
+    trap cap never applies to it again (migration 0011)."""
+
+    __tablename__ = "url_families"
+    __table_args__ = (UniqueConstraint("site_id", "family", name="uq_url_families_site"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    family: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8))  # "article"
+    proven_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -81,6 +81,10 @@ class CrawlSettings(ArchiveSettings):
     trap_max_per_pattern: int = Field(
         10, ge=0, description="At most this many URLs per crawl of one calendar or "
         "pagination family (non-article URLs that differ only in digits).")
+    hub_share: float = Field(
+        0.1, gt=0, le=1, description="The share of a crawl's page budget that hubs (section "
+        "pages, pagination, tag and calendar pages, as their URLs say) may take; the rest "
+        "goes to articles, which are fetched first. Start URLs are not counted.")
     requisites: bool = Field(
         True, description="Fetch and archive what each archived HTML page needs to render "
         "(stylesheets and what they import, fonts, images, icons, scripts, media, same-site "

@@ -9,15 +9,19 @@ Article detection (:func:`page_kind`), first rule that answers wins:
 2. the page: JSON-LD ``@type`` NewsArticle, Article, BlogPosting... or ``og:type=article``
    make an article; JSON-LD WebSite/CollectionPage/ItemList or ``og:type=website`` a hub;
 3. the URL shape (:func:`kind_from_url`): a date path followed by a slug
-   (``/2026/11/03/harbour-bridge-reopens.html``), a long hyphenated slug or a long numeric
-   id make an article; the home page, one-segment section paths and listing paths
-   (``/tag/``, ``/category/``, ``/page/2``, ``?page=``, calendars) a hub;
+   (``/2026/11/03/harbour-bridge-reopens.html``), a long hyphenated slug, a long numeric
+   id, a short numeric id after an article-like segment (``/article/2999.html``,
+   ``/news/4521``, ``/story/88``) or an id parameter (``/article.php?id=2999``) make an
+   article; the home page, one-segment section paths and listing paths (``/tag/``,
+   ``/category/``, ``/page/2``, ``?page=``, calendars) a hub;
 4. otherwise a hub (refetched every run, never skipped: when unsure, we fetch).
 
-Traps (:func:`trap_family`): a URL that is not article-shaped and contains digits belongs to
-the family of URLs equal to it up to the digits (``/calendar/N/N/N``, ``/world/?page=N``);
-the spider schedules at most ``NEWSARCHIVE_TRAP_MAX_PER_PATTERN`` URLs of one family per
-crawl, on top of the depth limit.
+Traps (:func:`trap_family`, applied by :class:`crawler.frontier.traps.TrapGuard`): a URL
+that is not article-shaped belongs to the family of URLs equal to it up to the digits of its
+path and the values of its query (``/calendar/N/N/N``, ``/world/?page=*``,
+``/shop?color=*&size=*``); URLs whose path repeats itself (:func:`pathological_path`) are
+refused outright. Session ids in query strings are dropped by :func:`normalize_url`, so the
+variants of one page are one URL.
 """
 
 from __future__ import annotations
@@ -46,11 +50,28 @@ ARTICLE_TYPES = frozenset({
 HUB_TYPES = frozenset({"website", "collectionpage", "itemlist", "searchresultspage"})
 TRACKING_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                    "utm_id", "fbclid", "gclid", "mc_cid", "mc_eid", "ocid", "cmpid")
+# Session ids servers put in links, which make one page look like many. As Heritrix's
+# StripSessionIDs canonicalization rule, a parameter is dropped only when both its name and
+# its value look like a session id (a ?sid=12 section id stays).
+_SESSION_PARAM = re.compile(
+    r"(?:(?<=[?&;])|^)(?:jsessionid|phpsessid|aspsessionid[a-z]*|sid|sessionid|session_id|"
+    r"session|zenid|oscsid)=[0-9a-z_-]{16,}(?:&|$)", re.IGNORECASE)
 
 _DATE_SLUG = re.compile(r"/(?:19|20)\d\d/[01]?\d/(?:[0-3]?\d/)?[^/?#]*[a-z][^/?#]{3,}",
                         re.IGNORECASE)
 _LONG_SLUG = re.compile(r"/[^/?#]*[a-z0-9]+(?:-[a-z0-9]+){3,}[^/?#]*/?$", re.IGNORECASE)
 _NUMERIC_ID = re.compile(r"[/_-]\d{6,}(?:\.html?)?/?$")
+# a short id after a segment naming a piece of content: /article/2999.html, /news/4521
+_SHORT_ID = re.compile(r"/(?:articles?|stor(?:y|ies)|news|posts?|items?|content|a|s)/"
+                       r"\d{1,5}(?:\.(?:html?|php|aspx?))?/?$", re.IGNORECASE)
+_ID_QUERY = re.compile(r"(?:^|&)(?:id|article_?id|story_?id|aid|nid|post_?id)=\d+(?:&|$)",
+                       re.IGNORECASE)
+_PAGINATION = re.compile(r"/page/(\d+)/?$|[?&](?:page|p|pg)=(\d+)", re.IGNORECASE)
+# a run of 1-3 path segments repeated three times or more (/a/b/a/b/a/b): Heritrix's
+# PathologicalPathDecideRule refuses a segment repeated more than twice
+_REPEATED_SEGMENTS = re.compile(r"((?:/[^/]+){1,3})\1\1")
+_MAX_SEGMENTS = 20  # Heritrix's TooManyPathSegmentsDecideRule default
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]?([01]\d)[/-]?([0-3]\d)(?=[/_.-])")
 _LISTING = re.compile(r"/(?:tags?|topics?|category|categories|sections?|authors?|archives?|"
                       r"page|search|calendar)(?:/|$)|[?&](?:page|p|date|day|month)=",
                       re.IGNORECASE)
@@ -60,8 +81,20 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 # -- URL keys ----------------------------------------------------------------------------------
+_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
+
+
 def normalize_url(url: str) -> str:
-    """The form URLs are compared in: w3lib canonical form without tracking parameters."""
+    """The form URLs are compared in: w3lib canonical form without tracking parameters and
+    session ids (query parameters, and ``;jsessionid=`` path parameters)."""
+    if ";" in url:
+        url = _PATH_SESSION.sub("", url)
+    if "?" in url:
+        base, _, query = url.partition("?")
+        query = query.partition("#")[0]
+        while (match := _SESSION_PARAM.search(query)) is not None:
+            query = query[:match.start()] + query[match.end():]
+        url = f"{base}?{query.rstrip('&')}" if query.strip("&") else base
     return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True,
                                               keep_fragments=False))
 
@@ -107,7 +140,8 @@ def kind_from_url(url: str) -> str | None:
     path = parts.path or "/"
     if _LISTING.search(path + (f"?{parts.query}" if parts.query else "")):
         return HUB
-    if _DATE_SLUG.search(path) or _LONG_SLUG.search(path) or _NUMERIC_ID.search(path):
+    if (_DATE_SLUG.search(path) or _LONG_SLUG.search(path) or _NUMERIC_ID.search(path)
+            or _SHORT_ID.search(path) or (parts.query and _ID_QUERY.search(parts.query))):
         return ARTICLE
     if path.count("/") <= 2 and "." not in path.rsplit("/", 1)[-1]:
         return HUB  # "/", "/world", "/world/"
@@ -150,15 +184,49 @@ def page_kind(url: str, rules: KindRules, types: set[str], og_type: str | None) 
     return kind_from_url(url) or HUB
 
 
-def trap_family(url: str) -> str | None:
-    """The family key of a possible calendar/pagination trap URL, None for other URLs."""
-    if kind_from_url(url) == ARTICLE:
-        return None
+def url_family(url: str) -> str | None:
+    """The key of the URLs equal to ``url`` up to its path's digits and its query's values
+    (``n.example/calendar/N/N/N``, ``n.example/shop?color=*&size=*``); None for a URL with
+    neither. Calendars, pagination and faceted filters are families; so are the articles of
+    a site whose article URLs differ only in an id."""
     parts = urlsplit(url)
-    rest = parts.path + (f"?{parts.query}" if parts.query else "")
-    if not _DIGITS.search(rest):
+    if not parts.query and not _DIGITS.search(parts.path):
         return None
-    return f"{parts.netloc.lower()}{_DIGITS.sub('N', rest)}"
+    family = parts.netloc.lower() + _DIGITS.sub("N", parts.path)
+    if parts.query:
+        names = sorted({pair.split("=", 1)[0] for pair in parts.query.split("&") if pair})
+        family += "?" + "&".join(f"{name}=*" for name in names)
+    return family
+
+
+def trap_family(url: str) -> str | None:
+    """The family of a possible trap URL (:func:`url_family`); None for article-shaped
+    URLs, which are never capped."""
+    return None if kind_from_url(url) == ARTICLE else url_family(url)
+
+
+def pathological_path(url: str) -> bool:
+    """Whether a URL's path repeats itself (``/a/b/a/b/a/b``) or is absurdly deep: the
+    relative-link loops of broken sites, refused as Heritrix refuses them."""
+    path = urlsplit(url).path
+    return path.count("/") > _MAX_SEGMENTS or _REPEATED_SEGMENTS.search(path) is not None
+
+
+def pagination_number(url: str) -> int | None:
+    """The page number of a listing page (``/page/3``, ``?page=3``), None otherwise."""
+    match = _PAGINATION.search(url)
+    return int(match[1] or match[2]) if match else None
+
+
+def url_date(url: str) -> datetime | None:
+    """The date a URL's path carries (``/2026/11/03/``, ``/2026-11-03-``), in UTC."""
+    match = _URL_DATE.search(urlsplit(url).path)
+    if not match:
+        return None
+    try:
+        return datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 # -- horizon (sitemaps and feeds) -------------------------------------------------------------
@@ -199,9 +267,25 @@ def within_horizon(date: datetime | None, horizon: timedelta | None, now: dateti
 
 
 # -- refresh policy ----------------------------------------------------------------------------
+def next_hub_interval(current: timedelta | None, new_articles: int,
+                      bounds: tuple[timedelta, timedelta]) -> timedelta:
+    """A hub's next refresh interval, within ``bounds`` (shortest, longest): halved while
+    each fetch finds new articles on it, doubled when one finds none (the adaptive
+    re-fetch of Common Crawl's news crawler, news-please and Heritrix's
+    ``WaitEvaluator``, which lengthen or shorten a URL's wait by whether it changed)."""
+    shortest, longest = bounds
+    if current is None:
+        return shortest
+    interval = current / 2 if new_articles else current * 2
+    return max(shortest, min(longest, interval))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def refresh_step(first_seen: datetime, ages: Iterable[timedelta], now: datetime) -> int:
     """How many of the refresh ``ages`` have passed since an article was first captured."""
-    if first_seen.tzinfo is None:  # SQLite hands datetimes back naive; they are UTC
-        first_seen = first_seen.replace(tzinfo=UTC)
-    elapsed = now - first_seen
+    elapsed = now - as_utc(first_seen)
     return sum(1 for age in ages if elapsed >= age)

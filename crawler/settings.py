@@ -42,16 +42,23 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Encoding": ACCEPT_ENCODING,
 }
 
+# Within one priority (crawler.frontier.priority), first found, first fetched: a listing's
+# links in their order (Scrapy's default is last in, first out).
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+
 # -- archiving components ----------------------------------------------------------------
 DOWNLOAD_HANDLERS = {
     "http": "crawler.download_handler.ArchivalDownloadHandler",
     "https": "crawler.download_handler.ArchivalDownloadHandler",
 }
 TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
-# conditional requests (see crawler.conditional for the position); then, after Scrapy's own
+# the page budget, spent when a page is sent (crawler.frontier.budget); conditional requests
+# (see crawler.conditional for the position); then, after Scrapy's own
 # (robots.txt, headers, retries, cookies, stats), browser capture renders the pages
 # crawler.render sends to the browser, whose requests come back through all of them.
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.frontier.budget.BudgetGate": 110,  # after robots.txt (100): a refused page is free
     "crawler.conditional.ConditionalRequests": 650,
     "crawler.browser.BrowserCapture": 950,
 }

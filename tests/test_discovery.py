@@ -56,6 +56,11 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     ("https://news.example/world/?page=3", HUB),
     ("https://news.example/calendar/2026/11/24", HUB),
     ("https://news.example/world/2026/11/03/", None),
+    ("https://news.example/article/2999.html", ARTICLE),  # short ids after a content word
+    ("https://news.example/news/4521", ARTICLE),
+    ("https://news.example/story/88", ARTICLE),
+    ("https://news.example/article.php?id=2999", ARTICLE),
+    ("https://news.example/world/?id=2999&page=2", HUB),  # a listing still
     ("https://news.example/about/contact.html", None),
 ])
 def test_kind_from_url_shapes(url: str, kind: str | None) -> None:
@@ -94,7 +99,7 @@ def test_jsonld_types_reads_graphs_lists_and_skips_bad_json() -> None:
 def test_trap_families_group_listing_urls_by_their_digits() -> None:
     a = trap_family("https://n.example/calendar/2026/11/24")
     assert a == trap_family("https://n.example/calendar/2031/01/02") == "n.example/calendar/N/N/N"
-    assert trap_family("https://n.example/world/?page=2") == "n.example/world/?page=N"
+    assert trap_family("https://n.example/world/?page=2") == "n.example/world/?page=*"
     assert trap_family("https://n.example/world/") is None  # no digits: no family
     assert trap_family("https://n.example/world/2026/11/03/bridge-reopens-today.html") is None
 
@@ -386,5 +391,6 @@ def test_feed_items_are_dated_by_publication_and_pretty_printed_links_are_read()
     crawler = get_crawler(NewsSpider)
     spider = NewsSpider.from_crawler(crawler, urls=["https://news.example/"], horizon="2d")
     response = XmlResponse("https://news.example/atom.xml", body=atom.encode())
-    assert spider._feed_links(response) == ["https://news.example/fresh-story.html"]
+    assert [url for url, _ in spider._feed_entries(response)] == [
+        "https://news.example/fresh-story.html"]
     assert crawler.stats.get_value("newsarchive/feed_too_old") == 1

@@ -4,41 +4,44 @@
 ``feeds=``, ``sitemaps=``, ``allow=``, ``deny=``, ``horizon=2d``, ``article_patterns=``,
 ``hub_patterns=``, ``announced_seeds=1``; lists are comma- or space-separated).
 Entries of feeds and sitemaps are fetched like start URLs; links are followed only on the
-start URLs' sites, up to ``depth`` hops, and no more than ``max_pages`` pages are scheduled.
-Every download is archived by the WarcArchiver extension whatever happens here.
+start URLs' sites, up to ``depth`` hops (a listing's next page keeps its page's depth), and
+no more than ``max_pages`` pages are fetched besides the start URLs (an explicit
+``max_pages`` counts those too). What is fetched first, what is capped and how the budget is
+spent is :mod:`crawler.frontier`'s. Every download is archived by the WarcArchiver extension
+whatever happens here.
 
 Discovery (rules in :mod:`crawler.discovery`): sitemap indexes are followed, Google News
 sitemap entries and ``lastmod``, and feed items whose ``pubDate`` / ``published`` /
 ``updated``, are older than ``horizon`` are skipped; with ``announced_seeds``
 (site crawls) the sitemaps announced in robots.txt and the feeds announced by ``<link
-rel="alternate">`` on hub pages are fetched too; at most
-``NEWSARCHIVE_TRAP_MAX_PER_PATTERN`` URLs of one calendar/pagination family are scheduled.
-Each HTML page is classified article or hub (``response.meta["page_kind"]``, read by the
-article extractor: only articles are extracted).
+rel="alternate">`` on hub pages are fetched too. Each HTML page is classified article or
+hub (``response.meta["page_kind"]``, read by the article extractor: only articles are
+extracted).
 
 Incremental crawls (``seen``, a :class:`crawler.seen.SeenUrls` given by the runner for site
 crawls): archived articles found again in links, feeds and sitemaps are skipped, articles
-whose refresh age has come are re-fetched, hubs and the start URLs always are.
+whose refresh age has come are re-fetched; hubs, feeds and sitemaps are refetched when their
+adaptive refresh interval has passed (start URLs always are), conditionally; URL families
+proven to be articles are remembered for the site.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import AsyncIterator, Iterable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy import Request, Spider
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
-from w3lib.url import canonicalize_url
 
 from archive.models import utcnow
 from crawler import signals as na_signals
@@ -47,25 +50,32 @@ from crawler.discovery import (
     HUB,
     KindRules,
     jsonld_types,
+    kind_from_url,
+    normalize_url,
     page_kind,
+    pagination_number,
     parse_duration,
     parse_feed_date,
     sitemap_entry_date,
-    trap_family,
+    url_date,
     within_horizon,
 )
 from crawler.failures import download_failure, http_failure
+from crawler.frontier import (
+    ROLE_FEED,
+    ROLE_PAGE,
+    ROLE_REQUISITE,
+    ROLE_ROBOTS,
+    ROLE_SITEMAP,
+    priority,
+)
+from crawler.frontier.budget import EXPECTED_KIND_META, GIVEN_META, OverBudget, PageBudget
+from crawler.frontier.scope import SiteScope
+from crawler.frontier.traps import TrapGuard
 from crawler.links import FRAME, KINDS, STYLESHEET, Requisite, css_requisites, page_links
 from crawler.render import LOADED_META, browser_request
 from crawler.seen import SeenUrls
 
-ROLE_FEED = "feed"
-ROLE_SITEMAP = "sitemap"
-ROLE_ROBOTS = "robots"
-ROLE_PAGE = "page"
-ROLE_REQUISITE = "requisite"
-# Requisites are fetched soon after their page, so that the two are captured close together.
-REQUISITE_PRIORITY = 10
 # What a browser asks for, per kind of requisite (some servers negotiate image formats).
 _ACCEPT = {
     STYLESHEET: "text/css,*/*;q=0.1",
@@ -76,6 +86,8 @@ _ACCEPT = {
 _FEED_DATES = ("pubDate", "published", "date", "updated")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rss",
               "application/atom")
+_LISTING_PAGE = re.compile(r"/(?:tags?|topics?|authors?|calendar|archives?|search)(?:/|$)",
+                           re.IGNORECASE)
 
 
 def split_list(value: str | Iterable[str] | None) -> list[str]:
@@ -84,11 +96,6 @@ def split_list(value: str | Iterable[str] | None) -> list[str]:
     if isinstance(value, str):
         return [item for item in re.split(r"[,\s]+", value) if item]
     return [item for item in value if item]
-
-
-def site_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.")
 
 
 class NewsSitemap(Sitemap):
@@ -128,18 +135,29 @@ class NewsSpider(Spider):
         self.sitemaps = split_list(sitemaps)
         self._depth_arg = depth
         self._max_pages_arg = max_pages
-        self.allow = [re.compile(p) for p in split_list(allow)]
-        self.deny = [re.compile(p) for p in split_list(deny)]
-        self.sites = {site_of(u) for u in self.start_urls + self.feeds + self.sitemaps}
+        self.scope = SiteScope(self.start_urls + self.feeds + self.sitemaps,
+                               split_list(allow), split_list(deny))
         self.horizon = parse_duration(horizon) if isinstance(horizon, str) else horizon
         self.kind_rules = KindRules.compile(split_list(article_patterns),
                                             split_list(hub_patterns))
         self.announced_seeds = announced_seeds not in (False, "", "0", "false", None)
         self.seen = seen
         self.scheduled: set[str] = set()
-        self.trap_counts: Counter[str] = Counter()
         self.failures: list[dict[str, Any]] = []
         self.requisites_scheduled = 0
+        # set from the crawl's settings in from_crawler
+        self.budget: PageBudget
+        self.traps: TrapGuard
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.budget = PageBudget(spider.max_pages, explicit=spider._max_pages_arg is not None,
+                                   hub_share=settings.getfloat("NEWSARCHIVE_HUB_SHARE"))
+        spider.traps = TrapGuard(settings.getint("NEWSARCHIVE_TRAP_MAX_PER_PATTERN"),
+                                 proven=spider.seen.article_families if spider.seen else ())
+        return spider
 
     @property
     def max_depth(self) -> int:
@@ -155,22 +173,22 @@ class NewsSpider(Spider):
         if not (self.start_urls or self.feeds or self.sitemaps):
             self.logger.error("nothing to crawl: give urls=, feeds= or sitemaps=")
         for url in self.feeds:
-            if request := self._request(url, ROLE_FEED, depth=0):
+            if request := self._seed(url, ROLE_FEED):
                 yield request
         for url in self.sitemaps:
-            if request := self._request(url, ROLE_SITEMAP, depth=0):
+            if request := self._seed(url, ROLE_SITEMAP):
                 yield request
         for url in self.start_urls:
-            if request := self._request(url, ROLE_PAGE, depth=0, check_seen=False):
+            if request := self._request(url, ROLE_PAGE, depth=0, given=True):
                 yield request
         if self.announced_seeds:
             seeds = self.start_urls + self.feeds + self.sitemaps
             for origin in dict.fromkeys(self._origin(u) for u in seeds):
-                if request := self._request(f"{origin}/robots.txt", ROLE_ROBOTS, depth=0):
+                if request := self._seed(f"{origin}/robots.txt", ROLE_ROBOTS):
                     yield request
         if self.seen is not None:
             for url in self.seen.due_refreshes(utcnow()):
-                if request := self._request(url, ROLE_PAGE, self.max_depth, check_seen=False):
+                if request := self._request(url, ROLE_PAGE, self.max_depth, refresh=True):
                     self.crawler.stats.inc_value("newsarchive/refreshed")
                     yield request
 
@@ -178,7 +196,7 @@ class NewsSpider(Spider):
     def parse(self, response: Response) -> Iterable[Request]:
         role = response.meta.get("role", ROLE_PAGE)
         if role == ROLE_FEED:
-            yield from self._seeds(self._feed_links(response))
+            yield from self._seeds(self._feed_entries(response), response)
             return
         if role == ROLE_SITEMAP:
             yield from self._parse_sitemap(response)
@@ -189,13 +207,13 @@ class NewsSpider(Spider):
             return
         if role == ROLE_ROBOTS:
             for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-                if request := self._request(url, ROLE_SITEMAP, depth=0):
+                if request := self._seed(url, ROLE_SITEMAP):
                     yield request
             return
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("newsarchive/non_html")
             if self.seen is not None:  # a document (PDF, ...): archived once, like an article
-                self._record_seen(self.seen, response, ARTICLE, canonical=None)
+                self._record_seen(response, ARTICLE, canonical=None)
             return
         links = page_links(response.selector.root, response.url)
         kind = page_kind(response.url, self.kind_rules, jsonld_types(links.jsonld),
@@ -206,24 +224,32 @@ class NewsSpider(Spider):
             return
         self.crawler.stats.inc_value(f"newsarchive/pages/{kind}")
         if self.seen is not None:
-            self._record_seen(self.seen, response, kind, links.canonical)
+            new = self._new_articles(links.outlinks) if kind == HUB else None
+            self._record_seen(response, kind, links.canonical, new_articles=new)
         self.crawler.signals.send_catch_log(
             na_signals.page_parsed, response=response, metadata={
                 "outlinks": links.outlinks,
                 "requisites": [{"url": r.url, "kind": r.kind} for r in links.requisites]})
         # a rendered page's requisites: those the browser did not load (icons, og:image...)
-        self.scheduled.update(map(canonicalize_url, response.meta.get(LOADED_META, ())))
+        self.scheduled.update(map(normalize_url, response.meta.get(LOADED_META, ())))
         yield from self._requisites(links.requisites)
+        if kind == ARTICLE:  # a family of such URLs is articles, not a trap
+            yield from self.traps.article_fetched(response.url)
         if kind == HUB and self.announced_seeds:
             for url, kind_of_feed in links.feeds:
-                if kind_of_feed in FEED_TYPES and site_of(url) in self.sites and (
-                        request := self._request(url, ROLE_FEED, depth=0)):
+                if kind_of_feed in FEED_TYPES and self.scope.on_site(url) and (
+                        request := self._seed(url, ROLE_FEED)):
                     yield request
         depth = response.meta.get("page_depth", 0)
         if depth >= self.max_depth:
             return
+        listing = pagination_number(response.url) or 1
         for url in links.outlinks:
-            if self._follow(url) and (request := self._request(url, ROLE_PAGE, depth + 1)):
+            if not self.scope.follows(url):
+                continue
+            # a listing's next page is the same listing: it keeps the depth
+            next_depth = depth if kind == HUB and pagination_number(url) else depth + 1
+            if request := self._request(url, ROLE_PAGE, next_depth, found_on_page=listing):
                 yield request
 
     def _requisites(self, requisites: list[Requisite],
@@ -239,13 +265,13 @@ class NewsSpider(Spider):
         most = settings.getint("NEWSARCHIVE_REQUISITES_MAX")
         obey_robots = settings.getbool("NEWSARCHIVE_REQUISITES_OBEY_ROBOTS")
         wanted = [r for r in requisites
-                  if r.kind != FRAME or (frames and site_of(r.url) in self.sites)]
+                  if r.kind != FRAME or (frames and self.scope.on_site(r.url))]
         wanted.sort(key=lambda r: KINDS.index(r.kind))  # stable: document order within a kind
         if len(wanted) > per_page:
             stats.inc_value("newsarchive/requisites/over_page_limit", len(wanted) - per_page)
             del wanted[per_page:]
         for requisite in wanted:
-            key = canonicalize_url(requisite.url)
+            key = normalize_url(requisite.url)
             if key in self.scheduled:
                 stats.inc_value("newsarchive/requisites/shared")
                 continue
@@ -257,7 +283,7 @@ class NewsSpider(Spider):
             stats.inc_value("newsarchive/requisites/scheduled")
             headers = {"Accept": _ACCEPT[requisite.kind]} if requisite.kind in _ACCEPT else {}
             yield Request(requisite.url, callback=self.parse, errback=self.failed,
-                          priority=REQUISITE_PRIORITY, headers=headers, meta={
+                          priority=priority.REQUISITE, headers=headers, meta={
                               "role": ROLE_REQUISITE, "requisite_kind": requisite.kind,
                               "conditional": True, "dont_obey_robotstxt": not obey_robots})
 
@@ -273,13 +299,18 @@ class NewsSpider(Spider):
             yield from self._requisites(css_requisites(response.text, response.url))
 
     def closed(self, reason: str) -> None:
+        stats = self.crawler.stats
+        stats.set_value("newsarchive/trap_capped", self.traps.capped)
         # after a write error the last pages' records may never have reached the disk:
         # they must not count as archived (the next crawl fetches them again)
-        if self.seen is not None and not self.crawler.stats.get_value("archive/failure"):
+        if self.seen is not None and not stats.get_value("archive/failure"):
+            self.seen.families_proven(self.traps.newly_proven)
             self.seen.flush()
 
     def failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        if failure.check(OverBudget):  # counted by the budget
+            return
         if request.meta.get("role") == ROLE_ROBOTS:  # no robots.txt: no sitemaps announced
             self.crawler.stats.inc_value("newsarchive/robots_txt_missing")
             return
@@ -299,86 +330,132 @@ class NewsSpider(Spider):
         self.failures.append({"url": request.url, "error": kind, "message": message})
         self.logger.warning("%s: %s", request.url, message)
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _request(self, url: str, role: str, depth: int,
-                 check_seen: bool = True) -> Request | None:
-        scheme = urlsplit(url).scheme.lower()
-        if scheme not in ("http", "https"):
-            message = f"not an http(s) URL (scheme {scheme or 'missing'!r}); skipped"
-            self.crawler.stats.inc_value("newsarchive/errors/bad_url")
-            self.failures.append({"url": url, "error": "bad_url", "message": message})
-            self.logger.error("%s: %s", url, message)
+    # -- requests ----------------------------------------------------------------------------
+    def _seed(self, url: str, role: str) -> Request | None:
+        """A feed, sitemap or robots.txt request; a feed or sitemap the site's earlier
+        crawls fetched is left out until its refresh interval has passed."""
+        if not self._http(url):
             return None
-        key = canonicalize_url(url)
+        key = normalize_url(url)
         if key in self.scheduled:
             return None
-        if role == ROLE_PAGE and not self._admit_page(url, key, depth, check_seen):
-            return None
-        if role == ROLE_PAGE and self._page_count() >= self.max_pages:
-            self.crawler.stats.inc_value("newsarchive/max_pages_reached")
-            return None
         self.scheduled.add(key)
-        if role == ROLE_PAGE:
-            self.crawler.stats.inc_value("newsarchive/pages_scheduled")
-        return Request(url, callback=self.parse, errback=self.failed,
-                       meta={"role": role, "page_depth": depth, "conditional": depth == 0})
+        if role != ROLE_ROBOTS and self.seen is not None and not self.seen.hub_due(
+                url, utcnow()):
+            self.crawler.stats.inc_value("newsarchive/hub_not_due")
+            return None
+        prio = priority.ROBOTS if role == ROLE_ROBOTS else priority.FEED
+        return Request(url, callback=self.parse, errback=self.failed, priority=prio,
+                       meta={"role": role, "page_depth": 0, "conditional": True})
 
-    def _admit_page(self, url: str, key: str, depth: int, check_seen: bool) -> bool:
-        """Incremental skip of archived articles, then the per-family trap cap."""
+    def _request(self, url: str, role: str, depth: int, *, given: bool = False,
+                 refresh: bool = False, published: datetime | None = None,
+                 found_on_page: int = 1) -> Request | None:
+        """A page request, or None when the page is out: already scheduled, an archived
+        article, a hub not yet due, over the budget, or a trap (held back: see
+        :class:`crawler.frontier.traps.TrapGuard`). Start URLs (``given``) and feed and
+        sitemap entries (depth 0) are never trap-capped."""
+        if not self._http(url):
+            return None
+        key = normalize_url(url)
+        if key in self.scheduled:
+            return None
         stats = self.crawler.stats
-        if check_seen and self.seen is not None and self.seen.skip(url, utcnow()):
-            self.scheduled.add(key)
-            stats.inc_value("newsarchive/seen_skipped")
-            return False
-        if depth > 0 and (family := trap_family(url)) is not None:
-            if self.trap_counts[family] >= self.settings.getint(
-                    "NEWSARCHIVE_TRAP_MAX_PER_PATTERN"):
-                self.scheduled.add(key)
-                stats.inc_value("newsarchive/trap_capped")
-                return False
-            self.trap_counts[family] += 1
-        return True
+        self.scheduled.add(key)
+        expected = self._expected_kind(url)
+        if not (given or refresh) and self.seen is not None:
+            now = utcnow()
+            if expected != HUB and self.seen.skip(url, now):
+                stats.inc_value("newsarchive/seen_skipped")
+                return None
+            if expected == HUB and not self.seen.hub_due(url, now):
+                stats.inc_value("newsarchive/hub_not_due")
+                return None
+        if self.budget.exhausted and not (given and not self.budget.explicit):
+            stats.inc_value("newsarchive/max_pages_reached")
+            return None
+        if given:
+            prio = priority.START
+        else:
+            page = pagination_number(url)
+            prio = priority.page_priority(
+                expected, published=published or url_date(url), now=utcnow(), page=page,
+                listing=page is None and bool(_LISTING_PAGE.search(urlsplit(url).path)),
+                found_on_page=found_on_page)
+        request = Request(url, callback=self.parse, errback=self.failed, priority=prio, meta={
+            "role": role, "page_depth": depth, GIVEN_META: given, EXPECTED_KIND_META: expected,
+            # hubs, feeds, sitemaps, start pages and refreshes: a 304 costs no body
+            "conditional": given or refresh or expected == HUB})
+        if depth > 0 and not self.traps.admit(url, request):
+            return None
+        stats.inc_value("newsarchive/pages_scheduled")
+        return request
 
-    @staticmethod
-    def _record_seen(seen: SeenUrls, response: Response, kind: str,
-                     canonical: str | None) -> None:
-        """Remember an archived page (and the URLs that redirected to it) for later runs."""
+    def _expected_kind(self, url: str) -> str | None:
+        """What a URL says its page is: the site's patterns, a family proven to be
+        articles, the URL's shape; None when it does not say."""
+        if kind := self.kind_rules.override(url):
+            return kind
+        return ARTICLE if self.traps.is_proven(url) else kind_from_url(url)
+
+    def _http(self, url: str) -> bool:
+        scheme = urlsplit(url).scheme.lower()
+        if scheme in ("http", "https"):
+            return True
+        message = f"not an http(s) URL (scheme {scheme or 'missing'!r}); skipped"
+        self.crawler.stats.inc_value("newsarchive/errors/bad_url")
+        self.failures.append({"url": url, "error": "bad_url", "message": message})
+        self.logger.error("%s: %s", url, message)
+        return False
+
+    def _seeds(self, entries: Iterable[tuple[str, datetime | None]],
+               response: Response) -> Iterable[Request]:
+        """Feed and sitemap entries: pages at depth 0, newest first."""
+        entries = list(entries)
+        if self.seen is not None:
+            self._record_seen(response, HUB, canonical=None,
+                              new_articles=self._new_articles(url for url, _ in entries))
+        for url, published in entries:
+            self.scope.add(url)
+            if request := self._request(url, ROLE_PAGE, depth=0, published=published):
+                yield request
+
+    # -- incremental state -------------------------------------------------------------------
+    def _new_articles(self, urls: Iterable[str]) -> int:
+        """How many of a hub's links are articles this site has not archived yet."""
+        seen = self.seen
+        assert seen is not None
+        return sum(1 for url in urls if self.scope.on_site(url)
+                   and self._expected_kind(url) == ARTICLE
+                   and seen.archived_article(url) is None)
+
+    def _record_seen(self, response: Response, kind: str, canonical: str | None,
+                     new_articles: int | None = None) -> None:
+        """Remember an archived page (and the URLs that redirected to it) for later runs;
+        a hub's refresh interval adapts to the ``new_articles`` it links to."""
+        assert self.seen is not None
         record = response.meta.get("warc_response")
         if record is None:  # not archived (NEWSARCHIVE_ARCHIVE=False): not "already archived"
             return
         for url in [*response.meta.get("redirect_urls", []), response.url]:
-            seen.fetched(url, kind=kind,
-                         canonical_url=canonical,
-                         timestamp=record.timestamp, digest=record.payload_digest)
+            self.seen.fetched(url, kind=kind, canonical_url=canonical,
+                              timestamp=record.timestamp, digest=record.payload_digest,
+                              new_articles=new_articles)
 
     @staticmethod
     def _origin(url: str) -> str:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def _page_count(self) -> int:
-        return self.crawler.stats.get_value("newsarchive/pages_scheduled", 0)
-
-    def _seeds(self, urls: Iterable[str]) -> Iterable[Request]:
-        for url in urls:
-            self.sites.add(site_of(url))
-            if request := self._request(url, ROLE_PAGE, depth=0):
-                yield request
-
-    def _follow(self, url: str) -> bool:
-        if site_of(url) not in self.sites:
-            return False
-        if self.allow and not any(p.search(url) for p in self.allow):
-            return False
-        return not any(p.search(url) for p in self.deny)
-
-    def _feed_links(self, response: Response) -> list[str]:
-        """RSS items' and Atom entries' links, without those dated before the horizon."""
+    # -- feeds and sitemaps ------------------------------------------------------------------
+    def _feed_entries(self, response: Response) -> list[tuple[str, datetime | None]]:
+        """RSS items' and Atom entries' links and dates, without those dated before the
+        horizon."""
         if not isinstance(response, TextResponse):
             return []
         selector = response.selector
         selector.remove_namespaces()
-        now, links = utcnow(), []
+        now, entries = utcnow(), []
         for item in selector.xpath("//item | //entry"):
             link = (item.xpath("normalize-space(link)").get() or item.xpath(
                 "link[not(@rel) or @rel='alternate']/@href").get() or "").strip()
@@ -389,10 +466,10 @@ class NewsSpider(Spider):
             if not link:
                 continue
             if within_horizon(date, self.horizon, now):
-                links.append(response.urljoin(link))
+                entries.append((response.urljoin(link), date))
             else:
                 self.crawler.stats.inc_value("newsarchive/feed_too_old")
-        return links
+        return entries
 
     def _parse_sitemap(self, response: Response) -> Iterable[Request]:
         body = response.body
@@ -404,17 +481,18 @@ class NewsSpider(Spider):
             self.logger.warning("%s is not a sitemap: %s", response.url, exc)
             return
         now = utcnow()
-        locs = []
+        entries = []
         for entry in sitemap:
             if not entry.get("loc"):
                 continue
-            if within_horizon(sitemap_entry_date(entry), self.horizon, now):
-                locs.append(entry["loc"])
+            date = sitemap_entry_date(entry)
+            if within_horizon(date, self.horizon, now):
+                entries.append((entry["loc"], date))
             else:
                 self.crawler.stats.inc_value("newsarchive/sitemap_too_old")
-        if sitemap.type == "sitemapindex":
-            for loc in locs:
-                if request := self._request(loc, ROLE_SITEMAP, depth=0):
+        if sitemap.type == "sitemapindex":  # always refetched when listed: no interval
+            for loc, _ in entries:
+                if request := self._seed(loc, ROLE_SITEMAP):
                     yield request
         else:
-            yield from self._seeds(locs)
+            yield from self._seeds(entries, response)
