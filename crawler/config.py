@@ -74,13 +74,16 @@ class CrawlSettings(ArchiveSettings):
                                  "the crawl pauses.")
     incremental: bool = Field(
         True, description="Site crawls skip articles the site's earlier crawls archived; "
-        "hubs (start pages, sections, feeds, sitemaps) are fetched on every run.")
+        "start pages are fetched on every run, other hubs (sections, feeds, sitemaps) when "
+        "their adaptive refresh interval has passed.")
     sitemap_horizon: str = Field(
         "2d", description="Site crawls skip sitemap entries and feed items older than this "
         "(a site's own horizon wins; empty: none). URL crawls use none.")
     trap_max_per_pattern: int = Field(
-        10, ge=0, description="At most this many URLs per crawl of one calendar or "
-        "pagination family (non-article URLs that differ only in digits).")
+        10, ge=0, description="At most this many URLs per crawl of one calendar, pagination "
+        "or filter family (non-article URLs that differ only in the digits of their path "
+        "and the values of their query), until fetched members of the family turn out to "
+        "be articles: then none (remembered for the site).")
     hub_share: float = Field(
         0.1, gt=0, le=1, description="The share of a crawl's page budget that hubs (section "
         "pages, pagination, tag and calendar pages, as their URLs say) may take; the rest "
@@ -101,7 +104,7 @@ class CrawlSettings(ArchiveSettings):
     revisits: bool = Field(True, description="Write an unchanged payload as a revisit record "
                            "instead of a second copy.")
     conditional_requests: bool = Field(
-        True, description="Refetch page requisites, feeds, sitemaps and start pages with "
+        True, description="Refetch page requisites, feeds, sitemaps, hubs and start pages with "
         "`If-None-Match` / `If-Modified-Since` from their last capture; a `304 Not Modified` "
         "costs no body and is archived as a server-not-modified revisit (needs "
         "`NEWSARCHIVE_REVISITS`).")

@@ -228,6 +228,8 @@ def _finish_job(catalog: Catalog, job_id: int, crawler: Crawler,
                "robots_txt": stats.get("newsarchive/skipped", 0),
                "already_archived": stats.get("newsarchive/seen_skipped", 0),
                "trap_cap": stats.get("newsarchive/trap_capped", 0),
+               "over_hub_share": stats.get("newsarchive/hub_share_reached", 0),
+               "hub_not_due": stats.get("newsarchive/hub_not_due", 0),
                "sitemap_horizon": stats.get("newsarchive/sitemap_too_old", 0),
                "feed_horizon": stats.get("newsarchive/feed_too_old", 0)}
     requisites = {name: stats.get(f"newsarchive/requisites/{name}", 0) for name in
