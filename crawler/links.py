@@ -9,6 +9,9 @@ several times).
 * **Outlinks**: ``<a href>`` and ``<area href>``, http(s) only, without fragments, in
   document order, each once; URLs ending in a file extension Scrapy's link extractor ignores
   (images, archives, media, office files, ...) are left out, as it leaves them out.
+* **Link dates**: a link in a teaser (a list item, a table row, a short ``<article>``: at
+  most :data:`_TEASER_LINKS` links) with a ``<time datetime>`` is dated by it, as listings
+  show when each story was published; the crawl fetches newest first.
 * **Requisites**: what a browser fetches to render the page, as Heritrix's and wget's
   ``--page-requisites`` extractors find them: stylesheets (``<link rel=stylesheet>``,
   ``preload as=style``), scripts, images (``src``, ``srcset``, ``<picture><source>``, the
@@ -44,7 +47,9 @@ _PRELOAD_KINDS = {"style": STYLESHEET, "script": SCRIPT, "image": IMAGE, "font":
 _OG_IMAGES = frozenset({"og:image", "og:image:url", "og:image:secure_url", "twitter:image"})
 _TAGS = ("a", "area", "base", "link", "script", "img", "source", "video", "audio", "track",
          "input", "iframe", "frame", "embed", "object", "meta", "style", "body", "table",
-         "td", "th")
+         "td", "th", "time")
+_TEASERS = frozenset({"li", "article", "tr", "dd", "div", "section", "p"})
+_TEASER_LINKS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ class PageLinks:
     og_type: str | None = None
     canonical: str | None = None
     feeds: list[tuple[str, str]] = field(default_factory=list)  # (url, type) of rel=alternate
+    link_dates: dict[str, str] = field(default_factory=dict)  # outlink → its teaser's datetime
 
 
 class _Collector:
@@ -189,6 +195,28 @@ def _visit(element: etree._Element, tag: str, found: _Collector) -> None:
         found.css(element.text)
     elif tag in ("body", "table", "td", "th"):
         found.requisite(get("background"), IMAGE)
+    elif tag == "time":
+        _date_teaser(element, get("datetime"), found)
+
+
+def _date_teaser(time: etree._Element, moment: str | None, found: _Collector) -> None:
+    """Dates the links of the teaser a ``<time datetime>`` is in (see the module docstring)."""
+    if not moment:
+        return
+    teaser = time.getparent()
+    for _ in range(2):
+        if teaser is None or teaser.tag in _TEASERS:
+            break
+        teaser = teaser.getparent()
+    if teaser is None or teaser.tag not in _TEASERS:
+        return
+    anchors = teaser.findall(".//a")
+    if len(anchors) > _TEASER_LINKS:
+        return
+    for anchor in anchors:
+        url = found.join(anchor.get("href"))
+        if url is not None:
+            found.links.link_dates.setdefault(url, moment.strip())
 
 
 def css_requisites(text: str, url: str) -> list[Requisite]:

@@ -45,6 +45,10 @@ class PageBudget:
     def exhausted(self) -> bool:
         return self.spent >= self.max_pages
 
+    @property
+    def hubs_exhausted(self) -> bool:
+        return self.hubs >= self.hub_limit
+
     def admit(self, meta: dict[str, Any]) -> str | None:
         """Spend the budget on a page about to be sent; why it may not be, else None."""
         if meta.get(COUNTED_META):

@@ -1,13 +1,17 @@
 """The order of a crawl: Scrapy request priorities (higher first).
 
 robots.txt (for the sitemaps it announces), then feeds and sitemaps, then page requisites
-(so that each is captured close to its page), then the start pages, then articles, newest
+(so that each is captured close to its page), then the start pages; then articles, newest
 first wherever a date is known (feed ``pubDate``, news sitemap ``publication_date``,
-``lastmod``, a date in the URL) and undated ones by how deep in a listing they were found,
-then pages of unknown kind, then section pages, then deeper pagination, then other listings
-(tags, calendars). Scrapy's priority queue keeps one FIFO queue per priority value, so the
-order holds at any queue length without sorting anything, in memory or on disk; the values
-are bucketed to keep those queues few.
+``lastmod``, a date in the URL, the ``<time>`` of a listing's teaser), undated ones by where
+they were found (a listing's first page, deeper pages, an article's related links); section
+pages come before articles about a week old, the pages of a listing before older ones, and
+tag, author, calendar and filter pages last. Hubs are also held back until nothing
+outranks them (:mod:`.reserve`).
+
+Scrapy's priority queue keeps one FIFO queue per priority value, so the order holds at any
+queue length without sorting anything, in memory or on disk; the values are bucketed to
+keep those queues few.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ ROBOTS = 500
 FEED = SITEMAP = 400
 REQUISITE = 300
 START = 250
-ARTICLE_NEWEST, ARTICLE_OLDEST = 199, 100
-UNDATED_ARTICLE = 150  # as an article about three days old
+ARTICLE_NEWEST, ARTICLE_OLDEST = 199, 100  # by age_bucket
+UNDATED_ARTICLE = 160  # on a front page or a listing's first page: as a day-and-a-half old
+SECTION = 140  # as an article a week old
+PAGINATION = 130  # page 2 of a listing; page n: PAGINATION + 2 - n, down to RELATED + 1
 UNKNOWN = 95  # neither article- nor hub-shaped: perhaps an article
-SECTION = 90
-PAGINATION = 60  # page 2 of a listing; page n: PAGINATION + 2 - n, down to LISTING + 1
+RELATED = 90  # an undated article linked from an article (related, most read: often old)
 LISTING = 20  # tags, topics, authors, calendars, filters
 
 
@@ -37,16 +42,21 @@ def age_bucket(published: datetime, now: datetime) -> int:
 
 def page_priority(kind: str | None, *, published: datetime | None = None,
                   now: datetime | None = None, page: int | None = None,
-                  listing: bool = False, found_on_page: int = 1) -> int:
+                  listing: bool = False, found_on: str | None = HUB,
+                  found_on_page: int = 1) -> int:
     """The priority of a discovered page: ``kind`` is what its URL (or its family, or the
     site's patterns) says it is, None when unknown; ``page`` its number if it is a listing's
-    page; ``found_on_page`` the page number of the listing it was found on."""
+    page; ``listing`` whether it is a tag, author, calendar or filter page; ``found_on``
+    the kind of the page it was found on (None: a feed or sitemap) and ``found_on_page``
+    that page's number in its listing."""
     if kind == ARTICLE:
         if published is not None and now is not None:
             return ARTICLE_NEWEST - age_bucket(published, now)
-        return UNDATED_ARTICLE - min(found_on_page - 1, UNDATED_ARTICLE - ARTICLE_OLDEST)
+        if found_on == ARTICLE:
+            return RELATED
+        return max(ARTICLE_OLDEST, UNDATED_ARTICLE + 1 - found_on_page)
     if page is not None and page > 1:
-        return max(LISTING + 1, PAGINATION + 2 - page)
+        return max(RELATED + 1, PAGINATION + 2 - page)
     if kind == HUB:
         return LISTING if listing else SECTION
     return UNKNOWN

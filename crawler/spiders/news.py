@@ -34,9 +34,9 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from lxml import etree
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
@@ -56,6 +56,7 @@ from crawler.discovery import (
     pagination_number,
     parse_duration,
     parse_feed_date,
+    parse_w3c_date,
     sitemap_entry_date,
     url_date,
     within_horizon,
@@ -70,6 +71,7 @@ from crawler.frontier import (
     priority,
 )
 from crawler.frontier.budget import EXPECTED_KIND_META, GIVEN_META, OverBudget, PageBudget
+from crawler.frontier.queue import Frontier, Waiting
 from crawler.frontier.scope import SiteScope
 from crawler.frontier.traps import TrapGuard
 from crawler.links import FRAME, KINDS, STYLESHEET, Requisite, css_requisites, page_links
@@ -148,6 +150,7 @@ class NewsSpider(Spider):
         # set from the crawl's settings in from_crawler
         self.budget: PageBudget
         self.traps: TrapGuard
+        self.frontier: Frontier
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -157,6 +160,9 @@ class NewsSpider(Spider):
                                    hub_share=settings.getfloat("NEWSARCHIVE_HUB_SHARE"))
         spider.traps = TrapGuard(settings.getint("NEWSARCHIVE_TRAP_MAX_PER_PATTERN"),
                                  proven=spider.seen.article_families if spider.seen else ())
+        spider.frontier = Frontier(window=settings.getint("CONCURRENT_REQUESTS"))
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
         return spider
 
     @property
@@ -179,7 +185,7 @@ class NewsSpider(Spider):
             if request := self._seed(url, ROLE_SITEMAP):
                 yield request
         for url in self.start_urls:
-            if request := self._request(url, ROLE_PAGE, depth=0, given=True):
+            if request := self._start_page(url):
                 yield request
         if self.announced_seeds:
             seeds = self.start_urls + self.feeds + self.sitemaps
@@ -188,15 +194,21 @@ class NewsSpider(Spider):
                     yield request
         if self.seen is not None:
             for url in self.seen.due_refreshes(utcnow()):
-                if request := self._request(url, ROLE_PAGE, self.max_depth, refresh=True):
-                    self.crawler.stats.inc_value("newsarchive/refreshed")
-                    yield request
+                self.crawler.stats.inc_value("newsarchive/refreshed")
+                self._discovered(url, self.max_depth, refresh=True)
+        for request in self._next_pages():
+            yield request
 
     # -- callbacks ---------------------------------------------------------------------------
     def parse(self, response: Response) -> Iterable[Request]:
+        self.frontier.ended(response.meta)
+        yield from self._parse(response)
+        yield from self._next_pages()
+
+    def _parse(self, response: Response) -> Iterable[Request]:
         role = response.meta.get("role", ROLE_PAGE)
         if role == ROLE_FEED:
-            yield from self._seeds(self._feed_entries(response), response)
+            self._seeds(self._feed_entries(response), response)
             return
         if role == ROLE_SITEMAP:
             yield from self._parse_sitemap(response)
@@ -234,7 +246,8 @@ class NewsSpider(Spider):
         self.scheduled.update(map(normalize_url, response.meta.get(LOADED_META, ())))
         yield from self._requisites(links.requisites)
         if kind == ARTICLE:  # a family of such URLs is articles, not a trap
-            yield from self.traps.article_fetched(response.url)
+            for page in self.traps.article_fetched(response.url):
+                self.frontier.push(page)
         if kind == HUB and self.announced_seeds:
             for url, kind_of_feed in links.feeds:
                 if kind_of_feed in FEED_TYPES and self.scope.on_site(url) and (
@@ -249,8 +262,36 @@ class NewsSpider(Spider):
                 continue
             # a listing's next page is the same listing: it keeps the depth
             next_depth = depth if kind == HUB and pagination_number(url) else depth + 1
-            if request := self._request(url, ROLE_PAGE, next_depth, found_on_page=listing):
-                yield request
+            self._discovered(url, next_depth, published=parse_w3c_date(
+                links.link_dates.get(url)), found_on=kind, found_on_page=listing)
+
+    # -- the queue of discovered pages (crawler.frontier.queue) ------------------------------
+    def _next_pages(self) -> list[Request]:
+        """The best waiting pages, as many as Scrapy may be handed now; none once the budget
+        is spent, and no hub once the hubs' share is."""
+        frontier, budget, stats = self.frontier, self.budget, self.crawler.stats
+        if budget.exhausted and frontier:
+            stats.inc_value("newsarchive/max_pages_reached", frontier.clear())
+        requests = []
+        while frontier.room() > 0 and (page := frontier.pop()) is not None:
+            if page.expected_kind == HUB and budget.hubs_exhausted:
+                stats.inc_value("newsarchive/hub_share_reached")
+                continue
+            request = self._page_request(page.url, page.depth, page.priority,
+                                         page.expected_kind, conditional=page.conditional)
+            frontier.sent(request.meta)
+            requests.append(request)
+        return requests
+
+    def _idle(self) -> None:
+        self.frontier.idle()
+        if requests := self._next_pages():
+            for request in requests:
+                self.crawler.engine.crawl(request)
+            raise DontCloseSpider
+
+    def _dropped(self, request: Request) -> None:  # the scheduler refused it (a duplicate)
+        self.frontier.ended(request.meta)
 
     def _requisites(self, requisites: list[Requisite],
                     frames: bool = True) -> Iterable[Request]:
@@ -307,8 +348,13 @@ class NewsSpider(Spider):
             self.seen.families_proven(self.traps.newly_proven)
             self.seen.flush()
 
-    def failed(self, failure: Failure) -> None:
+    def failed(self, failure: Failure) -> list[Request]:
         request = failure.request  # type: ignore[attr-defined]
+        self.frontier.ended(request.meta)
+        self._failed(request, failure)
+        return self._next_pages()
+
+    def _failed(self, request: Request, failure: Failure) -> None:
         if failure.check(OverBudget):  # counted by the budget
             return
         if request.meta.get("role") == ROLE_ROBOTS:  # no robots.txt: no sitemaps announced
@@ -348,48 +394,71 @@ class NewsSpider(Spider):
         return Request(url, callback=self.parse, errback=self.failed, priority=prio,
                        meta={"role": role, "page_depth": 0, "conditional": True})
 
-    def _request(self, url: str, role: str, depth: int, *, given: bool = False,
-                 refresh: bool = False, published: datetime | None = None,
-                 found_on_page: int = 1) -> Request | None:
-        """A page request, or None when the page is out: already scheduled, an archived
-        article, a hub not yet due, over the budget, or a trap (held back: see
-        :class:`crawler.frontier.traps.TrapGuard`). Start URLs (``given``) and feed and
-        sitemap entries (depth 0) are never trap-capped."""
+    def _discovered(self, url: str, depth: int, *, refresh: bool = False,
+                    published: datetime | None = None, found_on: str | None = None,
+                    found_on_page: int = 1) -> None:
+        """Queue a page found in a link, a feed or a sitemap (or due for a refresh), unless
+        it is out: already scheduled, an archived article, a hub not yet due, over the
+        budget, or a trap (held back: see :class:`crawler.frontier.traps.TrapGuard`). Feed
+        and sitemap entries (depth 0) are never trap-capped."""
         if not self._http(url):
-            return None
+            return
         key = normalize_url(url)
         if key in self.scheduled:
-            return None
+            if self.frontier.waiting(key):  # found again: perhaps move it up
+                self.frontier.push(self._waiting(url, key, depth, self._expected_kind(key),
+                                                 refresh, published, found_on, found_on_page))
+            return
         stats = self.crawler.stats
         self.scheduled.add(key)
-        expected = self._expected_kind(url)
-        if not (given or refresh) and self.seen is not None:
+        expected = self._expected_kind(key)
+        if not refresh and self.seen is not None:
             now = utcnow()
             if expected != HUB and self.seen.skip(url, now):
                 stats.inc_value("newsarchive/seen_skipped")
-                return None
+                return
             if expected == HUB and not self.seen.hub_due(url, now):
                 stats.inc_value("newsarchive/hub_not_due")
-                return None
-        if self.budget.exhausted and not (given and not self.budget.explicit):
+                return
+        if self.budget.exhausted:
             stats.inc_value("newsarchive/max_pages_reached")
-            return None
-        if given:
-            prio = priority.START
-        else:
-            page = pagination_number(url)
-            prio = priority.page_priority(
-                expected, published=published or url_date(url), now=utcnow(), page=page,
-                listing=page is None and bool(_LISTING_PAGE.search(urlsplit(url).path)),
-                found_on_page=found_on_page)
-        request = Request(url, callback=self.parse, errback=self.failed, priority=prio, meta={
-            "role": role, "page_depth": depth, GIVEN_META: given, EXPECTED_KIND_META: expected,
-            # hubs, feeds, sitemaps, start pages and refreshes: a 304 costs no body
-            "conditional": given or refresh or expected == HUB})
-        if depth > 0 and not self.traps.admit(url, request):
-            return None
+            return
+        waiting = self._waiting(url, key, depth, expected, refresh, published, found_on,
+                                found_on_page)
+        if depth > 0 and not self.traps.admit(url, waiting):
+            return
         stats.inc_value("newsarchive/pages_scheduled")
-        return request
+        self.frontier.push(waiting)
+
+    @staticmethod
+    def _waiting(url: str, key: str, depth: int, expected: str | None, refresh: bool,
+                 published: datetime | None, found_on: str | None,
+                 found_on_page: int) -> Waiting:
+        """A page's queue entry; its kind, date and listing page are read from ``key``, its
+        normalized URL (without session ids or tracking parameters)."""
+        page = pagination_number(key)
+        prio = priority.page_priority(
+            expected, published=published or url_date(key), now=utcnow(), page=page,
+            listing=page is None and (bool(_LISTING_PAGE.search(urlsplit(key).path))
+                                      or "?" in key),
+            found_on=found_on, found_on_page=found_on_page)
+        # hubs and refreshes: a 304 costs no body
+        return Waiting(url, key, prio, depth, expected, conditional=refresh or expected == HUB)
+
+    def _start_page(self, url: str) -> Request | None:
+        """A start URL: never skipped, capped or held (an explicit budget still counts it)."""
+        if not self._http(url) or (key := normalize_url(url)) in self.scheduled:
+            return None
+        self.scheduled.add(key)
+        self.crawler.stats.inc_value("newsarchive/pages_scheduled")
+        return self._page_request(url, 0, priority.START, self._expected_kind(url),
+                                  conditional=True, given=True)
+
+    def _page_request(self, url: str, depth: int, prio: int, expected: str | None, *,
+                      conditional: bool, given: bool = False) -> Request:
+        return Request(url, callback=self.parse, errback=self.failed, priority=prio, meta={
+            "role": ROLE_PAGE, "page_depth": depth, GIVEN_META: given,
+            EXPECTED_KIND_META: expected, "conditional": conditional})
 
     def _expected_kind(self, url: str) -> str | None:
         """What a URL says its page is: the site's patterns, a family proven to be
@@ -409,7 +478,7 @@ class NewsSpider(Spider):
         return False
 
     def _seeds(self, entries: Iterable[tuple[str, datetime | None]],
-               response: Response) -> Iterable[Request]:
+               response: Response) -> None:
         """Feed and sitemap entries: pages at depth 0, newest first."""
         entries = list(entries)
         if self.seen is not None:
@@ -417,8 +486,7 @@ class NewsSpider(Spider):
                               new_articles=self._new_articles(url for url, _ in entries))
         for url, published in entries:
             self.scope.add(url)
-            if request := self._request(url, ROLE_PAGE, depth=0, published=published):
-                yield request
+            self._discovered(url, 0, published=published)
 
     # -- incremental state -------------------------------------------------------------------
     def _new_articles(self, urls: Iterable[str]) -> int:
@@ -495,4 +563,4 @@ class NewsSpider(Spider):
                 if request := self._seed(loc, ROLE_SITEMAP):
                     yield request
         else:
-            yield from self._seeds(entries, response)
+            self._seeds(entries, response)
