@@ -82,10 +82,10 @@ class CrawlSettings(ArchiveSettings):
     trap_max_per_pattern: int = Field(
         10, ge=0, description="At most this many URLs per crawl of one calendar, pagination "
         "or filter family (non-article URLs that differ only in the digits of their path "
-        "and the values of their query), until fetched members of the family turn out to "
+        "and in their query), until fetched members of the family turn out to "
         "be articles: then none (remembered for the site).")
     hub_share: float = Field(
-        0.1, gt=0, le=1, description="The share of a crawl's page budget that hubs (section "
+        0.08, gt=0, le=1, description="The share of a crawl's page budget that hubs (section "
         "pages, pagination, tag and calendar pages, as their URLs say) may take; the rest "
         "goes to articles, which are fetched first. Start URLs are not counted.")
     requisites: bool = Field(

@@ -18,10 +18,9 @@ Article detection (:func:`page_kind`), first rule that answers wins:
 
 Traps (:func:`trap_family`, applied by :class:`crawler.frontier.traps.TrapGuard`): a URL
 that is not article-shaped belongs to the family of URLs equal to it up to the digits of its
-path and the values of its query (``/calendar/N/N/N``, ``/world/?page=*``,
-``/shop?color=*&size=*``); URLs whose path repeats itself (:func:`pathological_path`) are
-refused outright. Session ids in query strings are dropped by :func:`normalize_url`, so the
-variants of one page are one URL.
+path and its query (``/calendar/N/N/N``, ``/world/?*``, ``/shop?*``); URLs whose path
+repeats itself (:func:`pathological_path`) are refused outright. Session ids in query
+strings are dropped by :func:`normalize_url`, so the variants of one page are one URL.
 """
 
 from __future__ import annotations
@@ -143,7 +142,7 @@ def kind_from_url(url: str) -> str | None:
     if (_DATE_SLUG.search(path) or _LONG_SLUG.search(path) or _NUMERIC_ID.search(path)
             or _SHORT_ID.search(path) or (parts.query and _ID_QUERY.search(parts.query))):
         return ARTICLE
-    if path.count("/") <= 2 and "." not in path.rsplit("/", 1)[-1]:
+    if "/" not in path.strip("/") and "." not in path:
         return HUB  # "/", "/world", "/world/"
     return None
 
@@ -185,18 +184,20 @@ def page_kind(url: str, rules: KindRules, types: set[str], og_type: str | None) 
 
 
 def url_family(url: str) -> str | None:
-    """The key of the URLs equal to ``url`` up to its path's digits and its query's values
-    (``n.example/calendar/N/N/N``, ``n.example/shop?color=*&size=*``); None for a URL with
-    neither. Calendars, pagination and faceted filters are families; so are the articles of
-    a site whose article URLs differ only in an id."""
+    """The key of the URLs equal to ``url`` up to its path's digits and its query
+    (``n.example/calendar/N/N/N``, ``n.example/shop?*``), or, for a path without either
+    that ends in a hyphenated slug, up to that slug (``n.example/world/*-*``); None for
+    other URLs. Calendars, pagination and faceted filters (every combination of filters is
+    one family) are families; so are the articles of a site whose article URLs differ only
+    in an id or a slug."""
     parts = urlsplit(url)
-    if not parts.query and not _DIGITS.search(parts.path):
-        return None
-    family = parts.netloc.lower() + _DIGITS.sub("N", parts.path)
-    if parts.query:
-        names = sorted({pair.split("=", 1)[0] for pair in parts.query.split("&") if pair})
-        family += "?" + "&".join(f"{name}=*" for name in names)
-    return family
+    if parts.query or _DIGITS.search(parts.path):
+        return (parts.netloc.lower() + _DIGITS.sub("N", parts.path)
+                + ("?*" if parts.query else ""))
+    parent, _, last = parts.path.rstrip("/").rpartition("/")
+    if "-" in last and parent:
+        return f"{parts.netloc.lower()}{parent}/*-*"
+    return None
 
 
 def trap_family(url: str) -> str | None:

@@ -99,7 +99,7 @@ def test_jsonld_types_reads_graphs_lists_and_skips_bad_json() -> None:
 def test_trap_families_group_listing_urls_by_their_digits() -> None:
     a = trap_family("https://n.example/calendar/2026/11/24")
     assert a == trap_family("https://n.example/calendar/2031/01/02") == "n.example/calendar/N/N/N"
-    assert trap_family("https://n.example/world/?page=2") == "n.example/world/?page=*"
+    assert trap_family("https://n.example/world/?page=2") == "n.example/world/?*"
     assert trap_family("https://n.example/world/") is None  # no digits: no family
     assert trap_family("https://n.example/world/2026/11/03/bridge-reopens-today.html") is None
 

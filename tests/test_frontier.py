@@ -101,16 +101,19 @@ def test_priorities_feeds_then_articles_newest_first_then_hubs() -> None:
 
     order = [
         priority.FEED, priority.REQUISITE, priority.START,
-        article(0.5), article(5), article(30), article(24 * 2),
-        priority.page_priority(ARTICLE),  # undated, on a front or first page
+        article(0.5), article(5), priority.page_priority(HUB),  # a section
+        article(30),
+        priority.page_priority(ARTICLE),  # undated, on a front page or a first page
         priority.page_priority(ARTICLE, found_on_page=3),  # undated, deeper in a listing
-        article(24 * 20), priority.page_priority(None),
-        priority.page_priority(HUB), priority.page_priority(HUB, page=2),
-        priority.page_priority(HUB, page=5), priority.page_priority(HUB, listing=True),
+        article(24 * 2), article(24 * 6), article(24 * 8), priority.page_priority(HUB, page=2),
+        priority.page_priority(HUB, page=5), article(24 * 20),
+        priority.page_priority(None),
+        priority.page_priority(ARTICLE, found_on=ARTICLE),  # undated, related to an article
+        priority.page_priority(HUB, listing=True),
     ]
     assert order == sorted(order, reverse=True) and len(set(order)) == len(order)
     assert article(24 * 365) == priority.ARTICLE_OLDEST
-    assert priority.page_priority(HUB, page=500) > priority.LISTING
+    assert priority.page_priority(HUB, page=500) > priority.RELATED
 
 
 def test_dates_and_page_numbers_in_urls() -> None:

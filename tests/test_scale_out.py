@@ -308,7 +308,7 @@ def test_one_site_one_crawl_across_services_and_workers(cluster: Cluster,
     services[0].wait_job(job_id, timeout=60)
     services[0].wait_job(extra.id, timeout=60)
     one, two = cluster.job(job_id), cluster.job(extra.id)
-    assert one.status == two.status == JobStatus.SUCCEEDED
+    assert one.status == two.status == JobStatus.SUCCEEDED, (one.error, two.error)
     assert two.started_at >= one.finished_at - timedelta(milliseconds=50), (
         one.started_at, one.finished_at, two.started_at)
 

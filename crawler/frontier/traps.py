@@ -33,8 +33,8 @@ class TrapGuard:
         self.refused = 0  # pathological paths, and URLs past HELD_PER_FAMILY
 
     def admit(self, url: str, request: Any) -> bool:
-        """Whether ``request`` (for ``url``) may be scheduled now; if not, it is refused or
-        held back until its family is proven."""
+        """Whether ``request`` (for ``url``, normalized: a session id is no new family) may
+        be scheduled now; if not, it is refused or held back until its family is proven."""
         if pathological_path(url):
             self.refused += 1
             return False

@@ -147,6 +147,7 @@ class NewsSpider(Spider):
         self.scheduled: set[str] = set()
         self.failures: list[dict[str, Any]] = []
         self.requisites_scheduled = 0
+        self.seeds_out = 0  # feeds, sitemaps and robots.txt asked for and not answered yet
         # set from the crawl's settings in from_crawler
         self.budget: PageBudget
         self.traps: TrapGuard
@@ -201,9 +202,14 @@ class NewsSpider(Spider):
 
     # -- callbacks ---------------------------------------------------------------------------
     def parse(self, response: Response) -> Iterable[Request]:
-        self.frontier.ended(response.meta)
+        self._ended(response.meta)
         yield from self._parse(response)
         yield from self._next_pages()
+
+    def _ended(self, meta: dict[str, Any]) -> None:
+        self.frontier.ended(meta)
+        if meta.get("role") in (ROLE_FEED, ROLE_SITEMAP, ROLE_ROBOTS):
+            self.seeds_out -= 1
 
     def _parse(self, response: Response) -> Iterable[Request]:
         role = response.meta.get("role", ROLE_PAGE)
@@ -246,7 +252,7 @@ class NewsSpider(Spider):
         self.scheduled.update(map(normalize_url, response.meta.get(LOADED_META, ())))
         yield from self._requisites(links.requisites)
         if kind == ARTICLE:  # a family of such URLs is articles, not a trap
-            for page in self.traps.article_fetched(response.url):
+            for page in self.traps.article_fetched(normalize_url(response.url)):
                 self.frontier.push(page)
         if kind == HUB and self.announced_seeds:
             for url, kind_of_feed in links.feeds:
@@ -257,21 +263,33 @@ class NewsSpider(Spider):
         if depth >= self.max_depth:
             return
         listing = pagination_number(response.url) or 1
+        dates = {url: parse_w3c_date(moment) for url, moment in links.link_dates.items()}
+        # a listing's next page starts where this one ends: as new as its oldest teaser
+        oldest = min(filter(None, dates.values()), default=None) if kind == HUB else None
         for url in links.outlinks:
             if not self.scope.follows(url):
                 continue
+            page = pagination_number(url) if kind == HUB else None
             # a listing's next page is the same listing: it keeps the depth
-            next_depth = depth if kind == HUB and pagination_number(url) else depth + 1
-            self._discovered(url, next_depth, published=parse_w3c_date(
-                links.link_dates.get(url)), found_on=kind, found_on_page=listing)
+            self._discovered(url, depth if page else depth + 1,
+                             published=oldest if page == listing + 1 else dates.get(url),
+                             found_on=kind, found_on_page=listing)
 
     # -- the queue of discovered pages (crawler.frontier.queue) ------------------------------
     def _next_pages(self) -> list[Request]:
-        """The best waiting pages, as many as Scrapy may be handed now; none once the budget
-        is spent, and no hub once the hubs' share is."""
+        """The best waiting pages, as many as Scrapy may be handed now; none while feeds and
+        sitemaps are still coming (they know the newest articles), none once the budget is
+        spent, and no hub once the hubs' share is."""
         frontier, budget, stats = self.frontier, self.budget, self.crawler.stats
         if budget.exhausted and frontier:
             stats.inc_value("newsarchive/max_pages_reached", frontier.clear())
+        if self.seeds_out > 0:
+            return []
+        # as many as the downloader will send at once: more would only wait in Scrapy's
+        # queue, where what is found meanwhile can no longer overtake them
+        settings = self.settings
+        frontier.window = min(settings.getint("CONCURRENT_REQUESTS"), max(1, len(
+            self.scope.sites)) * settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         requests = []
         while frontier.room() > 0 and (page := frontier.pop()) is not None:
             if page.expected_kind == HUB and budget.hubs_exhausted:
@@ -279,19 +297,21 @@ class NewsSpider(Spider):
                 continue
             request = self._page_request(page.url, page.depth, page.priority,
                                          page.expected_kind, conditional=page.conditional)
-            frontier.sent(request.meta)
+            frontier.sent(request.meta, page, hub=page.expected_kind == HUB)
             requests.append(request)
         return requests
 
     def _idle(self) -> None:
+        """Nothing queued or in flight: whatever was counted out has ended."""
         self.frontier.idle()
+        self.seeds_out = 0
         if requests := self._next_pages():
             for request in requests:
                 self.crawler.engine.crawl(request)
             raise DontCloseSpider
 
     def _dropped(self, request: Request) -> None:  # the scheduler refused it (a duplicate)
-        self.frontier.ended(request.meta)
+        self._ended(request.meta)
 
     def _requisites(self, requisites: list[Requisite],
                     frames: bool = True) -> Iterable[Request]:
@@ -350,7 +370,7 @@ class NewsSpider(Spider):
 
     def failed(self, failure: Failure) -> list[Request]:
         request = failure.request  # type: ignore[attr-defined]
-        self.frontier.ended(request.meta)
+        self._ended(request.meta)
         self._failed(request, failure)
         return self._next_pages()
 
@@ -391,6 +411,7 @@ class NewsSpider(Spider):
             self.crawler.stats.inc_value("newsarchive/hub_not_due")
             return None
         prio = priority.ROBOTS if role == ROLE_ROBOTS else priority.FEED
+        self.seeds_out += 1
         return Request(url, callback=self.parse, errback=self.failed, priority=prio,
                        meta={"role": role, "page_depth": 0, "conditional": True})
 
@@ -406,12 +427,15 @@ class NewsSpider(Spider):
         key = normalize_url(url)
         if key in self.scheduled:
             if self.frontier.waiting(key):  # found again: perhaps move it up
-                self.frontier.push(self._waiting(url, key, depth, self._expected_kind(key),
+                expected = self._expected_kind(key) or (ARTICLE if published else None)
+                self.frontier.push(self._waiting(url, key, depth, expected,
                                                  refresh, published, found_on, found_on_page))
             return
         stats = self.crawler.stats
         self.scheduled.add(key)
         expected = self._expected_kind(key)
+        if expected is None and published is not None:
+            expected = ARTICLE  # a dated teaser, a feed item or a sitemap entry
         if not refresh and self.seen is not None:
             now = utcnow()
             if expected != HUB and self.seen.skip(url, now):
@@ -425,7 +449,7 @@ class NewsSpider(Spider):
             return
         waiting = self._waiting(url, key, depth, expected, refresh, published, found_on,
                                 found_on_page)
-        if depth > 0 and not self.traps.admit(url, waiting):
+        if depth > 0 and not self.traps.admit(key, waiting):
             return
         stats.inc_value("newsarchive/pages_scheduled")
         self.frontier.push(waiting)
