@@ -10,6 +10,8 @@
 * :mod:`.s3` (moto server), :mod:`.databases` (PostgreSQL, Redis), :mod:`.peers` (pywb in
   its own virtualenv), :mod:`.browser` (headless Chromium through Playwright).
 * Test sites: the bundled demo site (``scheduler.demo.server``), :mod:`.news_site` (a site
-  whose content tests change between crawls) and :mod:`.replay_archive` (a small archive
-  built record by record for replay tests).
+  whose content tests change between crawls), :mod:`.generated_site` (a generated site of
+  hundreds of articles in one of several URL schemes, with traps and ground truth, for
+  discovery) and :mod:`.replay_archive` (a small archive built record by record for replay
+  tests).
 """

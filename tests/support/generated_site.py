@@ -28,7 +28,8 @@ belongs to).
 
 Hubs, feeds and sitemaps answer with an ``ETag`` and a ``Last-Modified`` (their newest
 article) and honour ``If-None-Match`` / ``If-Modified-Since`` with a 304. ``requests``
-records every request (path as sent, headers, status).
+records every request (path as sent, headers, status; ``take_log()`` empties it);
+``publish(n)`` adds n articles published now, so hubs and feeds change between crawls.
 """
 
 from __future__ import annotations
