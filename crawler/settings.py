@@ -42,6 +42,9 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Encoding": ACCEPT_ENCODING,
 }
 
+# Scrapy's, holding each domain to its concurrency when requests reach it together
+DOWNLOADER = "crawler.downloader.Downloader"
+
 # -- archiving components ----------------------------------------------------------------
 DOWNLOAD_HANDLERS = {
     "http": "crawler.download_handler.ArchivalDownloadHandler",
