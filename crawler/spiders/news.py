@@ -120,6 +120,7 @@ class NewsSpider(Spider):
         hub_patterns: str | list[str] | None = None,
         announced_seeds: bool | str = False,
         seen: SeenUrls | None = None,
+        hub_refresh: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -136,6 +137,7 @@ class NewsSpider(Spider):
                                             split_list(hub_patterns))
         self.announced_seeds = announced_seeds not in (False, "", "0", "false", None)
         self.seen = seen
+        self.hub_refresh = hub_refresh
         self.scheduled: set[str] = set()
         self.trap_counts: Counter[str] = Counter()
         self.failures: list[dict[str, Any]] = []
