@@ -26,7 +26,8 @@ from sqlalchemy import create_engine, inspect, select
 from archive.catalog import Catalog, alembic_config
 from archive.models import CrawlJob, Site
 from crawler.overrides import SCRAPY_READS_AS, OverrideError, _kind, parse_overrides
-from crawler.runner import crawl_settings, hub_refresh_bounds, site_discovery
+from crawler.runner import CrawlSpec, crawl_settings, hub_refresh_bounds, site_discovery
+from scheduler.cli.crawl import expected_pages
 from scheduler.sites import load_sites_file
 from tests.support.api import api_client
 from tests.support.cli import Archive, CliResult
@@ -359,3 +360,14 @@ def test_a_max_pages_that_cuts_the_given_urls_says_so_before_the_crawl(archive: 
         assert site.opened_by == "test"
         assert sorted(site.paths) == ["/p/0.html", "/p/1.html"]
     assert json.loads(stdout)["skipped"]["over_max_pages"] == 3
+
+
+def test_the_progress_bar_total_is_what_the_crawl_can_fetch_at_most() -> None:
+    urls = ["https://example.com/a", "https://example.com/b", "https://example.com/a"]
+    assert expected_pages(CrawlSpec(urls=urls, depth=0)) == 2  # given URLs, not the budget
+    assert expected_pages(CrawlSpec(urls=urls, depth=0, max_pages=1)) == 1
+    assert expected_pages(CrawlSpec(urls=urls, depth=0, max_pages=50)) == 2
+    assert expected_pages(CrawlSpec(urls=urls, depth=1, max_pages=50)) == 50
+    assert expected_pages(CrawlSpec(urls=urls)) is None  # discovery decides
+    assert expected_pages(CrawlSpec(urls=urls, depth=0, feeds=["https://example.com/f"])) \
+        is None
