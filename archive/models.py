@@ -80,6 +80,14 @@ class Site(Base):
     hub_patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Capture (migration 0008): static|browser|auto; None: NEWSARCHIVE_RENDER (auto)
     render: Mapped[str | None] = mapped_column(String(16))
+    # Politeness (migration 0010); None: the crawl-wide setting. Per-domain concurrency,
+    # seconds between requests, AutoThrottle on/off; the bounds ("15m", "1d") within which
+    # each hub's refresh interval adapts.
+    concurrency_per_domain: Mapped[int | None] = mapped_column(Integer)
+    download_delay: Mapped[float | None] = mapped_column(Float)
+    autothrottle: Mapped[bool | None] = mapped_column(Boolean)
+    hub_refresh_min: Mapped[str | None] = mapped_column(String(16))
+    hub_refresh_max: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from scrapy.settings import BaseSettings
 
 from archive.config import ArchiveSettings, env_name
+from crawler.discovery import parse_duration
 from crawler.network_policy import NetworkPolicy, parse_networks
 from crawler.render import RENDER_MODES
 
@@ -79,6 +80,14 @@ class CrawlSettings(ArchiveSettings):
     sitemap_horizon: str = Field(
         "2d", description="Site crawls skip sitemap entries and feed items older than this "
         "(a site's own horizon wins; empty: none). URL crawls use none.")
+    hub_refresh_min: str = Field(
+        "15m", description="Site crawls: the shortest interval at which a hub (start page, "
+        "section, feed, sitemap) is refetched; each hub's interval adapts between this and "
+        "`NEWSARCHIVE_HUB_REFRESH_MAX`, shorter while new articles keep appearing on it. A "
+        "site's own bounds win.")
+    hub_refresh_max: str = Field(
+        "1d", description="Site crawls: the longest interval at which a hub is refetched "
+        "(at least `NEWSARCHIVE_HUB_REFRESH_MIN`).")
     trap_max_per_pattern: int = Field(
         10, ge=0, description="At most this many URLs per crawl of one calendar, pagination "
         "or filter family (non-article URLs that differ only in the digits of their path "
@@ -133,6 +142,21 @@ class CrawlSettings(ArchiveSettings):
     def _render_mode(cls, value: str) -> str:
         if value not in RENDER_MODES:
             raise ValueError(f"use one of {', '.join(RENDER_MODES)}")
+        return value
+
+    @field_validator("hub_refresh_min", "hub_refresh_max")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("hub_refresh_max")
+    @classmethod
+    def _bounds_in_order(cls, value: str, info: ValidationInfo) -> str:
+        shortest = info.data.get("hub_refresh_min")  # absent when it was invalid itself
+        if shortest is not None and parse_duration(value) < parse_duration(shortest):
+            raise ValueError(f"shorter than NEWSARCHIVE_HUB_REFRESH_MIN ({shortest}): the "
+                             "longest interval must be at least the shortest")
         return value
 
     @field_validator("allowed_networks")

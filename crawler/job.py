@@ -16,6 +16,7 @@ from sqlalchemy import select
 from archive.catalog import Catalog
 from archive.models import CrawlJob
 from crawler.config import archive_settings
+from crawler.overrides import OverrideError, parse_overrides
 from crawler.runner import CrawlSpec, crawl_settings, run_crawl
 
 
@@ -25,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setting", "-s", action="append", default=[],
                         help="Scrapy setting override NAME=VALUE (repeatable)")
     args = parser.parse_args(argv)
-    overrides = dict(item.split("=", 1) for item in args.setting)
+    try:
+        overrides = parse_overrides(args.setting)
+    except OverrideError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     catalog = Catalog(archive_settings(crawl_settings(overrides)).database_url)
     with catalog.session() as session:
         spec = session.scalar(select(CrawlJob.spec).where(CrawlJob.id == args.job_id))

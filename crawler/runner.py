@@ -6,7 +6,9 @@ does; the service runs each job in a child process).
 A crawl of a configured site (``site_id``, the job's site, or ``spec.site``) is incremental:
 the site's seen URLs are loaded from the catalog and handed to the spider with the site's
 refresh ages, sitemap horizon and article/hub patterns; seeds the site announces (robots.txt
-sitemaps, ``<link rel="alternate">`` feeds) are fetched too.
+sitemaps, ``<link rel="alternate">`` feeds) are fetched too. The site's politeness
+(:data:`SITE_POLITENESS`) sets the crawl's Scrapy settings above the project's and the
+environment's and below ``overrides`` (``-s``), and its hub refresh bounds go to the spider.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +36,19 @@ from archive.storage import Storage
 from crawler.config import archive_settings
 from crawler.discovery import parse_duration
 from crawler.failures import archive_failure as classify_archive_failure
+from crawler.frontier import ROLE_PAGE
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSpider
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[dict[str, Any]], None]
+# on_progress(pages fetched, the crawl's stats), called at each response
+ProgressCallback = Callable[[int, dict[str, Any]], None]
+# A site's politeness fields and the Scrapy settings they set for its crawls (None: the
+# crawl-wide value). The priority sits between the project's and the command line's.
+SITE_POLITENESS = {"concurrency_per_domain": "CONCURRENT_REQUESTS_PER_DOMAIN",
+                   "download_delay": "DOWNLOAD_DELAY", "autothrottle": "AUTOTHROTTLE_ENABLED"}
+SITE_PRIORITY = "spider"
 
 
 @dataclass
@@ -108,14 +118,23 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
     settings.set("NEWSARCHIVE_EXTRACT", spec.extract, priority="cmdline")
     if spec.render:
         settings.set("NEWSARCHIVE_RENDER", spec.render, priority="cmdline")
-    discovery = site_discovery(catalog, settings, spec, job_id, site_id)
+    site = job_site(catalog, spec, job_id, site_id)
+    discovery: dict[str, Any] = {}
+    if site is not None:
+        settings.setdict(site_politeness(site), priority=SITE_PRIORITY)
+        discovery = site_discovery(catalog, settings, site)
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     if on_progress is not None:
-        def report(**_: Any) -> None:
-            on_progress(crawler.stats.get_stats())
-        crawler.signals.connect(report, signal=signals.response_downloaded)
+        pages = 0
+
+        def report(request: Any, **_: Any) -> None:
+            nonlocal pages
+            if request.meta.get("role") == ROLE_PAGE:
+                pages += 1
+            on_progress(pages, crawler.stats.get_stats())
+        crawler.signals.connect(report, signal=signals.response_received)
     error: str | None = None
 
     def crawl_failed(failure: Failure) -> None:
@@ -153,25 +172,51 @@ def _recover_own_files(catalog: Catalog, storage: Storage, spool_dir: Path) -> b
     return report.recovered_files > 0 or report.removed_empty > 0
 
 
-def site_discovery(catalog: Catalog, settings: Settings, spec: CrawlSpec, job_id: int,
-                   site_id: int | None) -> dict[str, Any]:
-    """Spider arguments for an incremental crawl of the job's site; {} for a URL crawl."""
+def job_site(catalog: Catalog, spec: CrawlSpec, job_id: int,
+             site_id: int | None) -> Site | None:
+    """The site a job crawls (``site_id``, the job's site, or ``spec.site``); None for a
+    crawl of URLs."""
     with catalog.session() as session:
         if site_id is None:
             site_id = session.scalar(select(CrawlJob.site_id).where(CrawlJob.id == job_id))
         if site_id is None and spec.site:
             site_id = session.scalar(select(Site.id).where(Site.name == spec.site))
-        site = session.get(Site, site_id) if site_id is not None else None
-        if site is None:
-            return {}
-        refresh = [parse_duration(age) for age in site.refresh or []]
-        arguments: dict[str, Any] = {
-            "horizon": site.horizon or settings.get("NEWSARCHIVE_SITEMAP_HORIZON") or None,
-            "article_patterns": list(site.article_patterns or []),
-            "hub_patterns": list(site.hub_patterns or []), "announced_seeds": True,
-        }
+        return session.get(Site, site_id) if site_id is not None else None
+
+
+def site_politeness(site: Site) -> dict[str, Any]:
+    """The Scrapy settings the site's politeness sets (those it leaves unset: none)."""
+    return {setting: getattr(site, field) for field, setting in SITE_POLITENESS.items()
+            if getattr(site, field) is not None}
+
+
+def hub_refresh_bounds(site: Site, settings: Settings) -> tuple[timedelta, timedelta]:
+    """(shortest, longest) interval at which the site's hubs are refetched: the site's own
+    bounds, else ``NEWSARCHIVE_HUB_REFRESH_MIN`` / ``_MAX``. A bound the site sets alone
+    moves the other default to meet it (a site's ``hub_refresh_min = "2d"`` against the
+    default longest ``1d`` gives (2d, 2d))."""
+    shortest = parse_duration(site.hub_refresh_min) if site.hub_refresh_min else None
+    longest = parse_duration(site.hub_refresh_max) if site.hub_refresh_max else None
+    default_shortest = parse_duration(settings.get("NEWSARCHIVE_HUB_REFRESH_MIN"))
+    default_longest = parse_duration(settings.get("NEWSARCHIVE_HUB_REFRESH_MAX"))
+    if shortest is None:
+        shortest = min(default_shortest, longest) if longest else default_shortest
+    if longest is None:
+        longest = max(default_longest, shortest)
+    return shortest, longest
+
+
+def site_discovery(catalog: Catalog, settings: Settings, site: Site) -> dict[str, Any]:
+    """Spider arguments for an incremental crawl of ``site``."""
+    refresh = [parse_duration(age) for age in site.refresh or []]
+    arguments: dict[str, Any] = {
+        "horizon": site.horizon or settings.get("NEWSARCHIVE_SITEMAP_HORIZON") or None,
+        "article_patterns": list(site.article_patterns or []),
+        "hub_patterns": list(site.hub_patterns or []), "announced_seeds": True,
+    }
     if settings.getbool("NEWSARCHIVE_INCREMENTAL"):
-        arguments["seen"] = SeenUrls(catalog, site.id, refresh).load()
+        arguments["seen"] = SeenUrls(catalog, site.id, refresh,
+                                     hub_refresh=hub_refresh_bounds(site, settings)).load()
     return arguments
 
 

@@ -46,6 +46,8 @@ DEFAULT_REQUEST_HEADERS = {
 # links in their order (Scrapy's default is last in, first out).
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+# Scrapy's, holding each domain to its concurrency when requests reach it together
+DOWNLOADER = "crawler.downloader.Downloader"
 
 # -- archiving components ----------------------------------------------------------------
 DOWNLOAD_HANDLERS = {

@@ -1,4 +1,4 @@
-"""What defines a site: seeds, URL patterns, limits, schedule, discovery options.
+"""What defines a site: seeds, URL patterns, limits, schedule, discovery options, politeness.
 
 :class:`SiteIn` is a whole definition (the API's POST, ``sites add``, ``sites.toml``);
 :class:`SitePatch` a partial update (the API's PATCH, ``sites update``). Both validate
@@ -12,7 +12,14 @@ import re
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crawler.discovery import parse_duration
 from crawler.render import RenderMode
@@ -21,6 +28,22 @@ NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 RENDER_DOC = ("How pages are captured: static (the HTTP response), browser (every page also "
               "rendered in Chromium), auto (in Chromium when a page looks script-built). "
               "Default (null): NEWSARCHIVE_RENDER, auto.")
+CONCURRENCY_DOC = ("Concurrent requests per domain in this site's crawls (Scrapy's "
+                   "CONCURRENT_REQUESTS_PER_DOMAIN). Default (null): the crawl's, 4.")
+DELAY_DOC = ("Seconds between requests to one domain in this site's crawls (Scrapy's "
+             "DOWNLOAD_DELAY; with AutoThrottle on, the least delay). Default (null): the "
+             "crawl's, 0.")
+AUTOTHROTTLE_DOC = ("AutoThrottle in this site's crawls: adapt the delay to the server's "
+                    "latency (Scrapy's AUTOTHROTTLE_ENABLED). Default (null): the crawl's, "
+                    "on.")
+HUB_REFRESH_MIN_DOC = ("Shortest interval at which each hub of the site is refetched (its "
+                       "interval adapts between the two bounds). Default (null): "
+                       "NEWSARCHIVE_HUB_REFRESH_MIN, 15m.")
+HUB_REFRESH_MAX_DOC = ("Longest interval at which each hub of the site is refetched. "
+                       "Default (null): NEWSARCHIVE_HUB_REFRESH_MAX, 1d.")
+# the fields that may be null (the crawl-wide value) and be reset to it
+NULLABLE_FIELDS = ("schedule", "horizon", "render", "concurrency_per_domain",
+                   "download_delay", "autothrottle", "hub_refresh_min", "hub_refresh_max")
 
 
 class Schedule(BaseModel):
@@ -51,6 +74,13 @@ def check_durations(value: list[str] | str | None) -> list[str] | str | None:
     return value
 
 
+def check_hub_refresh(shortest: str | None, longest: str | None) -> None:
+    """A site's hub refresh bounds, when it sets both, in order (ValueError otherwise)."""
+    if shortest and longest and parse_duration(shortest) > parse_duration(longest):
+        raise ValueError(f"hub_refresh_min ({shortest}) is longer than hub_refresh_max "
+                         f"({longest}): the shortest interval must not exceed the longest")
+
+
 class SiteFields(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
@@ -71,11 +101,26 @@ class SiteFields(BaseModel):
     article_patterns: list[str] = Field(default_factory=list, max_length=100)
     hub_patterns: list[str] = Field(default_factory=list, max_length=100)
     render: RenderMode | None = Field(default=None, description=RENDER_DOC)
+    concurrency_per_domain: int | None = Field(default=None, ge=1, le=256, examples=[2],
+                                               description=CONCURRENCY_DOC)
+    download_delay: float | None = Field(default=None, ge=0, le=3600, examples=[1.5],
+                                         description=DELAY_DOC)
+    autothrottle: bool | None = Field(default=None, description=AUTOTHROTTLE_DOC)
+    hub_refresh_min: str | None = Field(default=None, examples=["15m"],
+                                        description=HUB_REFRESH_MIN_DOC)
+    hub_refresh_max: str | None = Field(default=None, examples=["1d"],
+                                        description=HUB_REFRESH_MAX_DOC)
 
-    @field_validator("refresh", "horizon")
+    @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
     def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
         return check_durations(value)
+
+    @field_validator("hub_refresh_max")
+    @classmethod
+    def _hub_refresh_in_order(cls, value: str | None, info: ValidationInfo) -> str | None:
+        check_hub_refresh(info.data.get("hub_refresh_min"), value)
+        return value
 
     @field_validator("allow", "deny", "article_patterns", "hub_patterns")
     @classmethod
@@ -130,8 +175,14 @@ class SitePatch(BaseModel):
     article_patterns: list[str] | None = None
     hub_patterns: list[str] | None = None
     render: RenderMode | None = Field(default=None, description=RENDER_DOC)
+    concurrency_per_domain: int | None = Field(default=None, ge=1, le=256,
+                                               description=CONCURRENCY_DOC)
+    download_delay: float | None = Field(default=None, ge=0, le=3600, description=DELAY_DOC)
+    autothrottle: bool | None = Field(default=None, description=AUTOTHROTTLE_DOC)
+    hub_refresh_min: str | None = Field(default=None, description=HUB_REFRESH_MIN_DOC)
+    hub_refresh_max: str | None = Field(default=None, description=HUB_REFRESH_MAX_DOC)
 
-    @field_validator("refresh", "horizon")
+    @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
     def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
         return check_durations(value)
@@ -141,16 +192,23 @@ class SitePatch(BaseModel):
     def _regexes(cls, patterns: list[str] | None) -> list[str] | None:
         return SiteFields._regexes(patterns) if patterns else patterns
 
+    @field_validator("hub_refresh_max")
+    @classmethod
+    def _hub_refresh_in_order(cls, value: str | None, info: ValidationInfo) -> str | None:
+        check_hub_refresh(info.data.get("hub_refresh_min"), value)
+        return value
+
     @model_validator(mode="after")
     def _nulls(self) -> SitePatch:
-        """``null`` clears a list and removes a schedule, horizon or render mode; a number
-        or a switch cannot be cleared."""
+        """``null`` clears a list and resets a schedule, horizon, render mode, politeness
+        or hub refresh bound to the crawl-wide value; a limit or ``enabled`` cannot be
+        cleared."""
         for name in self.model_fields_set:
             if getattr(self, name) is not None:
                 continue
             if name in _REQUIRED_SCALARS:
                 raise ValueError(f"{name} may not be null: give a value, or leave the field "
                                  "out to keep the current one")
-            if name not in ("schedule", "horizon", "render"):
+            if name not in NULLABLE_FIELDS:
                 setattr(self, name, [])
         return self

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.models import Site
-from scheduler.site_definitions import SiteIn, SitePatch
+from scheduler.site_definitions import SiteIn, SitePatch, check_hub_refresh
 
 
 class SiteNotFound(LookupError):
@@ -21,7 +21,15 @@ class SiteExists(ValueError):
     pass
 
 
-class SiteWithoutSeeds(ValueError):
+class InvalidSite(ValueError):
+    """A change whose fields are each valid but which together make a site that is not."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field  # the field at fault, when it is one
+
+
+class SiteWithoutSeeds(InvalidSite):
     pass
 
 
@@ -51,6 +59,12 @@ def update_site(session: Session, name: str, patch: SitePatch) -> Site:
     if not (site.start_urls or site.feeds or site.sitemaps):  # SiteIn's rule, after the patch
         raise SiteWithoutSeeds(f"site {name!r} would have no start_urls, feeds or sitemaps "
                                "left; a site needs at least one (send one, or DELETE the site)")
+    try:  # SiteFields' rule, after the patch
+        check_hub_refresh(site.hub_refresh_min, site.hub_refresh_max)
+    except ValueError as exc:
+        given = "hub_refresh_max" if "hub_refresh_max" in patch.model_fields_set \
+            else "hub_refresh_min"
+        raise InvalidSite(f"site {name!r}: {exc}", field=given) from None
     session.flush()
     return site
 

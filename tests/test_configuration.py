@@ -76,6 +76,10 @@ def test_service_passes_what_it_was_given_to_its_crawls(tmp_path: Path,
      "less than or equal to 9 (a whole number from 0 to 9; default 6)"),
     ("NEWSARCHIVE_ALLOWED_NETWORKS", "lan", "NEWSARCHIVE_ALLOWED_NETWORKS='lan': 'lan' is not "
      "an IP network (use CIDR notation such as 127.0.0.0/8 or ::1/128)"),
+    ("NEWSARCHIVE_HUB_REFRESH_MAX", "10m", "NEWSARCHIVE_HUB_REFRESH_MAX='10m': shorter than "
+     "NEWSARCHIVE_HUB_REFRESH_MIN (15m): the longest interval must be at least the shortest"),
+    ("NEWSARCHIVE_HUB_REFRESH_MIN", "0h", "NEWSARCHIVE_HUB_REFRESH_MIN='0h': invalid duration "
+     "'0h': use a positive number and s, m, h, d or w, e.g. 1h or 2d"),
 ])
 def test_a_bad_value_names_the_variable_and_the_rule(monkeypatch: pytest.MonkeyPatch,
                                                      variable: str, value: str,

@@ -36,7 +36,9 @@ class Crawled:
         self.archive = archive
         self.demo = demo_site
         archive.cli("sites", "add", "gazette", "--start-url", demo_site.url + "/",
-                    "--every", "1h", "--depth", "1", "--max-pages", "40")
+                    "--every", "1h", "--depth", "1", "--max-pages", "40",
+                    "--concurrency-per-domain", "4", "--no-autothrottle",
+                    "--hub-refresh-max", "6h")
         self.site_job = archive.crawl("--site", "gazette")["job_id"]
         self.url_job = archive.crawl(demo_site.url + ARTICLE, "--depth", "0")["job_id"]
         self.catalog = archive.catalog()
@@ -119,6 +121,9 @@ def test_site_page_shows_settings_schedule_and_jobs(client: TestClient,
     assert "<h1>Site gazette</h1>" in text
     assert f'<li class="url">{crawled.demo.url}/</li>' in text
     assert "1 link hops" in text and "40 pages per crawl" in text
+    assert "<dd>4 requests per domain</dd>" in text and "<dt>AutoThrottle</dt><dd>off</dd>" in text
+    assert "<dt>Download delay</dt><dd>the crawl's</dd>" in text
+    assert "<dd>the crawl's shortest to 6h</dd>" in text
     assert '<dd class="schedule">every 1 h</dd>' in text
     next_run = client.app.state.service.scheduler.get_job("site:gazette").next_run_time
     assert when(next_run) in text

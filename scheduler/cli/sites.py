@@ -16,8 +16,9 @@ from archive.models import Site
 from crawler.config import CrawlSettings
 from crawler.render import RenderMode
 from scheduler.cli.common import fail, open_catalog, out
-from scheduler.site_definitions import Schedule, SiteIn, SitePatch
+from scheduler.site_definitions import NULLABLE_FIELDS, Schedule, SiteIn, SitePatch
 from scheduler.sites import (
+    InvalidSite,
     SiteExists,
     SiteNotFound,
     SiteWithoutSeeds,
@@ -30,6 +31,31 @@ from scheduler.urlcheck import check_crawl_urls
 sites_app = typer.Typer(help="Manage the sites crawled on a schedule.", no_args_is_help=True)
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+RESETTABLE = [name for name in NULLABLE_FIELDS if name != "schedule"]  # --no-schedule does it
+
+
+def politeness_options() -> dict[str, Any]:
+    """The politeness and hub refresh options of ``add`` and ``update``."""
+    return {
+        "concurrency_per_domain": typer.Option(
+            min=1, max=256, help="Concurrent requests per domain in its crawls "
+            "(default: the crawl's, 4)."),
+        "download_delay": typer.Option(
+            min=0, max=3600, metavar="SECONDS", help="Seconds between requests to one "
+            "domain (default: the crawl's, 0)."),
+        "autothrottle": typer.Option(
+            "--autothrottle/--no-autothrottle", help="AutoThrottle on or off in its crawls "
+            "(default: the crawl's, on)."),
+        "hub_refresh_min": typer.Option(
+            metavar="AGE", help="Shortest interval at which a hub is refetched, e.g. 15m "
+            "(default: NEWSARCHIVE_HUB_REFRESH_MIN)."),
+        "hub_refresh_max": typer.Option(
+            metavar="AGE", help="Longest interval at which a hub is refetched, e.g. 1d "
+            "(default: NEWSARCHIVE_HUB_REFRESH_MAX)."),
+    }
+
+
+POLITENESS = politeness_options()
 
 
 def parse_every(value: str) -> int:
@@ -65,6 +91,12 @@ def add(
         help="URL regex of hub pages, refetched every run (repeatable).")] = None,
     render: Annotated[RenderMode | None, typer.Option(
         help="static, browser or auto (default: NEWSARCHIVE_RENDER, auto).")] = None,
+    concurrency_per_domain: Annotated[int | None, POLITENESS["concurrency_per_domain"]]
+    = None,
+    download_delay: Annotated[float | None, POLITENESS["download_delay"]] = None,
+    autothrottle: Annotated[bool | None, POLITENESS["autothrottle"]] = None,
+    hub_refresh_min: Annotated[str | None, POLITENESS["hub_refresh_min"]] = None,
+    hub_refresh_max: Annotated[str | None, POLITENESS["hub_refresh_max"]] = None,
 ) -> None:
     """Add a site (with an optional schedule)."""
     if every and cron:
@@ -77,7 +109,10 @@ def add(
                       max_depth=depth, max_pages=max_pages, schedule=schedule,
                       enabled=not disabled, refresh=refresh or [], horizon=horizon,
                       article_patterns=article_pattern or [],
-                      hub_patterns=hub_pattern or [], render=render)
+                      hub_patterns=hub_pattern or [], render=render,
+                      concurrency_per_domain=concurrency_per_domain,
+                      download_delay=download_delay, autothrottle=autothrottle,
+                      hub_refresh_min=hub_refresh_min, hub_refresh_max=hub_refresh_max)
     except ValidationError as exc:
         raise fail(problems(exc), 2) from None
     check_seeds(site)
@@ -132,6 +167,15 @@ def update(
         help="URL regex of hub pages (repeatable; replaces the list).")] = None,
     render: Annotated[RenderMode | None, typer.Option(
         help="static, browser or auto.")] = None,
+    concurrency_per_domain: Annotated[int | None, POLITENESS["concurrency_per_domain"]]
+    = None,
+    download_delay: Annotated[float | None, POLITENESS["download_delay"]] = None,
+    autothrottle: Annotated[bool | None, POLITENESS["autothrottle"]] = None,
+    hub_refresh_min: Annotated[str | None, POLITENESS["hub_refresh_min"]] = None,
+    hub_refresh_max: Annotated[str | None, POLITENESS["hub_refresh_max"]] = None,
+    reset: Annotated[list[str] | None, typer.Option(
+        metavar="FIELD", help=f"Reset a field to the crawl-wide value: {', '.join(RESETTABLE)} "
+        "(repeatable).")] = None,
 ) -> None:
     """Change some fields of a site (as the API's PATCH); the others stay as they are."""
     if sum(map(bool, (every, cron, no_schedule))) > 1:
@@ -140,8 +184,18 @@ def update(
         "start_urls": start_url, "feeds": feed, "sitemaps": sitemap, "allow": allow,
         "deny": deny, "max_depth": depth, "max_pages": max_pages, "enabled": enabled,
         "refresh": refresh, "horizon": horizon, "article_patterns": article_pattern,
-        "hub_patterns": hub_pattern, "render": render}
+        "hub_patterns": hub_pattern, "render": render,
+        "concurrency_per_domain": concurrency_per_domain, "download_delay": download_delay,
+        "autothrottle": autothrottle, "hub_refresh_min": hub_refresh_min,
+        "hub_refresh_max": hub_refresh_max}
     changes = {field: value for field, value in given.items() if value is not None}
+    for field in reset or []:
+        if field not in RESETTABLE:
+            raise fail(f"--reset {field}: not a field that can be reset; use one of "
+                       f"{', '.join(RESETTABLE)}", 2)
+        if field in changes:
+            raise fail(f"--reset {field} and a new {field}: give one", 2)
+        changes[field] = None
     try:
         if every or cron:
             changes["schedule"] = Schedule(
@@ -160,6 +214,8 @@ def update(
             update_site(session, name, patch)
         except (SiteNotFound, SiteWithoutSeeds) as exc:
             raise fail(str(exc)) from None
+        except InvalidSite as exc:
+            raise fail(str(exc), 2) from None
     out.print(f"updated site {name}: {', '.join(sorted(changes))}")
 
 
@@ -186,7 +242,10 @@ def site_dict(site: Site) -> dict[str, object]:
             "max_depth": site.max_depth, "max_pages": site.max_pages,
             "schedule": site.schedule, "enabled": site.enabled, "refresh": site.refresh,
             "horizon": site.horizon, "article_patterns": site.article_patterns,
-            "hub_patterns": site.hub_patterns, "render": site.render}
+            "hub_patterns": site.hub_patterns, "render": site.render,
+            "concurrency_per_domain": site.concurrency_per_domain,
+            "download_delay": site.download_delay, "autothrottle": site.autothrottle,
+            "hub_refresh_min": site.hub_refresh_min, "hub_refresh_max": site.hub_refresh_max}
 
 
 @sites_app.command("show")

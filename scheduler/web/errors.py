@@ -23,7 +23,7 @@ from archive.search import ArticleNotFound, SearchError
 from archive.snapshot import SnapshotNotFound
 from archive.storage import StorageError
 from archive.wacz import EmptySelection, SelectionNotFound
-from scheduler.sites import SiteExists, SiteNotFound, SiteWithoutSeeds
+from scheduler.sites import InvalidSite, SiteExists, SiteNotFound
 from scheduler.urlcheck import UrlRefused
 
 
@@ -107,7 +107,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (JobStateError, 409),
     (SiteExists, 409),
     (EmptySelection, 409),
-    (SiteWithoutSeeds, 422),
+    (InvalidSite, 422),
     (UrlRefused, 422),
     (SearchError, 422),
     (CdxQueryError, 400),
