@@ -5,8 +5,9 @@ front page's 40 links are all queued, and the articles among them go first. Page
 robots.txt forbids cost nothing (this middleware runs after Scrapy's robots.txt one). Hubs
 (section pages, pagination, listings, as their URL says) may take at most ``hub_share`` of
 the budget. URLs the user gave are never cut silently: with the default budget they are not
-counted at all (it bounds what is discovered); an explicit ``max_pages`` counts them, and the
-CLI says so before the crawl starts. Redirects and retries of a page cost nothing more.
+counted at all (it bounds what is discovered); an explicit ``max_pages`` counts them, the
+first ones given first (the spider spends the budget on them as it schedules them, in
+order), and the CLI says so before the crawl starts. Redirects and retries of a page cost nothing more.
 Requisites, feeds, sitemaps and robots.txt are not pages.
 """
 

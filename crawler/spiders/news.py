@@ -470,13 +470,19 @@ class NewsSpider(Spider):
         return Waiting(url, key, prio, depth, expected, conditional=refresh or expected == HUB)
 
     def _start_page(self, url: str) -> Request | None:
-        """A start URL: never skipped, capped or held (an explicit budget still counts it)."""
+        """A start URL: never skipped, capped or held back; an explicit budget counts it
+        (and takes the first ones given), the default one does not."""
         if not self._http(url) or (key := normalize_url(url)) in self.scheduled:
             return None
         self.scheduled.add(key)
+        request = self._page_request(url, 0, priority.START, self._expected_kind(url),
+                                     conditional=True, given=True)
+        # counted now, in the order given: an explicit budget takes the first ones
+        if (reason := self.budget.admit(request.meta)) is not None:
+            self.crawler.stats.inc_value(f"newsarchive/{reason}")
+            return None
         self.crawler.stats.inc_value("newsarchive/pages_scheduled")
-        return self._page_request(url, 0, priority.START, self._expected_kind(url),
-                                  conditional=True, given=True)
+        return request
 
     def _page_request(self, url: str, depth: int, prio: int, expected: str | None, *,
                       conditional: bool, given: bool = False) -> Request:
