@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -96,6 +96,7 @@ def test_second_run_fetches_hubs_and_new_articles_only(archive: Archive,
     new = site.add_article("world", "new-lighthouse-keeper-appointed-today", "Lighthouse",
                            age=timedelta(minutes=10))
     storm.in_feeds = True  # now in the feeds under its canonical URL
+    hubs_due(archive)
     second = crawl(archive)
     log = site.take_log()
     assert article_requests(site, log) == Counter([new.path])
@@ -143,6 +144,45 @@ def test_second_run_fetches_hubs_and_new_articles_only(archive: Archive,
               if line.split(" ")[1] == business.timestamp and "/business/" in line]
     assert fields and fields[0]["mime"] == "warc/revisit"
     assert fields[0]["digest"] == business.payload_digest.removeprefix("sha1:")
+
+
+def hubs_due(archive: Archive) -> None:
+    """As if the hubs' refresh intervals had passed."""
+    with archive.catalog().session() as session:
+        session.execute(update(SeenUrl).values(next_fetch_at=utcnow() - timedelta(seconds=1)))
+
+
+def interval(archive: Archive, url: str) -> int | None:
+    with archive.catalog().session() as session:
+        return session.scalar(select(SeenUrl.refresh_interval).where(SeenUrl.url == url))
+
+
+def test_hubs_are_refetched_when_due_sooner_while_they_bring_new_articles(
+        archive: Archive, site: NewsSite) -> None:
+    add_site(archive, site, "--hub-refresh-min", "10m", "--hub-refresh-max", "2h")
+    crawl(archive)
+    site.take_log()
+    assert interval(archive, f"{site.url}/world/") == interval(
+        archive, f"{site.url}/atom.xml") == 600
+
+    second = crawl(archive)  # at once: only what is always fetched
+    assert set(paths(site.take_log())) == {"/", "/robots.txt", "/sitemap-index.xml"}
+    assert second["skipped"]["hub_not_due"] >= 4  # the sections, the feed, the news sitemap
+
+    new = site.add_article("world", "new-lighthouse-keeper-appointed-today", "Lighthouse",
+                           age=timedelta(minutes=10), in_feeds=False, on_home=False)
+    hubs_due(archive)
+    crawl(archive)
+    assert article_requests(site, site.take_log()) == Counter([new.path])
+    assert interval(archive, f"{site.url}/world/") == 600  # a new article: stays short
+    assert interval(archive, f"{site.url}/business/") == 1200  # nothing new: doubled
+    for _ in range(3):
+        hubs_due(archive)
+        crawl(archive)
+    assert interval(archive, f"{site.url}/business/") == 7200  # up to the longest
+    with archive.catalog().session() as session:
+        row = session.scalar(select(SeenUrl).where(SeenUrl.url == f"{site.url}/business/"))
+        assert row.next_fetch_at.replace(tzinfo=UTC) > utcnow() + timedelta(minutes=110)
 
 
 def test_refresh_policy_recaptures_edited_articles(archive: Archive, site: NewsSite) -> None:

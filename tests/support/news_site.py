@@ -43,6 +43,7 @@ class Article:
     published: datetime
     in_feeds: bool = True  # listed in the feeds and the news sitemap
     link_suffix: str = ""  # appended to the home page's link (e.g. "?ref=home")
+    on_home: bool = True  # linked from the home page (else from its section only)
 
     @property
     def path(self) -> str:
@@ -108,7 +109,8 @@ class NewsSite(ServedSite):
 
     def _home(self) -> str:
         links = "".join(f'<li><a href="{a.path}{a.link_suffix}">{html.escape(a.title)}</a></li>'
-                        for a in sorted(self.articles.values(), key=lambda a: a.path))
+                        for a in sorted(self.articles.values(), key=lambda a: a.path)
+                        if a.on_home)
         return ('<!doctype html><html><head><title>The Test Tribune</title>'
                 '<meta property="og:type" content="website">'
                 '<link rel="alternate" type="application/rss+xml" href="/feed.xml">'
