@@ -7,8 +7,8 @@ robots.txt forbids cost nothing (this middleware runs after Scrapy's robots.txt 
 the budget. URLs the user gave are never cut silently: with the default budget they are not
 counted at all (it bounds what is discovered); an explicit ``max_pages`` counts them, the
 first ones given first (the spider spends the budget on them as it schedules them, in
-order), and the CLI says so before the crawl starts. Redirects and retries of a page cost nothing more.
-Requisites, feeds, sitemaps and robots.txt are not pages.
+order), and the CLI says so before the crawl starts. Redirects and retries of a page cost
+nothing more. Requisites, feeds, sitemaps and robots.txt are not pages.
 """
 
 from __future__ import annotations
