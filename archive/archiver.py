@@ -11,6 +11,9 @@ caller, which stops the crawl; the rows of records not yet flushed are then left
 recovery, which catalogues what reached the disk. A catalog error leaves the buffered rows
 in place for the next :meth:`Archiver.flush`.
 
+Articles: each article row gets its history key, and the versions it makes are recorded in
+the same transaction (:func:`archive.history.extend_histories`).
+
 Revisits: a response (non-empty, not truncated, not a redirect) whose payload digest and
 status equal the latest capture of the same URL (SURT key) is written as a ``revisit`` record
 referring to the original ``response`` record. A redirect (3xx) is always written whole:
@@ -43,6 +46,7 @@ from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Catalog
 from archive.cdxj import REVISIT_MIME, mime_of, surt_key
+from archive.history import article_key, extend_histories
 from archive.layout import index_key, warc_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.revalidation import (
@@ -301,8 +305,11 @@ class Archiver:
                         Capture.record_id.in_([a["capture_record_id"] for a in articles]))
                 ).all())
                 rows = [{k: v for k, v in a.items() if k != "capture_record_id"}
-                        | {"capture_id": ids[a["capture_record_id"]]} for a in articles]
+                        | {"capture_id": ids[a["capture_record_id"]],
+                           "url_key": article_key(a["url"], a.get("canonical_url"))}
+                        for a in articles]
                 session.execute(Article.__table__.insert(), rows)
+                extend_histories(session, (row["url_key"] for row in rows))
         self._flush_failing = False
         self._pending_captures, self._pending_articles = [], []
 
