@@ -18,17 +18,20 @@ Two ways to write them, both within the caller's transaction:
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Select, Text, cast, delete, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from archive.cdxj import surt_key
-from archive.models import Article, ArticleVersion, Capture
+from archive.models import MAX_ID, Article, ArticleVersion, Capture, CrawlJob, Site
+from archive.snapshot import normalize_timestamp
 from archive.urlkeys import article_url, url_hash
-from archive.versions import Content, compare, normalise
+from archive.versions import CHANGE_KINDS, Content, compare, normalise
 
 
 def article_key(url: str, canonical_url: str | None) -> str:
@@ -158,3 +161,126 @@ def versions_of(session: Session, url: str) -> list[ArticleVersion]:
         return []
     newest = max(rows, key=lambda v: (v.capture.timestamp, v.id)).url_key
     return [v for v in rows if v.url_key == newest]
+
+
+# -- reading ------------------------------------------------------------------------------
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class VersionNotFound(LookupError):
+    """No version (or article) with that id."""
+
+
+class ChangesError(ValueError):
+    """Bad input to :func:`list_changes`; the message names the parameter and the fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ChangesPage:
+    items: list[tuple[ArticleVersion, str | None]]  # a version and its capturing site's name
+    next_cursor: str | None
+
+
+def _loaded() -> Select[Any]:
+    return select(ArticleVersion).options(
+        joinedload(ArticleVersion.capture).joinedload(Capture.warc_file),
+        joinedload(ArticleVersion.article))
+
+
+def versions_of_article(session: Session, article_id: int) -> list[ArticleVersion]:
+    """The versions of the history the article belongs to, oldest first (empty when its
+    history has not been built: an article from before migration 0012 not yet re-extracted);
+    :class:`VersionNotFound` if there is no such article."""
+    article = session.get(Article, article_id)
+    if article is None:
+        raise VersionNotFound(f"no article with id {article_id}")
+    if article.url_key is None:
+        return []
+    return list(session.scalars(_loaded().where(ArticleVersion.url_key == article.url_key)
+                                .order_by(ArticleVersion.number)))
+
+
+def version_and_previous(session: Session, version_id: int,
+                         ) -> tuple[ArticleVersion, ArticleVersion | None]:
+    """A version and the one before it (None for a first version)."""
+    version = session.scalars(_loaded().where(ArticleVersion.id == version_id)).first()
+    if version is None:
+        raise VersionNotFound(f"no version with id {version_id}")
+    previous = session.scalars(_loaded().where(
+        ArticleVersion.url_key == version.url_key,
+        ArticleVersion.number == version.number - 1)).first()
+    return version, previous
+
+
+def list_changes(session: Session, *, site: str | None = None, kind: str | None = None,
+                 since: str | None = None, min_significance: float | None = None,
+                 stealth: bool | None = None, limit: int = DEFAULT_LIMIT,
+                 cursor: str | None = None) -> ChangesPage:
+    """Versions after the first (changes), newest capture first, keyset-paged.
+
+    ``kind``: one of :data:`archive.versions.CHANGE_KINDS` among the version's changes;
+    ``since``: captured at or after (1-14 digits or ISO 8601); ``site``: the configured site
+    whose crawl captured it. Raises :class:`ChangesError` for bad input.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ChangesError("limit", f"{limit} is out of range; ask for 1 to {MAX_LIMIT} "
+                           "and follow next_cursor for more")
+    query = (_loaded().add_columns(Site.name)
+             .join(ArticleVersion.capture)
+             .outerjoin(CrawlJob, CrawlJob.id == Capture.job_id)
+             .outerjoin(Site, Site.id == CrawlJob.site_id)
+             .where(ArticleVersion.number > 1)
+             .order_by(Capture.timestamp.desc(), ArticleVersion.id.desc())
+             .limit(limit + 1))
+    if site:
+        query = query.where(Site.name == site)
+    if kind:
+        if kind not in CHANGE_KINDS:
+            raise ChangesError("kind", f"{kind!r} is not a kind of change; use one of "
+                               + ", ".join(CHANGE_KINDS))
+        # The stored JSON as SQLAlchemy writes it ("kind": "x"), on SQLite and PostgreSQL
+        # alike; a quote inside a value is escaped, so only a kind matches.
+        query = query.where(cast(ArticleVersion.changes, Text).contains(f'"kind": "{kind}"'))
+    if since:
+        try:
+            bound = normalize_timestamp(since)
+        except ValueError as exc:
+            raise ChangesError("since", str(exc)) from None
+        stripped = since.strip()
+        query = query.where(Capture.timestamp >= (stripped.ljust(14, "0")
+                                                  if stripped.isdigit() else bound))
+    if min_significance is not None:
+        if not 0 <= min_significance <= 1:
+            raise ChangesError("min_significance", f"{min_significance} is not between 0 "
+                               "and 1")
+        query = query.where(ArticleVersion.significance >= min_significance)
+    if stealth is not None:
+        query = query.where(ArticleVersion.stealth.is_(stealth))
+    if cursor:
+        query = query.where(tuple_(Capture.timestamp, ArticleVersion.id)
+                            < tuple_(*_decode_cursor(cursor)))
+    rows = session.execute(query).unique().all()
+    items = [(version, site_name) for version, site_name in rows[:limit]]
+    last = items[-1][0] if len(rows) > limit else None
+    return ChangesPage(items, _encode_cursor(last.capture.timestamp, last.id) if last else None)
+
+
+def _encode_cursor(timestamp: str, version_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([timestamp, version_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        timestamp, version_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(timestamp, str) and isinstance(version_id, int) \
+                and 0 <= version_id <= MAX_ID:
+            return timestamp, version_id
+    except (ValueError, TypeError):
+        pass
+    raise ChangesError("cursor", "not a next_cursor value returned by this listing; "
+                       "repeat the request without cursor")

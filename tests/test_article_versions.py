@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 
 from archive.history import versions_of
 from scheduler.views import VersionOut
+from tests.support.api import api_client
 from tests.support.changing_site import PARAGRAPHS, ChangingSite
 from tests.support.cli import Archive
 
@@ -117,6 +120,68 @@ def test_versions_name_each_change_and_survive_reextraction(archive_db: Archive,
     for _ in range(2):
         archive_db.cli("reextract", "--force", "--json")
         assert {slug: history(archive_db, url[slug]) for slug in SLUGS} == histories
+
+    check_api(archive_db, histories)
+
+
+def check_api(archive: Archive, histories: dict[str, list[dict[str, Any]]]) -> None:
+    """The same histories through the HTTP API and the Atom feed (read by feedparser)."""
+    database = archive.env["NEWSARCHIVE_DATABASE_URL"]
+    with api_client(archive.data_dir, database_url=database) as client:
+        article_id = histories["headline"][1]["article_id"]
+        answer = client.get(f"/api/v1/articles/{article_id}/versions")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"article_id": article_id,
+                                 "versions": json.loads(json.dumps(histories["headline"]))}
+
+        figure = histories["figure"][1]
+        diff = client.get(f"/api/v1/versions/{figure['id']}/diff").json()
+        assert diff["previous"]["id"] == histories["figure"][0]["id"]
+        edited = [part for part in diff["body"] if part["op"] != "equal"]
+        assert len(edited) == 1 and edited[0]["op"] == "edited"
+        assert ["edited", "The council said the repairs cost 40 million dollars.",
+                "The council said the repairs cost 45 million dollars."] in edited[0]["segments"]
+
+        def changed(**params: Any) -> list[int]:
+            items, cursor = [], None
+            while True:
+                page = client.get("/api/v1/changes", params={
+                    **params, "limit": 2, **({"cursor": cursor} if cursor else {})})
+                assert page.status_code == 200, page.text
+                items += [item["id"] for item in page.json()["items"]]
+                if not (cursor := page.json()["next_cursor"]):
+                    return items
+
+        second = {slug: versions[1]["id"] for slug, versions in histories.items()
+                  if len(versions) > 1}
+        assert sorted(changed()) == sorted(second.values())  # paged, no repeats
+        assert changed(kind="headline") == [second["headline"]]
+        assert changed(kind="correction") == [second["correction"]]
+        assert sorted(changed(stealth="false")) == sorted([second["correction"],
+                                                           second["dates"]])
+        significant = {versions[1]["id"] for versions in histories.values()
+                       if len(versions) > 1 and versions[1]["significance"] >= 0.15}
+        assert significant and len(significant) < len(second)
+        assert set(changed(min_significance=0.15)) == significant
+        assert changed(site="no-such-site") == []
+        bad = client.get("/api/v1/changes", params={"kind": "weather"})
+        assert bad.status_code == 422 and "kind" in bad.json()["error"]
+        assert client.get("/api/v1/versions/999999/diff").status_code == 404
+
+        feed_answer = client.get("/feeds/changes.atom", params={"stealth": "true"})
+        assert feed_answer.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(feed_answer.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    entries = {entry.id.rsplit("/", 1)[1]: entry for entry in feed.entries}
+    assert sorted(map(int, entries)) == sorted([second["headline"], second["figure"],
+                                                second["paragraphs"], second["byline"]])
+    headline = entries[str(second["headline"])]
+    assert headline.title == "Harbour bridge reopens after two years (headline)"
+    links = {link.rel: link.href for link in headline.links}
+    assert links["related"].endswith(f"/api/v1/versions/{second['headline']}/diff")
+    assert "/web/" in links["alternate"] and links["alternate"].endswith(
+        "bridge-story-headline.html")
 
 
 def test_versions_and_diff_refuse_bad_input(archive: Archive) -> None:
