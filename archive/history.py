@@ -11,9 +11,13 @@ Two ways to write them, both within the caller's transaction:
 
 - :func:`extend_histories` (at capture time, by :class:`archive.archiver.Archiver`): the
   articles captured after a history's latest version are compared with it, in capture order;
+- :func:`record_unpublished` (at capture time): a 404/410 or a redirect to a hub where an
+  article with versions was makes an ``unpublished`` version (significance 1); an article
+  that comes back after it is a new version even if it says the same;
 - :func:`rebuild_histories` (by re-extraction): the whole history is computed again from
-  every article of the key and reconciled with the stored rows by version number, so a
-  version that is still the same keeps its row (and id), and running it twice changes nothing.
+  every article of the key (and the ``unpublished`` versions recorded) and reconciled with
+  the stored rows by version number, so a version that is still the same keeps its row (and
+  id), and running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -44,38 +48,76 @@ class _Version:
     """A version as computed, before it is stored."""
 
     capture_id: int
-    article_id: int
-    extractor_version: str
-    content_digest: str
+    article_id: int | None
+    extractor_version: str | None
+    content_digest: str | None
     changes: list[dict[str, Any]]
     significance: float
     stealth: bool
 
 
-def _versions_after(previous: Content | None, articles: Sequence[Article]) -> list[_Version]:
-    """The versions that ``articles`` (in capture order) make after ``previous``."""
+UNPUBLISHED_SIGNIFICANCE = 1.0
+
+
+def _versions_after(previous: Content | None, events: Sequence[Article | ArticleVersion],
+                    gone: bool = False) -> list[_Version]:
+    """The versions that ``events`` (in capture order: articles, and the ``unpublished``
+    versions already recorded) make after ``previous`` (``gone``: the latest version is an
+    ``unpublished`` one, so the next article is a version even if it says the same)."""
     made = []
-    for article in articles:
-        content = normalise(article)
-        if previous is not None and content.digest == previous.digest:
+    for event in events:
+        if isinstance(event, ArticleVersion):  # unpublished: kept as it was recorded
+            if not gone:
+                made.append(_Version(event.capture_id, None, None, None, event.changes,
+                                     event.significance, event.stealth))
+                gone = True
+            continue
+        content = normalise(event)
+        if previous is not None and content.digest == previous.digest and not gone:
             continue
         comparison = compare(previous, content) if previous is not None else None
         made.append(_Version(
-            article.capture_id, article.id, article.extractor_version, content.digest,
+            event.capture_id, event.id, event.extractor_version, content.digest,
             comparison.changes if comparison else [],
             comparison.significance if comparison else 0.0,
             comparison.stealth if comparison else False))
-        previous = content
+        previous, gone = content, False
     return made
 
 
-def _articles_of(session: Session, key: str, after: Capture | None = None) -> list[Article]:
-    query = (select(Article).join(Article.capture).where(Article.url_key == key)
-             .order_by(Capture.timestamp, Capture.id))
-    if after is not None:
-        query = query.where(tuple_(Capture.timestamp, Capture.id)
-                            > tuple_(after.timestamp, after.id))
-    return list(session.scalars(query))
+def _events_of(session: Session, key: str, after: Capture | None = None,
+               ) -> list[Article | ArticleVersion]:
+    """The key's articles and recorded ``unpublished`` versions, in capture order (after
+    ``after``)."""
+    def since(query: Select[Any]) -> Select[Any]:
+        if after is None:
+            return query
+        return query.where(tuple_(Capture.timestamp, Capture.id)
+                           > tuple_(after.timestamp, after.id))
+
+    articles = session.execute(since(
+        select(Article, Capture.timestamp, Capture.id).join(Article.capture)
+        .where(Article.url_key == key))).all()
+    gone = session.execute(since(
+        select(ArticleVersion, Capture.timestamp, Capture.id).join(ArticleVersion.capture)
+        .where(ArticleVersion.url_key == key, ArticleVersion.article_id.is_(None)))).all()
+    return [row[0] for row in sorted([*articles, *gone], key=lambda row: (row[1], row[2]))]
+
+
+def _previous_content(session: Session, latest: ArticleVersion | None) -> Content | None:
+    """The content of the latest version that has an article (the one before an
+    ``unpublished`` latest version)."""
+    if latest is None:
+        return None
+    if latest.article is not None:
+        return normalise(latest.article)
+    before = session.scalars(
+        select(ArticleVersion).where(ArticleVersion.url_key == latest.url_key,
+                                     ArticleVersion.number < latest.number,
+                                     ArticleVersion.article_id.is_not(None))
+        .options(joinedload(ArticleVersion.article))
+        .order_by(ArticleVersion.number.desc()).limit(1)).first()
+    return normalise(before.article) if before is not None and before.article else None
 
 
 def _add(session: Session, key: str, number: int, version: _Version) -> None:
@@ -86,23 +128,47 @@ def _add(session: Session, key: str, number: int, version: _Version) -> None:
         significance=version.significance, stealth=version.stealth))
 
 
+def _latest(session: Session, key: str) -> ArticleVersion | None:
+    return session.scalars(
+        select(ArticleVersion).where(ArticleVersion.url_key == key)
+        .options(joinedload(ArticleVersion.capture), joinedload(ArticleVersion.article))
+        .order_by(ArticleVersion.number.desc()).limit(1)).first()
+
+
 def extend_histories(session: Session, keys: Iterable[str | None]) -> int:
     """Add the versions made by articles captured after each history's latest version;
     returns how many were added."""
     added = 0
     for key in sorted({k for k in keys if k}):
-        latest = session.scalars(
-            select(ArticleVersion).where(ArticleVersion.url_key == key)
-            .options(joinedload(ArticleVersion.capture), joinedload(ArticleVersion.article))
-            .order_by(ArticleVersion.number.desc()).limit(1)).first()
-        previous = (normalise(latest.article) if latest is not None and latest.article
-                    else None)
-        made = _versions_after(previous, _articles_of(
-            session, key, latest.capture if latest is not None else None))
+        latest = _latest(session, key)
+        made = _versions_after(
+            _previous_content(session, latest),
+            [e for e in _events_of(session, key, latest.capture if latest else None)
+             if isinstance(e, Article)],
+            gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0
         for offset, version in enumerate(made, 1):
             _add(session, key, start + offset, version)
         added += len(made)
+    session.flush()
+    return added
+
+
+def record_unpublished(session: Session, captures: Iterable[tuple[int, str, str, int]]) -> int:
+    """Record an ``unpublished`` version for each capture (``(capture_id, url, timestamp,
+    status)``: a 404/410, or a redirect to a hub) of a URL whose article has versions and
+    whose latest version is not already ``unpublished``; returns how many were added."""
+    added = 0
+    for capture_id, url, timestamp, status in captures:
+        for key in history_keys(session, url):
+            latest = _latest(session, key)
+            if (latest is None or latest.article_id is None
+                    or (latest.capture.timestamp, latest.capture_id) > (timestamp, capture_id)):
+                continue
+            _add(session, key, latest.number + 1, _Version(
+                capture_id, None, None, None, [{"kind": "unpublished", "status": status}],
+                UNPUBLISHED_SIGNIFICANCE, False))
+            added += 1
     session.flush()
     return added
 
@@ -112,7 +178,7 @@ def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:
     versions that did not change; returns how many rows were written or deleted."""
     written = 0
     for key in sorted({k for k in keys if k}):
-        wanted = _versions_after(None, _articles_of(session, key))
+        wanted = _versions_after(None, _events_of(session, key))
         stored = {v.number: v for v in session.scalars(
             select(ArticleVersion).where(ArticleVersion.url_key == key))}
         for number, version in enumerate(wanted, 1):

@@ -255,8 +255,11 @@ class ArticleVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url_key: Mapped[str] = mapped_column(String(40))
     number: Mapped[int] = mapped_column(Integer)
-    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), index=True)
-    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
+    # Deleting an article or a capture deletes the versions seen in it.
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"),
+                                            index=True)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     extractor_version: Mapped[str | None] = mapped_column(String(128))
     content_digest: Mapped[str | None] = mapped_column(String(64))
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -21,7 +21,7 @@ from tests.support.cli import Archive
 CORRECTION = "Correction: An earlier version of this article misstated the cost of the repairs."
 ADDED = "The ferry company said it would cut its crossings to two a day from December."
 SLUGS = ("headline", "figure", "paragraphs", "correction", "byline", "dates", "furniture",
-         "unchanged")
+         "unchanged", "removed", "redirected")
 
 
 @pytest.fixture
@@ -56,6 +56,8 @@ def edit(site: ChangingSite) -> None:
     dated = site.story(url["dates"])
     dated.published, dated.modified = "2026-11-02T08:30:00+00:00", "2026-11-03T10:00:00+00:00"
     site.story(url["furniture"]).furniture = "Updated 47 minutes ago"
+    site.story(url["removed"]).status = 410
+    site.story(url["redirected"]).status = 301  # to the home page
 
 
 def history(archive: Archive, url: str) -> list[dict[str, Any]]:
@@ -77,6 +79,12 @@ def test_versions_name_each_change_and_survive_reextraction(archive_db: Archive,
         assert [v["number"] for v in histories[slug]] == [1], slug
     for slug in SLUGS:
         assert histories[slug][0]["changes"] == [], slug
+    for slug, status in (("removed", 410), ("redirected", 301)):
+        gone = histories[slug][1]
+        assert gone["changes"] == [{"kind": "unpublished", "status": status}], slug
+        assert (gone["article_id"], gone["title"], gone["capture"]["status"]) \
+            == (None, None, status)
+        assert gone["significance"] == 1.0 and len(histories[slug]) == 2
         assert histories[slug][0]["capture"]["url"] == url[slug]
     changes = {slug: histories[slug][1]["changes"] for slug in SLUGS[:6]}
     assert changes["headline"] == [{
@@ -154,11 +162,13 @@ def check_api(archive: Archive, histories: dict[str, list[dict[str, Any]]]) -> N
 
         second = {slug: versions[1]["id"] for slug, versions in histories.items()
                   if len(versions) > 1}
+        assert sorted(changed(kind="unpublished")) == sorted([second["removed"],
+                                                              second["redirected"]])
         assert sorted(changed()) == sorted(second.values())  # paged, no repeats
         assert changed(kind="headline") == [second["headline"]]
         assert changed(kind="correction") == [second["correction"]]
-        assert sorted(changed(stealth="false")) == sorted([second["correction"],
-                                                           second["dates"]])
+        assert sorted(changed(stealth="false")) == sorted([
+            second["correction"], second["dates"], second["removed"], second["redirected"]])
         significant = {versions[1]["id"] for versions in histories.values()
                        if len(versions) > 1 and versions[1]["significance"] >= 0.15}
         assert significant and len(significant) < len(second)

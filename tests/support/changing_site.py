@@ -24,6 +24,11 @@ PARAGRAPHS = [
 ]
 
 
+HOME = (b'<!doctype html><html><head><title>The Test Chronicle</title>'
+        b'<meta property="og:type" content="website"></head><body><h1>The Test Chronicle'
+        b"</h1></body></html>")
+
+
 @dataclass
 class Story:
     """One article as the site serves it now; the test changes its fields."""
@@ -34,7 +39,7 @@ class Story:
     modified: str | None = None
     paragraphs: list[str] = field(default_factory=lambda: list(PARAGRAPHS))
     furniture: str = "Updated 3 minutes ago"  # a line the page shows next to the byline
-    status: int = 200  # 404/410: unpublished
+    status: int = 200  # 404/410: unpublished; a 3xx redirects to the home page
 
     def page(self) -> str:
         data: dict[str, Any] = {"@context": "https://schema.org", "@type": "NewsArticle",
@@ -74,15 +79,20 @@ class ChangingSite(ServedSite):
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 story = site.stories.get(self.path)
-                if story is None or story.status != 200:
-                    status, body, mime = (story.status if story else 404), b"gone\n", \
-                        "text/plain"
+                headers = {"Content-Type": "text/html; charset=utf-8"}
+                if self.path == "/":
+                    status, body = 200, HOME
+                elif story is None or story.status >= 400:
+                    status, body = (story.status if story else 404), b"<p>Not found</p>"
+                elif story.status != 200:
+                    status, body, headers["Location"] = story.status, b"", "/"
                 else:
-                    status, body, mime = 200, story.page().encode(), "text/html; charset=utf-8"
+                    status, body = 200, story.page().encode()
                 self.send_response(status)
-                self.send_header("Content-Type", mime)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

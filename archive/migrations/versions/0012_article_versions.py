@@ -37,8 +37,8 @@ def upgrade() -> None:
         sa.Column("significance", sa.Float(), nullable=False),
         sa.Column("stealth", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["capture_id"], ["captures.id"]),
-        sa.ForeignKeyConstraint(["article_id"], ["articles.id"]),
+        sa.ForeignKeyConstraint(["capture_id"], ["captures.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["article_id"], ["articles.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("url_key", "number", name="uq_article_versions_key_number"),
     )
