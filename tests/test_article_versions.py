@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import pytest
+from alembic import command
+from sqlalchemy import inspect, update
 
+from archive.catalog import Catalog, alembic_config
 from archive.history import versions_of
+from archive.models import SeenUrl, utcnow
 from scheduler.views import VersionOut
 from tests.support.api import api_client
 from tests.support.changing_site import PARAGRAPHS, ChangingSite
 from tests.support.cli import Archive
+from tests.support.databases import temporary_database
 
 CORRECTION = "Correction: An earlier version of this article misstated the cost of the repairs."
 ADDED = "The ferry company said it would cut its crossings to two a day from December."
@@ -192,6 +198,48 @@ def check_api(archive: Archive, histories: dict[str, list[dict[str, Any]]]) -> N
     assert links["related"].endswith(f"/api/v1/versions/{second['headline']}/diff")
     assert "/web/" in links["alternate"] and links["alternate"].endswith(
         "bridge-story-headline.html")
+
+
+def test_site_crawls_with_refresh_ages_record_versions(archive: Archive) -> None:
+    """The incremental path: a site crawl re-captures an article once its refresh age has
+    passed, and the edit becomes version 2; a crawl with nothing due makes none."""
+    with ChangingSite() as site:
+        url = site.add("council-budget-approved", "Council approves budget")
+        archive.cli("sites", "add", "chronicle", "--start-url", f"{site.url}/",
+                    "--refresh", "1h", "--depth", "2")
+        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"
+        site.story(url).paragraphs[0] = PARAGRAPHS[0].replace("Monday", "Tuesday")
+        site.story(url).modified = "2026-11-02T21:00:00+00:00"
+        with archive.catalog().session() as session:  # an hour and a bit later
+            session.execute(update(SeenUrl).values(first_seen_at=utcnow() - timedelta(hours=2)))
+        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"
+        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"  # nothing due
+    versions = archive.cli("versions", url, "--json").json()["versions"]
+    assert [v["number"] for v in versions] == [1, 2]
+    assert [c["kind"] for c in versions[1]["changes"]] == ["modified", "body_edited"]
+    assert versions[1]["stealth"] is False  # announced by the new dateModified
+    table = archive.cli("versions", url, env={"COLUMNS": "200"}).text
+    assert "modified, body_edited" in table and "first capture" in table
+    first, second = (v["timestamp"] for v in versions)
+    text = archive.cli("diff", url, "--from", first, "--to", second).text
+    assert "{+" + PARAGRAPHS[0].replace("Monday", "Tuesday") + "+}" in text
+    assert "[-" + PARAGRAPHS[0] + "-]" in text
+    assert "modified" in text and "+ 2026-11-02T21:00:00+00:00" in text
+    early = archive.cli("diff", url, "--to", "2001", expect=2)
+    assert "--to: no version at or before 2001-12-31 23:59:59" in early.stderr
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migration_0012_upgrades_and_downgrades(kind: str, tmp_path: Path) -> None:
+    with temporary_database(kind, tmp_path) as url:
+        engine = Catalog(url).engine
+        config = alembic_config(engine)
+        command.downgrade(config, "0011")
+        assert "article_versions" not in inspect(engine).get_table_names()
+        assert "url_key" not in {c["name"] for c in inspect(engine).get_columns("articles")}
+        command.upgrade(config, "head")
+        assert "article_versions" in inspect(engine).get_table_names()
+        engine.dispose()
 
 
 def test_versions_and_diff_refuse_bad_input(archive: Archive) -> None:

@@ -24,11 +24,6 @@ PARAGRAPHS = [
 ]
 
 
-HOME = (b'<!doctype html><html><head><title>The Test Chronicle</title>'
-        b'<meta property="og:type" content="website"></head><body><h1>The Test Chronicle'
-        b"</h1></body></html>")
-
-
 @dataclass
 class Story:
     """One article as the site serves it now; the test changes its fields."""
@@ -72,6 +67,14 @@ class ChangingSite(ServedSite):
         self.stories[path] = Story(title)
         return self.url + path
 
+    def home(self) -> str:
+        """The front page, a hub linking every story."""
+        links = "".join(f'<li><a href="{path}">{html.escape(story.title)}</a></li>'
+                        for path, story in sorted(self.stories.items()))
+        return ('<!doctype html><html><head><title>The Test Chronicle</title>'
+                '<meta property="og:type" content="website"></head><body>'
+                f"<h1>The Test Chronicle</h1><ul>{links}</ul></body></html>")
+
     def story(self, url: str) -> Story:
         return self.stories[url.removeprefix(self.url)]
 
@@ -83,7 +86,7 @@ class ChangingSite(ServedSite):
                 story = site.stories.get(self.path)
                 headers = {"Content-Type": "text/html; charset=utf-8"}
                 if self.path == "/":
-                    status, body = 200, HOME
+                    status, body = 200, site.home().encode()
                 elif story is None or story.status >= 400:
                     status, body = (story.status if story else 404), b"<p>Not found</p>"
                 elif story.status != 200:
