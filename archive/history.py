@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -232,6 +233,8 @@ def versions_of(session: Session, url: str) -> list[ArticleVersion]:
 # -- reading ------------------------------------------------------------------------------
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TIMESTAMP = re.compile(r"\d{14}")
 
 
 class VersionNotFound(LookupError):
@@ -303,6 +306,7 @@ def list_changes(session: Session, *, site: str | None = None, kind: str | None 
              .where(ArticleVersion.number > 1)
              .order_by(Capture.timestamp.desc(), ArticleVersion.id.desc())
              .limit(limit + 1))
+    site = _CONTROL.sub("", site).strip() if site else None  # NUL breaks PostgreSQL text
     if site:
         query = query.where(Site.name == site)
     if kind:
@@ -343,8 +347,8 @@ def _encode_cursor(timestamp: str, version_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[str, int]:
     try:
         timestamp, version_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(timestamp, str) and isinstance(version_id, int) \
-                and 0 <= version_id <= MAX_ID:
+        if isinstance(timestamp, str) and _TIMESTAMP.fullmatch(timestamp) \
+                and isinstance(version_id, int) and 0 <= version_id <= MAX_ID:
             return timestamp, version_id
     except (ValueError, TypeError):
         pass
