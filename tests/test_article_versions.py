@@ -227,6 +227,12 @@ def test_site_crawls_with_refresh_ages_record_versions(archive: Archive) -> None
     assert "modified" in text and "+ 2026-11-02T21:00:00+00:00" in text
     early = archive.cli("diff", url, "--to", "2001", expect=2)
     assert "--to: no version at or before 2001-12-31 23:59:59" in early.stderr
+    with api_client(archive.data_dir) as client:
+        items = client.get("/api/v1/changes", params={"site": "chronicle"}).json()["items"]
+        assert [(i["id"], i["site"]) for i in items] == [(versions[1]["id"], "chronicle")]
+        for since, count in ((first, 1), (second, 1), ("2999", 0)):
+            page = client.get("/api/v1/changes", params={"since": since}).json()
+            assert len(page["items"]) == count, since
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
