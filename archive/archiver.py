@@ -11,6 +11,11 @@ caller, which stops the crawl; the rows of records not yet flushed are then left
 recovery, which catalogues what reached the disk. A catalog error leaves the buffered rows
 in place for the next :meth:`Archiver.flush`.
 
+Articles: each article row gets its history key, and the versions it makes are recorded in
+the same transaction (:func:`archive.history.extend_histories`); a 404/410 or a redirect to
+the home page or a section where an article with versions was records its ``unpublished``
+version (:func:`archive.history.record_unpublished`).
+
 Revisits: a response (non-empty, not truncated, not a redirect) whose payload digest and
 status equal the latest capture of the same URL (SURT key) is written as a ``revisit`` record
 referring to the original ``response`` record. A redirect (3xx) is always written whole:
@@ -36,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,6 +49,7 @@ from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Catalog
 from archive.cdxj import REVISIT_MIME, mime_of, surt_key
+from archive.history import article_key, extend_histories, record_unpublished
 from archive.layout import index_key, warc_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.revalidation import (
@@ -124,6 +131,8 @@ class Archiver:
         self._file_ids: dict[str, int] = {}
         self._pending_captures: list[dict[str, Any]] = []
         self._pending_articles: list[dict[str, Any]] = []
+        # captures that may unpublish an article: (record id, URL, timestamp, status)
+        self._pending_gone: list[tuple[str, str, str, int]] = []
         # the last flush failed: only the caller's periodic flush retries (not every record)
         self._flush_failing = False
         # Closed files are stored off the caller's thread: a 1 GB copy must not stall a crawl.
@@ -188,6 +197,10 @@ class Archiver:
             "truncated": exchange.truncated,
             **validators.columns(),
         })
+        if status in GONE_STATUSES or (is_redirect(status) and redirects_to_hub(
+                exchange.url, header_value(exchange.response_headers, "Location"))):
+            self._pending_gone.append((response.record_id, exchange.url, response.timestamp,
+                                       status))
         if len(self._pending_captures) >= self.batch_size and not self._flush_failing:
             try:
                 self.flush()
@@ -291,20 +304,30 @@ class Archiver:
             return
         self.writer.flush()  # rows are committed only once their bytes are readable
         captures, articles = self._pending_captures, self._pending_articles
+        gone = self._pending_gone
         self._flush_failing = True
         with self.catalog.session() as session:
             if captures:
                 session.execute(Capture.__table__.insert(), captures)
+            if gone:
+                gone_ids = dict(session.execute(
+                    select(Capture.record_id, Capture.id).where(
+                        Capture.record_id.in_([record_id for record_id, *_ in gone]))).all())
+                record_unpublished(session, [(gone_ids[record_id], url, timestamp, status)
+                                             for record_id, url, timestamp, status in gone])
             if articles:
                 ids = dict(session.execute(
                     select(Capture.record_id, Capture.id).where(
                         Capture.record_id.in_([a["capture_record_id"] for a in articles]))
                 ).all())
                 rows = [{k: v for k, v in a.items() if k != "capture_record_id"}
-                        | {"capture_id": ids[a["capture_record_id"]]} for a in articles]
+                        | {"capture_id": ids[a["capture_record_id"]],
+                           "url_key": article_key(a["url"], a.get("canonical_url"))}
+                        for a in articles]
                 session.execute(Article.__table__.insert(), rows)
+                extend_histories(session, (row["url_key"] for row in rows))
         self._flush_failing = False
-        self._pending_captures, self._pending_articles = [], []
+        self._pending_captures, self._pending_articles, self._pending_gone = [], [], []
 
     def close(self) -> None:
         """Close the current file and wait until every closed file has been shipped; a
@@ -351,6 +374,24 @@ class Archiver:
 def is_redirect(status: int) -> bool:
     """A 3xx status: never written as a revisit (see the module docstring)."""
     return 300 <= status < 400
+
+
+GONE_STATUSES = (404, 410)
+
+
+def redirects_to_hub(url: str, location: str | None) -> bool:
+    """A redirect from ``url`` to the home page or a one-segment section of the same host
+    (``/``, ``/world/``): what an outlet does with an article it takes down."""
+    if not location:
+        return False
+    source, target = urlsplit(url), urlsplit(urljoin(url, location))
+    segments = [part for part in target.path.split("/") if part]
+    return (target.hostname == source.hostname and len(segments) <= 1
+            and source.path.rstrip("/") != target.path.rstrip("/"))
+
+
+def header_value(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name.lower()), None)
 
 
 def ship_closed_warc(catalog: Catalog, storage: Storage, closed: ClosedWarc) -> None:

@@ -228,8 +228,47 @@ class Article(Base):
     extractor_version: Mapped[str] = mapped_column(String(128))
     metadata_record_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The history the article belongs to (migration 0012): archive.urlkeys.url_hash of
+    # archive.urlkeys.article_url (its canonical URL, else its URL); None before 0012 until
+    # re-extracted.
+    url_key: Mapped[str | None] = mapped_column(String(40), index=True)
 
     capture: Mapped[Capture] = relationship(back_populates="article")
+
+
+class ArticleVersion(Base):
+    """One version of an article (migration 0012, :mod:`archive.history`): the capture in
+    which the article's normalised content (:mod:`archive.versions`) was first seen as it is.
+
+    ``url_key`` is the history's key (``Article.url_key``), ``number`` counts from 1 (the
+    first capture, no changes). ``article_id`` is the extraction it was seen in; None for an
+    ``unpublished`` version, whose capture is the 404/410 or redirect. ``changes`` is the
+    list of named changes from the previous version (each a dict with a ``kind``): stored as
+    JSON because they are always read and written with their version, a handful at a time.
+    """
+
+    __tablename__ = "article_versions"
+    __table_args__ = (
+        UniqueConstraint("url_key", "number", name="uq_article_versions_key_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url_key: Mapped[str] = mapped_column(String(40))
+    number: Mapped[int] = mapped_column(Integer)
+    # Deleting an article or a capture deletes the versions seen in it.
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"),
+                                            index=True)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    extractor_version: Mapped[str | None] = mapped_column(String(128))
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    significance: Mapped[float] = mapped_column(Float, default=0.0)
+    stealth: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    capture: Mapped[Capture] = relationship()
+    article: Mapped[Article | None] = relationship()
 
 
 class MultipartUpload(Base):

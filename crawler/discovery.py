@@ -25,7 +25,6 @@ strings are dropped by :func:`normalize_url`, so the variants of one page are on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -35,7 +34,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from w3lib.url import canonicalize_url, url_query_cleaner
+from archive.urlkeys import TRACKING_PARAMS, normalize_url, url_hash  # noqa: F401 - re-exported
 
 ARTICLE = "article"
 HUB = "hub"
@@ -47,15 +46,6 @@ ARTICLE_TYPES = frozenset({
     "scholarlyarticle",
 })
 HUB_TYPES = frozenset({"website", "collectionpage", "itemlist", "searchresultspage"})
-TRACKING_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-                   "utm_id", "fbclid", "gclid", "mc_cid", "mc_eid", "ocid", "cmpid")
-# Session ids servers put in links, which make one page look like many. As Heritrix's
-# StripSessionIDs canonicalization rule, a parameter is dropped only when both its name and
-# its value look like a session id (a ?sid=12 section id stays).
-_SESSION_PARAM = re.compile(
-    r"(?:(?<=[?&;])|^)(?:jsessionid|phpsessid|aspsessionid[a-z]*|sid|sessionid|session_id|"
-    r"session|zenid|oscsid)=[0-9a-z_-]{16,}(?:&|$)", re.IGNORECASE)
-
 _DATE_SLUG = re.compile(r"/(?:19|20)\d\d/[01]?\d/(?:[0-3]?\d/)?[^/?#]*[a-z][^/?#]{3,}",
                         re.IGNORECASE)
 _LONG_SLUG = re.compile(r"/[^/?#]*[a-z0-9]+(?:-[a-z0-9]+){3,}[^/?#]*/?$", re.IGNORECASE)
@@ -79,28 +69,7 @@ _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-# -- URL keys ----------------------------------------------------------------------------------
-_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
-
-
-def normalize_url(url: str) -> str:
-    """The form URLs are compared in: w3lib canonical form without tracking parameters and
-    session ids (query parameters, and ``;jsessionid=`` path parameters)."""
-    if ";" in url:
-        url = _PATH_SESSION.sub("", url)
-    if "?" in url:
-        base, _, query = url.partition("?")
-        query = query.partition("#")[0]
-        while (match := _SESSION_PARAM.search(query)) is not None:
-            query = query[:match.start()] + query[match.end():]
-        url = f"{base}?{query.rstrip('&')}" if query.strip("&") else base
-    return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True,
-                                              keep_fragments=False))
-
-
-def url_hash(url: str) -> str:
-    """SHA-1 (hex) of the normalized URL: the key of ``seen_urls``."""
-    return hashlib.sha1(normalize_url(url).encode("utf-8")).hexdigest()
+# -- URL keys: archive.urlkeys owns them (the catalog keys articles by them too) -------
 
 
 # -- durations ---------------------------------------------------------------------------------

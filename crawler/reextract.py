@@ -9,7 +9,10 @@ Content-Encoding decoded (:mod:`archive.encoding`) and its charset taken from th
 crawl) while the main process reads the next batch. ``articles`` rows are
 updated in place (the capture link and the crawl's metadata record id are kept) or created,
 with the current ``EXTRACTOR_VERSION``. Captures whose article is already at that version are
-skipped unless ``force``, so a second run does nothing.
+skipped unless ``force``, so a second run does nothing. The histories (versions) of the
+articles created or changed are rebuilt (:func:`archive.history.rebuild_histories`),
+idempotently; articles from before histories existed get their key and history even when
+skipped.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from archive.catalog import Catalog
 from archive.cdxj import HTML_MIMES
 from archive.encoding import UndecodableBody
+from archive.history import article_key, rebuild_histories
 from archive.models import Article, Capture, CrawlJob, Site
 from archive.snapshot import SnapshotNotFound, normalize_timestamp, read_capture_records
 from archive.storage import Storage, StorageError
@@ -37,7 +41,7 @@ from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
 
 ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
-    "id", "capture_id", "extractor_version", "metadata_record_id", "created_at"}
+    "id", "capture_id", "extractor_version", "metadata_record_id", "created_at", "url_key"}
 
 
 class ReextractError(ValueError):
@@ -116,10 +120,13 @@ def reextract(
         for batch in _batches(catalog, query, batch_size):
             report.scanned += len(batch)
             submitted = []
+            unkeyed = []  # skipped articles from before histories (migration 0012)
             for capture in batch:
                 if (capture.article is not None and not force
                         and capture.article.extractor_version == extractor_version):
                     report.unchanged += 1
+                    if capture.article.url_key is None:
+                        unkeyed.append(capture.article.id)
                     continue
                 try:
                     payload = _payload(catalog, capture, storage, spool_dir)
@@ -134,6 +141,8 @@ def reextract(
                 body, charset = payload
                 submitted.append((capture.id, capture.url,
                                   pool.submit(body, capture.url, charset)))
+            if unkeyed:
+                _key_articles(catalog, unkeyed)
             # Store the previous batch while this one is being extracted.
             _store(catalog, pending, extractor_version, report)
             pending = submitted
@@ -201,6 +210,16 @@ def _batches(catalog: Catalog, query: Select[Any], size: int) -> Iterator[list[C
         last_id = batch[-1].id
 
 
+def _key_articles(catalog: Catalog, article_ids: list[int]) -> None:
+    """Give articles their history key and build those histories."""
+    with catalog.session() as session:
+        articles = list(session.scalars(select(Article).where(Article.id.in_(article_ids))))
+        for article in articles:
+            article.url_key = article_key(article.url, article.canonical_url)
+        session.flush()
+        rebuild_histories(session, {a.url_key for a in articles})
+
+
 def _store(catalog: Catalog, results: list[tuple[int, str, Future[dict[str, Any] | None]]],
            version: str, report: ReextractReport) -> None:
     """Wait for the batch's extractions and write their articles in one transaction."""
@@ -216,11 +235,14 @@ def _store(catalog: Catalog, results: list[tuple[int, str, Future[dict[str, Any]
     with catalog.session() as session:
         existing = {a.capture_id: a for a in session.scalars(select(Article).where(
             Article.capture_id.in_([capture_id for capture_id, _ in outcomes])))}
+        touched: set[str | None] = set()
         for capture_id, result in outcomes:
             if result is None:
                 report.empty += 1
                 continue
             values = {k: v for k, v in result.items() if k in ARTICLE_FIELDS}
+            values["url_key"] = article_key(values["url"], values.get("canonical_url"))
+            touched.add(values["url_key"])
             article = existing.get(capture_id)
             if article is None:
                 session.add(Article(capture_id=capture_id, extractor_version=version, **values))
@@ -229,7 +251,10 @@ def _store(catalog: Catalog, results: list[tuple[int, str, Future[dict[str, Any]
                     getattr(article, k) == v for k, v in values.items()):
                 report.unchanged += 1
             else:
+                touched.add(article.url_key)  # the history it leaves, if its key changed
                 for key, value in values.items():
                     setattr(article, key, value)
                 article.extractor_version = version
                 report.updated += 1
+        session.flush()
+        rebuild_histories(session, touched)

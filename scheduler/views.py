@@ -4,12 +4,12 @@ field list each."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from archive.capture_checks import MAX_PIXEL_DIFF, is_incomplete
-from archive.models import CaptureCheck
+from archive.models import ArticleVersion, CaptureCheck
 from archive.search import ArticleHit
 from archive.snapshot import AnyCapture
 
@@ -102,3 +102,42 @@ class ArticleSummary(BaseModel):
                    site_name=a.site_name, word_count=a.word_count,
                    extractor_version=a.extractor_version, capture_id=a.capture_id,
                    capture_timestamp=a.capture.timestamp)
+
+
+class VersionOut(BaseModel):
+    """One version of an article (archive.history): what the article said from this
+    capture on, and what changed since the version before."""
+
+    id: int
+    number: int = Field(description="1 for the first capture of the article")
+    timestamp: str = Field(description="the capture's 14-digit timestamp (UTC)")
+    article_id: int | None = Field(description="the extraction; null when unpublished")
+    title: str | None
+    authors: list[str]
+    published: str | None
+    modified: str | None
+    extractor_version: str | None
+    capture: CaptureOut
+    changes: list[dict[str, Any]] = Field(
+        description="named changes from the version before, each with a `kind`: headline, "
+        "byline, published, modified, body_added, body_removed, body_edited, correction, "
+        "unpublished; empty for the first version")
+    significance: float = Field(description="0-1: share of the text changed, headline "
+                                "changes weighing more")
+    stealth: bool = Field(description="a substantive change with neither a correction note "
+                          "nor a new dateModified")
+
+    @classmethod
+    def from_version(cls, v: ArticleVersion) -> VersionOut:
+        a = v.article
+        return cls(id=v.id, number=v.number, timestamp=v.capture.timestamp,
+                   article_id=v.article_id, title=a.title if a else None,
+                   authors=a.authors if a else [], published=a.published if a else None,
+                   modified=a.modified if a else None, extractor_version=v.extractor_version,
+                   capture=CaptureOut.from_capture(v.capture), changes=v.changes,
+                   significance=v.significance, stealth=v.stealth)
+
+
+class VersionsOut(BaseModel):
+    url: str
+    versions: list[VersionOut] = Field(description="oldest first")

@@ -16,6 +16,7 @@ from scheduler.cli import (
     sites,
     snapshots,
     storage,
+    versions,
     worker,
 )
 from scheduler.cli.common import App
@@ -32,6 +33,8 @@ app.command()(worker.worker)
 app.command()(crawl.crawl)
 app.command()(snapshots.captures)
 app.command()(snapshots.snapshot)
+app.command()(versions.versions)
+app.command()(versions.diff)
 app.command()(check.check)
 app.command()(extract.extract)
 app.command()(serve.serve)

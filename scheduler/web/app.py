@@ -34,6 +34,7 @@ from scheduler.web.routers import (
     replay,
     sites,
     system,
+    versions,
     wacz,
 )
 from scheduler.web.wayback import replay_base
@@ -71,7 +72,8 @@ def create_app(settings: ServiceSettings | None = None, *,
     app.state.rate_limiter = RateLimiter(settings.crawl_rate_limit)
     if replay_port:
         app.add_middleware(ReplayElsewhere)
-    for module in (crawls, sites, captures, articles, cdx, replay, memento, wacz, system):
+    for module in (crawls, sites, captures, articles, versions, cdx, replay, memento, wacz,
+                   system):
         app.include_router(module.router)
     app.include_router(ui.router)
     app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")

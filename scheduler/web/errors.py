@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.cdx_query import CdxQueryError
+from archive.history import ChangesError, VersionNotFound
 from archive.ledger import JobNotFound, JobStateError
 from archive.search import ArticleNotFound, SearchError
 from archive.snapshot import SnapshotNotFound
@@ -102,6 +103,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (JobNotFound, 404),
     (SiteNotFound, 404),
     (ArticleNotFound, 404),
+    (VersionNotFound, 404),
     (SnapshotNotFound, 404),
     (SelectionNotFound, 404),
     (JobStateError, 409),
@@ -110,6 +112,7 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], int], ...] = (
     (InvalidSite, 422),
     (UrlRefused, 422),
     (SearchError, 422),
+    (ChangesError, 422),
     (CdxQueryError, 400),
     (StorageError, 503),
 )

@@ -7,13 +7,13 @@ The shapes the CLI prints too (a capture, an article in a list) are in
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from archive.search import ArticleHit
 from scheduler.site_definitions import SiteFields
-from scheduler.views import ArticleSummary, CaptureOut
+from scheduler.views import ArticleSummary, CaptureOut, VersionOut
 
 # The catalog stores UTC; SQLite hands datetimes back naive. Answer them as UTC.
 UtcDatetime = Annotated[datetime, AfterValidator(
@@ -160,3 +160,34 @@ class ArticleOut(BaseModel):
 class ArticleView(BaseModel):
     capture: CaptureOut
     article: ArticleOut
+
+
+class VersionList(BaseModel):
+    article_id: int
+    versions: list[VersionOut] = Field(description="oldest first; the first has no changes")
+
+
+class ChangeOut(VersionOut):
+    site: str | None = Field(description="the configured site whose crawl captured it")
+
+
+class ChangeList(BaseModel):
+    items: list[ChangeOut] = Field(description="newest capture first")
+    next_cursor: str | None = None
+
+
+class BodyDiffPart(BaseModel):
+    op: Literal["equal", "added", "removed", "edited"]
+    old_index: int | None
+    new_index: int | None
+    old: str
+    new: str
+    segments: list[tuple[str, str, str]] = Field(
+        description="for `edited`: the paragraph's sentences aligned, each (op, old, new) "
+        "with op equal, added, removed or edited")
+
+
+class VersionDiff(BaseModel):
+    version: VersionOut
+    previous: VersionOut | None = Field(description="null for a first version")
+    body: list[BodyDiffPart] = Field(description="the bodies aligned paragraph by paragraph")

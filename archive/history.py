@@ -1,0 +1,356 @@
+"""Article histories in the catalog: the versions of each article and their changes.
+
+An article's history is keyed by ``Article.url_key`` (:func:`article_key`: its canonical URL
+when usable, else its URL, in :mod:`archive.urlkeys` form). Its versions
+(``article_versions``) are the captures in which its normalised content
+(:func:`archive.versions.normalise`) differs from the version before, oldest first; the
+first capture makes version 1 with no changes; a capture with the same content (a revisit
+has no article at all) makes none.
+
+Two ways to write them, both within the caller's transaction:
+
+- :func:`extend_histories` (at capture time, by :class:`archive.archiver.Archiver`): the
+  articles captured after a history's latest version are compared with it, in capture order;
+- :func:`record_unpublished` (at capture time): a 404/410 or a redirect to a hub where an
+  article with versions was makes an ``unpublished`` version (significance 1); an article
+  that comes back after it is a new version even if it says the same;
+- :func:`rebuild_histories` (by re-extraction): the whole history is computed again from
+  every article of the key (and the ``unpublished`` versions recorded) and reconciled with
+  the stored rows by version number, so a version that is still the same keeps its row (and
+  id), and running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, Text, cast, delete, select, tuple_
+from sqlalchemy.orm import Session, joinedload
+
+from archive.cdxj import surt_key
+from archive.models import MAX_ID, Article, ArticleVersion, Capture, CrawlJob, Site
+from archive.snapshot import normalize_timestamp
+from archive.urlkeys import article_url, url_hash
+from archive.versions import CHANGE_KINDS, Content, compare, normalise
+
+
+def article_key(url: str, canonical_url: str | None) -> str:
+    """The ``url_key`` of an article captured at ``url`` with that canonical URL."""
+    return url_hash(article_url(url, canonical_url))
+
+
+@dataclass(frozen=True)
+class _Version:
+    """A version as computed, before it is stored."""
+
+    capture_id: int
+    article_id: int | None
+    extractor_version: str | None
+    content_digest: str | None
+    changes: list[dict[str, Any]]
+    significance: float
+    stealth: bool
+
+
+UNPUBLISHED_SIGNIFICANCE = 1.0
+
+
+def _versions_after(previous: Content | None, events: Sequence[Article | ArticleVersion],
+                    gone: bool = False) -> list[_Version]:
+    """The versions that ``events`` (in capture order: articles, and the ``unpublished``
+    versions already recorded) make after ``previous`` (``gone``: the latest version is an
+    ``unpublished`` one, so the next article is a version even if it says the same)."""
+    made = []
+    for event in events:
+        if isinstance(event, ArticleVersion):  # unpublished: kept as it was recorded
+            if not gone:
+                made.append(_Version(event.capture_id, None, None, None, event.changes,
+                                     event.significance, event.stealth))
+                gone = True
+            continue
+        content = normalise(event)
+        if previous is not None and content.digest == previous.digest and not gone:
+            continue
+        comparison = compare(previous, content) if previous is not None else None
+        made.append(_Version(
+            event.capture_id, event.id, event.extractor_version, content.digest,
+            comparison.changes if comparison else [],
+            comparison.significance if comparison else 0.0,
+            comparison.stealth if comparison else False))
+        previous, gone = content, False
+    return made
+
+
+def _events_of(session: Session, key: str, after: Capture | None = None,
+               ) -> list[Article | ArticleVersion]:
+    """The key's articles and recorded ``unpublished`` versions, in capture order (after
+    ``after``)."""
+    def since(query: Select[Any]) -> Select[Any]:
+        if after is None:
+            return query
+        return query.where(tuple_(Capture.timestamp, Capture.id)
+                           > tuple_(after.timestamp, after.id))
+
+    articles = session.execute(since(
+        select(Article, Capture.timestamp, Capture.id).join(Article.capture)
+        .where(Article.url_key == key))).all()
+    gone = session.execute(since(
+        select(ArticleVersion, Capture.timestamp, Capture.id).join(ArticleVersion.capture)
+        .where(ArticleVersion.url_key == key, ArticleVersion.article_id.is_(None)))).all()
+    return [row[0] for row in sorted([*articles, *gone], key=lambda row: (row[1], row[2]))]
+
+
+def _previous_content(session: Session, latest: ArticleVersion | None) -> Content | None:
+    """The content of the latest version that has an article (the one before an
+    ``unpublished`` latest version)."""
+    if latest is None:
+        return None
+    if latest.article is not None:
+        return normalise(latest.article)
+    before = session.scalars(
+        select(ArticleVersion).where(ArticleVersion.url_key == latest.url_key,
+                                     ArticleVersion.number < latest.number,
+                                     ArticleVersion.article_id.is_not(None))
+        .options(joinedload(ArticleVersion.article))
+        .order_by(ArticleVersion.number.desc()).limit(1)).first()
+    return normalise(before.article) if before is not None and before.article else None
+
+
+def _add(session: Session, key: str, number: int, version: _Version) -> None:
+    session.add(ArticleVersion(
+        url_key=key, number=number, capture_id=version.capture_id,
+        article_id=version.article_id, extractor_version=version.extractor_version,
+        content_digest=version.content_digest, changes=version.changes,
+        significance=version.significance, stealth=version.stealth))
+
+
+def _latest(session: Session, key: str) -> ArticleVersion | None:
+    return session.scalars(
+        select(ArticleVersion).where(ArticleVersion.url_key == key)
+        .options(joinedload(ArticleVersion.capture), joinedload(ArticleVersion.article))
+        .order_by(ArticleVersion.number.desc()).limit(1)).first()
+
+
+def extend_histories(session: Session, keys: Iterable[str | None]) -> int:
+    """Add the versions made by articles captured after each history's latest version;
+    returns how many were added."""
+    added = 0
+    for key in sorted({k for k in keys if k}):
+        latest = _latest(session, key)
+        made = _versions_after(
+            _previous_content(session, latest),
+            [e for e in _events_of(session, key, latest.capture if latest else None)
+             if isinstance(e, Article)],
+            gone=latest is not None and latest.article_id is None)
+        start = latest.number if latest is not None else 0
+        for offset, version in enumerate(made, 1):
+            _add(session, key, start + offset, version)
+        added += len(made)
+    session.flush()
+    return added
+
+
+def record_unpublished(session: Session, captures: Iterable[tuple[int, str, str, int]]) -> int:
+    """Record an ``unpublished`` version for each capture (``(capture_id, url, timestamp,
+    status)``: a 404/410, or a redirect to a hub) of a URL whose article has versions and
+    whose latest version is not already ``unpublished``; returns how many were added."""
+    added = 0
+    for capture_id, url, timestamp, status in captures:
+        for key in history_keys(session, url):
+            latest = _latest(session, key)
+            if (latest is None or latest.article_id is None
+                    or (latest.capture.timestamp, latest.capture_id) > (timestamp, capture_id)):
+                continue
+            _add(session, key, latest.number + 1, _Version(
+                capture_id, None, None, None, [{"kind": "unpublished", "status": status}],
+                UNPUBLISHED_SIGNIFICANCE, False))
+            added += 1
+    session.flush()
+    return added
+
+
+def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:
+    """Compute each history again from all its articles and store it, keeping the rows of
+    versions that did not change; returns how many rows were written or deleted."""
+    written = 0
+    for key in sorted({k for k in keys if k}):
+        wanted = _versions_after(None, _events_of(session, key))
+        stored = {v.number: v for v in session.scalars(
+            select(ArticleVersion).where(ArticleVersion.url_key == key))}
+        for number, version in enumerate(wanted, 1):
+            row = stored.pop(number, None)
+            if row is None:
+                _add(session, key, number, version)
+                written += 1
+                continue
+            values = {"capture_id": version.capture_id, "article_id": version.article_id,
+                      "extractor_version": version.extractor_version,
+                      "content_digest": version.content_digest, "changes": version.changes,
+                      "significance": version.significance, "stealth": version.stealth}
+            if any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                written += 1
+        if stored:
+            session.execute(delete(ArticleVersion).where(
+                ArticleVersion.id.in_([row.id for row in stored.values()])))
+            written += len(stored)
+    session.flush()
+    return written
+
+
+def history_keys(session: Session, url: str) -> list[str]:
+    """The history keys a URL the user gave can name: its own key and those of the
+    articles captured at that URL (whose canonical URL may differ)."""
+    keys = {url_hash(url)}
+    keys.update(k for k in session.scalars(
+        select(Article.url_key).join(Article.capture)
+        .where(Capture.surt == surt_key(url), Article.url_key.is_not(None)).distinct()) if k)
+    return sorted(keys)
+
+
+def versions_of(session: Session, url: str) -> list[ArticleVersion]:
+    """The versions of the article at ``url``, oldest first, their capture (with its WARC
+    file) and article loaded. When the URL names several histories (its canonical URL
+    changed), the one with the latest version."""
+    keys = history_keys(session, url)
+    rows = list(session.scalars(
+        select(ArticleVersion).where(ArticleVersion.url_key.in_(keys))
+        .options(joinedload(ArticleVersion.capture).joinedload(Capture.warc_file),
+                 joinedload(ArticleVersion.article))
+        .order_by(ArticleVersion.url_key, ArticleVersion.number)))
+    if not rows:
+        return []
+    newest = max(rows, key=lambda v: (v.capture.timestamp, v.id)).url_key
+    return [v for v in rows if v.url_key == newest]
+
+
+# -- reading ------------------------------------------------------------------------------
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TIMESTAMP = re.compile(r"\d{14}")
+
+
+class VersionNotFound(LookupError):
+    """No version (or article) with that id."""
+
+
+class ChangesError(ValueError):
+    """Bad input to :func:`list_changes`; the message names the parameter and the fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ChangesPage:
+    items: list[tuple[ArticleVersion, str | None]]  # a version and its capturing site's name
+    next_cursor: str | None
+
+
+def _loaded() -> Select[Any]:
+    return select(ArticleVersion).options(
+        joinedload(ArticleVersion.capture).joinedload(Capture.warc_file),
+        joinedload(ArticleVersion.article))
+
+
+def versions_of_article(session: Session, article_id: int) -> list[ArticleVersion]:
+    """The versions of the history the article belongs to, oldest first (empty when its
+    history has not been built: an article from before migration 0012 not yet re-extracted);
+    :class:`VersionNotFound` if there is no such article."""
+    article = session.get(Article, article_id)
+    if article is None:
+        raise VersionNotFound(f"no article with id {article_id}")
+    if article.url_key is None:
+        return []
+    return list(session.scalars(_loaded().where(ArticleVersion.url_key == article.url_key)
+                                .order_by(ArticleVersion.number)))
+
+
+def version_and_previous(session: Session, version_id: int,
+                         ) -> tuple[ArticleVersion, ArticleVersion | None]:
+    """A version and the one before it (None for a first version)."""
+    version = session.scalars(_loaded().where(ArticleVersion.id == version_id)).first()
+    if version is None:
+        raise VersionNotFound(f"no version with id {version_id}")
+    previous = session.scalars(_loaded().where(
+        ArticleVersion.url_key == version.url_key,
+        ArticleVersion.number == version.number - 1)).first()
+    return version, previous
+
+
+def list_changes(session: Session, *, site: str | None = None, kind: str | None = None,
+                 since: str | None = None, min_significance: float | None = None,
+                 stealth: bool | None = None, limit: int = DEFAULT_LIMIT,
+                 cursor: str | None = None) -> ChangesPage:
+    """Versions after the first (changes), newest capture first, keyset-paged.
+
+    ``kind``: one of :data:`archive.versions.CHANGE_KINDS` among the version's changes;
+    ``since``: captured at or after (1-14 digits or ISO 8601); ``site``: the configured site
+    whose crawl captured it. Raises :class:`ChangesError` for bad input.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ChangesError("limit", f"{limit} is out of range; ask for 1 to {MAX_LIMIT} "
+                           "and follow next_cursor for more")
+    query = (_loaded().add_columns(Site.name)
+             .join(ArticleVersion.capture)
+             .outerjoin(CrawlJob, CrawlJob.id == Capture.job_id)
+             .outerjoin(Site, Site.id == CrawlJob.site_id)
+             .where(ArticleVersion.number > 1)
+             .order_by(Capture.timestamp.desc(), ArticleVersion.id.desc())
+             .limit(limit + 1))
+    site = _CONTROL.sub("", site).strip() if site else None  # NUL breaks PostgreSQL text
+    if site:
+        query = query.where(Site.name == site)
+    if kind:
+        if kind not in CHANGE_KINDS:
+            raise ChangesError("kind", f"{kind!r} is not a kind of change; use one of "
+                               + ", ".join(CHANGE_KINDS))
+        # The stored JSON as SQLAlchemy writes it ("kind": "x"), on SQLite and PostgreSQL
+        # alike; a quote inside a value is escaped, so only a kind matches.
+        query = query.where(cast(ArticleVersion.changes, Text).contains(f'"kind": "{kind}"'))
+    if since:
+        try:
+            bound = normalize_timestamp(since)
+        except ValueError as exc:
+            raise ChangesError("since", str(exc)) from None
+        stripped = since.strip()
+        query = query.where(Capture.timestamp >= (stripped.ljust(14, "0")
+                                                  if stripped.isdigit() else bound))
+    if min_significance is not None:
+        if not 0 <= min_significance <= 1:
+            raise ChangesError("min_significance", f"{min_significance} is not between 0 "
+                               "and 1")
+        query = query.where(ArticleVersion.significance >= min_significance)
+    if stealth is not None:
+        query = query.where(ArticleVersion.stealth.is_(stealth))
+    if cursor:
+        query = query.where(tuple_(Capture.timestamp, ArticleVersion.id)
+                            < tuple_(*_decode_cursor(cursor)))
+    rows = session.execute(query).unique().all()
+    items = [(version, site_name) for version, site_name in rows[:limit]]
+    last = items[-1][0] if len(rows) > limit else None
+    return ChangesPage(items, _encode_cursor(last.capture.timestamp, last.id) if last else None)
+
+
+def _encode_cursor(timestamp: str, version_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([timestamp, version_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        timestamp, version_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(timestamp, str) and _TIMESTAMP.fullmatch(timestamp) \
+                and isinstance(version_id, int) and 0 <= version_id <= MAX_ID:
+            return timestamp, version_id
+    except (ValueError, TypeError):
+        pass
+    raise ChangesError("cursor", "not a next_cursor value returned by this listing; "
+                       "repeat the request without cursor")

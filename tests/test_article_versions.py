@@ -1,0 +1,255 @@
+"""Article versions end to end: a local site whose articles change between two real crawls
+(CLI subprocesses), the versions recorded at capture time, ``newsarchive versions`` and
+``diff``, and re-extraction rebuilding the same versions; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from alembic import command
+from sqlalchemy import inspect, update
+
+from archive.catalog import Catalog, alembic_config
+from archive.history import versions_of
+from archive.models import SeenUrl, utcnow
+from scheduler.views import VersionOut
+from tests.support.api import api_client
+from tests.support.changing_site import PARAGRAPHS, ChangingSite
+from tests.support.cli import Archive
+from tests.support.databases import temporary_database
+
+CORRECTION = "Correction: An earlier version of this article misstated the cost of the repairs."
+ADDED = "The ferry company said it would cut its crossings to two a day from December."
+SLUGS = ("headline", "figure", "paragraphs", "correction", "byline", "dates", "furniture",
+         "unchanged", "removed", "redirected")
+
+
+@pytest.fixture
+def archive_db(tmp_path: Path, catalog_url: str) -> Archive:
+    return Archive(tmp_path / "data", env={"NEWSARCHIVE_DATABASE_URL": catalog_url})
+
+
+@pytest.fixture
+def site() -> Iterator[ChangingSite]:
+    with ChangingSite() as served:
+        for slug in SLUGS:
+            served.add(f"bridge-story-{slug}", f"Harbour bridge reopens ({slug})")
+        yield served
+
+
+def urls(site: ChangingSite) -> dict[str, str]:
+    return {slug: f"{site.url}/news/2026/11/02/bridge-story-{slug}.html" for slug in SLUGS}
+
+
+def edit(site: ChangingSite) -> None:
+    """Each story changes in its own way (furniture only, or not at all, for the last two)."""
+    url = urls(site)
+    site.story(url["headline"]).title = "Harbour bridge reopens after two years"
+    site.story(url["figure"]).paragraphs[1] = PARAGRAPHS[1].replace("40 million", "45 million")
+    paragraphs = site.story(url["paragraphs"]).paragraphs
+    del paragraphs[2]
+    paragraphs.append(ADDED)
+    corrected = site.story(url["correction"])
+    corrected.paragraphs[1] = PARAGRAPHS[1].replace("40 million", "45 million")
+    corrected.paragraphs.append(CORRECTION)
+    site.story(url["byline"]).authors = ["Ana Lima", "Ben Ortiz"]
+    dated = site.story(url["dates"])
+    dated.published, dated.modified = "2026-11-02T08:30:00+00:00", "2026-11-03T10:00:00+00:00"
+    site.story(url["furniture"]).furniture = "Updated 47 minutes ago"
+    site.story(url["removed"]).status = 410
+    site.story(url["redirected"]).status = 301  # to the home page
+
+
+def history(archive: Archive, url: str) -> list[dict[str, Any]]:
+    with archive.catalog().session() as session:
+        return [VersionOut.from_version(v).model_dump() for v in versions_of(session, url)]
+
+
+def test_versions_name_each_change_and_survive_reextraction(archive_db: Archive,
+                                                            site: ChangingSite) -> None:
+    url = urls(site)
+    first = archive_db.crawl(*url.values(), "--depth", "0")
+    assert first["status"] == "succeeded", first
+    edit(site)
+    second = archive_db.crawl(*url.values(), "--depth", "0")
+    assert second["status"] == "succeeded", second
+
+    histories = {slug: history(archive_db, url[slug]) for slug in SLUGS}
+    for slug in ("furniture", "unchanged"):
+        assert [v["number"] for v in histories[slug]] == [1], slug
+    for slug in SLUGS:
+        assert histories[slug][0]["changes"] == [], slug
+    for slug, status in (("removed", 410), ("redirected", 301)):
+        gone = histories[slug][1]
+        assert gone["changes"] == [{"kind": "unpublished", "status": status}], slug
+        assert (gone["article_id"], gone["title"], gone["capture"]["status"]) \
+            == (None, None, status)
+        assert gone["significance"] == 1.0 and len(histories[slug]) == 2
+        assert histories[slug][0]["capture"]["url"] == url[slug]
+    changes = {slug: histories[slug][1]["changes"] for slug in SLUGS[:6]}
+    assert changes["headline"] == [{
+        "kind": "headline", "before": "Harbour bridge reopens (headline)",
+        "after": "Harbour bridge reopens after two years"}]
+    assert changes["figure"] == [{
+        "kind": "body_edited", "paragraph": 1,
+        "before": "The council said the repairs cost 40 million dollars.",
+        "after": "The council said the repairs cost 45 million dollars."}]
+    assert changes["paragraphs"] == [
+        {"kind": "body_removed", "paragraph": 2, "text": PARAGRAPHS[2]},
+        {"kind": "body_added", "paragraph": 4, "text": ADDED}]
+    assert [c["kind"] for c in changes["correction"]] == ["body_edited", "correction"]
+    assert changes["correction"][1]["text"] == CORRECTION
+    assert changes["byline"] == [{"kind": "byline", "before": ["Ana Lima"],
+                                  "after": ["Ana Lima", "Ben Ortiz"]}]
+    assert changes["dates"] == [
+        {"kind": "published", "before": "2026-11-02T09:00:00+00:00",
+         "after": "2026-11-02T08:30:00+00:00"},
+        {"kind": "modified", "before": None, "after": "2026-11-03T10:00:00+00:00"}]
+    stealth = {slug: histories[slug][1]["stealth"] for slug in changes}
+    assert stealth == {"headline": True, "figure": True, "paragraphs": True,
+                       "correction": False, "byline": True, "dates": False}
+    significance = {slug: histories[slug][1]["significance"] for slug in changes}
+    assert significance["dates"] == 0
+    assert 0 < significance["figure"] < significance["paragraphs"] < 0.5
+    assert significance["headline"] > significance["figure"]
+    second_version = histories["headline"][1]
+    assert second_version["title"] == "Harbour bridge reopens after two years"
+    assert second_version["timestamp"] == second_version["capture"]["timestamp"] \
+        > histories["headline"][0]["timestamp"]
+
+    # The CLI prints the same history; a furniture-only or unchanged article has one version.
+    printed = archive_db.cli("versions", url["headline"], "--json").json()
+    assert printed == {"url": url["headline"], "versions": histories["headline"]}
+    text = archive_db.cli("diff", url["figure"]).text
+    assert "[-The council said the repairs cost 40 million dollars.-]" in text
+    assert "{+The council said the repairs cost 45 million dollars.+}" in text
+
+    # Re-extraction rebuilds the versions of what it touches: the same versions, twice.
+    for _ in range(2):
+        archive_db.cli("reextract", "--force", "--json")
+        assert {slug: history(archive_db, url[slug]) for slug in SLUGS} == histories
+
+    check_api(archive_db, histories)
+
+
+def check_api(archive: Archive, histories: dict[str, list[dict[str, Any]]]) -> None:
+    """The same histories through the HTTP API and the Atom feed (read by feedparser)."""
+    database = archive.env["NEWSARCHIVE_DATABASE_URL"]
+    with api_client(archive.data_dir, database_url=database) as client:
+        article_id = histories["headline"][1]["article_id"]
+        answer = client.get(f"/api/v1/articles/{article_id}/versions")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"article_id": article_id,
+                                 "versions": json.loads(json.dumps(histories["headline"]))}
+
+        figure = histories["figure"][1]
+        diff = client.get(f"/api/v1/versions/{figure['id']}/diff").json()
+        assert diff["previous"]["id"] == histories["figure"][0]["id"]
+        edited = [part for part in diff["body"] if part["op"] != "equal"]
+        assert len(edited) == 1 and edited[0]["op"] == "edited"
+        assert ["edited", "The council said the repairs cost 40 million dollars.",
+                "The council said the repairs cost 45 million dollars."] in edited[0]["segments"]
+
+        def changed(**params: Any) -> list[int]:
+            items, cursor = [], None
+            while True:
+                page = client.get("/api/v1/changes", params={
+                    **params, "limit": 2, **({"cursor": cursor} if cursor else {})})
+                assert page.status_code == 200, page.text
+                items += [item["id"] for item in page.json()["items"]]
+                if not (cursor := page.json()["next_cursor"]):
+                    return items
+
+        second = {slug: versions[1]["id"] for slug, versions in histories.items()
+                  if len(versions) > 1}
+        assert sorted(changed(kind="unpublished")) == sorted([second["removed"],
+                                                              second["redirected"]])
+        assert sorted(changed()) == sorted(second.values())  # paged, no repeats
+        assert changed(kind="headline") == [second["headline"]]
+        assert changed(kind="correction") == [second["correction"]]
+        assert sorted(changed(stealth="false")) == sorted([
+            second["correction"], second["dates"], second["removed"], second["redirected"]])
+        significant = {versions[1]["id"] for versions in histories.values()
+                       if len(versions) > 1 and versions[1]["significance"] >= 0.15}
+        assert significant and len(significant) < len(second)
+        assert set(changed(min_significance=0.15)) == significant
+        assert changed(site="no-such-site") == []
+        bad = client.get("/api/v1/changes", params={"kind": "weather"})
+        assert bad.status_code == 422 and "kind" in bad.json()["error"]
+        assert client.get("/api/v1/versions/999999/diff").status_code == 404
+
+        feed_answer = client.get("/feeds/changes.atom", params={"stealth": "true"})
+        assert feed_answer.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(feed_answer.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    entries = {entry.id.rsplit("/", 1)[1]: entry for entry in feed.entries}
+    assert sorted(map(int, entries)) == sorted([second["headline"], second["figure"],
+                                                second["paragraphs"], second["byline"]])
+    headline = entries[str(second["headline"])]
+    assert headline.title == "Harbour bridge reopens after two years (headline)"
+    links = {link.rel: link.href for link in headline.links}
+    assert links["related"].endswith(f"/api/v1/versions/{second['headline']}/diff")
+    assert "/web/" in links["alternate"] and links["alternate"].endswith(
+        "bridge-story-headline.html")
+
+
+def test_site_crawls_with_refresh_ages_record_versions(archive: Archive) -> None:
+    """The incremental path: a site crawl re-captures an article once its refresh age has
+    passed, and the edit becomes version 2; a crawl with nothing due makes none."""
+    with ChangingSite() as site:
+        url = site.add("council-budget-approved", "Council approves budget")
+        archive.cli("sites", "add", "chronicle", "--start-url", f"{site.url}/",
+                    "--refresh", "1h", "--depth", "2")
+        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"
+        site.story(url).paragraphs[0] = PARAGRAPHS[0].replace("Monday", "Tuesday")
+        site.story(url).modified = "2026-11-02T21:00:00+00:00"
+        with archive.catalog().session() as session:  # an hour and a bit later
+            session.execute(update(SeenUrl).values(first_seen_at=utcnow() - timedelta(hours=2)))
+        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"
+        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"  # nothing due
+    versions = archive.cli("versions", url, "--json").json()["versions"]
+    assert [v["number"] for v in versions] == [1, 2]
+    assert [c["kind"] for c in versions[1]["changes"]] == ["modified", "body_edited"]
+    assert versions[1]["stealth"] is False  # announced by the new dateModified
+    table = archive.cli("versions", url, env={"COLUMNS": "200"}).text
+    assert "modified, body_edited" in table and "first capture" in table
+    first, second = (v["timestamp"] for v in versions)
+    text = archive.cli("diff", url, "--from", first, "--to", second).text
+    assert "{+" + PARAGRAPHS[0].replace("Monday", "Tuesday") + "+}" in text
+    assert "[-" + PARAGRAPHS[0] + "-]" in text
+    assert "modified" in text and "+ 2026-11-02T21:00:00+00:00" in text
+    early = archive.cli("diff", url, "--to", "2001", expect=2)
+    assert "--to: no version at or before 2001-12-31 23:59:59" in early.stderr
+    with api_client(archive.data_dir) as client:
+        items = client.get("/api/v1/changes", params={"site": "chronicle"}).json()["items"]
+        assert [(i["id"], i["site"]) for i in items] == [(versions[1]["id"], "chronicle")]
+        for since, count in ((first, 1), (second, 1), ("2999", 0)):
+            page = client.get("/api/v1/changes", params={"since": since}).json()
+            assert len(page["items"]) == count, since
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migration_0012_upgrades_and_downgrades(kind: str, tmp_path: Path) -> None:
+    with temporary_database(kind, tmp_path) as url:
+        engine = Catalog(url).engine
+        config = alembic_config(engine)
+        command.downgrade(config, "0011")
+        assert "article_versions" not in inspect(engine).get_table_names()
+        assert "url_key" not in {c["name"] for c in inspect(engine).get_columns("articles")}
+        command.upgrade(config, "head")
+        assert "article_versions" in inspect(engine).get_table_names()
+        engine.dispose()
+
+
+def test_versions_and_diff_refuse_bad_input(archive: Archive) -> None:
+    missing = archive.cli("versions", "http://127.0.0.1:9/nothing.html", expect=1)
+    assert "no versions of http://127.0.0.1:9/nothing.html" in missing.stderr
+    bad = archive.cli("diff", "http://127.0.0.1:9/a.html", "--from", "2026-13", expect=2)
+    assert "--from:" in bad.stderr
