@@ -69,6 +69,7 @@ EXTENSIONS = {
     "crawler.extensions.article_extractor.ArticleExtractor": 110,
     "crawler.extensions.job_progress.JobProgress": 120,
     "crawler.extensions.heap_freeze.HeapFreeze": 130,
+    "crawler.extensions.memory_trim.MemoryTrim": 140,
 }
 
 # -- a crawl's own parameters (set per crawl by the runner from the job's spec; not
