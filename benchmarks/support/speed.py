@@ -345,6 +345,9 @@ def _report_speed(results: dict[str, list[Run]], pages: int,
         target = f" (target >= {TARGETS[mode]})" if mode in TARGETS else ""
         print(f"ratio newsarchive/{mode} pages/s: {ratio:.2f}{target}; same-round ratios "
               f"{', '.join(f'{x:.2f}' for x in per_round)}")
+        cpu = median([r.cpu_s for r in results[mode]]) / median([r.cpu_s for r in ours])
+        print(f"  pages per CPU second, newsarchive/{mode}: {cpu:.2f} (steadier than wall "
+              "time when other work shares the machine)")
     print(f"other: CPU the rest of the machine used during a run (noise), max "
           f"{max(r.other_cpu_s for runs in results.values() for r in runs):.1f} s")
 
@@ -486,8 +489,9 @@ def run_memory(args: argparse.Namespace) -> None:
         print(f"peak RSS {run.maxrss_kb / 1024:.0f} MB (wait4's ru_maxrss; target <= 300), "
               f"sampled peak {max(s[2] for s in samples) / 1024:.0f} MB, tree "
               f"{run.tree_kb / 1024:.0f} MB")
-        if run.pages != pages:
-            print(f"WARNING: archived {run.pages} responses, expected {pages}")
+        if run.pages != pages + sitemaps + 1:  # the articles, the sitemaps, the index
+            print(f"WARNING: archived {run.pages} responses, expected {pages + sitemaps + 1} "
+                  "(articles, sitemaps and their index)")
         if run.detail.get("skipped", {}).get("over_max_pages"):
             print(f"WARNING: {run.detail['skipped']['over_max_pages']} URLs over --max-pages")
 
