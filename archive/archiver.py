@@ -97,7 +97,7 @@ _ORIGINAL = Capture.revisit_original(bindparam("surt"), bindparam("digest"), bin
                                      ).with_only_columns(*_COLUMNS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per URL archived in the crawl
 class _Latest:
     """The latest capture of a URL: its status and the response record holding its payload."""
 

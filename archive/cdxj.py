@@ -92,7 +92,10 @@ def cdxj_line(key: str, timestamp: str, fields: dict[str, str]) -> str:
     return f"{key} {timestamp} {json.dumps(cdxj_fields(fields))}\n"
 
 
-def write_cdxj(path: Path, entries: Iterable[CdxjEntry]) -> None:
-    """Write entries sorted by (SURT, timestamp) as pywb expects."""
-    lines = sorted(entry.to_line() for entry in entries)
-    path.write_text("".join(lines), encoding="utf-8")
+def write_cdxj(path: Path, entries: Iterable[CdxjEntry | str]) -> None:
+    """Write entries (or their lines, ``CdxjEntry.to_line``) sorted by (SURT, timestamp) as
+    pywb expects. Line by line: an index of 100,000 lines joined would be 30 MB twice over."""
+    lines = [entry if isinstance(entry, str) else entry.to_line() for entry in entries]
+    lines.sort()
+    with path.open("w", encoding="utf-8") as out:
+        out.writelines(lines)

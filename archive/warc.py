@@ -164,7 +164,7 @@ class WrittenRecord:
         return datetime_to_timestamp(self.date.astimezone(UTC))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per URL a crawl archives, in Archiver._latest)
 class RevisitTarget:
     """The earlier ``response`` record whose payload a revisit record stands for."""
 
@@ -238,11 +238,16 @@ class _OpenWarc:
     out: _HashingFile
     opened_at: float
     records: int = 0
-    index: list[CdxjEntry] = field(default_factory=list)
+    # the CDXJ lines of its records: a line is one string, a CdxjEntry about twice that
+    # (a crawl keeps the lines of its whole open file, 100,000 pages and more)
+    index: list[str] = field(default_factory=list)
+    filename: str = field(init=False)  # once, not one string per record
 
-    @property
-    def filename(self) -> str:
-        return self.path.name.removesuffix(OPEN_SUFFIX)
+    def __post_init__(self) -> None:
+        self.filename = self.path.name.removesuffix(OPEN_SUFFIX)
+
+    def add_to_index(self, entry: CdxjEntry) -> None:
+        self.index.append(entry.to_line())
 
 
 class WarcWriter:
@@ -318,7 +323,7 @@ class WarcWriter:
         level = STORED_GZIP_LEVEL if _already_compressed(exchange) else self.gzip_level
         written_response = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date,
                                              head, body, level)
-        warc.index.append(CdxjEntry.for_response(written_response, mime=exchange.mime,
+        warc.add_to_index(CdxjEntry.for_response(written_response, mime=exchange.mime,
                                                  status=exchange.status))
         return written_response, self._write_request(warc, exchange, response_id, date)
 
@@ -339,7 +344,7 @@ class WarcWriter:
             "WARC-Refers-To": target.record_id,
         }
         written = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date, head, b"")
-        warc.index.append(CdxjEntry.for_response(written, mime=REVISIT_MIME,
+        warc.add_to_index(CdxjEntry.for_response(written, mime=REVISIT_MIME,
                                                  status=exchange.status))
         return written, self._write_request(warc, exchange, revisit_id, date)
 
@@ -374,7 +379,7 @@ class WarcWriter:
             "WARC-Refers-To": target.record_id,
         }
         revisit = self._write_block(warc, headers, RESPONSE_CONTENT_TYPE, date, b"", b"")
-        warc.index.append(CdxjEntry.for_response(revisit, mime=REVISIT_MIME,
+        warc.add_to_index(CdxjEntry.for_response(revisit, mime=REVISIT_MIME,
                                                  status=exchange.status))
         request = self._write_request(warc, exchange, revisit_id, date)
         head = self._response_head(exchange)
@@ -435,7 +440,7 @@ class WarcWriter:
         mime = mime_of(content_type)
         level = STORED_GZIP_LEVEL if mime in _COMPRESSED_MIMES else None
         written = self._write_block(warc, headers, content_type, date, b"", payload, level)
-        warc.index.append(CdxjEntry.for_response(written, mime=mime, status=None))
+        warc.add_to_index(CdxjEntry.for_response(written, mime=mime, status=None))
         return written
 
     def flush(self) -> None:

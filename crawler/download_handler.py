@@ -29,6 +29,7 @@ from scrapy.exceptions import (
     ResponseDataLossError,
     StopDownload,
 )
+from scrapy.http import Response, TextResponse
 from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_exceptions
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -40,7 +41,6 @@ from crawler.wire import WireRecord, recording_factory
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
     from twisted.web.client import Response as TxResponse
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ class ArchivalDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._max_header_line = crawler.settings.getint("NEWSARCHIVE_MAX_HEADER_LINE")
+        self._decompressing = crawler.settings.getbool("COMPRESSION_ENABLED")
         self._pool._factory = recording_factory(self._max_header_line)
         crawler.signals.connect(self._on_bytes_received, signal=signals.bytes_received)
 
@@ -129,6 +130,10 @@ class ArchivalDownloadHandler(HTTP11DownloadHandler):
         finally:
             if meta_limit is not None:
                 request.meta["download_maxsize"] = meta_limit
+        if (self._decompressing and isinstance(response, TextResponse)
+                and request.method != "HEAD" and b"Content-Encoding" in response.headers):
+            response = Response(**{name: getattr(response, name)
+                                   for name in Response.attributes})
         if "download_stopped" in response.flags and request.meta.get("_truncated_at"):
             limit = request.meta.pop("_truncated_at")
             response = response.replace(body=response.body[:limit],

@@ -4,7 +4,9 @@ Link following, the metadata record's outlinks and page requisites all come from
 :func:`page_links`, which walks the lxml tree Scrapy already parsed (``response.selector``)
 once, joins each URL once against the page URL (or its ``<base href>``) and filters with
 set lookups; no ``LinkExtractor`` per page (it re-parses, and joins and re-encodes each link
-several times).
+several times). A link that resolves against the page's origin alone (``/path``,
+``https://host/path``: most of a news page's navigation, and links to other articles) is
+joined once per crawl, not once per page (:func:`_resolved`).
 
 * **Outlinks**: ``<a href>`` and ``<area href>``, http(s) only, without fragments, in
   document order, each once; URLs ending in a file extension Scrapy's link extractor ignores
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -71,11 +74,60 @@ class PageLinks:
     link_dates: dict[str, str] = field(default_factory=dict)  # outlink → its teaser's datetime
 
 
+# Links joined per origin and URLs checked for an ignored extension, kept across the pages
+# of a crawl (each entry ~0.3 KB).
+_CACHED_LINKS = 16_384
+
+
+def _join(base: str, link: str) -> str | None:
+    """``link`` joined to ``base`` (``urljoin``) without its fragment; None unless it is an
+    http(s) URL with a host."""
+    try:
+        url = urljoin(base, link)
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an invalid IPv6 host
+        return None
+    if parts.scheme not in _SCHEMES or not parts.netloc:
+        return None
+    return url.partition("#")[0] if parts.fragment or url.endswith("#") else url
+
+
+_resolved = lru_cache(maxsize=_CACHED_LINKS)(_join)
+"""``_join`` for links that depend on the base's scheme and host only (``_origin_only``),
+given the base's origin: the same arguments recur on every page of a site."""
+
+
+def _origin_only(link: str) -> bool:
+    """Whether ``urljoin`` reads only the scheme and host of the base to join ``link`` (a
+    stripped link): a path from the root (``/x``, not ``//host``), or an ``http(s)://`` URL
+    with a host. Not with a tab or newline anywhere: ``urlsplit`` deletes those first."""
+    if "\t" in link or "\n" in link or "\r" in link:
+        return False
+    if link[0] == "/":
+        return link[1:2] != "/"
+    for prefix in ("https://", "http://"):
+        if link.startswith(prefix):
+            return link[len(prefix):len(prefix) + 1] not in ("", "/", "?", "#")
+    return False
+
+
+@lru_cache(maxsize=_CACHED_LINKS)
+def _followable(url: str) -> bool:
+    """Not a URL Scrapy's link extractor leaves out for its extension (images, media...)."""
+    return posixpath.splitext(urlsplit(url).path)[1].lower() not in _IGNORED
+
+
 class _Collector:
     """Joins and deduplicates the URLs of one document."""
 
     def __init__(self, base: str) -> None:
         self.base = base
+        try:
+            scheme, netloc = urlsplit(base)[:2]
+        except ValueError:
+            scheme = ""
+        # what urljoin reads of the base for an _origin_only link
+        self.origin = f"{scheme}://{netloc}/" if scheme in _SCHEMES else None
         self.links = PageLinks()
         self._outlinks: set[str] = set()
         self._requisites: set[str] = set()
@@ -86,20 +138,13 @@ class _Collector:
         link = link.strip()
         if not link or link[0] == "#":
             return None
-        try:
-            url = urljoin(self.base, link)
-            parts = urlsplit(url)
-        except ValueError:  # e.g. an invalid IPv6 host
-            return None
-        if parts.scheme not in _SCHEMES or not parts.netloc:
-            return None
-        return url.partition("#")[0] if parts.fragment or url.endswith("#") else url
+        if self.origin is not None and _origin_only(link):
+            return _resolved(self.origin, link)
+        return _join(self.base, link)
 
     def outlink(self, link: str | None) -> None:
         url = self.join(link)
-        if url is None or url in self._outlinks:
-            return
-        if posixpath.splitext(urlsplit(url).path)[1].lower() in _IGNORED:
+        if url is None or url in self._outlinks or not _followable(url):
             return
         self._outlinks.add(url)
         self.links.outlinks.append(url)

@@ -7,6 +7,8 @@ environment at the end of this module, so ``scrapy crawl news -a urls=...`` and
 ``newsarchive crawl`` agree.
 """
 
+from scrapy.settings import default_settings
+
 from archive.encoding import ACCEPT_ENCODING
 from crawler.config import CrawlSettings
 
@@ -27,6 +29,13 @@ RETRY_TIMES = 2
 RETRY_HTTP_CODES = [502, 503, 504, 522, 524, 408, 429]  # a 500 is archived as it is
 REDIRECT_MAX_TIMES = 10
 TELNETCONSOLE_ENABLED = False
+# Nor Scrapy's remote control (2.19: an HTTP server in the crawl process that runs Python code
+# sent to it, its token in a file under the user's profile). Left out of the base extensions
+# too: Scrapy imports every extension it lists, even a disabled one, and this one imports
+# aiohttp (~0.2 s of every crawl's start).
+REMOTE_CONTROL_ENABLED = False
+EXTENSIONS_BASE = {name: order for name, order in default_settings.EXTENSIONS_BASE.items()
+                   if name != "scrapy.extensions.remote_control.RemoteControl"}
 # The spider yields requests, never items: Scrapy's default of 100 concurrent output tasks per
 # response (scrapy#5182) only adds asyncio tasks and garbage collections, a page's share of
 # which grows with its requisites (benchmarks/requisites.py: 0.40x → 0.48x).
@@ -69,6 +78,7 @@ EXTENSIONS = {
     "crawler.extensions.article_extractor.ArticleExtractor": 110,
     "crawler.extensions.job_progress.JobProgress": 120,
     "crawler.extensions.heap_freeze.HeapFreeze": 130,
+    "crawler.extensions.memory_trim.MemoryTrim": 140,
 }
 
 # -- a crawl's own parameters (set per crawl by the runner from the job's spec; not

@@ -7,7 +7,7 @@ import gzip
 import json
 import re
 from collections import Counter
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import pytest
@@ -70,6 +70,36 @@ def test_page_links_finds_every_kind_of_requisite_once_in_document_order():
     assert found.feeds == [("http://example.com/feed.xml", "application/rss+xml")]
     assert found.og_type == "article"
     assert json.loads(found.jsonld[0]) == {"@type": "X"}
+
+
+def test_links_are_joined_as_urljoin_joins_them_against_each_pages_own_url():
+    # links joined once per origin and reused by later pages (crawler.links._resolved) must
+    # give what urljoin gives against the page at hand, whatever page of the site came first
+    links = ["/a/b.html", "/a/../c/./d.html?x=1#f", "/?q", "/;p?q", "//cdn.example.net/x",
+             "///triple", "https://example.com:8443/s", "https://example.com", "http:rel",
+             "https:///no-host", "http://@example.com/", "/tab\tin/path", "/new\nline", "x/y",
+             "../up", "?only=query", "#frag", "HTTP://EXAMPLE.com/Up", "http://[::1]:80/v6",
+             "http://[bad/", "/é/ü?ß=1"]
+    pages = ["https://example.com/2026/story.html?page=2", "https://example.com/",
+             "http://example.com/a/b/", "https://user@example.com:8443/x;y?z"]
+    for page in pages:  # twice: the second time every origin-only link comes from the cache
+        for _ in range(2):
+            html = "".join(f'<a href="{link}">l</a>' for link in links)
+            expected = []
+            for link in links:
+                if link.startswith("#"):  # the page itself: not an outlink
+                    continue
+                try:
+                    url = urljoin(page, link)
+                    parts = urlsplit(url)
+                except ValueError:
+                    continue
+                if parts.scheme in ("http", "https") and parts.netloc:
+                    url = url.partition("#")[0]
+                    if url not in expected:
+                        expected.append(url)
+            found = page_links(lxml.html.fragment_fromstring(html, create_parent="div"), page)
+            assert found.outlinks == expected, page
 
 
 def test_css_requisites_are_imports_and_urls_resolved_against_the_stylesheet():

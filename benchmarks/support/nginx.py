@@ -52,7 +52,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {root};
-        location / {{ try_files $uri $uri/ =404; }}
+{locations}        location / {{ try_files $uri $uri/ =404; }}
     }}
 }}
 """
@@ -71,17 +71,18 @@ class Served:
 class Nginx:
     """nginx serving ``root`` on 127.0.0.1:``port`` with ``workers`` worker processes; its
     config, pid file, error log, access log (if ``access_log``) and temp directories live
-    under ``prefix``."""
+    under ``prefix``. ``locations``: more ``location`` blocks of the server (nginx syntax,
+    each line ending in a newline), matched before the plain files of ``root``."""
 
     def __init__(self, binary: str, prefix: Path, root: Path, port: int, workers: int, *,
-                 access_log: bool = False) -> None:
+                 access_log: bool = False, locations: str = "") -> None:
         self.binary, self.prefix, self.root, self.port = binary, prefix, root, port
         self.conf = prefix / "nginx.conf"
         self.access_log = prefix / "access.log" if access_log else None
         for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
         self.conf.write_text(NGINX_CONF.format(
-            workers=workers, prefix=prefix, port=port, root=root,
+            workers=workers, prefix=prefix, port=port, root=root, locations=locations,
             access_log=f"{self.access_log} bench" if self.access_log else "off"))
         self.running = False
 

@@ -26,7 +26,6 @@ from twisted.internet import defer
 from archive.warc import WrittenRecord
 from crawler import signals as na_signals
 from crawler.discovery import ARTICLE
-from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
 
 if TYPE_CHECKING:
@@ -49,6 +48,11 @@ def _declared_charset(response: Response) -> str | None:
 
 class ArticleExtractor:
     def __init__(self, crawler: Crawler, workers: int, backlog: int) -> None:
+        # the extractor (trafilatura and its language data: ~0.3 s of imports) only when a
+        # crawl extracts; the forkserver imports it again for the workers
+        from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
+
+        self._extract, self.extractor_version = extract_to_dict, EXTRACTOR_VERSION
         self.crawler = crawler
         self.workers = workers
         self.backlog = backlog
@@ -84,11 +88,11 @@ class ArticleExtractor:
             self.crawler.stats.inc_value("extraction/not_article")
             self.crawler.signals.send_catch_log(
                 na_signals.page_analyzed, record=record, metadata=metadata, article=None,
-                extractor_version=EXTRACTOR_VERSION)
+                extractor_version=self.extractor_version)
             return
         # Keep only what the result needs: a Response (with its parsed tree) per pending
         # page would make memory grow with the backlog.
-        future = self.pool.submit(extract_to_dict, response.body, url, _declared_charset(response))
+        future = self.pool.submit(self._extract, response.body, url, _declared_charset(response))
         done: defer.Deferred[None] = defer.Deferred()
         self._pending.add(done)
         if len(self._pending) >= self.backlog and not self._paused:
@@ -118,7 +122,7 @@ class ArticleExtractor:
         self.crawler.stats.inc_value("extraction/articles" if article else "extraction/empty")
         self.crawler.signals.send_catch_log(
             na_signals.page_analyzed, record=record, metadata=metadata,
-            article=article, extractor_version=EXTRACTOR_VERSION,
+            article=article, extractor_version=self.extractor_version,
         )
         done.callback(None)
 

@@ -109,13 +109,14 @@ def check_after_crawl(job_id: int, *, default: bool = False, as_json: bool = Fal
     """The capture check of a foreground crawl's pages, when NEWSARCHIVE_CAPTURE_CHECK is on
     (unset: ``default``, which the demo makes True), with the settings the crawl was given.
     Without Chromium: one notice line, and nothing fails."""
-    from crawler.browser.chromium import BrowserUnavailable
-    from scheduler.capture_check.checker import check_job
-
     settings = ServiceSettings.load(**settings_given)
     given = "capture_check" in settings.model_fields_set
     if not (settings.capture_check if given else default):
         return
+    # only now: the checker brings the replay server (FastAPI), ~0.4 s of imports
+    from crawler.browser.chromium import BrowserUnavailable
+    from scheduler.capture_check.checker import check_job
+
     try:
         reports = check_job(settings, job_id)
     except BrowserUnavailable as exc:
