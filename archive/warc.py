@@ -232,15 +232,20 @@ class _HashingFile:
         self.raw.flush()
 
 
+INDEX_BLOCK = 1000  # CDXJ lines of an open file deflated together
+
+
 @dataclass
 class _OpenWarc:
     path: Path
     out: _HashingFile
     opened_at: float
     records: int = 0
-    # the CDXJ lines of its records: a line is one string, a CdxjEntry about twice that
-    # (a crawl keeps the lines of its whole open file, 100,000 pages and more)
+    # The CDXJ lines of its records, kept until the file is closed: for a crawl, every page
+    # of its open file (100,000 and more). The latest lines as strings, older ones deflated
+    # in blocks of INDEX_BLOCK lines (~300 bytes a line become ~40).
     index: list[str] = field(default_factory=list)
+    index_blocks: list[bytes] = field(default_factory=list)
     filename: str = field(init=False)  # once, not one string per record
 
     def __post_init__(self) -> None:
@@ -248,6 +253,16 @@ class _OpenWarc:
 
     def add_to_index(self, entry: CdxjEntry) -> None:
         self.index.append(entry.to_line())
+        if len(self.index) >= INDEX_BLOCK:
+            self.index_blocks.append(zlib_ng.compress("".join(self.index).encode(), 1))
+            self.index = []
+
+    def index_lines(self) -> Iterator[str]:
+        """Every line added, in the order added."""
+        for block in self.index_blocks:  # (each line ends in its only "\n")
+            yield from (line + "\n" for line in zlib_ng.decompress(block).decode()[:-1]
+                        .split("\n"))
+        yield from self.index
 
 
 class WarcWriter:
@@ -469,7 +484,7 @@ class WarcWriter:
             self._current = None
             final = warc.path.with_name(warc.filename)
             index = cdxj_path(final)
-            write_cdxj(index, warc.index)
+            write_cdxj(index, warc.index_lines())
             os.replace(warc.path, final)
         closed = ClosedWarc(path=final, cdxj_path=index, size=warc.out.size,
                             sha256=warc.out.sha256.hexdigest(), records=warc.records)
