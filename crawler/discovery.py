@@ -14,7 +14,7 @@ Article detection (:func:`page_kind`), first rule that answers wins:
    ``/news/4521``, ``/story/88``) or an id parameter (``/article.php?id=2999``) make an
    article; the home page, one-segment section paths and listing paths (``/tag/``,
    ``/category/``, ``/page/2``, ``?page=``, calendars) a hub;
-4. otherwise a hub (refetched every run, never skipped: when unsure, we fetch).
+4. otherwise a hub (refetched when due, never skipped as archived: when unsure, we fetch).
 
 Traps (:func:`trap_family`, applied by :class:`crawler.frontier.traps.TrapGuard`): a URL
 that is not article-shaped belongs to the family of URLs equal to it up to the digits of its

@@ -88,7 +88,7 @@ def add(
     article_pattern: Annotated[list[str] | None, typer.Option(
         help="URL regex of article pages (overrides detection; repeatable).")] = None,
     hub_pattern: Annotated[list[str] | None, typer.Option(
-        help="URL regex of hub pages, refetched every run (repeatable).")] = None,
+        help="URL regex of hub pages, refetched when due (repeatable).")] = None,
     render: Annotated[RenderMode | None, typer.Option(
         help="static, browser or auto (default: NEWSARCHIVE_RENDER, auto).")] = None,
     concurrency_per_domain: Annotated[int | None, POLITENESS["concurrency_per_domain"]]
