@@ -77,7 +77,7 @@ def test_page_signals_then_url_shape_then_hub() -> None:
     assert page_kind(dated, none, {"collectionpage"}, None) == HUB
     assert page_kind(dated, none, set(), "website") == HUB
     assert page_kind(dated, none, set(), None) == ARTICLE
-    assert page_kind(odd, none, set(), None) == HUB  # unsure: refetched every run
+    assert page_kind(odd, none, set(), None) == HUB  # unsure: refetched when due
 
 
 def test_site_patterns_override_detection() -> None:
