@@ -46,7 +46,6 @@ class Frontier:
         self._queues: dict[int, deque[Waiting]] = {}
         self._priorities: list[int] = []  # heap of -priority, one per non-empty queue
         self._best: dict[str, Waiting] = {}  # key → its live entry
-        self._length = 0  # entries, stale ones included
 
     def __len__(self) -> int:
         return len(self._best)
@@ -66,7 +65,6 @@ class Frontier:
             queue = self._queues[page.priority] = deque()
             heapq.heappush(self._priorities, -page.priority)
         queue.append(page)
-        self._length += 1
 
     def pop(self) -> Waiting | None:
         """The best page waiting, None when none is, or when a hub that is out outranks
@@ -81,7 +79,6 @@ class Frontier:
             if not queue:
                 del self._queues[priority]
                 heapq.heappop(self._priorities)
-            self._length -= 1
             if self._best.get(page.key) is page:  # else moved up: stale
                 del self._best[page.key]
                 return page
@@ -116,5 +113,4 @@ class Frontier:
         self._queues.clear()
         self._priorities.clear()
         self._best.clear()
-        self._length = 0
         return dropped
