@@ -64,6 +64,8 @@ _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]?([01]\d)[/-]?([0-3]\d)(?=[/_.-])")
 _LISTING = re.compile(r"/(?:tags?|topics?|category|categories|sections?|authors?|archives?|"
                       r"page|search|calendar)(?:/|$)|[?&](?:page|p|date|day|month)=",
                       re.IGNORECASE)
+_BROWSING = re.compile(r"/(?:tags?|topics?|authors?|calendar|archives?|search)(?:/|$)",
+                       re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -114,6 +116,12 @@ def kind_from_url(url: str) -> str | None:
     if "/" not in path.strip("/") and "." not in path:
         return HUB  # "/", "/world", "/world/"
     return None
+
+
+def listing_page(url: str) -> bool:
+    """Whether a hub is a way of browsing rather than a section: a tag, topic, author,
+    archive, search or calendar page, or one with a query (filters, sorting)."""
+    return bool(urlsplit(url).query) or _BROWSING.search(urlsplit(url).path) is not None
 
 
 def jsonld_types(scripts: Iterable[str]) -> set[str]:

@@ -51,6 +51,7 @@ from crawler.discovery import (
     KindRules,
     jsonld_types,
     kind_from_url,
+    listing_page,
     normalize_url,
     page_kind,
     pagination_number,
@@ -88,8 +89,6 @@ _ACCEPT = {
 _FEED_DATES = ("pubDate", "published", "date", "updated")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rss",
               "application/atom")
-_LISTING_PAGE = re.compile(r"/(?:tags?|topics?|authors?|calendar|archives?|search)(?:/|$)",
-                           re.IGNORECASE)
 
 
 def split_list(value: str | Iterable[str] | None) -> list[str]:
@@ -463,8 +462,7 @@ class NewsSpider(Spider):
         page = pagination_number(key)
         prio = priority.page_priority(
             expected, published=published or url_date(key), now=utcnow(), page=page,
-            listing=page is None and (bool(_LISTING_PAGE.search(urlsplit(key).path))
-                                      or "?" in key),
+            listing=page is None and listing_page(key),
             found_on=found_on, found_on_page=found_on_page)
         # hubs and refreshes: a 304 costs no body
         return Waiting(url, key, prio, depth, expected, conditional=refresh or expected == HUB)
