@@ -9,7 +9,6 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 from scrapy import Request
@@ -22,7 +21,7 @@ from crawler.frontier.budget import BudgetGate, OverBudget
 from crawler.spiders.news import NewsSpider
 from tests.support.cli import Archive
 from tests.support.generated_site import GeneratedSite, ServedRequest
-from tests.support.served import ServedSite
+from tests.support.served import QuietHandler, ServedSite
 
 QUICK = {"NEWSARCHIVE_REQUISITES": "false", "NEWSARCHIVE_CAPTURE_CHECK": "false"}
 TRAP_CAP = 5
@@ -106,7 +105,7 @@ def test_calendars_filters_sessions_and_loops_stay_bounded(archive: Archive) -> 
     assert summary["skipped"]["trap_cap"] > 0
 
 
-class _UnknownShapes(BaseHTTPRequestHandler):
+class _UnknownShapes(QuietHandler):
     """Articles at /p/N (no article shape), each a NewsArticle, all linked from /."""
 
     count = 30
@@ -125,15 +124,7 @@ class _UnknownShapes(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        encoded = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(encoded)))
-        self.end_headers()
-        self.wfile.write(encoded)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.answer(200, body.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
 
 def test_a_family_of_articles_is_uncapped_and_remembered_for_the_site(

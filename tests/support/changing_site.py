@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.support.served import ServedSite
+from tests.support.served import QuietHandler, ServedSite
 
 PARAGRAPHS = [
     "The harbour bridge reopened to traffic on Monday after a two-year closure that cut "
@@ -81,7 +81,7 @@ class ChangingSite(ServedSite):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 story = site.stories.get(self.path)
                 headers = {"Content-Type": "text/html; charset=utf-8"}
@@ -93,14 +93,6 @@ class ChangingSite(ServedSite):
                     status, body, headers["Location"] = story.status, b"", "/"
                 else:
                     status, body = 200, story.page().encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
+                self.answer(status, body, headers.items())
 
         return Handler

@@ -18,7 +18,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
-from tests.support.served import ServedSite
+from tests.support.served import QuietHandler, ServedSite
 
 
 class GatedSite(ServedSite):
@@ -65,7 +65,7 @@ class GatedSite(ServedSite):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if not self.path.startswith("/p/"):
                     self.send_error(404)
@@ -74,13 +74,6 @@ class GatedSite(ServedSite):
                 site._leave()  # before answering: the crawl cannot send the next one sooner
                 body = f"<html><head><title>{self.path}</title></head><body><p>page " \
                        f"{self.path}</p></body></html>".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.answer(200, body, [("Content-Type", "text/html; charset=utf-8")])
 
         return Handler

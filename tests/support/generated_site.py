@@ -47,7 +47,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from tests.support.served import ServedSite
+from tests.support.served import QuietHandler, ServedSite
 
 SCHEMES = ("date_slug", "long_slug", "short_id", "short_id_news", "short_id_story",
            "long_id", "query_id", "category_slug")
@@ -484,7 +484,7 @@ class GeneratedSite(ServedSite):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -495,22 +495,15 @@ class GeneratedSite(ServedSite):
                     headers, etag, page.last_modified) else page.status
                 with site._lock:
                     site.requests.append(ServedRequest(self.path, headers, status))
-                self.send_response(status)
+                answer = []
                 if page.validators:
-                    self.send_header("ETag", etag)
+                    answer.append(("ETag", etag))
                     if page.last_modified is not None:
-                        self.send_header("Last-Modified",
-                                         format_datetime(page.last_modified, usegmt=True))
-                if status == 304:
-                    self.end_headers()
-                    return
-                self.send_header("Content-Type", page.content_type)
-                self.send_header("Content-Length", str(len(page.body)))
-                self.end_headers()
-                self.wfile.write(page.body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                        answer.append(("Last-Modified",
+                                       format_datetime(page.last_modified, usegmt=True)))
+                if status != 304:
+                    answer.append(("Content-Type", page.content_type))
+                self.answer(status, page.body, answer)
 
         return Handler
 

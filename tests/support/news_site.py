@@ -21,7 +21,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from tests.support.served import ServedSite
+from tests.support.served import QuietHandler, ServedSite
 
 SECTIONS = ("world", "business")
 OLD_ARTICLE = "/world/2025/10/01/harbour-history-from-a-year-ago.html"
@@ -197,20 +197,13 @@ class NewsSite(ServedSite):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
                 with site._lock:
                     site.requests.append(self.path)
                 status, mime, body = site.render(self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", mime)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.answer(status, body, [("Content-Type", mime)])
 
         return Handler

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 
 from tests.support.images import png
-from tests.support.served import ServedSite
+from tests.support.served import QuietHandler, ServedSite
 
 ARTICLE = "/news/2026/12/01/bridge-reopens-after-repairs.html"
 SECOND = "/news/2026/12/02/ferry-timetable-changes-for-winter.html"
@@ -43,7 +43,7 @@ class _Host(ServedSite):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         host = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -54,29 +54,17 @@ class _Host(ServedSite):
                         host.conditional[path] += 1
                 route = host.routes.get(path)
                 if route is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.answer(404)
                     return
                 content_type, body, coding = route
                 etag = f'"{zlib.crc32(body):08x}"'
                 if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
+                    self.answer(304, headers=[("ETag", etag)])
                     return
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("ETag", etag)
-                self.send_header("Last-Modified", LAST_MODIFIED)
-                if coding:
-                    self.send_header("Content-Encoding", coding)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.answer(200, body, [
+                    ("Content-Type", content_type), ("ETag", etag),
+                    ("Last-Modified", LAST_MODIFIED),
+                    *([("Content-Encoding", coding)] if coding else [])])
 
         return Handler
 

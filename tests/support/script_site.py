@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from tests.support.images import png
-from tests.support.served import ServedSite
+from tests.support.served import QuietHandler, ServedSite
 
 HEADLINE = "Harbour tunnel opens after a decade of digging"
 BODY = ("The harbour tunnel opened to traffic on Monday morning, ten years after the first "
@@ -105,21 +105,13 @@ class ScriptSite(ServedSite):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
                 with site._lock:
                     site.requests.append(self.path)
                 status, headers, body = site.render(urlsplit(self.path).path)
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+                self.answer(status, body, headers)
 
         return Handler

@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """The test sites' request handler base: no access log on stderr, and one way to answer."""
+
+    def answer(self, status: int, body: bytes = b"",
+               headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Status line, ``headers`` in order, then ``Content-Length`` and ``body`` (a 304
+        has neither)."""
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if status != 304:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if status != 304:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 class ServedSite:
