@@ -41,7 +41,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -51,7 +50,7 @@ from typing import Any
 from support.newssite import generate_site, write_sitemap_and_robots
 from support.nginx import Nginx, check_gzip, ensure_nginx
 from support.procstat import run_measured
-from support.runs import median, round_order, scratch_dir, snapshot_code
+from support.runs import median, round_order, scratch_dir, snapshot_code, snapshot_revision
 from support.servers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -497,10 +496,7 @@ def measure(args: argparse.Namespace, work: Path, site: Path, site_url: str,
     bench = Bench(args, work, site_url, url_file, code_dir, server)
     if args.baseline:
         bench.baseline_dir = work / "code-baseline"
-        bench.baseline_dir.mkdir()
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline, *PACKAGES],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(bench.baseline_dir)], input=archive, check=True)
+        snapshot_revision(REPO, args.baseline, PACKAGES, bench.baseline_dir)
         print(f"baseline: {', '.join(PACKAGES)} at {args.baseline} in {bench.baseline_dir}")
 
     startup = []

@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from support.runs import scratch_dir, snapshot_code
+from support.runs import scratch_dir, snapshot_code, snapshot_revision
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -238,10 +238,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{snapshot_code(REPO, PACKAGES, codes['now'])})")
         if args.baseline:
             codes["base"] = work / "code-base"
-            codes["base"].mkdir()
-            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline,
-                                      *PACKAGES], capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(codes["base"])], input=archive, check=True)
+            snapshot_revision(REPO, args.baseline, PACKAGES, codes["base"])
             print(f"baseline: {', '.join(PACKAGES)} at {args.baseline}")
         runs: list[Run] = []
         for variant in variants:

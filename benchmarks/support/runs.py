@@ -11,6 +11,7 @@ import hashlib
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -66,6 +67,15 @@ def scratch_dir(prefix: str, *, keep: bool, path: Path | None = None) -> Iterato
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def snapshot_revision(repo: Path, revision: str, packages: Sequence[str], dest: Path) -> None:
+    """The project's ``packages`` as they were at git ``revision``, into ``dest`` (the code
+    of a ``--baseline`` run)."""
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(repo), "archive", revision, *packages],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
 
 
 def snapshot_code(repo: Path, packages: Sequence[str], dest: Path) -> str:

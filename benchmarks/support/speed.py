@@ -47,7 +47,7 @@ from typing import Any
 from .newssite import SECTIONS, generate_site, write_sitemap_and_robots
 from .nginx import Nginx, check_gzip, ensure_nginx
 from .procstat import busy_cpu_s, rss_kb, run_measured, tree_rss_kb
-from .runs import median, round_order, scratch_dir, snapshot_code
+from .runs import median, round_order, scratch_dir, snapshot_code, snapshot_revision
 from .servers import environ_without_settings, free_port
 from .tools import REPO, peer_venv
 
@@ -526,10 +526,7 @@ def _crawlers(args: argparse.Namespace, work: Path, server: Nginx) -> Crawlers:
     baseline_dir = None
     if getattr(args, "speed_baseline", None):
         baseline_dir = work / "code-baseline"
-        baseline_dir.mkdir()
-        tar = subprocess.run(["git", "-C", str(REPO), "archive", args.speed_baseline,
-                              *PACKAGES], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(baseline_dir)], input=tar, check=True)
+        snapshot_revision(REPO, args.speed_baseline, PACKAGES, baseline_dir)
         print(f"baseline: {', '.join(PACKAGES)} at {args.speed_baseline}")
     check_gzip(f"http://127.0.0.1:{server.port}")  # (the site has its sitemap.xml)
     return Crawlers(work, server, args.speed_concurrency, code_dir, baseline_dir)
