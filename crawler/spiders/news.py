@@ -426,15 +426,13 @@ class NewsSpider(Spider):
         key = normalize_url(url)
         if key in self.scheduled:
             if self.frontier.waiting(key):  # found again: perhaps move it up
-                expected = self._expected_kind(key) or (ARTICLE if published else None)
+                expected = self._expected_kind(key, published)
                 self.frontier.push(self._waiting(url, key, depth, expected,
                                                  refresh, published, found_on, found_on_page))
             return
         stats = self.crawler.stats
         self.scheduled.add(key)
-        expected = self._expected_kind(key)
-        if expected is None and published is not None:
-            expected = ARTICLE  # a dated teaser, a feed item or a sitemap entry
+        expected = self._expected_kind(key, published)
         if not refresh and self.seen is not None:
             now = utcnow()
             if expected != HUB and self.seen.skip(url, now):
@@ -488,12 +486,15 @@ class NewsSpider(Spider):
             "role": ROLE_PAGE, "page_depth": depth, GIVEN_META: given,
             EXPECTED_KIND_META: expected, "conditional": conditional})
 
-    def _expected_kind(self, url: str) -> str | None:
+    def _expected_kind(self, url: str, published: datetime | None = None) -> str | None:
         """What a URL says its page is: the site's patterns, a family proven to be
-        articles, the URL's shape; None when it does not say."""
+        articles, the URL's shape, else an article if it came with a date (a dated teaser,
+        a feed item or a sitemap entry); None when nothing says."""
         if kind := self.kind_rules.override(url):
             return kind
-        return ARTICLE if self.traps.is_proven(url) else kind_from_url(url)
+        if self.traps.is_proven(url):
+            return ARTICLE
+        return kind_from_url(url) or (ARTICLE if published is not None else None)
 
     def _http(self, url: str) -> bool:
         scheme = urlsplit(url).scheme.lower()
