@@ -7,6 +7,7 @@ Pure functions, no catalog (:mod:`archive.history` stores what they compute)::
         comparison = compare(old, new)
         comparison.changes, comparison.significance, comparison.stealth
     diff_body(old, new)                                       # for display
+    inline_paragraph(part)      # a diffed paragraph as pieces marked word by word
 
 Normalising (:func:`normalise`): whitespace collapsed (also no-break and zero-width spaces),
 authors compared without case or order, and paragraphs of page furniture dropped: clocks and
@@ -208,6 +209,41 @@ def _sentence_segments(old: str, new: str) -> list[tuple[str, str, str]]:
         op = {"equal": "equal", "delete": "removed", "insert": "added"}.get(tag, "edited")
         segments.append((op, before, after))
     return segments
+
+
+def inline_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """Two texts diffed word by word, in reading order: ``(op, text)`` pieces with op
+    ``equal``, ``removed`` (only in ``old``) or ``added`` (only in ``new``); a replaced run
+    gives its removed words, then its added words. Texts less than :data:`EDIT_SIMILARITY`
+    alike are one removal and one addition (a rewrite, not a scatter of common words)."""
+    a, b = old.split(), new.split()
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if a and b and matcher.ratio() < EDIT_SIMILARITY:
+        return [("removed", " ".join(a)), ("added", " ".join(b))]
+    pieces: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            pieces.append(("equal", " ".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            pieces.append(("removed", " ".join(a[i1:i2])))
+        if j2 > j1:
+            pieces.append(("added", " ".join(b[j1:j2])))
+    return pieces
+
+
+def inline_paragraph(part: ParagraphDiff) -> list[tuple[str, str]]:
+    """One paragraph of :func:`diff_body` as :func:`inline_diff` pieces: an added or removed
+    paragraph whole, an edited one sentence by sentence, its edited sentences word by word."""
+    if part.op != "edited":
+        return [(part.op, part.old if part.op == "removed" else part.new)]
+    pieces: list[tuple[str, str]] = []
+    for op, before, after in part.segments:
+        if op == "edited":
+            pieces.extend(inline_diff(before, after))
+        else:
+            pieces.append((op, before if op == "removed" else after))
+    return pieces
 
 
 def _changed_share(old: Sequence[str], new: Sequence[str]) -> float:

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from archive.versions import compare, diff_body, is_furniture, normalise
+from archive.versions import (
+    compare,
+    diff_body,
+    inline_diff,
+    inline_paragraph,
+    is_furniture,
+    normalise,
+)
 
 BODY = [
     "The harbour bridge reopened on Monday after a two-year closure.",
@@ -140,3 +147,31 @@ def test_rewrite_is_highly_significant() -> None:
     _, comparison = changes(article(), article(
         title="Storm shuts the city", text="Heavy rain flooded the streets.\nSchools closed."))
     assert comparison.significance == 1.0
+
+
+def test_inline_diff_marks_the_changed_words() -> None:
+    assert inline_diff("the repairs cost 40 million dollars",
+                       "the repairs cost 45 million dollars so far") == [
+        ("equal", "the repairs cost"), ("removed", "40"), ("added", "45"),
+        ("equal", "million dollars"), ("added", "so far")]
+    assert inline_diff("same words", "same  words") == [("equal", "same words")]
+    assert inline_diff("", "new text") == [("added", "new text")]
+
+
+def test_inline_diff_of_a_rewrite_is_one_removal_and_one_addition() -> None:
+    assert inline_diff("The mayor opened the bridge.", "Storms closed the ferry line.") == [
+        ("removed", "The mayor opened the bridge."), ("added", "Storms closed the ferry line.")]
+
+
+def test_inline_paragraph_diffs_edited_sentences_word_by_word() -> None:
+    body = [BODY[0], BODY[1].replace("40 million", "45 million") + " Tolls start in May.",
+            BODY[3], "A new closing paragraph."]
+    parts = diff_body(normalise(article()), normalise(article(text="\n".join(body))))
+    assert [inline_paragraph(p) for p in parts] == [
+        [("equal", BODY[0])],
+        [("equal", "The council said the repairs cost"), ("removed", "40"), ("added", "45"),
+         ("equal", "million dollars."), ("equal", "Traffic resumed at noon."),
+         ("added", "Tolls start in May.")],
+        [("removed", BODY[2])],
+        [("equal", BODY[3])],
+        [("added", "A new closing paragraph.")]]
