@@ -36,7 +36,7 @@ from archive.cdxj import surt_key
 from archive.models import MAX_ID, Article, ArticleVersion, Capture, CrawlJob, Site
 from archive.snapshot import normalize_timestamp
 from archive.urlkeys import article_url, url_hash
-from archive.versions import CHANGE_KINDS, Content, compare, normalise
+from archive.versions import CHANGE_KINDS, Content, clean, compare, normalise
 
 
 def article_key(url: str, canonical_url: str | None) -> str:
@@ -259,6 +259,38 @@ def _loaded() -> Select[Any]:
     return select(ArticleVersion).options(
         joinedload(ArticleVersion.capture).joinedload(Capture.warc_file),
         joinedload(ArticleVersion.article))
+
+
+def content_of(version: ArticleVersion | None) -> Content:
+    """What a version says, to diff it (its article loaded); empty for an ``unpublished``
+    version (the article is gone) or none at all (before the first)."""
+    if version is None or version.article is None:
+        return Content("", (), None, None, ())
+    return normalise(version.article)
+
+
+@dataclass(frozen=True)
+class HeadlineRun:
+    """A headline and the versions it ran from (``first``) to (``last``), in a history."""
+
+    title: str
+    first: ArticleVersion
+    last: ArticleVersion
+
+
+def headline_history(versions: Sequence[ArticleVersion]) -> list[HeadlineRun]:
+    """The headlines of a history (oldest first) in the order they ran; ``unpublished``
+    versions have none and do not end a run, a headline that comes back starts a new one."""
+    runs: list[HeadlineRun] = []
+    for version in versions:
+        if version.article is None:
+            continue
+        title = clean(version.article.title)
+        if runs and runs[-1].title == title:
+            runs[-1] = HeadlineRun(title, runs[-1].first, version)
+        else:
+            runs.append(HeadlineRun(title, version, version))
+    return runs
 
 
 def versions_of_article(session: Session, article_id: int) -> list[ArticleVersion]:

@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from archive.history import versions_of
+from archive.history import content_of, versions_of
 from archive.models import ArticleVersion
 from archive.snapshot import normalize_timestamp
-from archive.versions import Content, diff_body, normalise
+from archive.versions import Content, diff_body
 from scheduler.cli.common import err, fail, open_catalog, out
 from scheduler.views import VersionOut, VersionsOut
 
@@ -73,7 +73,7 @@ def diff(
         if old is new:
             err.print(f"only one version ({_when(new.capture.timestamp)}): nothing to compare")
             return
-        before, after = _content(old), _content(new)
+        before, after = content_of(old), content_of(new)
         out.print(f"[bold]{escape(url)}[/]: version {old.number} "
                   f"({_when(old.capture.timestamp)}) → {new.number} "
                   f"({_when(new.capture.timestamp)})")
@@ -94,12 +94,6 @@ def _current(history: list[ArticleVersion], at: str | None, name: str) -> Articl
         raise fail(f"{name}: no version at or before {_when(at)}; the first is from "
                    f"{_when(history[0].capture.timestamp)}", 2)
     return earlier[-1]
-
-
-def _content(version: ArticleVersion) -> Content:
-    if version.article is None:  # unpublished: the article is gone
-        return Content("", (), None, None, ())
-    return normalise(version.article)
 
 
 def _print_diff(before: Content, after: Content) -> None:

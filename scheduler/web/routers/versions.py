@@ -13,12 +13,13 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from archive.history import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    content_of,
     list_changes,
     version_and_previous,
     versions_of_article,
 )
 from archive.models import MAX_ID, ArticleVersion
-from archive.versions import Content, diff_body, normalise
+from archive.versions import diff_body
 from scheduler.views import VersionOut
 from scheduler.web.deps import ServiceDep
 from scheduler.web.errors import error_responses
@@ -57,7 +58,7 @@ def version_diff(version_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     (edited paragraphs sentence by sentence)."""
     with service.catalog.session() as session:
         version, previous = version_and_previous(session, version_id)
-        parts = diff_body(_content(previous), _content(version))
+        parts = diff_body(content_of(previous), content_of(version))
         return VersionDiff(
             version=VersionOut.from_version(version),
             previous=VersionOut.from_version(previous) if previous else None,
@@ -130,9 +131,3 @@ def _entry(base: str, version: ArticleVersion) -> ET.Element:
 def _rfc3339(timestamp: str) -> str:
     t = timestamp
     return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[8:10]}:{t[10:12]}:{t[12:14]}Z"
-
-
-def _content(version: ArticleVersion | None) -> Content:
-    if version is None or version.article is None:
-        return Content("", (), None, None, ())
-    return normalise(version.article)
