@@ -152,6 +152,7 @@ def test_job_page_shows_progress_warcs_and_captures(client: TestClient,
         assert f"/web/{capture.timestamp}id_/{capture.url}" in hrefs
         if article_id:
             assert f"/ui/articles/{article_id}" in hrefs
+            assert f"/ui/articles/{article_id}/history" in hrefs
     assert sum(1 for _, a in captures if a) == job.stats["articles"] > 0
 
 
@@ -415,7 +416,7 @@ def test_pages_render_without_errors_and_progress_updates_live(service_factory: 
             assert session.scalar(select(Site.name)) == "gazette"
         for path in ("/", "/ui/sites/gazette", f"/ui/jobs/{blocker}",
                      "/ui/search?q=bridge", f"/ui/captures?url={demo_site.url}{ARTICLE}",
-                     f"/ui/articles/{article_id}"):
+                     f"/ui/articles/{article_id}", f"/ui/articles/{article_id}/history"):
             response = browser.goto(service.url + path)
             assert response is not None and response.status == 200, path
             assert browser.locator("h1").count() == 1, path

@@ -1,20 +1,28 @@
 """The web UI's pages: server-rendered HTML over the catalog, read-only.
 
 Live progress of queued and running jobs comes from ``static/progress.js`` polling
-``GET /api/v1/crawls/{id}``; everything else is rendered here.
+``GET /api/v1/crawls/{id}``; everything else is rendered here. An article's history page
+diffs two of its versions with :mod:`archive.versions` (the diff logic lives there).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from archive import ledger
-from archive.models import MAX_ID
+from archive.history import (
+    VersionNotFound,
+    content_of,
+    headline_history,
+    versions_of_article,
+)
+from archive.models import MAX_ID, ArticleVersion
 from archive.search import ArticleNotFound, SearchError, get_article, search_articles
+from archive.versions import compare, diff_body, inline_diff, inline_paragraph
 from scheduler import schedules
 from scheduler.sites import SiteNotFound, get_site
 from scheduler.web.deps import ServiceDep
@@ -101,7 +109,7 @@ def captures_page(request: Request, service: ServiceDep, url: str = "",
                   year: str = "") -> HTMLResponse:
     url = url.strip()
     context = {"url": url, "years": {}, "year": year, "months": [], "shown": 0,
-               "limit": TIMELINE_CAPTURES, "error": None, "checks": {}}
+               "limit": TIMELINE_CAPTURES, "error": None, "checks": {}, "articles": {}}
     if len(url) > MAX_URL:
         context["error"] = (f"The URL is {len(url)} characters long; at most {MAX_URL} are "
                             "accepted. Shorten it (drop tracking parameters).")
@@ -118,7 +126,8 @@ def captures_page(request: Request, service: ServiceDep, url: str = "",
         return render(request, "captures.html",
                       **{**context, "years": years, "year": year, "shown": len(captures),
                          "months": list(queries.calendar(captures)),
-                         "checks": queries.capture_checks(session, captures)})
+                         "checks": queries.capture_checks(session, captures),
+                         "articles": queries.capture_articles(session, captures)})
 
 
 @router.get("/ui/articles/{article_id}")
@@ -133,4 +142,68 @@ def article_page(article_id: int, request: Request, service: ServiceDep) -> HTML
         capture = hit.article.capture
         return render(request, "article.html", article=hit.article, site=hit.site,
                       capture=capture,
-                      check=queries.capture_checks(session, [capture]).get(capture.id))
+                      check=queries.capture_checks(session, [capture]).get(capture.id),
+                      versions=queries.version_count(session, hit.article))
+
+
+class BadVersionPair(ValueError):
+    """``from``/``to`` of the history page name no version of the article."""
+
+
+@router.get("/ui/articles/{article_id}/history")
+def article_history_page(article_id: int, request: Request, service: ServiceDep,
+                         from_: Annotated[str, Query(alias="from")] = "", to: str = "",
+                         ) -> HTMLResponse:
+    """The versions of the article's history, its headlines, and the inline diff of two
+    versions (``from``/``to``: version ids; default the one before ``to``, and the latest).
+    The same page from any article of the history, named after its latest article."""
+    if not 1 <= article_id <= MAX_ID:
+        return not_found(request, f"There is no article {article_id}.")
+    with service.catalog.session() as session:
+        try:
+            hit = get_article(session, article_id)
+            versions = versions_of_article(session, article_id)
+        except (ArticleNotFound, VersionNotFound):
+            return not_found(request, f"There is no article {article_id}.")
+        latest = next((v.article for v in reversed(versions) if v.article), hit.article)
+        context = {"article": latest, "versions": versions, "error": None, "diff": None,
+                   "headlines": headline_history(versions)}
+        if versions:
+            try:
+                new = _chosen(versions, to, "to") or versions[-1]
+                old = _chosen(versions, from_, "from") \
+                    or versions[max(0, versions.index(new) - 1)]
+            except BadVersionPair as exc:
+                return render(request, "article_history.html", status=400,
+                              **{**context, "error": str(exc)})
+            context["diff"] = _pair_diff(old, new)
+        return render(request, "article_history.html", **context)
+
+
+def _chosen(versions: list[ArticleVersion], raw: str, name: str) -> ArticleVersion | None:
+    """The version whose id is ``raw`` (None when ``raw`` is empty)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    ids = ", ".join(str(v.id) for v in versions)
+    if not raw.isdigit():
+        raise BadVersionPair(f"{name} must be a version id (a number: {ids}); got “{raw}”.")
+    for version in versions:
+        if version.id == int(raw):
+            return version
+    raise BadVersionPair(f"{name}: version {raw} is not a version of this article; its "
+                         f"versions are {ids}. Choose two of them below.")
+
+
+def _pair_diff(old: ArticleVersion, new: ArticleVersion) -> dict[str, Any]:
+    """What the history template shows of the change from ``old`` to ``new``: the named
+    changes (:func:`archive.versions.compare`), the headline diffed word by word and the
+    body paragraph by paragraph, inline (:func:`archive.versions.inline_paragraph`)."""
+    before, after = content_of(old), content_of(new)
+    comparison = compare(before, after)
+    return {"old": old, "new": new, "comparison": comparison,
+            "metadata": [c for c in comparison.changes
+                         if c["kind"] in ("byline", "published", "modified")],
+            "headline": (inline_diff(before.title, after.title)
+                         if before.title != after.title else None),
+            "body": [(part.op, inline_paragraph(part)) for part in diff_body(before, after)]}

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from archive.capture_checks import checks_of
 from archive.cdx_query import match_clause
-from archive.models import Article, Capture, CrawlJob, Site, WarcFile
+from archive.models import Article, ArticleVersion, Capture, CrawlJob, Site, WarcFile
 from scheduler.views import CaptureCheckOut
 
 
@@ -53,6 +53,14 @@ def latest_articles(session: Session, limit: int) -> list[tuple[Article, Capture
     return [(a, c) for a, c in session.execute(
         select(Article, Capture).join(Capture, Article.capture_id == Capture.id)
         .order_by(Capture.timestamp.desc(), Article.id.desc()).limit(limit))]
+
+
+def version_count(session: Session, article: Article) -> int:
+    """How many versions the article's history has (0 when it has not been built)."""
+    if article.url_key is None:
+        return 0
+    return session.scalar(select(func.count(ArticleVersion.id))
+                          .where(ArticleVersion.url_key == article.url_key)) or 0
 
 
 def job_warc_files(session: Session, job_id: int) -> list[WarcFile]:
@@ -111,6 +119,14 @@ def calendar(captures: Iterable[Capture]) -> Iterator[Month]:
         days = [Day(f"{day[:4]}-{day[4:6]}-{day[6:8]}", list(group))
                 for day, group in itertools.groupby(in_month, lambda c: c.timestamp[:8])]
         yield Month(f"{month[:4]}-{month[4:6]}", days)
+
+
+def capture_articles(session: Session, captures: Iterable[Capture]) -> dict[int, int]:
+    """capture id → the id of the article extracted from it, for those that have one."""
+    ids = [c.id for c in captures]
+    return {capture_id: article_id for capture_id, article_id in session.execute(
+        select(Article.capture_id, Article.id).where(Article.capture_id.in_(ids)))} \
+        if ids else {}
 
 
 def capture_checks(session: Session, captures: Iterable[Capture]) -> dict[int, CaptureCheckOut]:
