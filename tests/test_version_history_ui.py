@@ -222,6 +222,8 @@ def test_versions_of_another_article_or_no_id_are_a_clear_400(client: TestClient
     text = history(client, [v1], 400, to="latest")
     assert f"to must be a version id (a number: {ids}); got “latest”." in text
     assert "version 99999999 is not a version" in history(client, [v1], 400, to=99999999)
+    huge = "9" * 5000  # more digits than int() takes
+    assert f"version {'9' * 40}… is not a version" in history(client, [v1], 400, to=huge)
 
 
 def test_archived_text_is_escaped(client: TestClient, histories: Histories) -> None:

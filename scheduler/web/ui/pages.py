@@ -8,6 +8,7 @@ diffs two of its versions with :mod:`archive.versions` (the diff logic lives the
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,7 +23,7 @@ from archive.history import (
 )
 from archive.models import MAX_ID, ArticleVersion
 from archive.search import ArticleNotFound, SearchError, get_article, search_articles
-from archive.versions import compare, diff_body, inline_diff, inline_paragraph
+from archive.versions import Comparison, compare, diff_body, inline_diff, inline_paragraph
 from scheduler import schedules
 from scheduler.sites import SiteNotFound, get_site
 from scheduler.web.deps import ServiceDep
@@ -176,7 +177,7 @@ def article_history_page(article_id: int, request: Request, service: ServiceDep,
             except BadVersionPair as exc:
                 return render(request, "article_history.html", status=400,
                               **{**context, "error": str(exc)})
-            context["diff"] = _pair_diff(old, new)
+            context["diff"] = PairDiff.of(old, new)
         return render(request, "article_history.html", **context)
 
 
@@ -186,24 +187,38 @@ def _chosen(versions: list[ArticleVersion], raw: str, name: str) -> ArticleVersi
     if not raw:
         return None
     ids = ", ".join(str(v.id) for v in versions)
+    shown = raw if len(raw) <= 40 else raw[:40] + "…"
     if not raw.isdigit():
-        raise BadVersionPair(f"{name} must be a version id (a number: {ids}); got “{raw}”.")
+        raise BadVersionPair(f"{name} must be a version id (a number: {ids}); got “{shown}”.")
     for version in versions:
-        if version.id == int(raw):
+        if str(version.id) == raw.lstrip("0"):  # no int(): a huge number is no version
             return version
-    raise BadVersionPair(f"{name}: version {raw} is not a version of this article; its "
+    raise BadVersionPair(f"{name}: version {shown} is not a version of this article; its "
                          f"versions are {ids}. Choose two of them below.")
 
 
-def _pair_diff(old: ArticleVersion, new: ArticleVersion) -> dict[str, Any]:
-    """What the history template shows of the change from ``old`` to ``new``: the named
-    changes (:func:`archive.versions.compare`), the headline diffed word by word and the
-    body paragraph by paragraph, inline (:func:`archive.versions.inline_paragraph`)."""
-    before, after = content_of(old), content_of(new)
-    comparison = compare(before, after)
-    return {"old": old, "new": new, "comparison": comparison,
-            "metadata": [c for c in comparison.changes
-                         if c["kind"] in ("byline", "published", "modified")],
-            "headline": (inline_diff(before.title, after.title)
-                         if before.title != after.title else None),
-            "body": [(part.op, inline_paragraph(part)) for part in diff_body(before, after)]}
+@dataclass(frozen=True)
+class PairDiff:
+    """What the history page shows of the change from ``old`` to ``new``: the named changes
+    (:func:`archive.versions.compare`), the headline diffed word by word (None when the same),
+    the byline and date changes, and the body as (op, inline pieces) paragraph by paragraph
+    (:func:`archive.versions.inline_paragraph`)."""
+
+    old: ArticleVersion
+    new: ArticleVersion
+    comparison: Comparison
+    headline: list[tuple[str, str]] | None
+    metadata: list[dict[str, Any]]
+    body: list[tuple[str, list[tuple[str, str]]]]
+
+    @classmethod
+    def of(cls, old: ArticleVersion, new: ArticleVersion) -> PairDiff:
+        before, after = content_of(old), content_of(new)
+        comparison = compare(before, after)
+        return cls(old, new, comparison,
+                   headline=(inline_diff(before.title, after.title)
+                             if before.title != after.title else None),
+                   metadata=[c for c in comparison.changes
+                             if c["kind"] in ("byline", "published", "modified")],
+                   body=[(part.op, inline_paragraph(part))
+                         for part in diff_body(before, after)])
