@@ -1,7 +1,7 @@
 """The article history page of the web UI (``/ui/articles/{id}/history``): an article of the
 local changing site crawled three times (headline and a figure edited, then a paragraph
 swapped, a correction note and a second author), its versions, its headline history and the
-inline diff of any two versions, as rendered HTML."""
+inline diff of any two versions, as rendered HTML; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -51,9 +51,14 @@ def _versions(archive: Archive, url: str) -> list[Version]:
                 for v in versions_of(session, url)]
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
-    return Archive(tmp_path_factory.mktemp("history") / "data")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            ) -> Archive:
+    data_dir = tmp_path_factory.mktemp("history") / "data"
+    if request.param == "sqlite":
+        return Archive(data_dir)
+    database = request.getfixturevalue("postgres_databases")()  # a fresh, empty one
+    return Archive(data_dir, env={"NEWSARCHIVE_DATABASE_URL": database})
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +92,9 @@ def histories(archive: Archive) -> Histories:
 
 @pytest.fixture(scope="module")
 def client(archive: Archive) -> Iterator[TestClient]:
-    with api_client(archive.data_dir) as test_client:
+    database = archive.env.get("NEWSARCHIVE_DATABASE_URL")
+    with api_client(archive.data_dir,
+                    **({"database_url": database} if database else {})) as test_client:
         yield test_client
 
 
