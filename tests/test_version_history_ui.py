@@ -43,6 +43,7 @@ class Histories:
     bridge: list[Version]  # three versions
     ferry: list[Version]  # two versions, the second's headline made hostile in the catalog
     steady: list[Version]  # never changes: one version
+    gone: list[Version]  # answers 410 from the second crawl on: version 2 is unpublished
 
 
 def _versions(archive: Archive, url: str) -> list[Version]:
@@ -66,9 +67,10 @@ def histories(archive: Archive) -> Histories:
     with ChangingSite() as site:
         bridge, ferry = site.add("bridge", FIRST_TITLE), site.add("ferry", "Ferry timetable")
         steady = site.add("steady", "Tolls start in January")
+        gone = site.add("gone", "Ferry strike called off")
 
         def crawl() -> None:
-            assert archive.crawl(bridge, ferry, steady, "--depth", "0")["status"] \
+            assert archive.crawl(bridge, ferry, steady, gone, "--depth", "0")["status"] \
                 == "succeeded"
 
         crawl()
@@ -76,13 +78,14 @@ def histories(archive: Archive) -> Histories:
         story.title = NEW_TITLE
         story.paragraphs[1] = PARAGRAPHS[1].replace("40 million", "45 million")
         site.story(ferry).paragraphs[0] = PARAGRAPHS[0].replace("Monday", "Tuesday")
+        site.story(gone).status = 410
         crawl()
         del story.paragraphs[2]
         story.paragraphs += [ADDED, CORRECTION]
         story.authors = ["Ana Lima", "Ben Ortiz"]
         crawl()
     result = Histories(_versions(archive, bridge), _versions(archive, ferry),
-                       _versions(archive, steady))
+                       _versions(archive, steady), _versions(archive, gone))
     assert [v.number for v in result.bridge] == [1, 2, 3]
     assert [v.number for v in result.ferry] == [1, 2]
     with archive.catalog().session() as session:
@@ -209,6 +212,26 @@ def test_non_adjacent_versions_diff_across_the_one_between(client: TestClient,
     # Reversed, the same pair reads the other way.
     back = diff_of(history(client, [v1], **{"from": v3.id, "to": v1.id}))
     assert "cost <del>45</del> <ins>40</ins> million" in back
+
+
+def test_unpublished_version_is_listed_and_diffs_to_no_text(client: TestClient,
+                                                            histories: Histories) -> None:
+    v1, v2 = histories.gone
+    assert v2.article_id is None
+    text = history(client, [v1])
+    found = rows(text)
+    assert list(found) == [v1.id, v2.id]
+    assert "<td>Ferry strike called off</td>" in found[v1.id]
+    assert '<span class="meta">unpublished (HTTP 410)</span>' in found[v2.id]
+    assert '<span class="change change-unpublished">unpublished</span>' in found[v2.id]
+    assert '<th scope="row">2</th>' in found[v2.id]  # no article page to link
+    assert f'href="{html.escape(web_link(v2.url, v2.timestamp))}"' in found[v2.id]
+    assert len(re.findall(r"<li><q>", text)) == 1  # unpublished is no headline
+    diff = diff_of(text)  # default: version 1 to the unpublished version 2
+    assert ("Version 2 is the capture where the article was unpublished (HTTP 410): it has "
+            "no text.") in diff
+    assert '<dt>Headline</dt><dd class="diff"><del>Ferry strike called off</del></dd>' in diff
+    assert all(f'<p class="diff-removed"><del>{p}</del></p>' in diff for p in PARAGRAPHS)
 
 
 def test_unknown_article_is_a_404_page(client: TestClient, histories: Histories) -> None:
