@@ -47,6 +47,17 @@ def check_crawl_urls(fields: dict[str, list[str] | None], policy: NetworkPolicy)
                 raise UrlRefused(f"{field}.{index}", str(exc)) from None
 
 
+def check_webhook_address(url: str | None, policy: NetworkPolicy) -> None:
+    """:class:`UrlRefused` (``webhook_url``) when a site's webhook URL names an address the
+    policy refuses: the service POSTs there as it crawls (same rule, same setting)."""
+    if url is None:
+        return
+    try:
+        check_crawl_url(url, policy)
+    except ValueError as exc:
+        raise UrlRefused("webhook_url", str(exc)) from None
+
+
 def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
     """Return ``url`` if it may be crawled; raise ValueError saying why not."""
     if len(url) > MAX_URL_LENGTH:
