@@ -78,7 +78,7 @@ def claim_due(session: Session, now: datetime, lease: timedelta) -> WebhookDeliv
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(1)).first()
         if delivery is None:
             return None
-        if delivery.site.webhook_url is None:
+        if delivery.site.webhook_url is None or delivery.site.webhook_secret is None:
             _finish(session, delivery.id, DeliveryStatus.CANCELLED,
                     last_error="the site's webhook was removed")
             continue

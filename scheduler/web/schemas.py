@@ -20,7 +20,7 @@ from pydantic import (
 
 from archive.search import ArticleHit
 from scheduler.site_definitions import SiteFields
-from scheduler.views import ArticleSummary, CaptureOut, VersionOut
+from scheduler.views import ArticleSummary, CaptureOut, ChangeOut, VersionOut
 
 # The catalog stores UTC; SQLite hands datetimes back naive. Answer them as UTC.
 UtcDatetime = Annotated[datetime, AfterValidator(
@@ -178,10 +178,6 @@ class ArticleView(BaseModel):
 class VersionList(BaseModel):
     article_id: int
     versions: list[VersionOut] = Field(description="oldest first; the first has no changes")
-
-
-class ChangeOut(VersionOut):
-    site: str | None = Field(description="the configured site whose crawl captured it")
 
 
 class ChangeList(BaseModel):
