@@ -48,7 +48,7 @@ def enqueue_changes(session: Session, versions: Iterable[ArticleVersion]) -> int
         select(Capture.id, Site).join(CrawlJob, CrawlJob.id == Capture.job_id)
         .join(Site, Site.id == CrawlJob.site_id)
         .where(Capture.id.in_({v.capture_id for v in changes}),
-               Site.webhook_url.is_not(None))).tuples().all())
+               Site.webhook_url.is_not(None))).all())
     now = utcnow()
     queued = 0
     for version in changes:
@@ -135,7 +135,7 @@ class DeliveryTotals:
 def delivery_totals(session: Session) -> DeliveryTotals:
     counts = {status: (number, attempts or 0) for status, number, attempts in session.execute(
         select(WebhookDelivery.status, func.count(), func.sum(WebhookDelivery.attempts))
-        .group_by(WebhookDelivery.status)).tuples()}
+        .group_by(WebhookDelivery.status))}
     delivered, delivered_attempts = counts.get(DeliveryStatus.DELIVERED, (0, 0))
     gave_up, gave_up_attempts = counts.get(DeliveryStatus.FAILED, (0, 0))
     pending, pending_attempts = counts.get(DeliveryStatus.PENDING, (0, 0))
