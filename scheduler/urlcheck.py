@@ -1,4 +1,5 @@
-"""Validation of URLs submitted for on-demand crawls (the first SSRF gate).
+"""Validation of URLs submitted for on-demand crawls (the first SSRF gate), and of a site's
+webhook URL, which the service POSTs to under the same policy.
 
 The crawl re-checks every connection (crawler/resolver.py); this gate rejects bad input
 early with a clear 422: not http(s), too long, no host, or a host that is (or resolves
