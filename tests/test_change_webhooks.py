@@ -22,9 +22,10 @@ from archive.catalog import Catalog, alembic_config
 from archive.config import ArchiveSettings
 from archive.history import versions_of
 from archive.models import CrawlJob, DeliveryStatus, Site, WebhookDelivery
+from archive.webhook_outbox import claim_due
 from scheduler.config import ServiceSettings
-from scheduler.site_definitions import SiteIn
-from scheduler.sites import create_site, load_sites_file
+from scheduler.site_definitions import SiteIn, SitePatch
+from scheduler.sites import create_site, load_sites_file, update_site
 from scheduler.webhooks import WebhookSender
 from tests.support.api import api_client
 from tests.support.cli import Archive
@@ -189,6 +190,43 @@ def test_an_address_the_network_policy_refuses_is_a_failed_attempt(
     ((status, attempts, error),) = deliveries(catalog)
     assert (status, attempts) == ("pending", 1) and error.startswith("refused: ")
     assert "loopback" in error and receiver.received == []
+
+
+def test_a_delivery_held_by_one_sender_is_not_sent_by_another_until_its_lease_ends(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"), story(BUDGET, "Council budget"))
+    site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"),
+               story(BUDGET, "Council budget approved after a long night"))
+    start = datetime.now(UTC)
+    with catalog.session() as session:  # a sender that died holding the first one
+        held = claim_due(session, start, timedelta(minutes=5))
+        assert held is not None
+    outbox = sender(catalog, tmp_path)
+    assert outbox.deliver_due(start).delivered == 1  # the other one only
+    assert [post.json()["id"] for post in receiver.received] != [held.version_id]
+    assert outbox.deliver_due(start + timedelta(minutes=4)).delivered == 0
+    assert outbox.deliver_due(start + timedelta(minutes=5)).delivered == 1
+    assert receiver.received[-1].json()["id"] == held.version_id
+    assert [status for status, _, _ in deliveries(catalog)] == ["delivered", "delivered"]
+    outbox.close()
+
+
+def test_removing_the_webhook_cancels_what_waits(catalog: Catalog, tmp_path: Path,
+                                                 receiver: WebhookReceiver) -> None:
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"))
+    with catalog.session() as session:
+        update_site(session, "chronicle", SitePatch(webhook_url=None))
+    site.crawl(story(BRIDGE, "Harbour bridge reopens after two long years"))
+    outbox = sender(catalog, tmp_path)
+    assert outbox.deliver_due().delivered == 0
+    outbox.close()
+    assert receiver.received == []
+    assert deliveries(catalog) == [("cancelled", 0, "the site's webhook was removed")]
 
 
 def test_the_service_sends_due_deliveries_by_itself(tmp_path: Path,
