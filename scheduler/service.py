@@ -48,6 +48,7 @@ class Service:
     _watch_task: asyncio.Task[None] | None = None
     _upload_task: asyncio.Task[None] | None = None
     _webhook_task: asyncio.Task[None] | None = None
+    _webhook_pass: asyncio.Future[object] | None = None  # the sender's pass in its thread
     leader: LeaderElection | None = None
 
     @classmethod
@@ -83,11 +84,16 @@ class Service:
                                                  name="webhook-delivery")
 
     async def stop(self) -> None:
+        if "webhooks" in self.__dict__:
+            self.webhooks.stop()
         for task in (self._watch_task, self._upload_task, self._webhook_task):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._webhook_pass is not None:  # its POST ends within the timeout: record it
+            with contextlib.suppress(SQLAlchemyError):
+                await self._webhook_pass
         if self.leader is not None:
             await self.leader.stop()
         await self.dispatcher.stop()
@@ -160,8 +166,10 @@ class Service:
         by the one that claims it)."""
         while True:
             await asyncio.sleep(self.settings.webhook_interval)
-            try:
-                await asyncio.to_thread(self.webhooks.deliver_due)
+            self._webhook_pass = asyncio.ensure_future(
+                asyncio.to_thread(self.webhooks.deliver_due))
+            try:  # stop() cancels this loop, not the pass: it waits for the pass instead
+                await asyncio.shield(self._webhook_pass)
             except SQLAlchemyError:
                 logger.exception("webhook delivery failed; trying again later")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -93,6 +94,7 @@ class WebhookSender:
         self.lease = timedelta(seconds=4 * timeout + 60)
         self.client = httpx.Client(timeout=timeout, follow_redirects=False,
                                    headers={"User-Agent": user_agent})
+        self._stopping = threading.Event()
 
     @classmethod
     def from_settings(cls, catalog: Catalog, settings: ServiceSettings) -> WebhookSender:
@@ -102,6 +104,10 @@ class WebhookSender:
             settings.webhook_max_attempts),
             timeout=settings.webhook_timeout, user_agent=settings.user_agent)
 
+    def stop(self) -> None:
+        """Make a pass that is running end after the POST it is making (recorded)."""
+        self._stopping.set()
+
     def close(self) -> None:
         self.client.close()
 
@@ -109,6 +115,8 @@ class WebhookSender:
         """Send each delivery due at ``now`` (default: the current time) once."""
         report = PassReport()
         for _ in range(MAX_PER_PASS):
+            if self._stopping.is_set():
+                break
             at = now or utcnow()
             request = self._claim(at)
             if request is None:

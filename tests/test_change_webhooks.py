@@ -240,6 +240,7 @@ def test_the_service_sends_due_deliveries_by_itself(tmp_path: Path,
     with api_client(tmp_path / "data", allowed_networks="127.0.0.0/8",
                     webhook_interval=0.2):
         assert receiver.arrived.wait(20), "the service did not POST the change"
+    # stopping at once: the service lets the POST under way finish and records it
     assert receiver.received[0].signature_valid
     assert deliveries(catalog) == [("delivered", 1, None)]
     catalog.dispose()
