@@ -18,6 +18,9 @@ Two ways to write them, both within the caller's transaction:
   every article of the key (and the ``unpublished`` versions recorded) and reconciled with
   the stored rows by version number, so a version that is still the same keeps its row (and
   id), and running it twice changes nothing.
+
+At capture time (the first two), the changes a site's webhook wants are queued in the same
+transaction (:func:`archive.webhook_outbox.enqueue_changes`); re-extraction queues none.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from archive.models import MAX_ID, Article, ArticleVersion, Capture, CrawlJob, S
 from archive.snapshot import normalize_timestamp
 from archive.urlkeys import article_url, url_hash
 from archive.versions import CHANGE_KINDS, Content, clean, compare, normalise
+from archive.webhook_outbox import enqueue_changes
 
 
 def article_key(url: str, canonical_url: str | None) -> str:
@@ -121,12 +125,14 @@ def _previous_content(session: Session, latest: ArticleVersion | None) -> Conten
     return normalise(before.article) if before is not None and before.article else None
 
 
-def _add(session: Session, key: str, number: int, version: _Version) -> None:
-    session.add(ArticleVersion(
+def _add(session: Session, key: str, number: int, version: _Version) -> ArticleVersion:
+    row = ArticleVersion(
         url_key=key, number=number, capture_id=version.capture_id,
         article_id=version.article_id, extractor_version=version.extractor_version,
         content_digest=version.content_digest, changes=version.changes,
-        significance=version.significance, stealth=version.stealth))
+        significance=version.significance, stealth=version.stealth)
+    session.add(row)
+    return row
 
 
 def _latest(session: Session, key: str) -> ArticleVersion | None:
@@ -137,9 +143,9 @@ def _latest(session: Session, key: str) -> ArticleVersion | None:
 
 
 def extend_histories(session: Session, keys: Iterable[str | None]) -> int:
-    """Add the versions made by articles captured after each history's latest version;
-    returns how many were added."""
-    added = 0
+    """Add the versions made by articles captured after each history's latest version (and
+    their webhook deliveries); returns how many were added."""
+    added: list[ArticleVersion] = []
     for key in sorted({k for k in keys if k}):
         latest = _latest(session, key)
         made = _versions_after(
@@ -148,30 +154,31 @@ def extend_histories(session: Session, keys: Iterable[str | None]) -> int:
              if isinstance(e, Article)],
             gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0
-        for offset, version in enumerate(made, 1):
-            _add(session, key, start + offset, version)
-        added += len(made)
+        added.extend(_add(session, key, start + offset, version)
+                     for offset, version in enumerate(made, 1))
+    enqueue_changes(session, added)
     session.flush()
-    return added
+    return len(added)
 
 
 def record_unpublished(session: Session, captures: Iterable[tuple[int, str, str, int]]) -> int:
     """Record an ``unpublished`` version for each capture (``(capture_id, url, timestamp,
     status)``: a 404/410, or a redirect to a hub) of a URL whose article has versions and
-    whose latest version is not already ``unpublished``; returns how many were added."""
-    added = 0
+    whose latest version is not already ``unpublished`` (and its webhook delivery); returns
+    how many were added."""
+    added: list[ArticleVersion] = []
     for capture_id, url, timestamp, status in captures:
         for key in history_keys(session, url):
             latest = _latest(session, key)
             if (latest is None or latest.article_id is None
                     or (latest.capture.timestamp, latest.capture_id) > (timestamp, capture_id)):
                 continue
-            _add(session, key, latest.number + 1, _Version(
+            added.append(_add(session, key, latest.number + 1, _Version(
                 capture_id, None, None, None, [{"kind": "unpublished", "status": status}],
-                UNPUBLISHED_SIGNIFICANCE, False))
-            added += 1
+                UNPUBLISHED_SIGNIFICANCE, False)))
+    enqueue_changes(session, added)
     session.flush()
-    return added
+    return len(added)
 
 
 def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:

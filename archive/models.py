@@ -88,6 +88,12 @@ class Site(Base):
     autothrottle: Mapped[bool | None] = mapped_column(Boolean)
     hub_refresh_min: Mapped[str | None] = mapped_column(String(16))
     hub_refresh_max: Mapped[str | None] = mapped_column(String(16))
+    # Change webhook (migration 0013, archive.webhook_outbox); None: no webhook. Each change
+    # of significance >= webhook_min_significance is POSTed, signed with the secret.
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(String(256))
+    webhook_min_significance: Mapped[float] = mapped_column(Float, default=0.0,
+                                                            server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -269,6 +275,42 @@ class ArticleVersion(Base):
 
     capture: Mapped[Capture] = relationship()
     article: Mapped[Article | None] = relationship()
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # to send at next_attempt_at
+    DELIVERED = "delivered"  # a 2xx answered
+    FAILED = "failed"  # given up after the last attempt
+    CANCELLED = "cancelled"  # the site's webhook was removed before it was delivered
+
+
+class WebhookDelivery(Base):
+    """One change to POST to its site's webhook (migration 0013): the outbox row written in
+    the transaction that records the version; :mod:`archive.webhook_outbox` owns its
+    transitions. ``attempts`` counts the POSTs made; ``next_attempt_at`` is when a
+    ``pending`` one is due (also pushed on while a sender holds it)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("version_id", name="uq_webhook_deliveries_version"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Deleting a version (re-extraction) or a site deletes its deliveries.
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("article_versions.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"),
+                                         index=True)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    version: Mapped[ArticleVersion] = relationship()
+    site: Mapped[Site] = relationship()
 
 
 class MultipartUpload(Base):

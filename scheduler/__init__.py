@@ -15,7 +15,8 @@
   - :mod:`~scheduler.sites` and :mod:`~scheduler.site_definitions` (site CRUD,
     ``sites.toml``, validation), :mod:`~scheduler.urlcheck` (the first SSRF gate for
     submitted URLs), :mod:`~scheduler.metrics` (Prometheus), :mod:`~scheduler.views` (the
-    JSON shapes the CLI and the API share).
+    JSON shapes the CLI and the API share), :mod:`~scheduler.webhooks` (change webhooks
+    POSTed from the outbox of :mod:`archive.webhook_outbox`).
 
 * :mod:`scheduler.web` — the HTTP face: app factory, dependencies, error mapping, schemas,
   one router per resource, the web UI. Uses the core.

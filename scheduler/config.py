@@ -91,6 +91,22 @@ class ServiceSettings(CrawlSettings):
     capture_check_timeout: float = Field(
         30.0, gt=0, description="Seconds the capture check gives one page load (the archived "
         "view or the live page) before it counts the page as not rendered.")
+    webhook_interval: float = Field(
+        10.0, gt=0, description="Seconds between the service's looks for change webhook "
+        "deliveries that are due (docs/api.md, Change webhooks).")
+    webhook_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds a webhook receiver gets to answer one POST "
+        "before the attempt counts as failed.")
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="POSTs of one change to a webhook before it is given up "
+        "(counted in `newsarchive_webhook_deliveries_total{outcome=\"gave_up\"}`).")
+    webhook_retry_seconds: float = Field(
+        60.0, gt=0, description="Seconds before the second attempt of a failed webhook "
+        "delivery; each further retry waits twice as long as the one before, up to "
+        "`webhook_retry_max_seconds`.")
+    webhook_retry_max_seconds: float = Field(
+        3600.0, gt=0, description="The longest wait between two attempts of a webhook "
+        "delivery.")
     api_threads: int | None = Field(
         None, ge=1, le=256, description="Threads for blocking request work (catalog "
         f"queries, storage reads). Unset: {LOCAL_API_THREADS} with SQLite and local files "

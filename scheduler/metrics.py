@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from archive.catalog import Catalog
 from archive.models import ALL_STATUSES, Capture, CrawlJob, JobStatus, WarcFile, WarcState
 from archive.recovery import RecoveryReport
+from archive.webhook_outbox import delivery_totals
 from crawler.failures import ARCHIVE_KINDS
 
 
@@ -32,6 +33,7 @@ class CatalogCollector(Collector):
                                      .where(WarcFile.state == WarcState.CLOSED)) or 0
             job_stats = [stats or {} for stats in session.scalars(
                 select(CrawlJob.stats).where(CrawlJob.status.in_(ALL_STATUSES[1:])))]
+            webhooks = delivery_totals(session)
         errors = sum(int(stats.get("errors", 0)) for stats in job_stats)
         requisites = sum(int(stats.get("requisites", 0)) for stats in job_stats)
         requisites_failed = sum(int(stats.get("requisites_failed", 0)) for stats in job_stats)
@@ -79,6 +81,20 @@ class CatalogCollector(Collector):
         yield GaugeMetricFamily("newsarchive_uploads_pending",
                                 "Closed WARCs not yet stored (failed or pending uploads)",
                                 value=pending)
+        deliveries = CounterMetricFamily(
+            "newsarchive_webhook_deliveries", "Change webhook deliveries that ended, by "
+            "outcome: delivered (a 2xx answered) or gave_up (every attempt failed)",
+            labels=["outcome"])
+        deliveries.add_metric(["delivered"], webhooks.delivered)
+        deliveries.add_metric(["gave_up"], webhooks.gave_up)
+        yield deliveries
+        yield CounterMetricFamily("newsarchive_webhook_failed_attempts",
+                                  "Change webhook POSTs that failed (an error status, no "
+                                  "answer, a refused address), retried or not",
+                                  value=webhooks.failed_attempts)
+        yield GaugeMetricFamily("newsarchive_webhook_deliveries_pending",
+                                "Change webhook deliveries waiting for an attempt",
+                                value=webhooks.pending)
 
 
 class RecoveryCollector(Collector):

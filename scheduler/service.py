@@ -30,6 +30,7 @@ from scheduler.config import ServiceSettings
 from scheduler.dispatch import LocalDispatcher
 from scheduler.leader import LeaderElection
 from scheduler.sites import load_sites_file, replace_site
+from scheduler.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class Service:
     _sites_seen: tuple[object, ...] = ()
     _watch_task: asyncio.Task[None] | None = None
     _upload_task: asyncio.Task[None] | None = None
+    _webhook_task: asyncio.Task[None] | None = None
+    _webhook_pass: asyncio.Future[object] | None = None  # the sender's pass in its thread
     leader: LeaderElection | None = None
 
     @classmethod
@@ -77,16 +80,25 @@ class Service:
         self._watch_task = asyncio.create_task(self._watch_sites(), name="site-watch")
         self._upload_task = asyncio.create_task(self._retry_uploads_forever(),
                                                 name="upload-retry")
+        self._webhook_task = asyncio.create_task(self._deliver_webhooks_forever(),
+                                                 name="webhook-delivery")
 
     async def stop(self) -> None:
-        for task in (self._watch_task, self._upload_task):
+        if "webhooks" in self.__dict__:
+            self.webhooks.stop()
+        for task in (self._watch_task, self._upload_task, self._webhook_task):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._webhook_pass is not None:  # its POST ends within the timeout: record it
+            with contextlib.suppress(SQLAlchemyError):
+                await self._webhook_pass
         if self.leader is not None:
             await self.leader.stop()
         await self.dispatcher.stop()
+        if "webhooks" in self.__dict__:
+            self.webhooks.close()
         self.catalog.dispose()
 
     @property
@@ -144,6 +156,22 @@ class Service:
                 await asyncio.to_thread(self.retry_uploads)
             except (StorageError, OSError, SQLAlchemyError):
                 logger.exception("upload retry failed; trying again later")
+
+    @functools.cached_property
+    def webhooks(self) -> WebhookSender:
+        return WebhookSender.from_settings(self.catalog, self.settings)
+
+    async def _deliver_webhooks_forever(self) -> None:
+        """POST the change webhooks that are due (every process may: each delivery is held
+        by the one that claims it)."""
+        while True:
+            await asyncio.sleep(self.settings.webhook_interval)
+            self._webhook_pass = asyncio.ensure_future(
+                asyncio.to_thread(self.webhooks.deliver_due))
+            try:  # stop() cancels this loop, not the pass: it waits for the pass instead
+                await asyncio.shield(self._webhook_pass)
+            except SQLAlchemyError:
+                logger.exception("webhook delivery failed; trying again later")
 
     def load_sites_file(self) -> None:
         path = self.settings.sites_file

@@ -1,4 +1,5 @@
-"""What defines a site: seeds, URL patterns, limits, schedule, discovery options, politeness.
+"""What defines a site: seeds, URL patterns, limits, schedule, discovery options, politeness,
+change webhook.
 
 :class:`SiteIn` is a whole definition (the API's POST, ``sites add``, ``sites.toml``);
 :class:`SitePatch` a partial update (the API's PATCH, ``sites update``). Both validate
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
@@ -41,9 +43,20 @@ HUB_REFRESH_MIN_DOC = ("Shortest interval at which each hub of the site is refet
                        "NEWSARCHIVE_HUB_REFRESH_MIN, 15m.")
 HUB_REFRESH_MAX_DOC = ("Longest interval at which each hub of the site is refetched. "
                        "Default (null): NEWSARCHIVE_HUB_REFRESH_MAX, 1d.")
-# the fields that may be null (the crawl-wide value) and be reset to it
+WEBHOOK_URL_DOC = ("http(s) URL that receives a signed JSON POST for each change of one of "
+                   "the site's articles (docs/api.md, Change webhooks); needs webhook_secret. "
+                   "Default (null): none.")
+WEBHOOK_SECRET_DOC = ("Key of the HMAC-SHA256 signature of each webhook body "
+                      "(X-Newsarchive-Signature), 16 to 256 characters. Write-only: answers "
+                      "say only whether one is set (webhook_secret_set).")
+WEBHOOK_MIN_SIGNIFICANCE_DOC = ("The least significance (0-1) of a change the webhook "
+                                "receives; 0 (the default): every change.")
+MIN_SECRET_LENGTH, MAX_SECRET_LENGTH = 16, 256
+MAX_WEBHOOK_URL_LENGTH = 2048
+# the fields that may be null (the crawl-wide value, or none for the webhook's) and be reset
 NULLABLE_FIELDS = ("schedule", "horizon", "render", "concurrency_per_domain",
-                   "download_delay", "autothrottle", "hub_refresh_min", "hub_refresh_max")
+                   "download_delay", "autothrottle", "hub_refresh_min", "hub_refresh_max",
+                   "webhook_url", "webhook_secret")
 
 
 class Schedule(BaseModel):
@@ -81,6 +94,31 @@ def check_hub_refresh(shortest: str | None, longest: str | None) -> None:
                          f"({longest}): the shortest interval must not exceed the longest")
 
 
+def check_webhook_url(url: str | None) -> str | None:
+    """An absolute http(s) URL with a host (ValueError otherwise); whether its address may
+    be reached is the network policy's (``scheduler.urlcheck``)."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{url!r}: give an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError(f"{url!r} has no host")
+    return url
+
+
+def check_webhook(url: str | None, secret: str | None) -> None:
+    """A site's webhook, when it has a URL, has a secret to sign with (ValueError
+    otherwise)."""
+    if url and not secret:
+        raise ValueError("a webhook_url needs a webhook_secret (16 to 256 characters) to "
+                         "sign its bodies with")
+
+
 class SiteFields(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
@@ -110,6 +148,14 @@ class SiteFields(BaseModel):
                                         description=HUB_REFRESH_MIN_DOC)
     hub_refresh_max: str | None = Field(default=None, examples=["1d"],
                                         description=HUB_REFRESH_MAX_DOC)
+    webhook_url: str | None = Field(default=None, max_length=MAX_WEBHOOK_URL_LENGTH,
+                                    examples=["https://hooks.example.org/newsarchive"],
+                                    description=WEBHOOK_URL_DOC)
+    webhook_secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH,
+                                       max_length=MAX_SECRET_LENGTH, repr=False,
+                                       description=WEBHOOK_SECRET_DOC)
+    webhook_min_significance: float = Field(default=0.0, ge=0, le=1, examples=[0.05],
+                                            description=WEBHOOK_MIN_SIGNIFICANCE_DOC)
 
     @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
@@ -121,6 +167,11 @@ class SiteFields(BaseModel):
     def _hub_refresh_in_order(cls, value: str | None, info: ValidationInfo) -> str | None:
         check_hub_refresh(info.data.get("hub_refresh_min"), value)
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        return check_webhook_url(value)
 
     @field_validator("allow", "deny", "article_patterns", "hub_patterns")
     @classmethod
@@ -140,6 +191,7 @@ class SiteIn(SiteFields):
     def _has_seeds(self) -> SiteIn:
         if not (self.start_urls or self.feeds or self.sitemaps):
             raise ValueError("a site needs at least one of start_urls, feeds or sitemaps")
+        check_webhook(self.webhook_url, self.webhook_secret)
         return self
 
 
@@ -151,7 +203,8 @@ def _not_null(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-_REQUIRED_SCALARS = frozenset({"max_depth", "max_pages", "enabled"})
+_REQUIRED_SCALARS = frozenset({"max_depth", "max_pages", "enabled",
+                               "webhook_min_significance"})
 
 
 class SitePatch(BaseModel):
@@ -181,11 +234,24 @@ class SitePatch(BaseModel):
     autothrottle: bool | None = Field(default=None, description=AUTOTHROTTLE_DOC)
     hub_refresh_min: str | None = Field(default=None, description=HUB_REFRESH_MIN_DOC)
     hub_refresh_max: str | None = Field(default=None, description=HUB_REFRESH_MAX_DOC)
+    webhook_url: str | None = Field(default=None, max_length=MAX_WEBHOOK_URL_LENGTH,
+                                    description=WEBHOOK_URL_DOC)
+    webhook_secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH,
+                                       max_length=MAX_SECRET_LENGTH, repr=False,
+                                       description=WEBHOOK_SECRET_DOC)
+    webhook_min_significance: float | None = Field(default=None, ge=0, le=1,
+                                                   json_schema_extra=_not_null,
+                                                   description=WEBHOOK_MIN_SIGNIFICANCE_DOC)
 
     @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
     def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
         return check_durations(value)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        return check_webhook_url(value)
 
     @field_validator("article_patterns", "hub_patterns")
     @classmethod
@@ -201,8 +267,8 @@ class SitePatch(BaseModel):
     @model_validator(mode="after")
     def _nulls(self) -> SitePatch:
         """``null`` clears a list and resets a schedule, horizon, render mode, politeness
-        or hub refresh bound to the crawl-wide value; a limit or ``enabled`` cannot be
-        cleared."""
+        or hub refresh bound to the crawl-wide value, and a webhook URL or secret to none; a
+        limit, ``enabled`` or the webhook's least significance cannot be cleared."""
         for name in self.model_fields_set:
             if getattr(self, name) is not None:
                 continue

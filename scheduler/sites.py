@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.models import Site
-from scheduler.site_definitions import SiteIn, SitePatch, check_hub_refresh
+from scheduler.site_definitions import SiteIn, SitePatch, check_hub_refresh, check_webhook
 
 
 class SiteNotFound(LookupError):
@@ -65,6 +65,10 @@ def update_site(session: Session, name: str, patch: SitePatch) -> Site:
         given = "hub_refresh_max" if "hub_refresh_max" in patch.model_fields_set \
             else "hub_refresh_min"
         raise InvalidSite(f"site {name!r}: {exc}", field=given) from None
+    try:  # SiteIn's rule, after the patch
+        check_webhook(site.webhook_url, site.webhook_secret)
+    except ValueError as exc:
+        raise InvalidSite(f"site {name!r}: {exc}", field="webhook_secret") from None
     session.flush()
     return site
 

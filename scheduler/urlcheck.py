@@ -1,4 +1,5 @@
-"""Validation of URLs submitted for on-demand crawls (the first SSRF gate).
+"""Validation of URLs submitted for on-demand crawls (the first SSRF gate), and of a site's
+webhook URL, which the service POSTs to under the same policy.
 
 The crawl re-checks every connection (crawler/resolver.py); this gate rejects bad input
 early with a clear 422: not http(s), too long, no host, or a host that is (or resolves
@@ -45,6 +46,17 @@ def check_crawl_urls(fields: dict[str, list[str] | None], policy: NetworkPolicy)
                 check_crawl_url(url, policy)
             except ValueError as exc:
                 raise UrlRefused(f"{field}.{index}", str(exc)) from None
+
+
+def check_webhook_address(url: str | None, policy: NetworkPolicy) -> None:
+    """:class:`UrlRefused` (``webhook_url``) when a site's webhook URL names an address the
+    policy refuses: the service POSTs there as it crawls (same rule, same setting)."""
+    if url is None:
+        return
+    try:
+        check_crawl_url(url, policy)
+    except ValueError as exc:
+        raise UrlRefused("webhook_url", str(exc)) from None
 
 
 def check_crawl_url(url: str, policy: NetworkPolicy) -> str:

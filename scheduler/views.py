@@ -138,6 +138,17 @@ class VersionOut(BaseModel):
                    significance=v.significance, stealth=v.stealth)
 
 
+class ChangeOut(VersionOut):
+    """A version after the first, as ``/api/v1/changes`` lists it and a site's webhook
+    receives it."""
+
+    site: str | None = Field(description="the configured site whose crawl captured it")
+
+    @classmethod
+    def from_change(cls, v: ArticleVersion, site: str | None) -> ChangeOut:
+        return cls(**VersionOut.from_version(v).model_dump(), site=site)
+
+
 class VersionsOut(BaseModel):
     url: str
     versions: list[VersionOut] = Field(description="oldest first")

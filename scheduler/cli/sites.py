@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -26,12 +27,14 @@ from scheduler.sites import (
     get_site,
     update_site,
 )
-from scheduler.urlcheck import check_crawl_urls
+from scheduler.urlcheck import check_crawl_urls, check_webhook_address
 
 sites_app = typer.Typer(help="Manage the sites crawled on a schedule.", no_args_is_help=True)
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-RESETTABLE = [name for name in NULLABLE_FIELDS if name != "schedule"]  # --no-schedule does it
+# --no-schedule and --no-webhook reset the others
+RESETTABLE = [name for name in NULLABLE_FIELDS
+              if name != "schedule" and not name.startswith("webhook_")]
 
 
 def politeness_options() -> dict[str, Any]:
@@ -56,6 +59,17 @@ def politeness_options() -> dict[str, Any]:
 
 
 POLITENESS = politeness_options()
+WEBHOOK = {
+    "webhook_url": typer.Option(
+        metavar="URL", help="POST each change of the site's articles here, signed "
+        "(docs/api.md, Change webhooks); needs a secret."),
+    "webhook_secret": typer.Option(
+        metavar="SECRET", help="Key of the webhook's HMAC-SHA256 signature, 16 to 256 "
+        "characters; - reads it from the first line of stdin (out of the shell's history)."),
+    "webhook_min_significance": typer.Option(
+        metavar="0-1", help="The least significance of a change the webhook receives "
+        "(default 0: every change)."),
+}
 
 
 def parse_every(value: str) -> int:
@@ -97,10 +111,16 @@ def add(
     autothrottle: Annotated[bool | None, POLITENESS["autothrottle"]] = None,
     hub_refresh_min: Annotated[str | None, POLITENESS["hub_refresh_min"]] = None,
     hub_refresh_max: Annotated[str | None, POLITENESS["hub_refresh_max"]] = None,
+    webhook_url: Annotated[str | None, WEBHOOK["webhook_url"]] = None,
+    webhook_secret: Annotated[str | None, WEBHOOK["webhook_secret"]] = None,
+    webhook_min_significance: Annotated[float | None, WEBHOOK["webhook_min_significance"]]
+    = None,
 ) -> None:
     """Add a site (with an optional schedule)."""
     if every and cron:
         raise fail("give --every or --cron, not both", 2)
+    if webhook_secret and not webhook_url:
+        raise fail("--webhook-secret without --webhook-url: give the URL too", 2)
     try:
         schedule = (Schedule(interval_seconds=parse_every(every)) if every
                     else Schedule(cron=cron) if cron else None)
@@ -112,7 +132,10 @@ def add(
                       hub_patterns=hub_pattern or [], render=render,
                       concurrency_per_domain=concurrency_per_domain,
                       download_delay=download_delay, autothrottle=autothrottle,
-                      hub_refresh_min=hub_refresh_min, hub_refresh_max=hub_refresh_max)
+                      hub_refresh_min=hub_refresh_min, hub_refresh_max=hub_refresh_max,
+                      webhook_url=webhook_url, webhook_secret=read_secret(webhook_secret),
+                      **({"webhook_min_significance": webhook_min_significance}
+                         if webhook_min_significance is not None else {}))
     except ValidationError as exc:
         raise fail(problems(exc), 2) from None
     check_seeds(site)
@@ -124,10 +147,20 @@ def add(
     out.print(f"added site {name}" + (f" ({schedule.as_dict()})" if schedule else ""))
 
 
+def read_secret(value: str | None) -> str | None:
+    """``--webhook-secret``, the first line of stdin for ``-``."""
+    if value != "-":
+        return value
+    return sys.stdin.readline().rstrip("\r\n") or None
+
+
 def check_seeds(site: SiteIn | SitePatch) -> None:
-    """The seed URLs as the API checks them (a refused one is an error line, exit 2)."""
+    """The seed and webhook URLs as the API checks them (a refused one is an error line,
+    exit 2)."""
+    policy = CrawlSettings.load().network_policy()
     check_crawl_urls({"start_urls": site.start_urls, "feeds": site.feeds,
-                      "sitemaps": site.sitemaps}, CrawlSettings.load().network_policy())
+                      "sitemaps": site.sitemaps}, policy)
+    check_webhook_address(site.webhook_url, policy)
 
 
 def problems(exc: ValidationError) -> str:
@@ -173,6 +206,12 @@ def update(
     autothrottle: Annotated[bool | None, POLITENESS["autothrottle"]] = None,
     hub_refresh_min: Annotated[str | None, POLITENESS["hub_refresh_min"]] = None,
     hub_refresh_max: Annotated[str | None, POLITENESS["hub_refresh_max"]] = None,
+    webhook_url: Annotated[str | None, WEBHOOK["webhook_url"]] = None,
+    webhook_secret: Annotated[str | None, WEBHOOK["webhook_secret"]] = None,
+    webhook_min_significance: Annotated[float | None, WEBHOOK["webhook_min_significance"]]
+    = None,
+    no_webhook: Annotated[bool, typer.Option(
+        "--no-webhook", help="Remove the webhook (its URL and secret).")] = False,
     reset: Annotated[list[str] | None, typer.Option(
         metavar="FIELD", help=f"Reset a field to the crawl-wide value: {', '.join(RESETTABLE)} "
         "(repeatable).")] = None,
@@ -187,8 +226,14 @@ def update(
         "hub_patterns": hub_pattern, "render": render,
         "concurrency_per_domain": concurrency_per_domain, "download_delay": download_delay,
         "autothrottle": autothrottle, "hub_refresh_min": hub_refresh_min,
-        "hub_refresh_max": hub_refresh_max}
+        "hub_refresh_max": hub_refresh_max, "webhook_url": webhook_url,
+        "webhook_secret": read_secret(webhook_secret),
+        "webhook_min_significance": webhook_min_significance}
     changes = {field: value for field, value in given.items() if value is not None}
+    if no_webhook:
+        if webhook_url or webhook_secret:
+            raise fail("--no-webhook and a new webhook URL or secret: give one", 2)
+        changes |= {"webhook_url": None, "webhook_secret": None}
     for field in reset or []:
         if field not in RESETTABLE:
             raise fail(f"--reset {field}: not a field that can be reset; use one of "
@@ -245,7 +290,10 @@ def site_dict(site: Site) -> dict[str, object]:
             "hub_patterns": site.hub_patterns, "render": site.render,
             "concurrency_per_domain": site.concurrency_per_domain,
             "download_delay": site.download_delay, "autothrottle": site.autothrottle,
-            "hub_refresh_min": site.hub_refresh_min, "hub_refresh_max": site.hub_refresh_max}
+            "hub_refresh_min": site.hub_refresh_min, "hub_refresh_max": site.hub_refresh_max,
+            "webhook_url": site.webhook_url,
+            "webhook_secret_set": site.webhook_secret is not None,  # never the secret itself
+            "webhook_min_significance": site.webhook_min_significance}
 
 
 @sites_app.command("show")

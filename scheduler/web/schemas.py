@@ -9,11 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
 from archive.search import ArticleHit
 from scheduler.site_definitions import SiteFields
-from scheduler.views import ArticleSummary, CaptureOut, VersionOut
+from scheduler.views import ArticleSummary, CaptureOut, ChangeOut, VersionOut
 
 # The catalog stores UTC; SQLite hands datetimes back naive. Answer them as UTC.
 UtcDatetime = Annotated[datetime, AfterValidator(
@@ -24,11 +31,17 @@ class SiteOut(SiteFields):
     model_config = ConfigDict(from_attributes=True)
 
     name: str
+    # write-only: never in an answer, which says whether one is set
+    webhook_secret: str | None = Field(default=None, exclude=True, repr=False)
     schedule: dict[str, Any] | None = None  # type: ignore[assignment]
     next_run: datetime | None = None
     last_job: int | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+
+    @computed_field(description="whether the site has a webhook_secret (never shown)")
+    def webhook_secret_set(self) -> bool:
+        return self.webhook_secret is not None
 
 
 class NoOptions(BaseModel):
@@ -165,10 +178,6 @@ class ArticleView(BaseModel):
 class VersionList(BaseModel):
     article_id: int
     versions: list[VersionOut] = Field(description="oldest first; the first has no changes")
-
-
-class ChangeOut(VersionOut):
-    site: str | None = Field(description="the configured site whose crawl captured it")
 
 
 class ChangeList(BaseModel):

@@ -14,7 +14,7 @@ from scheduler.schedules import next_run
 from scheduler.service import Service
 from scheduler.site_definitions import SiteIn, SitePatch
 from scheduler.sites import create_site, get_site, update_site
-from scheduler.urlcheck import check_crawl_urls
+from scheduler.urlcheck import check_crawl_urls, check_webhook_address
 from scheduler.web.deps import CrawlRateLimit, ServiceDep, Writer, queue_job
 from scheduler.web.errors import WRITE_ERRORS, error_responses
 from scheduler.web.schemas import JobOut, NoOptions, SiteOut
@@ -42,6 +42,7 @@ def list_sites(service: ServiceDep) -> list[SiteOut]:
 def add_site(body: SiteIn, response: Response, service: ServiceDep, _: Writer) -> SiteOut:
     check_crawl_urls({"start_urls": body.start_urls, "feeds": body.feeds,
                                "sitemaps": body.sitemaps}, service.policy)
+    check_webhook_address(body.webhook_url, service.policy)
     with service.catalog.session() as session:
         create_site(session, body)
     service.sync_schedules()
@@ -62,6 +63,7 @@ def change_site(name: str, body: SitePatch, service: ServiceDep, _: Writer) -> S
     """Change some fields; a new schedule takes effect at once."""
     check_crawl_urls({"start_urls": body.start_urls, "feeds": body.feeds,
                                "sitemaps": body.sitemaps}, service.policy)
+    check_webhook_address(body.webhook_url, service.policy)
     with service.catalog.session() as session:
         update_site(session, name, body)
     service.sync_schedules()

@@ -20,10 +20,10 @@ from archive.history import (
 )
 from archive.models import MAX_ID, ArticleVersion
 from archive.versions import diff_body
-from scheduler.views import VersionOut
+from scheduler.views import ChangeOut, VersionOut
 from scheduler.web.deps import ServiceDep
 from scheduler.web.errors import error_responses
-from scheduler.web.schemas import BodyDiffPart, ChangeList, ChangeOut, VersionDiff, VersionList
+from scheduler.web.schemas import BodyDiffPart, ChangeList, VersionDiff, VersionList
 
 router = APIRouter(tags=["versions"])
 ATOM = "http://www.w3.org/2005/Atom"
@@ -76,7 +76,7 @@ def changes(service: ServiceDep, site: Site = None, kind: Kind = None, since: Si
         page = list_changes(session, site=site, kind=kind, since=since,
                             min_significance=min_significance, stealth=stealth, limit=limit,
                             cursor=cursor)
-        return ChangeList(items=[ChangeOut(**VersionOut.from_version(v).model_dump(), site=s)
+        return ChangeList(items=[ChangeOut.from_change(v, s)
                                  for v, s in page.items], next_cursor=page.next_cursor)
 
 
