@@ -346,7 +346,7 @@ class Archiver:
                            "url_key": article_key(a["url"], a.get("canonical_url"))}
                         for a in articles]
                 session.execute(Article.__table__.insert(), rows)
-                extend_histories(session, (row["url_key"] for row in rows))
+                extend_histories(session, ids.values())
         self._flush_failing = False
         self._pending_captures, self._pending_articles, self._pending_gone = [], [], []
 

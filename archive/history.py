@@ -10,7 +10,8 @@ has no article at all) makes none.
 Two ways to write them, both within the caller's transaction:
 
 - :func:`extend_histories` (at capture time, by :class:`archive.archiver.Archiver`): the
-  articles captured after a history's latest version are compared with it, in capture order;
+  articles just captured (those after their history's latest version) are compared with it,
+  in capture order;
 - :func:`record_unpublished` (at capture time): a 404/410 or a redirect to a hub where an
   article with versions was makes an ``unpublished`` version (significance 1); an article
   that comes back after it is a new version even if it says the same;
@@ -28,11 +29,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, delete, select, tuple_
+from sqlalchemy import Select, Text, and_, cast, delete, func, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from archive.cdxj import surt_key
@@ -142,17 +143,52 @@ def _latest(session: Session, key: str) -> ArticleVersion | None:
         .order_by(ArticleVersion.number.desc()).limit(1)).first()
 
 
-def extend_histories(session: Session, keys: Iterable[str | None]) -> int:
-    """Add the versions made by articles captured after each history's latest version (and
-    their webhook deliveries); returns how many were added."""
+def _latest_versions(session: Session, keys: Collection[str]) -> dict[str, ArticleVersion]:
+    """The latest version of each history of ``keys`` (its capture loaded), in one query."""
+    if not keys:
+        return {}
+    numbers = (select(ArticleVersion.url_key, func.max(ArticleVersion.number).label("number"))
+               .where(ArticleVersion.url_key.in_(keys)).group_by(ArticleVersion.url_key)
+               .subquery())
+    return {v.url_key: v for v in session.scalars(
+        select(ArticleVersion).join(numbers, and_(
+            ArticleVersion.url_key == numbers.c.url_key,
+            ArticleVersion.number == numbers.c.number))
+        .options(joinedload(ArticleVersion.capture)))}
+
+
+def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
+    """Add the versions made by the articles of ``capture_ids`` (captured just now), each
+    history's in capture order after its latest version (and their webhook deliveries);
+    returns how many were added.
+
+    Only these articles are read, not every capture since the latest version: an article
+    captured unchanged a hundred times costs one comparison a capture, not a hundred. An
+    article that says what the latest version says is recognised by the stored digest
+    alone; the latest version's article is read only when something changed. An article
+    captured before its history's latest version (a concurrent crawl's newer capture was
+    recorded first) is left out; re-extraction (:func:`rebuild_histories`) places it."""
+    rows = session.execute(
+        select(Article, Capture.timestamp).join(Article.capture)
+        .where(Article.capture_id.in_(set(capture_ids)), Article.url_key.is_not(None))
+    ).all()
+    by_key: dict[str, list[tuple[str, Article]]] = {}
+    for article, timestamp in rows:
+        by_key.setdefault(article.url_key, []).append((timestamp, article))
+    latest_of = _latest_versions(session, by_key.keys())
     added: list[ArticleVersion] = []
-    for key in sorted({k for k in keys if k}):
-        latest = _latest(session, key)
-        made = _versions_after(
-            _previous_content(session, latest),
-            [e for e in _events_of(session, key, latest.capture if latest else None)
-             if isinstance(e, Article)],
-            gone=latest is not None and latest.article_id is None)
+    for key in sorted(by_key):
+        latest = latest_of.get(key)
+        after = (latest.capture.timestamp, latest.capture_id) if latest else None
+        events = [a for ts, a in sorted(by_key[key], key=lambda r: (r[0], r[1].capture_id))
+                  if after is None or (ts, a.capture_id) > after]
+        if latest is not None and latest.article_id is not None:
+            while events and normalise(events[0]).digest == latest.content_digest:
+                del events[0]  # says what the latest version says
+        if not events:
+            continue
+        made = _versions_after(_previous_content(session, latest), events,
+                               gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0
         added.extend(_add(session, key, start + offset, version)
                      for offset, version in enumerate(made, 1))
