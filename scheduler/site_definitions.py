@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from crawler.discovery import parse_duration
+from crawler.discovery import parse_duration, parse_refresh
 from crawler.render import RenderMode
 
 NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
@@ -36,6 +36,9 @@ DELAY_DOC = ("Seconds between requests to one domain in this site's crawls (Scra
 AUTOTHROTTLE_DOC = ("AutoThrottle in this site's crawls: adapt the delay to the server's "
                     "latency (Scrapy's AUTOTHROTTLE_ENABLED). Default (null): the crawl's, "
                     "on.")
+REFRESH_DOC = ("Ages at which archived articles are re-captured. With \"auto\" among them, "
+               "the ages are learned from the site's observed edits, as many and no later "
+               "than those given (which apply until enough edits are observed).")
 HUB_REFRESH_MIN_DOC = ("Shortest interval at which each hub of the site is refetched (its "
                        "interval adapts between the two bounds). Default (null): "
                        "NEWSARCHIVE_HUB_REFRESH_MIN, 15m.")
@@ -74,6 +77,13 @@ def check_durations(value: list[str] | str | None) -> list[str] | str | None:
     return value
 
 
+def check_refresh(value: list[str] | None) -> list[str] | None:
+    """Refresh ages, ``"auto"`` at most once and with ages (ValueError otherwise)."""
+    if value is not None:
+        parse_refresh(value)
+    return value
+
+
 def check_hub_refresh(shortest: str | None, longest: str | None) -> None:
     """A site's hub refresh bounds, when it sets both, in order (ValueError otherwise)."""
     if shortest and longest and parse_duration(shortest) > parse_duration(longest):
@@ -94,7 +104,7 @@ class SiteFields(BaseModel):
     schedule: Schedule | None = None
     enabled: bool = True
     refresh: list[str] = Field(default_factory=list, max_length=10, examples=[["1h", "1d"]],
-                               description="Ages at which archived articles are re-captured.")
+                               description=REFRESH_DOC)
     horizon: str | None = Field(default=None, examples=["2d"], description=(
         "Skip sitemap entries and feed items older than this (default "
         "NEWSARCHIVE_SITEMAP_HORIZON, 2d)."))
@@ -111,10 +121,15 @@ class SiteFields(BaseModel):
     hub_refresh_max: str | None = Field(default=None, examples=["1d"],
                                         description=HUB_REFRESH_MAX_DOC)
 
-    @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
+    @field_validator("horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
     def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
         return check_durations(value)
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh(cls, value: list[str] | None) -> list[str] | None:
+        return check_refresh(value)
 
     @field_validator("hub_refresh_max")
     @classmethod
@@ -170,7 +185,7 @@ class SitePatch(BaseModel):
                                   json_schema_extra=_not_null)
     schedule: Schedule | None = None
     enabled: bool | None = Field(default=None, json_schema_extra=_not_null)
-    refresh: list[str] | None = Field(default=None, max_length=10)
+    refresh: list[str] | None = Field(default=None, max_length=10, description=REFRESH_DOC)
     horizon: str | None = None
     article_patterns: list[str] | None = None
     hub_patterns: list[str] | None = None
@@ -182,10 +197,15 @@ class SitePatch(BaseModel):
     hub_refresh_min: str | None = Field(default=None, description=HUB_REFRESH_MIN_DOC)
     hub_refresh_max: str | None = Field(default=None, description=HUB_REFRESH_MAX_DOC)
 
-    @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
+    @field_validator("horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
     def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
         return check_durations(value)
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh(cls, value: list[str] | None) -> list[str] | None:
+        return check_refresh(value)
 
     @field_validator("article_patterns", "hub_patterns")
     @classmethod
