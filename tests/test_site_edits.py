@@ -110,7 +110,7 @@ def test_auto_refresh_without_ages_is_refused(archive: Archive) -> None:
     result = archive.cli("sites", "add", "chronicle", "--start-url", "http://127.0.0.1:9/",
                          "--refresh", "auto", expect=2)
     assert 'error: refresh: "auto" needs the ages to start from' in result.stderr
-    with api_client(archive.data_dir) as client:
+    with api_client(archive.data_dir, allowed_networks="127.0.0.0/8") as client:
         answer = client.post("/api/v1/sites", json={
             "name": "chronicle", "start_urls": ["http://127.0.0.1:9/"],
             "refresh": ["auto", "auto", "1h"]})
