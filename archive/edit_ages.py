@@ -57,6 +57,7 @@ class Bucket:
     from_seconds: float
     to_seconds: float | None  # None: no upper end
     edits: int
+    within: int  # of them, those seen to happen in this bucket (the capture before was too)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class SiteEdits:
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
     def histogram(self) -> list[Bucket]:
-        return histogram(edit.age for edit in self.edits)
+        return histogram((edit.since, edit.age) for edit in self.edits)
 
     def ages_by_article(self) -> list[list[float]]:
         """Each edited article's catching ages, in order (what refresh shaping needs)."""
@@ -91,16 +92,17 @@ class SiteEdits:
         return [sorted(article) for _, article in sorted(ages.items())]
 
 
-def histogram(ages: Iterable[float]) -> list[Bucket]:
-    """Edit ``ages`` (seconds) counted in :data:`BUCKETS`; each bucket is (from, to]."""
+def histogram(intervals: Iterable[tuple[float, float]]) -> list[Bucket]:
+    """Edits, each ``(since, age)`` in seconds, counted in :data:`BUCKETS` (each (from, to])
+    by ``age``; ``within``: those whose whole interval lies in the bucket."""
     counts = [0] * len(BUCKETS)
-    for age in ages:
-        for index, (_, _, high) in enumerate(BUCKETS):
-            if age <= high or index == len(BUCKETS) - 1:
-                counts[index] += 1
-                break
-    return [Bucket(label, low, None if high == float("inf") else high, count)
-            for (label, low, high), count in zip(BUCKETS, counts, strict=True)]
+    within = [0] * len(BUCKETS)
+    for since, age in intervals:
+        index = next(i for i, (_, _, high) in enumerate(BUCKETS) if age <= high)
+        counts[index] += 1
+        within[index] += since >= BUCKETS[index][1]
+    return [Bucket(label, low, None if high == float("inf") else high, count, inside)
+            for (label, low, high), count, inside in zip(BUCKETS, counts, within, strict=True)]
 
 
 def _moment(timestamp: str) -> datetime:

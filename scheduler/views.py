@@ -151,6 +151,8 @@ class EditBucket(BaseModel):
     from_seconds: float = Field(description="edits caught after this age…")
     to_seconds: float | None = Field(description="…and at or before this one (null: no end)")
     edits: int
+    within: int = Field(description="of them, the edits known to have happened in this "
+                        "bucket: the capture before the catching one was in it too")
 
 
 class KindCount(BaseModel):
@@ -218,7 +220,8 @@ class SiteEditsOut(BaseModel):
             unpublished=edits.unpublished,
             kinds=[KindCount(kind=kind, edits=count) for kind, count in edits.kinds()],
             histogram=[EditBucket(label=b.label, from_seconds=b.from_seconds,
-                                  to_seconds=b.to_seconds, edits=b.edits)
+                                  to_seconds=b.to_seconds, edits=b.edits,
+                                  within=b.within)
                        for b in edits.histogram()],
             refresh=RefreshOut(
                 configured=[format_duration(age) for age in refresh.configured],

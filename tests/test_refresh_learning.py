@@ -20,10 +20,12 @@ H1, H6, D1 = timedelta(hours=1), timedelta(hours=6), timedelta(days=1)
 
 
 def test_histogram_counts_each_age_in_its_bucket() -> None:
-    buckets = histogram([30 * MINUTE, HOUR, HOUR + 1, 5 * HOUR, 23 * HOUR, 3 * DAY, 30 * DAY])
-    assert [(b.label, b.edits) for b in buckets] == [
-        ("<1h", 2), ("1-3h", 1), ("3-6h", 1), ("6-12h", 0), ("12-24h", 1), ("1-2d", 0),
-        ("2-7d", 1), (">7d", 1)]
+    # (capture before, catching capture): the edit happened in between
+    buckets = histogram([(0, 30 * MINUTE), (0, HOUR), (HOUR, HOUR + 1), (4 * HOUR, 5 * HOUR),
+                         (HOUR, 23 * HOUR), (DAY, 3 * DAY), (20 * DAY, 30 * DAY)])
+    assert [(b.label, b.edits, b.within) for b in buckets] == [
+        ("<1h", 2, 2), ("1-3h", 1, 1), ("3-6h", 1, 1), ("6-12h", 0, 0), ("12-24h", 1, 0),
+        ("1-2d", 0, 0), ("2-7d", 1, 0), (">7d", 1, 1)]
     assert (buckets[0].from_seconds, buckets[0].to_seconds) == (0, HOUR)
     assert buckets[-1].to_seconds is None
     assert sum(b.edits for b in histogram([])) == 0

@@ -61,8 +61,9 @@ def test_edits_are_reported_and_learned_ages_used(catalog_url: str, tmp_path: Pa
                 stats["unpublished"]) == ("chronicle", 4, 2, 2, 1)
         assert stats["edited_share"] == 0.5 and stats["edits_per_edited_article"] == 1.0
         assert {k["kind"] for k in stats["kinds"]} >= {"headline", "body_edited"}
-        assert [(b["label"], b["edits"]) for b in stats["histogram"] if b["edits"]] == [
-            ("1-3h", 2)]
+        # caught at 2 hours, after the first capture: known to be in (0, 2h] only
+        assert [(b["label"], b["edits"], b["within"]) for b in stats["histogram"]
+                if b["edits"]] == [("1-3h", 2, 0)]
         # two edits caught at 2 hours, one refetch at 2 hours would have caught both
         assert stats["refresh"] | {"reason": None} == {
             "configured": ["1h", "1d"], "learn": True, "learned": True, "ages": ["2h"],
