@@ -95,8 +95,8 @@ def shape_refresh_ages(edits_by_article: Sequence[Sequence[float]],
                                    if entry[0] >= top - TOLERANCE * total)
     ages = [candidates[i] for i in indexes]
     return RefreshShape(ages, True, f"learned from {total} edits: {count} of "
-                        f"{len(configured)} refetches catch {score}", total, score,
-                        configured_catch)
+                        f"{len(configured)} refetches would record {score} as versions",
+                        total, score, configured_catch)
 
 
 def _snap(ages: Sequence[float], candidates: list[timedelta]) -> list[int]:

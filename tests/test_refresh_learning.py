@@ -37,7 +37,7 @@ def test_edits_in_the_first_two_hours_need_one_refetch_at_two_hours() -> None:
     shape = shape_refresh_ages(articles, [H1, D1], min_edits=30)
     assert shape.learned and shape.ages == [timedelta(hours=2)]
     assert (shape.edits, shape.caught, shape.caught_by_configured) == (40, 40, 40)
-    assert "1 of 2 refetches catch 40" in shape.reason
+    assert "1 of 2 refetches would record 40 as versions" in shape.reason
 
 
 def test_bimodal_edits_of_each_article_need_two_refetches() -> None:

@@ -69,7 +69,8 @@ def test_edits_are_reported_and_learned_ages_used(catalog_url: str, tmp_path: Pa
             "configured": ["1h", "1d"], "learn": True, "learned": True, "ages": ["2h"],
             "suggested": ["2h"], "reason": None, "caught": 2, "caught_by_configured": 2,
             "explore_share": 0.0}
-        assert stats["refresh"]["reason"] == "learned from 2 edits: 1 of 2 refetches catch 2"
+        assert stats["refresh"]["reason"] == ("learned from 2 edits: 1 of 2 refetches would "
+                                              "record 2 as versions")
         assert '<dd class="articles">4</dd>' in page
         assert '<th scope="row">1-3h</th><td class="num">2</td>' in page
         assert '<meter min="0" max="2" value="2">' in page
