@@ -16,10 +16,10 @@ the age of the capture that caught it (:mod:`archive.edit_ages`), snapped down t
 nearest candidate age (:data:`LADDER` and the ages the site gave): the refetch that caught
 it ran at the next crawl after its refresh age, so snapping down takes out that lag (and the
 ages do not creep later from one learning to the next), at the price of some optimism about
-edits caught long after a refetch age. A refetch at age
-``t`` after one at ``s`` catches an article's edits in ``(s, t]`` as one new version; the
-score of a set of ages is the number of (article, interval) pairs with an edit, i.e. the
-versions it would record of the edits seen so far. A dynamic programme over the ladder finds
+edits caught long after a refetch age. A refetch at age ``t`` after one at ``s`` catches
+an article's edits in ``(s, t]`` as one new version; the score of a set of ages is the
+number of (article, interval) pairs with an edit, i.e. the versions it would record of the
+edits seen so far. A dynamic programme over the ladder finds
 the best ages for each number of refetches (on a tie, the one whose last refetch sees more
 edits at all, then the earlier); the fewest refetches whose score is within
 :data:`TOLERANCE` of the edits of the best the budget allows win.
