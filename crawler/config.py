@@ -88,6 +88,14 @@ class CrawlSettings(ArchiveSettings):
     hub_refresh_max: str = Field(
         "1d", description="Site crawls: the longest interval at which a hub is refetched "
         "(at least `NEWSARCHIVE_HUB_REFRESH_MIN`).")
+    refresh_learn_min_edits: int = Field(
+        30, ge=1, description="Site crawls of a site whose refresh ages include `auto`: the "
+        "edits of its articles that must have been observed before its refresh ages are "
+        "learned from them (before that, the ages it gives are used as they are).")
+    refresh_explore_share: float = Field(
+        0.1, ge=0, le=1, description="Site crawls of a site whose refresh ages are learned: "
+        "the share of its articles (chosen by URL hash) that keep the ages it gives, so "
+        "that edits the learned ages would miss can still be observed.")
     trap_max_per_pattern: int = Field(
         10, ge=0, description="At most this many URLs per crawl of one calendar, pagination "
         "or filter family (non-article URLs that differ only in the digits of their path "

@@ -84,6 +84,15 @@ def parse_duration(value: str) -> timedelta:
     return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
 
 
+def format_duration(duration: timedelta) -> str:
+    """The shortest :func:`parse_duration` form: 90 minutes → ``"90m"``, a day → ``"1d"``."""
+    seconds = int(duration.total_seconds())
+    for unit in "dhm":
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 # -- article or hub ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class KindRules:
@@ -261,6 +270,33 @@ def next_hub_interval(current: timedelta | None, new_articles: int,
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands datetimes back naive; they are UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+AUTO_REFRESH = "auto"
+
+
+@dataclass(frozen=True)
+class RefreshAges:
+    """A site's ``refresh`` setting: the ages at which archived articles are re-captured,
+    and whether they are learned from the site's edits (``"auto"`` among them,
+    :mod:`crawler.refresh_learning`); then the ages given are the start and the bounds."""
+
+    ages: list[timedelta]
+    learn: bool = False
+
+
+def parse_refresh(values: Iterable[str]) -> RefreshAges:
+    """``["1h", "1d"]`` or ``["auto", "1h", "1d"]`` → :class:`RefreshAges`; ValueError
+    names the problem."""
+    values = [str(value).strip() for value in values]
+    learn = values.count(AUTO_REFRESH)
+    if learn > 1:
+        raise ValueError(f'"{AUTO_REFRESH}" may appear once')
+    ages = sorted(parse_duration(value) for value in values if value != AUTO_REFRESH)
+    if learn and not ages:
+        raise ValueError(f'"{AUTO_REFRESH}" needs the ages to start from, which also bound '
+                         f'what is learned, e.g. ["{AUTO_REFRESH}", "1h", "1d"]')
+    return RefreshAges(ages, bool(learn))
 
 
 def refresh_step(first_seen: datetime, ages: Iterable[timedelta], now: datetime) -> int:

@@ -6,9 +6,11 @@ does; the service runs each job in a child process).
 A crawl of a configured site (``site_id``, the job's site, or ``spec.site``) is incremental:
 the site's seen URLs are loaded from the catalog and handed to the spider with the site's
 refresh ages, sitemap horizon and article/hub patterns; seeds the site announces (robots.txt
-sitemaps, ``<link rel="alternate">`` feeds) are fetched too. The site's politeness
-(:data:`SITE_POLITENESS`) sets the crawl's Scrapy settings above the project's and the
-environment's and below ``overrides`` (``-s``), and its hub refresh bounds go to the spider.
+sitemaps, ``<link rel="alternate">`` feeds) are fetched too; a site with ``"auto"`` among
+its refresh ages gets ages learned from its edits (:mod:`crawler.refresh_learning`). The
+site's politeness (:data:`SITE_POLITENESS`) sets the crawl's Scrapy settings above the
+project's and the environment's and below ``overrides`` (``-s``), and its hub refresh bounds
+go to the spider.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from archive.models import Article, Capture, CrawlJob, JobStatus, Site, WarcFile
 from archive.recovery import recover_spool
 from archive.storage import Storage
 from crawler.config import archive_settings
-from crawler.discovery import parse_duration
+from crawler.discovery import format_duration, parse_duration
 from crawler.failures import archive_failure as classify_archive_failure
 from crawler.frontier import ROLE_PAGE
+from crawler.refresh_learning import site_refresh
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSpider
 
@@ -207,16 +210,26 @@ def hub_refresh_bounds(site: Site, settings: Settings) -> tuple[timedelta, timed
 
 
 def site_discovery(catalog: Catalog, settings: Settings, site: Site) -> dict[str, Any]:
-    """Spider arguments for an incremental crawl of ``site``."""
-    refresh = [parse_duration(age) for age in site.refresh or []]
+    """Spider arguments for an incremental crawl of ``site``; learned refresh ages when the
+    site learns them (:mod:`crawler.refresh_learning`)."""
     arguments: dict[str, Any] = {
         "horizon": site.horizon or settings.get("NEWSARCHIVE_SITEMAP_HORIZON") or None,
         "article_patterns": list(site.article_patterns or []),
         "hub_patterns": list(site.hub_patterns or []), "announced_seeds": True,
     }
     if settings.getbool("NEWSARCHIVE_INCREMENTAL"):
-        arguments["seen"] = SeenUrls(catalog, site.id, refresh,
-                                     hub_refresh=hub_refresh_bounds(site, settings)).load()
+        with catalog.session() as session:
+            refresh = site_refresh(session, site,
+                                   settings.getint("NEWSARCHIVE_REFRESH_LEARN_MIN_EDITS"))
+        if refresh.shape is not None:
+            logger.info("site %s refreshes articles at %s (%s)", site.name,
+                        ", ".join(map(format_duration, refresh.ages)), refresh.shape.reason)
+        explore = refresh.configured if refresh.learned else []
+        arguments["seen"] = SeenUrls(catalog, site.id, refresh.ages,
+                                     hub_refresh=hub_refresh_bounds(site, settings),
+                                     explore=explore,
+                                     explore_share=settings.getfloat(
+                                         "NEWSARCHIVE_REFRESH_EXPLORE_SHARE")).load()
     return arguments
 
 

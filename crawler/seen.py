@@ -6,7 +6,9 @@ has two crawls at once, so the crawl's copy is the truth while it runs.
 
 - An article already archived — by its URL or by its canonical URL — is skipped, unless the
   site's refresh policy is due: with ages ``[1h, 1d]`` an article is re-captured once when it
-  is an hour old and once when it is a day old (counted in ``refreshes``).
+  is an hour old and once when it is a day old (counted in ``refreshes``). With learned ages
+  (:mod:`crawler.refresh_learning`), a share of the articles (by URL hash) keeps the ages
+  the site gave (``explore``), so that what the learned ones skip can still be observed.
 - Hubs (and feeds and sitemaps) are refetched when their refresh interval has passed: it
   starts at the shortest of ``hub_refresh`` (bounds), halves while each fetch finds new
   articles linked, doubles while none (:func:`crawler.discovery.next_hub_interval`). Without
@@ -53,10 +55,13 @@ class SeenEntry:
 class SeenUrls:
     def __init__(self, catalog: Catalog, site_id: int, refresh: Sequence[timedelta] = (),
                  batch_size: int = 200,
-                 hub_refresh: tuple[timedelta, timedelta] | None = None) -> None:
+                 hub_refresh: tuple[timedelta, timedelta] | None = None,
+                 explore: Sequence[timedelta] = (), explore_share: float = 0.0) -> None:
         self.catalog = catalog
         self.site_id = site_id
         self.refresh = sorted(refresh)
+        self.explore = sorted(explore)
+        self._explore_below = int(explore_share * 0x10000)  # of the URL hash's first 4 digits
         self.batch_size = batch_size
         self.hub_refresh = hub_refresh
         self.article_families: set[str] = set()
@@ -95,8 +100,15 @@ class SeenUrls:
         entry = self._by_url.get(key) or self._by_canonical.get(key)
         return entry if entry is not None and entry.kind == ARTICLE else None
 
+    def refresh_ages(self, url: str) -> list[timedelta]:
+        """The refresh ages of an article: the explored share's, or the crawl's."""
+        if self.explore and int(url_hash(url)[:4], 16) < self._explore_below:
+            return self.explore
+        return self.refresh
+
     def refresh_due(self, entry: SeenEntry, now: datetime) -> bool:
-        return refresh_step(entry.first_seen_at, self.refresh, now) > entry.refreshes
+        return refresh_step(entry.first_seen_at, self.refresh_ages(entry.url),
+                            now) > entry.refreshes
 
     def skip(self, url: str, now: datetime) -> bool:
         """Whether to leave ``url`` out of this crawl: an archived article, no refresh due."""
@@ -116,7 +128,7 @@ class SeenUrls:
 
     def due_refreshes(self, now: datetime) -> Iterator[str]:
         """URLs of archived articles whose next refresh age has passed."""
-        if not self.refresh:
+        if not (self.refresh or self.explore):
             return
         for entry in list(self._by_url.values()):
             if entry.kind == ARTICLE and self.refresh_due(entry, now):
@@ -142,8 +154,8 @@ class SeenUrls:
         entry.kind = kind
         entry.canonical_url = canonical or entry.canonical_url
         if kind == ARTICLE:
-            entry.refreshes = max(entry.refreshes,
-                                  refresh_step(entry.first_seen_at, self.refresh, now))
+            entry.refreshes = max(entry.refreshes, refresh_step(
+                entry.first_seen_at, self.refresh_ages(entry.url), now))
         if entry.canonical_url:
             self._by_canonical[url_hash(entry.canonical_url)] = entry
         if kind == HUB and new_articles is not None and self.hub_refresh is not None:

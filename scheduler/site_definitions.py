@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from crawler.discovery import parse_duration
+from crawler.discovery import parse_duration, parse_refresh
 from crawler.render import RenderMode
 
 NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
@@ -38,6 +38,9 @@ DELAY_DOC = ("Seconds between requests to one domain in this site's crawls (Scra
 AUTOTHROTTLE_DOC = ("AutoThrottle in this site's crawls: adapt the delay to the server's "
                     "latency (Scrapy's AUTOTHROTTLE_ENABLED). Default (null): the crawl's, "
                     "on.")
+REFRESH_DOC = ("Ages at which archived articles are re-captured. With \"auto\" among them, "
+               "the ages are learned from the site's observed edits, as many and no later "
+               "than those given (which apply until enough edits are observed).")
 HUB_REFRESH_MIN_DOC = ("Shortest interval at which each hub of the site is refetched (its "
                        "interval adapts between the two bounds). Default (null): "
                        "NEWSARCHIVE_HUB_REFRESH_MIN, 15m.")
@@ -87,6 +90,13 @@ def check_durations(value: list[str] | str | None) -> list[str] | str | None:
     return value
 
 
+def check_refresh(value: list[str] | None) -> list[str] | None:
+    """Refresh ages, ``"auto"`` at most once and with ages (ValueError otherwise)."""
+    if value is not None:
+        parse_refresh(value)
+    return value
+
+
 def check_hub_refresh(shortest: str | None, longest: str | None) -> None:
     """A site's hub refresh bounds, when it sets both, in order (ValueError otherwise)."""
     if shortest and longest and parse_duration(shortest) > parse_duration(longest):
@@ -132,7 +142,7 @@ class SiteFields(BaseModel):
     schedule: Schedule | None = None
     enabled: bool = True
     refresh: list[str] = Field(default_factory=list, max_length=10, examples=[["1h", "1d"]],
-                               description="Ages at which archived articles are re-captured.")
+                               description=REFRESH_DOC)
     horizon: str | None = Field(default=None, examples=["2d"], description=(
         "Skip sitemap entries and feed items older than this (default "
         "NEWSARCHIVE_SITEMAP_HORIZON, 2d)."))
@@ -157,10 +167,15 @@ class SiteFields(BaseModel):
     webhook_min_significance: float = Field(default=0.0, ge=0, le=1, examples=[0.05],
                                             description=WEBHOOK_MIN_SIGNIFICANCE_DOC)
 
-    @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
+    @field_validator("horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
     def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
         return check_durations(value)
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh(cls, value: list[str] | None) -> list[str] | None:
+        return check_refresh(value)
 
     @field_validator("hub_refresh_max")
     @classmethod
@@ -223,7 +238,7 @@ class SitePatch(BaseModel):
                                   json_schema_extra=_not_null)
     schedule: Schedule | None = None
     enabled: bool | None = Field(default=None, json_schema_extra=_not_null)
-    refresh: list[str] | None = Field(default=None, max_length=10)
+    refresh: list[str] | None = Field(default=None, max_length=10, description=REFRESH_DOC)
     horizon: str | None = None
     article_patterns: list[str] | None = None
     hub_patterns: list[str] | None = None
@@ -243,7 +258,7 @@ class SitePatch(BaseModel):
                                                    json_schema_extra=_not_null,
                                                    description=WEBHOOK_MIN_SIGNIFICANCE_DOC)
 
-    @field_validator("refresh", "horizon", "hub_refresh_min", "hub_refresh_max")
+    @field_validator("horizon", "hub_refresh_min", "hub_refresh_max")
     @classmethod
     def _durations(cls, value: list[str] | str | None) -> list[str] | str | None:
         return check_durations(value)
@@ -252,6 +267,11 @@ class SitePatch(BaseModel):
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
         return check_webhook_url(value)
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh(cls, value: list[str] | None) -> list[str] | None:
+        return check_refresh(value)
 
     @field_validator("article_patterns", "hub_patterns")
     @classmethod

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from archive.capture_checks import MAX_PIXEL_DIFF, is_incomplete
-from archive.models import ArticleVersion, CaptureCheck
+from archive.models import ArticleVersion, CaptureCheck, Site
 from archive.search import ArticleHit
 from archive.snapshot import AnyCapture
+from crawler.discovery import format_duration
+from crawler.refresh_learning import site_refresh
 
 
 class FailedResource(BaseModel):
@@ -152,3 +155,91 @@ class ChangeOut(VersionOut):
 class VersionsOut(BaseModel):
     url: str
     versions: list[VersionOut] = Field(description="oldest first")
+
+
+class EditBucket(BaseModel):
+    label: str = Field(examples=["1-3h"])
+    from_seconds: float = Field(description="edits caught after this age…")
+    to_seconds: float | None = Field(description="…and at or before this one (null: no end)")
+    edits: int
+    within: int = Field(description="of them, the edits known to have happened in this "
+                        "bucket: the capture before the catching one was in it too")
+
+
+class KindCount(BaseModel):
+    kind: str
+    edits: int = Field(description="edits that name this kind of change")
+
+
+class RefreshOut(BaseModel):
+    configured: list[str] = Field(description="the refresh ages the site gives (without "
+                                  "`auto`)")
+    learn: bool = Field(description="the site learns its refresh ages (`auto`)")
+    learned: bool = Field(description="crawls use learned ages now (the site learns, and "
+                          "enough edits have been observed)")
+    ages: list[str] = Field(description="the ages crawls of the site use now")
+    suggested: list[str] | None = Field(
+        description="the ages learning chooses from the edits observed so far (the "
+        "configured ones while there are too few); null when the site gives no ages")
+    reason: str | None = Field(description="why the suggested ages are what they are")
+    caught: int | None = Field(description="observed edits the suggested ages would record "
+                               "as versions")
+    caught_by_configured: int | None = Field(description="… and the configured ages")
+    explore_share: float | None = Field(
+        description="share of the articles that keep the configured ages while learned "
+        "ones are in use (so what they skip is still observed)")
+
+
+class SiteEditsOut(BaseModel):
+    """When a site's articles are edited, by age since their first capture."""
+
+    site: str
+    articles: int = Field(description="articles with a history that the site's crawls "
+                          "first captured")
+    edited_articles: int = Field(description="of them, those edited at least once")
+    edited_share: float | None = Field(description="edited_articles / articles")
+    edits: int = Field(description="versions after the first that name a change other than "
+                       "`unpublished`")
+    edits_per_edited_article: float | None
+    stealth: int = Field(description="edits flagged stealth")
+    stealth_share: float | None
+    unpublished: int = Field(description="articles seen taken down (404/410, redirect to a "
+                             "hub); not counted as edits")
+    kinds: list[KindCount] = Field(description="kinds of change, most common first")
+    histogram: list[EditBucket] = Field(
+        description="edits by the age of the capture that caught them (the edit happened "
+        "between the capture before it and that one: the age is an upper bound)")
+    refresh: RefreshOut
+
+    @classmethod
+    def of_site(cls, session: Session, site: Site, min_edits: int,
+                explore_share: float) -> SiteEditsOut:
+        """``site``'s edit statistics and refresh ages, read from the catalog."""
+        refresh = site_refresh(session, site, min_edits, observe=True)
+        edits, shape = refresh.edits, refresh.shape
+        assert edits is not None  # observe=True reads them
+
+        def share(part: int, whole: int) -> float | None:
+            return round(part / whole, 4) if whole else None
+
+        return cls(
+            site=site.name, articles=edits.articles, edited_articles=edits.edited_articles,
+            edited_share=share(edits.edited_articles, edits.articles),
+            edits=len(edits.edits),
+            edits_per_edited_article=share(len(edits.edits), edits.edited_articles),
+            stealth=edits.stealth, stealth_share=share(edits.stealth, len(edits.edits)),
+            unpublished=edits.unpublished,
+            kinds=[KindCount(kind=kind, edits=count) for kind, count in edits.kinds()],
+            histogram=[EditBucket(label=b.label, from_seconds=b.from_seconds,
+                                  to_seconds=b.to_seconds, edits=b.edits,
+                                  within=b.within)
+                       for b in edits.histogram()],
+            refresh=RefreshOut(
+                configured=[format_duration(age) for age in refresh.configured],
+                learn=refresh.learn, learned=refresh.learned,
+                ages=[format_duration(age) for age in refresh.ages],
+                suggested=[format_duration(age) for age in shape.ages] if shape else None,
+                reason=shape.reason if shape else None,
+                caught=shape.caught if shape else None,
+                caught_by_configured=shape.caught_by_configured if shape else None,
+                explore_share=explore_share if refresh.learned else None))

@@ -15,6 +15,7 @@ from scheduler.service import Service
 from scheduler.site_definitions import SiteIn, SitePatch
 from scheduler.sites import create_site, get_site, update_site
 from scheduler.urlcheck import check_crawl_urls, check_webhook_address
+from scheduler.views import SiteEditsOut
 from scheduler.web.deps import CrawlRateLimit, ServiceDep, Writer, queue_job
 from scheduler.web.errors import WRITE_ERRORS, error_responses
 from scheduler.web.schemas import JobOut, NoOptions, SiteOut
@@ -55,6 +56,17 @@ def add_site(body: SiteIn, response: Response, service: ServiceDep, _: Writer) -
 def show_site(name: str, service: ServiceDep) -> SiteOut:
     with service.catalog.session() as session:
         return site_out(service, session, get_site(session, name))
+
+
+@router.get("/{name}/edits", response_model=SiteEditsOut, responses=error_responses(404))
+def site_edit_statistics(name: str, service: ServiceDep) -> SiteEditsOut:
+    """When the site's articles are edited, by age since their first capture, and the
+    refresh ages its crawls use (learned from these edits when its refresh includes
+    `auto`)."""
+    with service.catalog.session() as session:
+        return SiteEditsOut.of_site(session, get_site(session, name),
+                                    service.settings.refresh_learn_min_edits,
+                                    service.settings.refresh_explore_share)
 
 
 @router.patch("/{name}", response_model=SiteOut,

@@ -26,6 +26,7 @@ from archive.search import ArticleNotFound, SearchError, get_article, search_art
 from archive.versions import Comparison, compare, diff_body, inline_diff, inline_paragraph
 from scheduler import schedules
 from scheduler.sites import SiteNotFound, get_site
+from scheduler.views import SiteEditsOut
 from scheduler.web.deps import ServiceDep
 from scheduler.web.ui import queries
 from scheduler.web.ui.templating import render
@@ -65,7 +66,10 @@ def site_page(name: str, request: Request, service: ServiceDep) -> HTMLResponse:
             site = get_site(session, name)
         except SiteNotFound:
             return not_found(request, f"There is no site named “{name}”.")
-        return render(request, "site.html", site=site,
+        settings = service.settings
+        edits = SiteEditsOut.of_site(session, site, settings.refresh_learn_min_edits,
+                                     settings.refresh_explore_share)
+        return render(request, "site.html", site=site, edits=edits,
                       next_run=schedules.next_run(service.scheduler, site.name),
                       jobs=queries.recent_jobs(session, SITE_JOBS, site), limit=SITE_JOBS)
 
