@@ -143,8 +143,10 @@ class Archiver:
         self.batch_size = batch_size
         self.revisits = revisits
         self.stats = ArchiveStats()
-        # SURT → latest capture written here (_Latest.packed)
-        self._latest: dict[str, bytes | _Latest] = {}
+        # hash of a SURT → latest capture written here (_Latest.packed). Keyed by the hash
+        # (32 bytes, not the ~140 of the string: one per URL, 100,000 and more); a hit is
+        # checked against the original's URL, so two SURTs sharing a hash cost a lookup.
+        self._latest: dict[int, bytes | _Latest] = {}
         self._hosts_archived: dict[str, bool] = {}  # SURT host → captured before this crawl
         self._lookups: Connection | None = None
         self._file_ids: dict[str, int] = {}
@@ -176,7 +178,7 @@ class Archiver:
             mime, status = REVISIT_MIME, REVALIDATED_STATUS
             validators = validators.or_(revalidated.validators)
             self.stats.revisits += 1
-            self._latest[key] = _Latest(status, target).packed()
+            self._latest[hash(key)] = _Latest(status, target).packed()
             return self._record(exchange, key, response, request, status, mime, validators)
         digest = payload_digest(exchange.body)  # once: for the revisit check and the record
         target = self._revisit_target(key, exchange, digest) if self.revisits else None
@@ -184,14 +186,14 @@ class Archiver:
             response, request = self.writer.write_exchange(exchange, digest=digest)
             mime = exchange.mime
             if response.payload_digest:
-                self._latest[key] = _Latest(status, RevisitTarget(
+                self._latest[hash(key)] = _Latest(status, RevisitTarget(
                     exchange.url, response.date, response.record_id, response.payload_digest)
                 ).packed()
         else:
             response, request = self.writer.write_revisit(exchange, target)
             mime = REVISIT_MIME
             self.stats.revisits += 1
-            self._latest[key] = _Latest(status, target).packed()
+            self._latest[hash(key)] = _Latest(status, target).packed()
         return self._record(exchange, key, response, request, status, mime, validators)
 
     def _record(self, exchange: HttpExchange, key: str, response: WrittenRecord,
@@ -237,8 +239,10 @@ class Archiver:
         capture."""
         if exchange.truncated or not exchange.body or is_redirect(exchange.status):
             return None
-        packed = self._latest.get(key)
+        packed = self._latest.get(hash(key))
         latest = _Latest.unpacked(packed) if packed is not None else None
+        if latest is not None and surt_key(latest.original.uri) != key:
+            latest = None  # another SURT with the same hash
         if latest is None:
             try:
                 latest = self._latest_in_catalog(key)

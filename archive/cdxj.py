@@ -92,10 +92,12 @@ def cdxj_line(key: str, timestamp: str, fields: dict[str, str]) -> str:
     return f"{key} {timestamp} {json.dumps(cdxj_fields(fields))}\n"
 
 
-def write_cdxj(path: Path, entries: Iterable[CdxjEntry | str]) -> None:
+def write_cdxj(path: Path, entries: Iterable[CdxjEntry | str], presorted: bool = False) -> None:
     """Write entries (or their lines, ``CdxjEntry.to_line``) sorted by (SURT, timestamp) as
-    pywb expects. Line by line: an index of 100,000 lines joined would be 30 MB twice over."""
-    lines = [entry if isinstance(entry, str) else entry.to_line() for entry in entries]
-    lines.sort()
+    pywb expects (``presorted``: lines already in that order, streamed as they come). Line by
+    line: an index of 100,000 lines joined would be 30 MB twice over."""
+    lines = (entry if isinstance(entry, str) else entry.to_line() for entry in entries)
+    if not presorted:
+        lines = iter(sorted(lines))
     with path.open("w", encoding="utf-8") as out:
         out.writelines(lines)

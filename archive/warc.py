@@ -22,6 +22,7 @@ so tests can override them and compare golden output.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import io
 import json
 import os
@@ -254,15 +255,29 @@ class _OpenWarc:
     def add_to_index(self, entry: CdxjEntry) -> None:
         self.index.append(entry.to_line())
         if len(self.index) >= INDEX_BLOCK:
+            self.index.sort()
             self.index_blocks.append(zlib_ng.compress("".join(self.index).encode(), 1))
             self.index = []
 
-    def index_lines(self) -> Iterator[str]:
-        """Every line added, in the order added."""
-        for block in self.index_blocks:  # (each line ends in its only "\n")
-            yield from (line + "\n" for line in zlib_ng.decompress(block).decode()[:-1]
-                        .split("\n"))
-        yield from self.index
+    def sorted_index(self) -> Iterator[str]:
+        """Every line added, in CDXJ order: the blocks (each sorted before it was deflated)
+        merged, each inflated a piece at a time. Sorting the whole list at close held every
+        line of the file at once: ~30 MB, the crawl's peak RSS at 100,000 pages."""
+        return heapq.merge(*map(_inflated_lines, self.index_blocks), sorted(self.index))
+
+
+def _inflated_lines(block: bytes, piece: int = 16384) -> Iterator[str]:
+    """The lines of a deflated index block, inflating ``piece`` bytes at a time. (Splitting
+    UTF-8 at b"\\n" is safe: no multi-byte sequence contains that byte.)"""
+    inflater = zlib_ng.decompressobj()
+    pending = b""
+    while block:
+        pending += inflater.decompress(block, piece)
+        block = inflater.unconsumed_tail
+        *lines, pending = pending.split(b"\n")
+        yield from (line.decode() + "\n" for line in lines)
+    *lines, _ = (pending + inflater.flush()).split(b"\n")  # (the last line ends in "\n")
+    yield from (line.decode() + "\n" for line in lines)
 
 
 class WarcWriter:
@@ -484,7 +499,7 @@ class WarcWriter:
             self._current = None
             final = warc.path.with_name(warc.filename)
             index = cdxj_path(final)
-            write_cdxj(index, warc.index_lines())
+            write_cdxj(index, warc.sorted_index(), presorted=True)
             os.replace(warc.path, final)
         closed = ClosedWarc(path=final, cdxj_path=index, size=warc.out.size,
                             sha256=warc.out.sha256.hexdigest(), records=warc.records)

@@ -3,6 +3,8 @@ the page budget; and the discovery rules and per-site state they use."""
 
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,6 +25,7 @@ from crawler.discovery import (
 )
 from crawler.frontier import priority
 from crawler.frontier.budget import COUNTED_META, PageBudget
+from crawler.frontier.scheduled import ScheduledKeys
 from crawler.frontier.scope import SiteScope
 from crawler.frontier.traps import PROOF, TrapGuard
 from crawler.seen import SeenUrls
@@ -200,3 +203,40 @@ def test_hub_refresh_and_article_families_survive_a_restart(catalog: Catalog,
     assert families == ["n.example/p/N"]
     again.families_proven({"n.example/p/N"})  # already stored: not inserted twice
     again.flush()
+
+
+# -- scheduled keys -------------------------------------------------------------------------
+
+
+def test_scheduled_keys_answer_membership_for_what_was_added() -> None:
+    keys = ScheduledKeys()
+    keys.add("http://news.example/a")
+    keys.update(["http://news.example/b", "http://news.example/b"])
+    assert "http://news.example/a" in keys and "http://news.example/b" in keys
+    assert "http://news.example/c" not in keys
+    assert len(keys) == 2
+
+
+def test_scheduled_keys_cost_far_less_than_the_urls() -> None:
+    urls = [f"https://news.example.org/world/2026/12/07/story-number-{n}-of-the-day"
+            for n in range(50_000)]
+
+    def traced(make: Callable[[], object]) -> int:
+        tracemalloc.start()
+        try:
+            kept = make()  # (alive while measured)
+            assert kept is not None
+            return tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+
+    def hashed() -> ScheduledKeys:
+        keys = ScheduledKeys()
+        keys.update(urls)
+        return keys
+
+    # the URL strings as the spider makes them (normalize_url builds a new one each time)
+    as_strings = traced(lambda: {f"{url}/" for url in urls})
+    assert traced(hashed) < as_strings / 2
+    keys = hashed()
+    assert all(url in keys for url in urls)

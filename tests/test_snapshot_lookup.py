@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 from archive.archiver import Archiver
-from archive.catalog import Catalog
+from archive.catalog import Catalog, alembic_config, head_revision, make_engine
 from archive.models import Article, Capture, WarcFile, WarcState
 from archive.snapshot import (
     CaptureRef,
@@ -405,6 +407,24 @@ def test_annotate_links_article_to_capture(setup: Setup) -> None:
 
 
 # -- catalog --------------------------------------------------------------------------------
+
+
+def test_head_revision_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(
+        alembic_config(make_engine("sqlite://"))).get_current_head()
+
+
+def test_a_catalog_at_head_opens_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    Catalog(url).dispose()
+    opened = subprocess.run(
+        [sys.executable, "-c", "import sys; from archive.catalog import Catalog; "
+         f"Catalog({url!r}).dispose(); print(sorted(m for m in sys.modules "
+         "if m.split('.')[0] in ('alembic', 'mako')))"],
+        capture_output=True, text=True, check=True)
+    assert opened.stdout.strip() == "[]"
 
 
 def test_catalog_migrations_are_idempotent(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from archive.warc import (
+    INDEX_BLOCK,
     ClosedWarc,
     HttpExchange,
     WarcWriter,
@@ -482,6 +483,24 @@ def test_cdxj_has_one_sorted_line_per_response(tmp_path: Path) -> None:
         assert timestamp == record.timestamp == record.date.strftime("%Y%m%d%H%M%S")
     assert by_url["http://example.com/path?q=a%20b&x=1"][0] == "com,example)/path?q=a%20b&x=1"
     assert by_url["https://news.example.org/a/1"][0] == "org,example,news)/a/1"
+
+
+def test_cdxj_of_a_file_with_several_index_blocks_is_whole_and_sorted(tmp_path: Path) -> None:
+    # more lines than INDEX_BLOCK, so most are deflated in blocks before the file closes
+    count = INDEX_BLOCK * 2 + 345
+    urls = [f"https://news.example.org/{n:05d}/caf%C3%A9" for n in range(count)]
+    Random(7).shuffle(urls)
+    writer = deterministic_writer(tmp_path)
+    written = [writer.write_exchange(plain(url))[0] for url in urls]
+    closed = writer.close()
+    assert closed is not None
+
+    lines = closed.cdxj_path.read_text(encoding="utf-8").splitlines()
+    assert lines == sorted(lines)
+    assert len(lines) == count
+    offsets = {fields["url"]: int(fields["offset"]) for _, _, fields in parse_cdxj(
+        closed.cdxj_path)}
+    assert offsets == {record.target_uri: record.offset for record in written}
 
 
 @pytest.mark.parametrize("data", [b"", b"a", GZIPPED_HTML, bytes(range(256)) * 40])

@@ -7,7 +7,8 @@ small class with one rule, tested alone (as Scrapy's own ``DepthMiddleware`` and
   family is shown to be articles; self-repeating paths refused;
 - :mod:`.priority`: feeds and sitemaps first, then articles newest first, then hubs;
 - :mod:`.budget`: the page budget, counted when a request is sent (not when it is queued, so
-  that the priorities decide what the budget is spent on).
+  that the priorities decide what the budget is spent on);
+- :mod:`.scheduled`: the URLs already scheduled, as hashes (a crawl keeps all of them).
 
 Depth is the spider's: it follows no link from a page at the depth limit, and a listing's
 next page keeps the depth of the page linking to it. Already-archived articles are skipped

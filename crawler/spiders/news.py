@@ -73,6 +73,7 @@ from crawler.frontier import (
 )
 from crawler.frontier.budget import EXPECTED_KIND_META, GIVEN_META, OverBudget, PageBudget
 from crawler.frontier.queue import Frontier, Waiting
+from crawler.frontier.scheduled import ScheduledKeys
 from crawler.frontier.scope import SiteScope
 from crawler.frontier.traps import TrapGuard
 from crawler.links import FRAME, KINDS, STYLESHEET, Requisite, css_requisites, page_links
@@ -143,7 +144,7 @@ class NewsSpider(Spider):
                                             split_list(hub_patterns))
         self.announced_seeds = announced_seeds not in (False, "", "0", "false", None)
         self.seen = seen
-        self.scheduled: set[str] = set()
+        self.scheduled = ScheduledKeys()  # normalized URLs asked for or queued
         self.failures: list[dict[str, Any]] = []
         self.requisites_scheduled = 0
         self.seeds_out = 0  # feeds, sitemaps and robots.txt asked for and not answered yet
