@@ -13,8 +13,9 @@ in place for the next :meth:`Archiver.flush`.
 
 Articles: each article row gets its history key, and the versions it makes are recorded in
 the same transaction (:func:`archive.history.extend_histories`); a 404/410 or a redirect to
-the home page or a section where an article with versions was records its ``unpublished``
-version (:func:`archive.history.record_unpublished`).
+the home page or a section, or an error page served with 200 (a soft 404), where an article
+with versions was records its ``unpublished`` version
+(:func:`archive.history.record_unpublished`).
 
 Revisits: a response (non-empty, not truncated, not a redirect) whose payload digest and
 status equal the latest capture of the same URL (SURT key) is written as a ``revisit`` record
@@ -305,11 +306,16 @@ class Archiver:
         self, response: WrittenRecord, metadata: dict[str, Any],
         article: dict[str, Any] | None = None, extractor_version: str | None = None,
     ) -> WrittenRecord:
-        """Write a metadata record for ``response``; record ``article`` in the catalog."""
+        """Write a metadata record for ``response``; record ``article`` in the catalog. A
+        page the crawler found to be an error page served with 200 (``"soft_404"`` in
+        ``metadata``) is no article: it may unpublish the one that was at its URL."""
         record = self.writer.write_metadata(response, metadata)
         self.stats.records += 1
         self.stats.bytes += record.length
-        if article is not None:
+        if metadata.get("soft_404"):
+            self._pending_gone.append((response.record_id, response.target_uri,
+                                       response.timestamp, 200))
+        elif article is not None:
             self.stats.articles += 1
             self._pending_articles.append({
                 **article, "capture_record_id": response.record_id,
@@ -325,7 +331,8 @@ class Archiver:
         """Commit buffered capture and article rows. They are dropped from the buffer only
         once committed; after a write error of the writer they are never committed (their
         bytes may not have reached the disk: recovery catalogues those that did)."""
-        if not (self._pending_captures or self._pending_articles) or self.writer.failed:
+        if (not (self._pending_captures or self._pending_articles or self._pending_gone)
+                or self.writer.failed):
             return
         self.writer.flush()  # rows are committed only once their bytes are readable
         captures, articles = self._pending_captures, self._pending_articles

@@ -199,9 +199,10 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
 
 def record_unpublished(session: Session, captures: Iterable[tuple[int, str, str, int]]) -> int:
     """Record an ``unpublished`` version for each capture (``(capture_id, url, timestamp,
-    status)``: a 404/410, or a redirect to a hub) of a URL whose article has versions and
-    whose latest version is not already ``unpublished`` (and its webhook delivery); returns
-    how many were added."""
+    status)``: a 404/410, a redirect to a hub, or a soft 404: an error page served with
+    status 200, marked ``"soft_404": true``) of a URL whose article has versions and whose
+    latest version is not already ``unpublished`` (and its webhook delivery); returns how
+    many were added."""
     added: list[ArticleVersion] = []
     for capture_id, url, timestamp, status in captures:
         for key in history_keys(session, url):
@@ -209,9 +210,11 @@ def record_unpublished(session: Session, captures: Iterable[tuple[int, str, str,
             if (latest is None or latest.article_id is None
                     or (latest.capture.timestamp, latest.capture_id) > (timestamp, capture_id)):
                 continue
+            change: dict[str, Any] = {"kind": "unpublished", "status": status}
+            if status == 200:
+                change["soft_404"] = True
             added.append(_add(session, key, latest.number + 1, _Version(
-                capture_id, None, None, None, [{"kind": "unpublished", "status": status}],
-                UNPUBLISHED_SIGNIFICANCE, False)))
+                capture_id, None, None, None, [change], UNPUBLISHED_SIGNIFICANCE, False)))
     enqueue_changes(session, added)
     session.flush()
     return len(added)

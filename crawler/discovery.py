@@ -133,6 +133,32 @@ def listing_page(url: str) -> bool:
     return bool(urlsplit(url).query) or _BROWSING.search(urlsplit(url).path) is not None
 
 
+# What error pages served with status 200 say in their title or main heading (EN, DE, FR,
+# ES, PT, IT, NL). Each phrase names the page (or article) as missing, so that a headline
+# such as "Wreckage not found" is not taken for one.
+_NOT_FOUND = re.compile("|".join((
+    r"\b(?:page|article|story|content|file)s? (?:was |were |is )?not found\b",
+    r"\berror 404\b|\b404 error\b|\b404\b\W{0,3}(?:not found|page)",
+    r"\b(?:page|article|story|content)\b[^.!?]{0,40}\b(?:cannot|can't|can\u2019t|could not|"
+    r"couldn't|couldn\u2019t) be found\b",
+    r"\b(?:page|article|story)\b[^.!?]{0,30}\b(?:does not|doesn't|doesn\u2019t|no longer) "
+    r"exists?\b",
+    r"\b(?:page|article|story|content)\b[^.!?]{0,30}\bno longer available\b",
+    r"\b(?:seite|artikel)\b[^.!?]{0,30}\bnicht gefunden\b",
+    r"\b(?:page|article) (?:introuvable|non trouv[ée]e)\b",
+    r"\bp[áa]gina (?:no encontrada|n[ãa]o encontrada|non trovata|niet gevonden)\b",
+)), re.IGNORECASE)
+
+
+def not_found_page(title: str | None, heading: str | None, types: set[str]) -> bool:
+    """Whether a page served with status 200 is an error page (a soft 404): its title or
+    main heading says the page is missing, and it does not declare itself an article
+    (JSON-LD ``types``, as :func:`jsonld_types` reads them)."""
+    if types & ARTICLE_TYPES:
+        return False
+    return any(_NOT_FOUND.search(text) for text in (title, heading) if text)
+
+
 def jsonld_types(scripts: Iterable[str]) -> set[str]:
     """Lower-cased ``@type`` values of JSON-LD blocks (``@graph`` and lists included);
     blocks that are not valid JSON are ignored."""

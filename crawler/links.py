@@ -21,6 +21,8 @@ joined once per crawl, not once per page (:func:`_resolved`).
   ``data-original``, ``<input type=image>``, ``background``), icons, media and posters,
   ``og:image``, frames, and the ``url()`` / ``@import`` of ``<style>`` and ``style=``.
   Stylesheets' own ``@import`` and ``url()`` come from :func:`css_requisites`.
+* **Page facts** found on the way: JSON-LD blocks, ``og:type``, the canonical URL, feeds,
+  the ``<title>`` and the first ``<h1>`` (what an error page served with 200 says it is).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ _PRELOAD_KINDS = {"style": STYLESHEET, "script": SCRIPT, "image": IMAGE, "font":
 _OG_IMAGES = frozenset({"og:image", "og:image:url", "og:image:secure_url", "twitter:image"})
 _TAGS = ("a", "area", "base", "link", "script", "img", "source", "video", "audio", "track",
          "input", "iframe", "frame", "embed", "object", "meta", "style", "body", "table",
-         "td", "th", "time")
+         "td", "th", "time", "title", "h1")
 _TEASERS = frozenset({"li", "article", "tr", "dd", "div", "section", "p"})
 _TEASER_LINKS = 3
 
@@ -72,6 +74,8 @@ class PageLinks:
     canonical: str | None = None
     feeds: list[tuple[str, str]] = field(default_factory=list)  # (url, type) of rel=alternate
     link_dates: dict[str, str] = field(default_factory=dict)  # outlink → its teaser's datetime
+    title: str | None = None  # the first <title>
+    heading: str | None = None  # the text of the first <h1>
 
 
 # Links joined per origin and URLs checked for an ignored extension, kept across the pages
@@ -238,6 +242,12 @@ def _visit(element: etree._Element, tag: str, found: _Collector) -> None:
             found.links.og_type = get("content")
     elif tag == "style":
         found.css(element.text)
+    elif tag == "title":
+        if found.links.title is None:
+            found.links.title = element.text
+    elif tag == "h1":
+        if found.links.heading is None:
+            found.links.heading = element.text_content()
     elif tag in ("body", "table", "td", "th"):
         found.requisite(get("background"), IMAGE)
     elif tag == "time":

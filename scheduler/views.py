@@ -124,7 +124,8 @@ class VersionOut(BaseModel):
     changes: list[dict[str, Any]] = Field(
         description="named changes from the version before, each with a `kind`: headline, "
         "byline, published, modified, body_added, body_removed, body_edited, correction, "
-        "unpublished; empty for the first version")
+        "unpublished (404/410, a redirect to a hub, or a soft 404: an error page served with "
+        "200, `soft_404: true`); empty for the first version")
     significance: float = Field(description="0-1: share of the text changed, headline "
                                 "changes weighing more")
     stealth: bool = Field(description="a substantive change with neither a correction note "

@@ -27,7 +27,7 @@ from tests.support.databases import temporary_database
 CORRECTION = "Correction: An earlier version of this article misstated the cost of the repairs."
 ADDED = "The ferry company said it would cut its crossings to two a day from December."
 SLUGS = ("headline", "figure", "paragraphs", "correction", "byline", "dates", "furniture",
-         "unchanged", "removed", "redirected")
+         "unchanged", "removed", "redirected", "soft404")
 
 
 @pytest.fixture
@@ -64,6 +64,7 @@ def edit(site: ChangingSite) -> None:
     site.story(url["furniture"]).furniture = "Updated 47 minutes ago"
     site.story(url["removed"]).status = 410
     site.story(url["redirected"]).status = 301  # to the home page
+    site.story(url["soft404"]).not_found = True  # the error page, with status 200
 
 
 def history(archive: Archive, url: str) -> list[dict[str, Any]]:
@@ -85,9 +86,10 @@ def test_versions_name_each_change_and_survive_reextraction(archive_db: Archive,
         assert [v["number"] for v in histories[slug]] == [1], slug
     for slug in SLUGS:
         assert histories[slug][0]["changes"] == [], slug
-    for slug, status in (("removed", 410), ("redirected", 301)):
+    for slug, status in (("removed", 410), ("redirected", 301), ("soft404", 200)):
         gone = histories[slug][1]
-        assert gone["changes"] == [{"kind": "unpublished", "status": status}], slug
+        soft = {"soft_404": True} if status == 200 else {}
+        assert gone["changes"] == [{"kind": "unpublished", "status": status, **soft}], slug
         assert (gone["article_id"], gone["title"], gone["capture"]["status"]) \
             == (None, None, status)
         assert gone["significance"] == 1.0 and len(histories[slug]) == 2
@@ -168,13 +170,14 @@ def check_api(archive: Archive, histories: dict[str, list[dict[str, Any]]]) -> N
 
         second = {slug: versions[1]["id"] for slug, versions in histories.items()
                   if len(versions) > 1}
-        assert sorted(changed(kind="unpublished")) == sorted([second["removed"],
-                                                              second["redirected"]])
+        assert sorted(changed(kind="unpublished")) == sorted([
+            second["removed"], second["redirected"], second["soft404"]])
         assert sorted(changed()) == sorted(second.values())  # paged, no repeats
         assert changed(kind="headline") == [second["headline"]]
         assert changed(kind="correction") == [second["correction"]]
         assert sorted(changed(stealth="false")) == sorted([
-            second["correction"], second["dates"], second["removed"], second["redirected"]])
+            second["correction"], second["dates"], second["removed"], second["redirected"],
+            second["soft404"]])
         significant = {versions[1]["id"] for versions in histories.values()
                        if len(versions) > 1 and versions[1]["significance"] >= 0.15}
         assert significant and len(significant) < len(second)

@@ -25,6 +25,7 @@ from crawler.discovery import (
     jsonld_types,
     kind_from_url,
     normalize_url,
+    not_found_page,
     page_kind,
     parse_duration,
     parse_feed_date,
@@ -394,3 +395,29 @@ def test_feed_items_are_dated_by_publication_and_pretty_printed_links_are_read()
     assert [url for url, _ in spider._feed_entries(response)] == [
         "https://news.example/fresh-story.html"]
     assert crawler.stats.get_value("newsarchive/feed_too_old") == 1
+
+
+@pytest.mark.parametrize(("title", "heading"), [
+    ("Page not found | The Chronicle", None),
+    ("404 - Not Found", None),
+    ("The Chronicle", "Error 404"),
+    (None, "Sorry, this page could not be found"),
+    ("Seite nicht gefunden", None),
+    ("Page introuvable - Le Courrier", None),
+    ("Página no encontrada", None),
+    (None, "This article is no longer available"),
+])
+def test_error_pages_served_with_200_are_recognised(title: str | None,
+                                                    heading: str | None) -> None:
+    assert not_found_page(title, heading, set())
+
+
+@pytest.mark.parametrize("headline", [
+    "Wreckage not found in second search", "404 days of protest", "Harbour bridge reopens",
+    "Missing hiker could not be found by rescuers"])
+def test_headlines_are_not_error_pages(headline: str) -> None:
+    assert not not_found_page(headline, headline, set())
+
+
+def test_a_page_declaring_an_article_is_not_an_error_page() -> None:
+    assert not not_found_page("Page not found", None, {"newsarticle"})

@@ -53,6 +53,7 @@ from crawler.discovery import (
     kind_from_url,
     listing_page,
     normalize_url,
+    not_found_page,
     page_kind,
     pagination_number,
     parse_duration,
@@ -234,8 +235,8 @@ class NewsSpider(Spider):
                 self._record_seen(response, ARTICLE, canonical=None)
             return
         links = page_links(response.selector.root, response.url)
-        kind = page_kind(response.url, self.kind_rules, jsonld_types(links.jsonld),
-                         links.og_type)
+        types = jsonld_types(links.jsonld)
+        kind = page_kind(response.url, self.kind_rules, types, links.og_type)
         response.meta["page_kind"] = kind
         if (rendering := browser_request(self.crawler, response)) is not None:
             yield rendering  # parsed again, as rendered (crawler.render)
@@ -244,10 +245,14 @@ class NewsSpider(Spider):
         if self.seen is not None:
             new = self._new_articles(links.outlinks) if kind == HUB else None
             self._record_seen(response, kind, links.canonical, new_articles=new)
-        self.crawler.signals.send_catch_log(
-            na_signals.page_parsed, response=response, metadata={
-                "outlinks": links.outlinks,
-                "requisites": [{"url": r.url, "kind": r.kind} for r in links.requisites]})
+        metadata: dict[str, Any] = {
+            "outlinks": links.outlinks,
+            "requisites": [{"url": r.url, "kind": r.kind} for r in links.requisites]}
+        if response.status == 200 and not_found_page(links.title, links.heading, types):
+            metadata["soft_404"] = True  # an article here before is unpublished
+            self.crawler.stats.inc_value("newsarchive/soft_404")
+        self.crawler.signals.send_catch_log(na_signals.page_parsed, response=response,
+                                            metadata=metadata)
         # a rendered page's requisites: those the browser did not load (icons, og:image...)
         self.scheduled.update(map(normalize_url, response.meta.get(LOADED_META, ())))
         yield from self._requisites(links.requisites)

@@ -35,6 +35,7 @@ class Story:
     paragraphs: list[str] = field(default_factory=lambda: list(PARAGRAPHS))
     furniture: str = "Updated 3 minutes ago"  # a line the page shows next to the byline
     status: int = 200  # 404/410: unpublished; a 3xx redirects to the home page
+    not_found: bool = False  # served as the site's error page, with status 200 (a soft 404)
 
     def page(self) -> str:
         data: dict[str, Any] = {"@context": "https://schema.org", "@type": "NewsArticle",
@@ -75,6 +76,18 @@ class ChangingSite(ServedSite):
                 '<meta property="og:type" content="website"></head><body>'
                 f"<h1>The Test Chronicle</h1><ul>{links}</ul></body></html>")
 
+    def not_found_page(self) -> str:
+        """The error page some sites serve with status 200: a soft 404, with enough text
+        (the latest stories) for an extractor to take it for an article."""
+        latest = "".join(f"<p>{html.escape(story.title)}: {html.escape(story.paragraphs[0])}"
+                         "</p>" for story in self.stories.values() if story.paragraphs)
+        return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+                "<title>Page not found | The Test Chronicle</title></head><body>"
+                '<nav><a href="/">Home</a></nav><main>'
+                "<h1>Sorry, this page could not be found</h1>"
+                f"<p>It may have moved. Here is what we published lately.</p>{latest}</main>"
+                "<footer>The Test Chronicle</footer></body></html>")
+
     def story(self, url: str) -> Story:
         return self.stories[url.removeprefix(self.url)]
 
@@ -91,6 +104,8 @@ class ChangingSite(ServedSite):
                     status, body = (story.status if story else 404), b"<p>Not found</p>"
                 elif story.status != 200:
                     status, body, headers["Location"] = story.status, b"", "/"
+                elif story.not_found:
+                    status, body = 200, site.not_found_page().encode()
                 else:
                     status, body = 200, story.page().encode()
                 self.answer(status, body, headers.items())
