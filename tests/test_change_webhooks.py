@@ -292,6 +292,11 @@ def test_webhook_settings_are_validated_and_the_secret_is_never_shown(
         assert patched.status_code == 200, patched.text
         assert SECRET not in patched.text and patched.json()["webhook_secret_set"] is True
         assert SECRET not in client.get("/api/v1/sites").text
+        page = client.get("/ui/sites/chronicle")
+        assert page.status_code == 200
+        assert (f'<dd class="webhook"><span class="url">{receiver.hook_url}</span>: changes of '
+                "significance 0.1 and more, signed with the site's secret") in page.text
+        assert SECRET not in page.text
         for body, field in (({"webhook_min_significance": None}, "webhook_min_significance"),
                             ({"webhook_min_significance": -0.1}, "webhook_min_significance"),
                             ({"webhook_url": "hooks.example.org/x"}, "webhook_url"),
