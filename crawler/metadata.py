@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import json
 import re
 from collections import Counter
@@ -22,32 +23,11 @@ from urllib.parse import urljoin, urlsplit
 import htmldate
 from lxml import etree
 from lxml import html as lhtml
-from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
+
+from crawler.bylines import first_authors, markup_bylines
 
 _I = re.IGNORECASE
-_BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"... before names
-    r"^\s*(?:(?:post|article|story|interview)\s*:?\s+)?"
-    r"(?:(?:author|autor|autorin|auteur|autore|auteure|text|texte|words)\b\s*:?\s*)?"
-    r"(?:(?:written|reported|posted|published|words|text|story|article|artikel|ein\s+beitrag"
-    r"|geschrieben|verfasst|publié|écrit|escrito|publicado)\s+)?"
-    r"(?:(?:by|from|par|von|vom|por|door|av|af)\b[\s:]*)?", _I)
-_AUTHOR_SPLIT = re.compile(
-    r"\s*[,;&|/]\s*(?:(?:and|und|et|y|e)\s+)?|\s+(?:and|und|et|y|e|with|mit|avec|con)\s+", _I)
-_ROLE = re.compile(
-    r"\b(?:staff|writer|reporter|correspondent|editor|contributor|contributing|columnist"
-    r"|journalist|photographer|producer|analyst|bureau|desk|newsroom|chief|senior|special"
-    r"|freelance|news|press|agency|rédaction|redaktion|journaliste|korrespondent\w*"
-    r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
-    r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
-    r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v)\b",
-    _I)
-# "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
-_PROFILE_LINK = re.compile(
-    r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
-    r"\s+(?:von|de|par|di))\s+", _I)
-_AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
 _JSONLD_JUNK = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>|;)\s*$")
-_DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
 # Separators between a headline and a site name in <title>/og:title ("Headline | Site").
 _TITLE_SPLIT = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u00bb\u203a\u2022~/]+\s+|\s*[|\uff5c]\s*")
 _SITE_SPLIT = re.compile(rf"{_TITLE_SPLIT.pattern}|(?<=\w):\s+")  # also "Site: Headline"
@@ -75,26 +55,6 @@ class Metadata:
     description: str | None
     site_name: str | None
     canonical_url: str | None
-
-
-def split_authors(raw: str | list[str] | None, exclude: tuple[str | None, ...] = ()) -> list[str]:
-    """Person names from bylines ("By A, Staff Writer and B for The Times"): no "By", roles,
-    affiliations, e-mails or handles; deduplicated case-insensitively, the publisher's
-    spelling kept. Names equal to an ``exclude`` value (the site's name) are dropped."""
-    names: list[str] = []
-    site = {_key(s) for s in exclude if s}
-    for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
-        value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
-        for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
-            part = _AFFILIATION.sub("", _PROFILE_LINK.sub("", _BYLINE.sub("", part)))
-            name = " ".join(part.strip(" \t\n-\u2013\u2014:\u00b7|,").split())
-            if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
-                    or _DOMAIN_LIKE.search(name) or re.search(r"\d|www\.|/|©", name)
-                    or not re.search(r"[^\W\d_]", name) or _key(name) in site):
-                continue
-            if name.casefold() not in {n.casefold() for n in names}:
-                names.append(name)
-    return names
 
 
 def normalize_date(value: Any) -> str | None:
@@ -136,10 +96,9 @@ def extract_metadata(tree: lhtml.HtmlElement, url: str) -> Metadata:
     site_name = (first("site_name")
                  or _text(_names(node.get("publisher"), index, persons_only=False)))
     not_authors = (site_name, (urlsplit(url).hostname or "").removeprefix("www.").split(".")[0])
-    authors = split_authors(_names(node.get("author"), index), not_authors)
-    for key in _META_KEYS["authors"]:
-        authors = authors or split_authors(meta.get(key), not_authors)
-    authors = authors or split_authors(_byline(tree), not_authors)
+    authors = first_authors(itertools.chain(
+        [_names(node.get("author"), index)], (meta.get(key) for key in _META_KEYS["authors"]),
+        markup_bylines(tree)), not_authors)
     structured = normalize_date(node.get("datePublished")) or first("published", normalize_date)
     return Metadata(
         title=_title(tree, [_text(node.get("headline")), first("title")], site_name, url),
@@ -150,28 +109,6 @@ def extract_metadata(tree: lhtml.HtmlElement, url: str) -> Metadata:
         site_name=site_name,
         canonical_url=_canonical(tree, url, meta),
     )
-
-
-def _byline(tree: lhtml.HtmlElement) -> str | None:
-    """The first byline trafilatura's author XPaths find outside its discard list (comments,
-    dates, figures...), read in place where trafilatura would copy the whole tree. Its last
-    resort (any element whose class mentions author/writer/byline) is left out: on the
-    evaluation set it doubled the metadata time for 2 more authors out of 416."""
-    skip: set[Any] | None = None
-
-    def text(el: Any) -> str:
-        return " ".join([el.text or "", *(f"{'' if c in skip else text(c)} {c.tail or ''}"
-                                          for c in el)])
-
-    for xpath in AUTHOR_XPATHS[:2]:
-        for el in xpath(tree):
-            if skip is None:  # the discard list costs as much as a search: only when needed
-                skip = {node for path in AUTHOR_DISCARD_XPATHS for node in path(tree)}
-            if el not in skip and skip.isdisjoint(el.iterancestors()):
-                byline = " ".join(text(el).split())
-                if 2 < len(byline) < 120:
-                    return byline
-    return None
 
 
 def _text(value: Any) -> str | None:
@@ -265,7 +202,9 @@ def _names(value: Any, index: dict[str, dict], persons_only: bool = True) -> lis
         if isinstance(item, dict):
             ref = item.get("@id")
             item = index.get(ref, item) if "name" not in item and isinstance(ref, str) else item
-            if persons_only and _types(item) & {"Organization", "NewsMediaOrganization"}:
+            types = _types(item)  # ["Person", "Organization"]: a blogger as publisher
+            if persons_only and "Person" not in types and types & {"Organization",
+                                                                  "NewsMediaOrganization"}:
                 continue
             item = item.get("name")
             item = item[0] if isinstance(item, list) and item else item

@@ -194,6 +194,27 @@ CASES = {
             "Deixe seu comentário", "Todos os direitos reservados", "Por Ana Souza",
         ],
     },
+    # WordPress: the post's own classes ("category-markt", "noprint") must not hide its byline
+    # the way comment blocks hide their authors; "Veröffentlicht am" is not a name
+    "kiezblog_wordpress_classes_de.html": {
+        "url": "https://kiezblog-nordstadt.de/2026/04/03/wochenmarkt/",
+        "title": "Der Wochenmarkt zieht um",
+        "authors": ["Jana Vogt"],
+        "published": "2026-04-03",
+        "modified": None,
+        "language": "de",
+        "site_name": "Kiezblog Nordstadt",
+        "canonical_url": None,
+        "present": [
+            "Der Wochenmarkt am Nordplatz zieht im Mai auf den Parkplatz hinter der",
+            "Nur der Fischwagen steht künftig am Eingang zur Bibliothek",
+            "die Umleitung für Radfahrerinnen und Radfahrer eingezeichnet sind.",
+        ],
+        "absent": [
+            "Horst Brenner", "Elif Kaya", "Name *", "Neueste Kommentare", "Veröffentlicht am",
+            "Impressum",
+        ],
+    },
     "fietsgids_nl_no_date.html": {  # no lang attribute, no date but a copyright year
         "url": "https://www.fietsgids-achterhoek.nl/routes/kastelen-en-beken",
         "title": "De mooiste routes langs kastelen en beken",
@@ -435,12 +456,70 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("By Ana Lima with Joe Bloggs", ["Ana Lima", "Joe Bloggs"]),
         (["Jane Smith", "jane smith", "https://facebook.com/janesmith"], ["Jane Smith"]),
         ("Staff Reporter", []),
+        ("Veröffentlicht von Chris Jung", ["Chris Jung"]),
+        ("Erstellt von Andri Bryner", ["Andri Bryner"]),
+        ("von lupa am 26/10/13, 03:48 pm", ["lupa"]),  # the date after the name
+        ("By Jane Smith on 3 May 2026", ["Jane Smith"]),
+        ("Zeige alle Beiträge von mywakenews →", ["mywakenews"]),
+        ("Rezept von Zum Profil von jesusfreak jesusfreak", ["jesusfreak"]),  # link + tooltip
+        ("Publiziert am", []),
+        ("Posted on", []),
+        # an editorial team is the byline when no person is named, else dropped
+        ("Redaktion", ["Redaktion"]),
+        ("HLNF Staff Report", ["HLNF Staff Report"]),
+        ("Redaktion, Jane Smith", ["Jane Smith"]),
+        ("Metro Desk and Sarah Chen", ["Sarah Chen"]),
         ("", []),
         (None, []),
     ],
 )
 def test_split_authors(raw: str | list[str] | None, expected: list[str]) -> None:
     assert split_authors(raw) == expected
+
+
+def _authors(head: str, body: str) -> list[str]:
+    article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
+    assert article is not None
+    return article.authors
+
+
+def _ld(data: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "expected"),
+    [
+        # a markup byline that names no one ("Posted on") is skipped for the next one
+        ("", '<span class="meta-prep-author">Posted on</span> <span class="author vcard">'
+         '<a class="url fn">Rhona Gill</a></span>', ["Rhona Gill"]),
+        # a bio under an "author" class is not a byline
+        ("", '<p class="author-bio">Writes about the coast, ferries and fishing, and has '
+         'lived in the harbour town for twenty years.</p>', []),
+        # a theme's main column called "sidebar" still holds the article's byline...
+        ("", '<div id="sidebar"><h1>Ferry fares rise</h1><span class="author">Rhona Gill'
+         '</span></div>', ["Rhona Gill"]),
+        # ... a real sidebar does not
+        ("", '<h1>Ferry fares rise</h1><div id="sidebar"><span class="author">Rhona Gill'
+         '</span></div>', []),
+        # a blogger declared both Person and Organization (Yoast) is a person
+        (_ld({"@graph": [
+            {"@type": "BlogPosting", "headline": "Ferry fares rise",
+             "author": {"@id": "#me"}},
+            {"@type": ["Person", "Organization"], "@id": "#me", "name": "Rhona Gill"}]}),
+         "", ["Rhona Gill"]),
+        # an organisation is not an author
+        (_ld({"@type": "NewsArticle", "author": {"@type": "Organization",
+                                                 "name": "Harbour Media Group"}}),
+         "", []),
+        # an editorial team from structured data gives way to a person in the markup
+        (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Redaktion"}}),
+         '<p class="byline">By Rhona Gill</p>', ["Rhona Gill"]),
+        ('<meta name="author" content="Redaktion">', "", ["Redaktion"]),
+    ],
+)
+def test_authors(head: str, body: str, expected: list[str]) -> None:
+    assert _authors(head, body) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,154 @@
+"""Authors: byline strings cleaned into names, and the bylines a page shows in its markup.
+
+:func:`split_authors` turns a byline ("By A, Staff Writer and B for The Times") into names;
+:func:`markup_bylines` finds byline texts where trafilatura's author XPaths point, outside
+comments, sidebars, captions and dates. Pure functions on an lxml tree that is not modified.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lxml import html as lhtml
+from trafilatura.xpaths import AUTHOR_XPATHS
+
+_I = re.IGNORECASE
+_BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"... before names
+    r"^\s*(?:(?:post|article|story|interview)\s*:?\s+)?"
+    r"(?:(?:author|autor|autorin|auteur|autore|auteure|text|texte|words)\b\s*:?\s*)?"
+    r"(?:(?:written|reported|posted|published|words|text|story|article|artikel|ein\s+beitrag"
+    r"|geschrieben|verfasst|veröffentlicht|erstellt|gepostet|publié|écrit|rédigé|escrito"
+    r"|publicado|pubblicato|scritto)\s+)?"
+    r"(?:(?:by|from|par|von|vom|por|door|av|af)\b[\s:]*)?", _I)
+_AUTHOR_SPLIT = re.compile(
+    r"\s*[,;&|/]\s*(?:(?:and|und|et|y|e)\s+)?|\s+(?:and|und|et|y|e|with|mit|avec|con)\s+", _I)
+# A part naming a job, a date or a photo credit is not an author ("Staff Writer").
+_ROLE = re.compile(
+    r"\b(?:writer|reporter|correspondent|editor|contributor|contributing|columnist"
+    r"|journalist|photographer|producer|analyst|chief|senior|special"
+    r"|freelance|news|press|agency|journaliste|korrespondent\w*"
+    r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
+    r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
+    r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v"
+    r"|am|on|um|publiziert|veröffentlicht|gepostet)\b",  # "Posted on", "Publiziert am"
+    _I)
+# An editorial team ("Redaktion", "Metro Desk", "HLNF Staff"): the byline when no person is
+# named anywhere, else dropped.
+_COLLECTIVE = re.compile(
+    r"\b(?:staff|desk|newsroom|bureau|rédaction|redaktion|redacción|redazione|redactie"
+    r"|editorial\s+team)\b", _I)
+# "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
+_PROFILE_LINK = re.compile(
+    r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
+    r"\s+(?:von|de|par|di))\s+", _I)
+_AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
+# "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019": the date after a name.
+_DATE_TAIL = re.compile(r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$", _I)
+_AROUND_NAME = " \t\n-\u2013\u2014:\u00b7|,\u2192\u00bb\u203a>"  # dashes, bars, arrows
+_DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
+# Containers whose author names are not the article's: comments and comment forms, sidebars,
+# quotes, share bars; matched as whole class/id tokens, so a WordPress post's own classes
+# ("post category-news", "noprint") do not hide its byline.
+_DISCARD_TOKEN = re.compile(
+    r"comments?|comment[-_]\S*|commentlist|respond|sidebar\S*|is-hidden|(?:block)?quote"
+    r"|print|category|meta-date|meta-reviewer|article-(?:share|support)|embedly-instagram", _I)
+_DISCARD_CLASS = frozenset({"title", "date"})  # the whole class attribute, as trafilatura's
+_DISCARD_TAGS = frozenset({"time", "figure", "figcaption", "blockquote", "script", "style",
+                           "noscript", "template", "button", "select", "textarea"})
+MAX_BYLINE_CHARS = 120  # longer texts under an "author" class are bios or author lists
+MAX_BYLINE_WORDS = 12  # "Jane Smith writes about ... since 2004." is a bio
+MAX_MARKUP_BYLINES = 20
+
+
+def split_authors(raw: str | list[str] | None, exclude: tuple[str | None, ...] = ()) -> list[str]:
+    """Person names from bylines ("By A, Staff Writer and B for The Times"): no "By", roles,
+    affiliations, e-mails or handles; deduplicated case-insensitively, the publisher's
+    spelling kept. Names equal to an ``exclude`` value (the site's name) are dropped. A byline
+    naming only an editorial team ("Redaktion") gives that team."""
+    names: list[str] = []
+    teams: list[str] = []
+    site = {_key(s) for s in exclude if s}
+    for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
+        value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
+        for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
+            part = _AFFILIATION.sub("", _PROFILE_LINK.sub("", _BYLINE.sub("", part)))
+            part = _DATE_TAIL.sub("", part)
+            name = _undouble(" ".join(part.strip(_AROUND_NAME).split()))
+            if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
+                    or _DOMAIN_LIKE.search(name) or re.search(r"\d|www\.|/|©", name)
+                    or not re.search(r"[^\W\d_]", name) or _key(name) in site):
+                continue
+            found = teams if _COLLECTIVE.search(name) else names
+            if name.casefold() not in {n.casefold() for n in found}:
+                found.append(name)
+    return names or teams
+
+
+def first_authors(bylines: Iterable[str | list[str] | None],
+                  exclude: tuple[str | None, ...] = ()) -> list[str]:
+    """Names from the first of ``bylines`` (best source first) that names a person; else the
+    first editorial team named."""
+    team: list[str] = []
+    for byline in bylines:
+        names = split_authors(byline, exclude)
+        if names and not _COLLECTIVE.search(names[0]):
+            return names
+        team = team or names
+    return team
+
+
+def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
+    """Byline texts where trafilatura's author XPaths point (its specific, then its generic
+    paths; its last resort, any element whose class mentions an author, doubled the metadata
+    time for 2 more authors out of 416), outside comments, sidebars, quotes and captions."""
+    seen: set[Any] = set()
+    count = 0
+
+    def outside_article(container: Any) -> bool:  # a "sidebar" holding the headline is not
+        return container.tag in _DISCARD_TAGS or container.find(".//h1") is None
+
+    for xpath in AUTHOR_XPATHS[:2]:
+        for el in xpath(tree):
+            if el in seen or any(_discarded(a) and outside_article(a)
+                                 for a in (el, *el.iterancestors())):
+                continue
+            seen.add(el)
+            byline = " ".join(_visible_text(el).split())
+            if 2 < len(byline) < MAX_BYLINE_CHARS and len(byline.split()) <= MAX_BYLINE_WORDS:
+                yield byline
+                count += 1
+                if count >= MAX_MARKUP_BYLINES:
+                    return
+
+
+def _discarded(el: Any) -> bool:
+    if not isinstance(el.tag, str) or el.tag in _DISCARD_TAGS:
+        return True
+    if el.tag in ("html", "body", "main", "article"):
+        return False
+    if (cls := el.get("class", "").strip()) in _DISCARD_CLASS:
+        return True
+    return any(_DISCARD_TOKEN.fullmatch(t) for t in f"{cls} {el.get('id', '')}".split())
+
+
+def _visible_text(el: Any) -> str:
+    """Text of ``el`` without discarded descendants (a ``<time>`` after the name...)."""
+    return " ".join([el.text or "", *(f"{'' if _discarded(c) else _visible_text(c)} "
+                                      f"{c.tail or ''}" for c in el)])
+
+
+def _undouble(name: str) -> str:
+    """"Jane Smith Jane Smith" (a name in a link and its tooltip) -> "Jane Smith"."""
+    words = name.split()
+    half = len(words) // 2
+    if half and len(words) % 2 == 0 and words[:half] == words[half:]:
+        return " ".join(words[:half])
+    return name
+
+
+def _key(value: str) -> str:
+    """Comparison key: case-folded letters and digits only ("Battery-News.de" ~ "batterynewsde")."""
+    return "".join(ch for ch in value.casefold() if ch.isalnum())
