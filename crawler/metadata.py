@@ -15,7 +15,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -270,19 +270,56 @@ def _strip_site(title: str, parts: list[str], site_keys: set[str]) -> str:
 
 def _published(tree: lhtml.HtmlElement, url: str, structured: str | None) -> str | None:
     """Publication date: htmldate's day (URL, then meta and JSON-LD, then the markup) with
-    the structured timestamp when it falls on that day. A 1 January found only by htmldate's
-    extensive text search is a bare year (a copyright line), not a publication date."""
+    the structured timestamp when it falls on that day (in its own offset or in UTC, as
+    htmldate may read it); a UTC timestamp in the publisher's offset when the page gives that
+    too. A day found only by htmldate's extensive search of the text gives way to a
+    structured timestamp, and is no date at all when it is a 1 January (a copyright line)."""
     params = {"url": url, "original_date": True}
+    local = (_local_twin(tree, structured) or structured) if structured else None
+    days = {local[:10], _utc_day(local)} if local else set()
     try:
         day = htmldate.find_date(tree, extensive_search=True, **params)
-        if day and day.endswith("-01-01") and day != (structured or "")[:10] and \
-                htmldate.find_date(tree, extensive_search=False, **params) != day:
-            day = None
+        if day and day not in days:
+            fast = htmldate.find_date(tree, extensive_search=False, **params)
+            if (local and fast is None) or (day.endswith("-01-01") and fast != day):
+                day = None  # found in the text only: a copyright year, or not the declared day
     except (ValueError, TypeError, etree.LxmlError):
         day = None
-    if structured and (not day or structured.startswith(day)):
-        return structured
-    return day
+    return local if local and (not day or day in days) else day
+
+
+# A timestamp with a time and an offset, in <time datetime>, <meta content> or JSON-LD text.
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?:\.[0-9]+)?"
+                    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})")
+_STAMP_SOURCES = etree.XPath('//time/@datetime | //meta/@content | '
+                             '//script[contains(@type, "ld+json")]/text()')
+
+
+def _local_twin(tree: lhtml.HtmlElement, stamp: str) -> str | None:
+    """The same instant as UTC ``stamp`` written in a non-zero offset elsewhere on the page
+    (``<time datetime>``, a video's uploadDate...): the publisher's own calendar day."""
+    instant = _aware(stamp)
+    if instant is None or instant.utcoffset():
+        return None
+    for text in _STAMP_SOURCES(tree):
+        for match in _STAMP.finditer(text):
+            other = _aware(normalize_date(match.group()))
+            if other is not None and other.utcoffset() and other == instant:
+                return other.isoformat(timespec="seconds")
+    return None
+
+
+def _aware(stamp: str | None) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(stamp) if stamp and len(stamp) > 10 else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _utc_day(stamp: str) -> str | None:
+    instant = _aware(stamp)
+    return instant.astimezone(UTC).date().isoformat() if instant else None
 
 
 def _canonical(tree: lhtml.HtmlElement, url: str, meta: dict[str, list[str]]) -> str | None:

@@ -581,3 +581,34 @@ def _page(head: str, body: str) -> str:
 def test_title(head: str, body: str, expected: str) -> None:
     article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
     assert article is not None and article.title == expected
+
+
+# --- publication dates ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "expected"),
+    [
+        # a UTC timestamp written in the publisher's offset elsewhere: the publisher's day
+        (_ld({"@type": "NewsArticle", "datePublished": "2023-11-09T02:11:03+00:00"}),
+         '<time datetime="2023-11-08T21:11:03-05:00">Nov 8, 9:11 pm</time>',
+         "2023-11-08T21:11:03-05:00"),
+        # ... a different instant in another offset is not the same timestamp
+        (_ld({"@type": "NewsArticle", "datePublished": "2023-11-09T02:11:03+00:00"}),
+         '<time datetime="2023-11-08T20:00:00-05:00">Nov 8, 8:00 pm</time>',
+         "2023-11-09T02:11:03+00:00"),
+        # a local timestamp whose UTC day is htmldate's (it read a UTC <meta>) stays local
+        (_ld({"@type": "NewsArticle", "datePublished": "2020-12-25T01:59:50+02:00"})
+         + '<meta property="article:published_time" content="2020-12-24T23:59:50+00:00">', "",
+         "2020-12-25T01:59:50+02:00"),
+        # a declared timestamp (that htmldate cannot parse) beats a day found in the text
+        (_ld({"@type": "NewsArticle", "datePublished": "Tue, Sep 15 2020 10:01:41 EDT"}),
+         "<p>The shop has been closed since May 20, 2020.</p>", "2020-09-15T10:01:41-04:00"),
+        # publication after the last modification (a scheduled post) stays the publication
+        (_ld({"@type": "NewsArticle", "datePublished": "2022-01-28T08:20:11+00:00",
+              "dateModified": "2022-01-27T16:58:24+00:00"}), "", "2022-01-28T08:20:11+00:00"),
+    ],
+)
+def test_published(head: str, body: str, expected: str) -> None:
+    article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
+    assert article is not None and article.published == expected
