@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from lxml import etree
 from lxml import html as lhtml
 from trafilatura.xpaths import AUTHOR_XPATHS
 
@@ -54,7 +55,8 @@ _DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
 # ("post category-news", "noprint") do not hide its byline.
 _DISCARD_TOKEN = re.compile(
     r"comments?|comment[-_]\S*|commentlist|respond|sidebar\S*|is-hidden|(?:block)?quote"
-    r"|print|category|meta-date|meta-reviewer|article-(?:share|support)|embedly-instagram", _I)
+    r"|print|category|meta-date|meta-reviewer|article-(?:share|support)|embedly-instagram"
+    r"|(?:photo|image|img|video|media)[-_]?(?:credit|caption)\S*|\S*caption", _I)
 _DISCARD_CLASS = frozenset({"title", "date"})  # the whole class attribute, as trafilatura's
 _DISCARD_TAGS = frozenset({"time", "figure", "figcaption", "blockquote", "script", "style",
                            "noscript", "template", "button", "select", "textarea"})
@@ -122,6 +124,63 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
                 count += 1
                 if count >= MAX_MARKUP_BYLINES:
                     return
+
+
+# A text that starts with a byline label: "Von Cosima Künzel", "Autor: Fritz Imhof", "Text:".
+_LABEL_XPATH = etree.XPath(
+    r"//body//text()[re:test(., '^\s*(?:by|von|par|por|door|autor|autorin|author|auteur|autore"
+    r"|text|texte|redaktion|verfasser(?:in)?)(?:\s*:\s*|\s+)(?:\S|$)', 'i')]",
+    namespaces={"re": "http://exslt.org/regular-expressions"})
+_LABEL_ONLY = re.compile(r"\s*\w+\s*:?\s*")
+_NEXT_LABEL = re.compile(r"\s+(?:[^\W\d_]+\s*){1,2}:\s.*$")  # "... Quelle: Livenet"
+MAX_LABELLED_CHARS = 60  # "Von X" in a short block; longer ones are sentences
+
+
+def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
+    """Bylines that the markup does not mark as such, found by their label in a short block:
+    "<em>Von Cosima Künzel</em>", "<strong>Text:</strong> Klausmartin Friedrich",
+    "Datum: 19.11.2021 <br> Autor: Fritz Imhof <br> Quelle: Livenet"."""
+    for text in _LABEL_XPATH(tree):
+        if text.is_tail:  # "... sagte Müller von der Stadt": a preposition inside prose
+            continue
+        block = text.getparent()
+        if any(_discarded(a) or _navigation(a) for a in (block, *block.iterancestors())):
+            continue
+        if _LABEL_ONLY.fullmatch(text) and not len(block) and block.getparent() is not None:
+            line = f"{text} {block.tail or ''}"  # "<b>Autor:</b> Name": the label's line
+        else:
+            line = _line_from(block)
+        line = _NEXT_LABEL.sub("", " ".join(line.split()))
+        if len(line) <= MAX_LABELLED_CHARS and _names_only(line):
+            yield line
+
+
+def _navigation(el: Any) -> bool:
+    """Menus and the site's footer: "Author: X" there links to a profile page."""
+    return el.tag in ("nav", "footer") or any(
+        t.startswith(("menu", "nav", "footer")) for t in el.get("class", "").lower().split())
+
+
+def _names_only(line: str) -> bool:
+    """Every word after the label is capitalised or a name particle ("Anna von Berg")."""
+    parts = [p for p in _AUTHOR_SPLIT.split(_BYLINE.sub("", line)) if p.strip()]
+    words = [w for p in parts for w in p.split()]
+    return (0 < len(words) <= 4 * len(parts) and not line.endswith(".")
+            and words[0] not in _PARTICLES and all(w[0].isupper() or w in _PARTICLES
+                                                   for w in words))
+
+
+_PARTICLES = frozenset({"von", "van", "der", "den", "de", "da", "di", "du", "del", "la", "le"})
+
+
+def _line_from(el: Any) -> str:
+    """The text of ``el`` up to its first line break."""
+    parts = [el.text or ""]
+    for child in el:
+        if child.tag == "br":
+            break
+        parts += [_visible_text(child), child.tail or ""]
+    return " ".join(parts)
 
 
 def _discarded(el: Any) -> bool:

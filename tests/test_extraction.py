@@ -516,6 +516,20 @@ def _ld(data: object) -> str:
         (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Redaktion"}}),
          '<p class="byline">By Rhona Gill</p>', ["Rhona Gill"]),
         ('<meta name="author" content="Redaktion">', "", ["Redaktion"]),
+        # bylines known only by their label, in a short block
+        ("", "<p><em>Von <span>Cosima Künzel</span></em></p>", ["Cosima Künzel"]),
+        ("", "<p><strong>Text:</strong> Klausmartin Friedrich</p>", ["Klausmartin Friedrich"]),
+        ("", '<div><span class="label">Datum:</span> 19.11.2021<br><span class="label">Autor:'
+         '</span> Fritz Imhof<br><span class="label">Quelle:</span> Livenet</div>',
+         ["Fritz Imhof"]),
+        ("", "<h5><em>Von Leonora Holling, Quelle: Verbraucherdienst</em></h5>",
+         ["Leonora Holling"]),
+        # ... not a preposition in prose, a menu link, a photo credit or the site's footer
+        ("", "<p>Die Fähre fährt von Helsingborg nach Göteborg.</p>", []),
+        ("", "<h3>Von der Theorie</h3>", []),
+        ("", '<nav><ul><li><a href="/author/s">Author: Stefanie Krügl</a></li></ul></nav>', []),
+        ("", '<span class="video-credit">By Harbour Ferry Company</span>', []),
+        ("", "<footer><h2>Redaktion Kyffhäuser-Kreis</h2></footer>", []),
     ],
 )
 def test_authors(head: str, body: str, expected: list[str]) -> None:
