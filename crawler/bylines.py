@@ -14,7 +14,6 @@ from typing import Any
 
 from lxml import etree
 from lxml import html as lhtml
-from trafilatura.xpaths import AUTHOR_XPATHS
 
 _I = re.IGNORECASE
 _BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"... before names
@@ -49,6 +48,7 @@ _AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for 
 # "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019": the date after a name.
 _DATE_TAIL = re.compile(r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$", _I)
 _AROUND_NAME = " \t\n-\u2013\u2014:\u00b7|,\u2192\u00bb\u203a>"  # dashes, bars, arrows
+_HANDLE = re.compile(r"[^\W\d_][\w.-]*")  # "freeman1984": digits in a user name, not a date
 _DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
 # Containers whose author names are not the article's: comments and comment forms, sidebars,
 # quotes, share bars; matched as whole class/id tokens, so a WordPress post's own classes
@@ -60,6 +60,15 @@ _DISCARD_TOKEN = re.compile(
 _DISCARD_CLASS = frozenset({"title", "date"})  # the whole class attribute, as trafilatura's
 _DISCARD_TAGS = frozenset({"time", "figure", "figcaption", "blockquote", "script", "style",
                            "noscript", "template", "button", "select", "textarea"})
+# Where trafilatura's first two author XPaths point (trafilatura.xpaths.AUTHOR_XPATHS: its
+# specific, then its generic paths), found in one walk over the tree: four times faster than
+# the two XPaths, whose regular expressions call back into Python for every element.
+_SPECIFIC_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
+_GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
+_SPECIFIC_CLASS = re.compile("author-?name|AuthorName|authorName")
+_GENERIC_ID = re.compile("author|zuozhe|bianji|xiaobian")
+_GENERIC_CLASS = re.compile(
+    "author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name")
 MAX_BYLINE_CHARS = 120  # longer texts under an "author" class are bios or author lists
 MAX_BYLINE_WORDS = 12  # "Jane Smith writes about ... since 2004." is a bio
 MAX_MARKUP_BYLINES = 20
@@ -70,7 +79,27 @@ def split_authors(raw: str | list[str] | None, exclude: tuple[str | None, ...] =
     affiliations, e-mails or handles; deduplicated case-insensitively, the publisher's
     spelling kept. Names equal to an ``exclude`` value (the site's name) are dropped. A byline
     naming only an editorial team ("Redaktion") gives that team."""
-    names: list[str] = []
+    persons, teams = _split(raw, exclude)
+    return persons or teams
+
+
+def first_authors(bylines: Iterable[str | list[str] | None],
+                  exclude: tuple[str | None, ...] = ()) -> list[str]:
+    """Names from the first of ``bylines`` (best source first) that names a person; else the
+    first editorial team named."""
+    team: list[str] = []
+    for byline in bylines:
+        persons, teams = _split(byline, exclude)
+        if persons:
+            return persons
+        team = team or teams
+    return team
+
+
+def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
+           ) -> tuple[list[str], list[str]]:
+    """(persons, editorial teams) named in ``raw``."""
+    persons: list[str] = []
     teams: list[str] = []
     site = {_key(s) for s in exclude if s}
     for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
@@ -80,26 +109,14 @@ def split_authors(raw: str | list[str] | None, exclude: tuple[str | None, ...] =
             part = _DATE_TAIL.sub("", part)
             name = _undouble(" ".join(part.strip(_AROUND_NAME).split()))
             if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
-                    or _DOMAIN_LIKE.search(name) or re.search(r"\d|www\.|/|©", name)
+                    or _DOMAIN_LIKE.search(name) or re.search(r"www\.|/|©", name)
+                    or (re.search(r"\d", name) and not _HANDLE.fullmatch(name))
                     or not re.search(r"[^\W\d_]", name) or _key(name) in site):
                 continue
-            found = teams if _COLLECTIVE.search(name) else names
+            found = teams if _COLLECTIVE.search(name) else persons
             if name.casefold() not in {n.casefold() for n in found}:
                 found.append(name)
-    return names or teams
-
-
-def first_authors(bylines: Iterable[str | list[str] | None],
-                  exclude: tuple[str | None, ...] = ()) -> list[str]:
-    """Names from the first of ``bylines`` (best source first) that names a person; else the
-    first editorial team named."""
-    team: list[str] = []
-    for byline in bylines:
-        names = split_authors(byline, exclude)
-        if names and not _COLLECTIVE.search(names[0]):
-            return names
-        team = team or names
-    return team
+    return persons, teams
 
 
 def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
@@ -112,8 +129,8 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
     def outside_article(container: Any) -> bool:  # a "sidebar" holding the headline is not
         return container.tag in _DISCARD_TAGS or container.find(".//h1") is None
 
-    for xpath in AUTHOR_XPATHS[:2]:
-        for el in xpath(tree):
+    for candidates in _author_elements(tree):
+        for el in candidates:
             if el in seen or any(_discarded(a) and outside_article(a)
                                  for a in (el, *el.iterancestors())):
                 continue
@@ -126,24 +143,26 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
                     return
 
 
-# A text that starts with a byline label: "Von Cosima Künzel", "Autor: Fritz Imhof", "Text:".
-_LABEL_XPATH = etree.XPath(
-    r"//body//text()[re:test(., '^\s*(?:by|von|par|por|door|autor|autorin|author|auteur|autore"
-    r"|text|texte|redaktion|verfasser(?:in)?)(?:\s*:\s*|\s+)(?:\S|$)', 'i')]",
-    namespaces={"re": "http://exslt.org/regular-expressions"})
+# The first word of a text that starts a byline: "Von Cosima Künzel", "Autor: Fritz Imhof".
+_LABELS = frozenset({"by", "von", "par", "por", "door", "autor", "autorin", "author", "auteur",
+                     "autore", "text", "texte", "redaktion", "verfasser", "verfasserin"})
 _LABEL_ONLY = re.compile(r"\s*\w+\s*:?\s*")
 _NEXT_LABEL = re.compile(r"\s+(?:[^\W\d_]+\s*){1,2}:\s.*$")  # "... Quelle: Livenet"
 MAX_LABELLED_CHARS = 60  # "Von X" in a short block; longer ones are sentences
+MAX_LABELLED_TEXT = 200
 
 
 def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
     """Bylines that the markup does not mark as such, found by their label in a short block:
     "<em>Von Cosima Künzel</em>", "<strong>Text:</strong> Klausmartin Friedrich",
     "Datum: 19.11.2021 <br> Autor: Fritz Imhof <br> Quelle: Livenet"."""
-    for text in _LABEL_XPATH(tree):
-        if text.is_tail:  # "... sagte Müller von der Stadt": a preposition inside prose
+    body = tree.find("body")
+    for block in body.iter(etree.Element) if body is not None else ():
+        # the text that opens an element; a tail ("... sagte Müller von der Stadt") is prose
+        text = block.text
+        if not text or len(text) > MAX_LABELLED_TEXT or not text.strip() or \
+                text.split(None, 1)[0].rstrip(":").lower() not in _LABELS:
             continue
-        block = text.getparent()
         if any(_discarded(a) or _navigation(a) for a in (block, *block.iterancestors())):
             continue
         if _LABEL_ONLY.fullmatch(text) and not len(block) and block.getparent() is not None:
@@ -181,6 +200,25 @@ def _line_from(el: Any) -> str:
             break
         parts += [_visible_text(child), child.tail or ""]
     return " ".join(parts)
+
+
+def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any]]:
+    """(specific, generic): the elements trafilatura's two author XPaths select, in order."""
+    specific: list[Any] = []
+    generic: list[Any] = []
+    for el in tree.iter(*_SPECIFIC_TAGS, *_GENERIC_TAGS, "author"):
+        tag, cls, id_ = el.tag, el.get("class") or "", el.get("id") or ""
+        prop = el.get("itemprop") or ""
+        if tag == "author" or (tag in _SPECIFIC_TAGS and (
+                "author" in (el.get("rel"), id_, cls) or prop == "author name"
+                or el.get("data-testid") in ("AuthorCard", "AuthorURL")
+                or _SPECIFIC_CLASS.search(cls))):
+            specific.append(el)
+        if tag in _GENERIC_TAGS and (
+                cls in ("byline", "username", "byl", "BBL") or "author" in prop
+                or _GENERIC_ID.search(id_) or _GENERIC_CLASS.search(cls)):
+            generic.append(el)
+    return specific, generic
 
 
 def _discarded(el: Any) -> bool:

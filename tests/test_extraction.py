@@ -462,6 +462,9 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("By Jane Smith on 3 May 2026", ["Jane Smith"]),
         ("Zeige alle Beiträge von mywakenews →", ["mywakenews"]),
         ("Rezept von Zum Profil von jesusfreak jesusfreak", ["jesusfreak"]),  # link + tooltip
+        ("von freeman1984", ["freeman1984"]),  # digits in a user name...
+        ("By Jane Smith, 3 May 2026", ["Jane Smith"]),  # ... not in a date
+        ("14.03.2026 12:30", []),
         ("Publiziert am", []),
         ("Posted on", []),
         # an editorial team is the byline when no person is named, else dropped
