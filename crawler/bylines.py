@@ -33,7 +33,7 @@ _ROLE = re.compile(
     r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
     r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
     r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v"
-    r"|am|on|um|publiziert|veröffentlicht|gepostet)\b",  # "Posted on", "Publiziert am"
+    r"|am|on|um|publiziert|veröffentlicht|gepostet|datum|date|fecha)\b",  # "Posted on", "Datum"
     _I)
 # An editorial team ("Redaktion", "Metro Desk", "HLNF Staff"): the byline when no person is
 # named anywhere, else dropped.
@@ -60,15 +60,17 @@ _DISCARD_TOKEN = re.compile(
 _DISCARD_CLASS = frozenset({"title", "date"})  # the whole class attribute, as trafilatura's
 _DISCARD_TAGS = frozenset({"time", "figure", "figcaption", "blockquote", "script", "style",
                            "noscript", "template", "button", "select", "textarea"})
-# Where trafilatura's first two author XPaths point (trafilatura.xpaths.AUTHOR_XPATHS: its
-# specific, then its generic paths), found in one walk over the tree: four times faster than
-# the two XPaths, whose regular expressions call back into Python for every element.
+# Where trafilatura's author XPaths point (trafilatura.xpaths.AUTHOR_XPATHS: specific, generic
+# and last-resort paths), found in one walk over the tree: faster than the XPaths alone, whose
+# regular expressions call back into Python for every element of the page.
 _SPECIFIC_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
 _GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
 _SPECIFIC_CLASS = re.compile("author-?name|AuthorName|authorName")
 _GENERIC_ID = re.compile("author|zuozhe|bianji|xiaobian")
 _GENERIC_CLASS = re.compile(
     "author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name")
+_LAST_ID = re.compile("[Aa]uthor")
+_LAST_CLASS = re.compile("[Aa]uthor|screenname|writer|[Bb]yline")
 MAX_BYLINE_CHARS = 120  # longer texts under an "author" class are bios or author lists
 MAX_BYLINE_WORDS = 12  # "Jane Smith writes about ... since 2004." is a bio
 MAX_MARKUP_BYLINES = 20
@@ -120,9 +122,9 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
 
 
 def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
-    """Byline texts where trafilatura's author XPaths point (its specific, then its generic
-    paths; its last resort, any element whose class mentions an author, doubled the metadata
-    time for 2 more authors out of 416), outside comments, sidebars, quotes and captions."""
+    """Byline texts where trafilatura's author XPaths point (its specific, its generic, then
+    its last-resort paths: any element whose class mentions an author or a byline), outside
+    comments, sidebars, quotes and captions."""
     seen: set[Any] = set()
     count = 0
 
@@ -136,7 +138,8 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
                 continue
             seen.add(el)
             byline = " ".join(_visible_text(el).split())
-            if 2 < len(byline) < MAX_BYLINE_CHARS and len(byline.split()) <= MAX_BYLINE_WORDS:
+            if 2 < len(byline) < MAX_BYLINE_CHARS and len(byline.split()) <= MAX_BYLINE_WORDS \
+                    and not byline.endswith(":"):  # a label ("Quelle:") beside the byline
                 yield byline
                 count += 1
                 if count >= MAX_MARKUP_BYLINES:
@@ -202,11 +205,13 @@ def _line_from(el: Any) -> str:
     return " ".join(parts)
 
 
-def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any]]:
-    """(specific, generic): the elements trafilatura's two author XPaths select, in order."""
+def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any], list[Any]]:
+    """(specific, generic, last resort): the elements trafilatura's three author XPaths
+    select, in document order."""
     specific: list[Any] = []
     generic: list[Any] = []
-    for el in tree.iter(*_SPECIFIC_TAGS, *_GENERIC_TAGS, "author"):
+    last: list[Any] = []
+    for el in tree.iter(etree.Element):
         tag, cls, id_ = el.tag, el.get("class") or "", el.get("id") or ""
         prop = el.get("itemprop") or ""
         if tag == "author" or (tag in _SPECIFIC_TAGS and (
@@ -218,7 +223,10 @@ def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any]]:
                 cls in ("byline", "username", "byl", "BBL") or "author" in prop
                 or _GENERIC_ID.search(id_) or _GENERIC_CLASS.search(cls)):
             generic.append(el)
-    return specific, generic
+        if "Byline" in (el.get("data-component") or "") or "author" in prop or \
+                _LAST_ID.search(id_) or _LAST_CLASS.search(cls):
+            last.append(el)
+    return specific, generic, last
 
 
 def _discarded(el: Any) -> bool:

@@ -519,6 +519,11 @@ def _ld(data: object) -> str:
         (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Redaktion"}}),
          '<p class="byline">By Rhona Gill</p>', ["Rhona Gill"]),
         ('<meta name="author" content="Redaktion">', "", ["Redaktion"]),
+        # any element whose class names an author (trafilatura's last resort)...
+        ("", '<h5 class="field--name-field-term-author">Christian Mihatsch</h5>',
+         ["Christian Mihatsch"]),
+        # ... but not a label beside it
+        ("", '<div><span class="AuthorBlockLabel">Quelle:</span> Livenet</div>', []),
         # bylines known only by their label, in a short block
         ("", "<p><em>Von <span>Cosima Künzel</span></em></p>", ["Cosima Künzel"]),
         ("", "<p><strong>Text:</strong> Klausmartin Friedrich</p>", ["Klausmartin Friedrich"]),
