@@ -2,7 +2,7 @@
 
 Sources, best first: JSON-LD (``@graph``, ``@id`` references), schema.org microdata (extruct,
 only when the page has no JSON-LD article), OpenGraph / ``<meta>`` tags, then the markup
-(``<h1>``, ``<title>``, bylines via trafilatura) and htmldate for the publication day.
+(``<h1>``, ``<title>``, bylines: crawler.bylines) and htmldate for the publication day.
 Pure functions on an lxml tree that is not modified.
 """
 
