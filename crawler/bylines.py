@@ -103,7 +103,7 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
     """(persons, editorial teams) named in ``raw``."""
     persons: list[str] = []
     teams: list[str] = []
-    site = {_key(s) for s in exclude if s}
+    site = {name_key(s) for s in exclude if s}
     for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
         value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
         for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
@@ -113,7 +113,7 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
             if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
                     or _DOMAIN_LIKE.search(name) or re.search(r"www\.|/|©", name)
                     or (re.search(r"\d", name) and not _HANDLE.fullmatch(name))
-                    or not re.search(r"[^\W\d_]", name) or _key(name) in site):
+                    or not re.search(r"[^\W\d_]", name) or name_key(name) in site):
                 continue
             found = teams if _COLLECTIVE.search(name) else persons
             if name.casefold() not in {n.casefold() for n in found}:
@@ -151,6 +151,7 @@ _LABELS = frozenset({"by", "von", "par", "por", "door", "autor", "autorin", "aut
                      "autore", "text", "texte", "redaktion", "verfasser", "verfasserin"})
 _LABEL_ONLY = re.compile(r"\s*\w+\s*:?\s*")
 _NEXT_LABEL = re.compile(r"\s+(?:[^\W\d_]+\s*){1,2}:\s.*$")  # "... Quelle: Livenet"
+_PARTICLES = frozenset({"von", "van", "der", "den", "de", "da", "di", "du", "del", "la", "le"})
 MAX_LABELLED_CHARS = 60  # "Von X" in a short block; longer ones are sentences
 MAX_LABELLED_TEXT = 200
 
@@ -192,8 +193,6 @@ def _names_only(line: str) -> bool:
                                                    for w in words))
 
 
-_PARTICLES = frozenset({"von", "van", "der", "den", "de", "da", "di", "du", "del", "la", "le"})
-
 
 def _line_from(el: Any) -> str:
     """The text of ``el`` up to its first line break."""
@@ -230,6 +229,7 @@ def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any], lis
 
 
 def _discarded(el: Any) -> bool:
+    """A comment, sidebar, quote, caption, date... whose names are not the article's."""
     if not isinstance(el.tag, str) or el.tag in _DISCARD_TAGS:
         return True
     if el.tag in ("html", "body", "main", "article"):
@@ -254,6 +254,6 @@ def _undouble(name: str) -> str:
     return name
 
 
-def _key(value: str) -> str:
+def name_key(value: str) -> str:
     """Comparison key: case-folded letters and digits only ("Battery-News.de" ~ "batterynewsde")."""
     return "".join(ch for ch in value.casefold() if ch.isalnum())

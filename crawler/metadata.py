@@ -24,7 +24,7 @@ import htmldate
 from lxml import etree
 from lxml import html as lhtml
 
-from crawler.bylines import first_authors, labelled_bylines, markup_bylines
+from crawler.bylines import first_authors, labelled_bylines, markup_bylines, name_key
 
 _I = re.IGNORECASE
 _JSONLD_JUNK = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>|;)\s*$")
@@ -118,11 +118,6 @@ def _text(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     return " ".join(html.unescape(value).split()) or None
-
-
-def _key(value: str) -> str:
-    """Comparison key: case-folded letters and digits only ("Battery-News.de" ~ "batterynewsde")."""
-    return "".join(ch for ch in value.casefold() if ch.isalnum())
 
 
 def _types(node: dict) -> set[str]:
@@ -223,20 +218,20 @@ def _title(tree: lhtml.HtmlElement, titles: list[str | None], site: str | None,
     titles = [t for t in (*titles, _text(title_el.text_content()) if title_el is not None
                           else None) if t]
     host = (urlsplit(url).hostname or "").removeprefix("www.")
-    site_keys = {_key(s) for s in (site, host, host.split(".")[0]) if s}
-    titles = [t for t in titles if _key(t) not in site_keys]
+    site_keys = {name_key(s) for s in (site, host, host.split(".")[0]) if s}
+    titles = [t for t in titles if name_key(t) not in site_keys]
     h1s = [t for el in tree.iter("h1") if (t := _text(el.text_content())) and len(t) < 300
-           and _key(t) not in site_keys and len(_words(t)) >= 2]
-    parts = {_key(p) for t in titles for p in [t, *_TITLE_SPLIT.split(t)]}
+           and name_key(t) not in site_keys and len(_words(t)) >= 2]
+    parts = {name_key(p) for t in titles for p in [t, *_TITLE_SPLIT.split(t)]}
     for h1 in h1s:
-        if _key(h1) in parts:
+        if name_key(h1) in parts:
             return h1
     if not titles:
         return h1s[0] if h1s else None
     title = _strip_site(titles[0], [p for p in _SITE_SPLIT.split(titles[0]) if p.strip()],
                         site_keys)
     for h1 in h1s:
-        if _similar(h1, title) and not parts & {_key(p) for p in _TITLE_SPLIT.split(h1)}:
+        if _similar(h1, title) and not parts & {name_key(p) for p in _TITLE_SPLIT.split(h1)}:
             return h1
     return title
 
@@ -257,9 +252,9 @@ def _strip_site(title: str, parts: list[str], site_keys: set[str]) -> str:
     if len(parts) < 2:
         return title
     keep = list(parts)
-    while len(keep) > 1 and _key(keep[-1]) in site_keys:
+    while len(keep) > 1 and name_key(keep[-1]) in site_keys:
         keep.pop()
-    while len(keep) > 1 and _key(keep[0]) in site_keys:
+    while len(keep) > 1 and name_key(keep[0]) in site_keys:
         keep.pop(0)
     if keep == parts:
         return title
