@@ -8,6 +8,7 @@ Every page is run through both extractors one after the other, the order alterna
 page to page, so the pages/s ratio is measured under the same machine load.
 
     .venv/bin/python benchmarks/extraction_quality.py [--data DIR] [--limit N] [--json OUT]
+                                                      [--misses OUT]
 """
 
 from __future__ import annotations
@@ -190,12 +191,35 @@ def score(sets: dict[str, list[dict]], run: Run) -> dict[str, float]:
     }
 
 
+def write_misses(sets: dict[str, list[dict]], run: Run, path: Path) -> None:
+    """One JSON line per metadata.jsonl / dates.jsonl row whose author or date ``run`` got
+    wrong (after the same normalisation as :func:`exact`): what to study next. The rows stay
+    outside the repository; give a path outside it."""
+
+    def norm(value: object) -> str:
+        value = "; ".join(value) if isinstance(value, list) else value
+        return " ".join(value.split()) if isinstance(value, str) else ""
+
+    with path.open("w", encoding="utf-8") as out:
+        for name, fields in (("metadata", ("author", "date")), ("dates", ("date",))):
+            for row in sets[name]:
+                pred = run.out[row["file"]]
+                for field in fields:
+                    if norm(row[field]) != norm(getattr(pred, field)):
+                        out.write(json.dumps({"file": name, "id": row["id"], "url": row["url"],
+                                              "field": field, "gold": norm(row[field]),
+                                              "ours": getattr(pred, field)},
+                                             ensure_ascii=False) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="evaluation set directory (default: ../shared/datasets/extraction)")
     parser.add_argument("--limit", type=int, help="first N rows of each file (quick runs)")
     parser.add_argument("--json", type=Path, help="also write the scores here as JSON")
+    parser.add_argument("--misses", type=Path,
+                        help="write our wrong authors and dates here, one JSON line per row")
     args = parser.parse_args()
 
     sets = load_rows(args.data, args.limit)
@@ -224,6 +248,8 @@ def main() -> None:
           f"wall s: {runs[0].seconds:.1f} vs {runs[1].seconds:.1f}")
     if args.json:
         args.json.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    if args.misses:
+        write_misses(sets, runs[1], args.misses)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,13 @@ from lxml import etree
 from lxml import html as lhtml
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
-from crawler.metadata import extract_metadata, normalize_date, split_authors
+from crawler.bylines import split_authors
+from crawler.metadata import extract_metadata, normalize_date
 
 __all__ = ["EXTRACTOR_VERSION", "Article", "decode_html", "extract", "extract_article",
            "normalize_date", "split_authors"]
 
-EXTRACTOR_VERSION = f"newsarchive-extract/3 trafilatura/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"newsarchive-extract/4 trafilatura/{trafilatura.__version__}"
 MIN_TEXT_CHARS = 50  # shorter "articles" are navigation crumbs or error stubs
 
 _I = re.IGNORECASE

@@ -2,7 +2,7 @@
 
 Sources, best first: JSON-LD (``@graph``, ``@id`` references), schema.org microdata (extruct,
 only when the page has no JSON-LD article), OpenGraph / ``<meta>`` tags, then the markup
-(``<h1>``, ``<title>``, bylines via trafilatura) and htmldate for the publication day.
+(``<h1>``, ``<title>``, bylines: crawler.bylines) and htmldate for the publication day.
 Pure functions on an lxml tree that is not modified.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -22,32 +23,11 @@ from urllib.parse import urljoin, urlsplit
 import htmldate
 from lxml import etree
 from lxml import html as lhtml
-from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
+
+from crawler.bylines import first_authors, labelled_bylines, markup_bylines, name_key
 
 _I = re.IGNORECASE
-_BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"... before names
-    r"^\s*(?:(?:post|article|story|interview)\s*:?\s+)?"
-    r"(?:(?:author|autor|autorin|auteur|autore|auteure|text|texte|words)\b\s*:?\s*)?"
-    r"(?:(?:written|reported|posted|published|words|text|story|article|artikel|ein\s+beitrag"
-    r"|geschrieben|verfasst|publié|écrit|escrito|publicado)\s+)?"
-    r"(?:(?:by|from|par|von|vom|por|door|av|af)\b[\s:]*)?", _I)
-_AUTHOR_SPLIT = re.compile(
-    r"\s*[,;&|/]\s*(?:(?:and|und|et|y|e)\s+)?|\s+(?:and|und|et|y|e|with|mit|avec|con)\s+", _I)
-_ROLE = re.compile(
-    r"\b(?:staff|writer|reporter|correspondent|editor|contributor|contributing|columnist"
-    r"|journalist|photographer|producer|analyst|bureau|desk|newsroom|chief|senior|special"
-    r"|freelance|news|press|agency|rédaction|redaktion|journaliste|korrespondent\w*"
-    r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
-    r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
-    r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v)\b",
-    _I)
-# "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
-_PROFILE_LINK = re.compile(
-    r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
-    r"\s+(?:von|de|par|di))\s+", _I)
-_AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
 _JSONLD_JUNK = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>|;)\s*$")
-_DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
 # Separators between a headline and a site name in <title>/og:title ("Headline | Site").
 _TITLE_SPLIT = re.compile(r"\s+[|\-\u2013\u2014:\u00b7\u00bb\u203a\u2022~/]+\s+|\s*[|\uff5c]\s*")
 _SITE_SPLIT = re.compile(rf"{_TITLE_SPLIT.pattern}|(?<=\w):\s+")  # also "Site: Headline"
@@ -75,26 +55,6 @@ class Metadata:
     description: str | None
     site_name: str | None
     canonical_url: str | None
-
-
-def split_authors(raw: str | list[str] | None, exclude: tuple[str | None, ...] = ()) -> list[str]:
-    """Person names from bylines ("By A, Staff Writer and B for The Times"): no "By", roles,
-    affiliations, e-mails or handles; deduplicated case-insensitively, the publisher's
-    spelling kept. Names equal to an ``exclude`` value (the site's name) are dropped."""
-    names: list[str] = []
-    site = {_key(s) for s in exclude if s}
-    for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
-        value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
-        for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
-            part = _AFFILIATION.sub("", _PROFILE_LINK.sub("", _BYLINE.sub("", part)))
-            name = " ".join(part.strip(" \t\n-\u2013\u2014:\u00b7|,").split())
-            if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
-                    or _DOMAIN_LIKE.search(name) or re.search(r"\d|www\.|/|©", name)
-                    or not re.search(r"[^\W\d_]", name) or _key(name) in site):
-                continue
-            if name.casefold() not in {n.casefold() for n in names}:
-                names.append(name)
-    return names
 
 
 def normalize_date(value: Any) -> str | None:
@@ -136,10 +96,9 @@ def extract_metadata(tree: lhtml.HtmlElement, url: str) -> Metadata:
     site_name = (first("site_name")
                  or _text(_names(node.get("publisher"), index, persons_only=False)))
     not_authors = (site_name, (urlsplit(url).hostname or "").removeprefix("www.").split(".")[0])
-    authors = split_authors(_names(node.get("author"), index), not_authors)
-    for key in _META_KEYS["authors"]:
-        authors = authors or split_authors(meta.get(key), not_authors)
-    authors = authors or split_authors(_byline(tree), not_authors)
+    authors = first_authors(itertools.chain(
+        [_names(node.get("author"), index)], (meta.get(key) for key in _META_KEYS["authors"]),
+        markup_bylines(tree), labelled_bylines(tree)), not_authors)
     structured = normalize_date(node.get("datePublished")) or first("published", normalize_date)
     return Metadata(
         title=_title(tree, [_text(node.get("headline")), first("title")], site_name, url),
@@ -152,28 +111,6 @@ def extract_metadata(tree: lhtml.HtmlElement, url: str) -> Metadata:
     )
 
 
-def _byline(tree: lhtml.HtmlElement) -> str | None:
-    """The first byline trafilatura's author XPaths find outside its discard list (comments,
-    dates, figures...), read in place where trafilatura would copy the whole tree. Its last
-    resort (any element whose class mentions author/writer/byline) is left out: on the
-    evaluation set it doubled the metadata time for 2 more authors out of 416."""
-    skip: set[Any] | None = None
-
-    def text(el: Any) -> str:
-        return " ".join([el.text or "", *(f"{'' if c in skip else text(c)} {c.tail or ''}"
-                                          for c in el)])
-
-    for xpath in AUTHOR_XPATHS[:2]:
-        for el in xpath(tree):
-            if skip is None:  # the discard list costs as much as a search: only when needed
-                skip = {node for path in AUTHOR_DISCARD_XPATHS for node in path(tree)}
-            if el not in skip and skip.isdisjoint(el.iterancestors()):
-                byline = " ".join(text(el).split())
-                if 2 < len(byline) < 120:
-                    return byline
-    return None
-
-
 def _text(value: Any) -> str | None:
     """First non-empty string of a value (or list), unescaped and whitespace-collapsed."""
     if isinstance(value, list):
@@ -181,11 +118,6 @@ def _text(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     return " ".join(html.unescape(value).split()) or None
-
-
-def _key(value: str) -> str:
-    """Comparison key: case-folded letters and digits only ("Battery-News.de" ~ "batterynewsde")."""
-    return "".join(ch for ch in value.casefold() if ch.isalnum())
 
 
 def _types(node: dict) -> set[str]:
@@ -265,7 +197,9 @@ def _names(value: Any, index: dict[str, dict], persons_only: bool = True) -> lis
         if isinstance(item, dict):
             ref = item.get("@id")
             item = index.get(ref, item) if "name" not in item and isinstance(ref, str) else item
-            if persons_only and _types(item) & {"Organization", "NewsMediaOrganization"}:
+            types = _types(item)  # ["Person", "Organization"]: a blogger as publisher
+            if persons_only and "Person" not in types and types & {"Organization",
+                                                                  "NewsMediaOrganization"}:
                 continue
             item = item.get("name")
             item = item[0] if isinstance(item, list) and item else item
@@ -284,20 +218,20 @@ def _title(tree: lhtml.HtmlElement, titles: list[str | None], site: str | None,
     titles = [t for t in (*titles, _text(title_el.text_content()) if title_el is not None
                           else None) if t]
     host = (urlsplit(url).hostname or "").removeprefix("www.")
-    site_keys = {_key(s) for s in (site, host, host.split(".")[0]) if s}
-    titles = [t for t in titles if _key(t) not in site_keys]
+    site_keys = {name_key(s) for s in (site, host, host.split(".")[0]) if s}
+    titles = [t for t in titles if name_key(t) not in site_keys]
     h1s = [t for el in tree.iter("h1") if (t := _text(el.text_content())) and len(t) < 300
-           and _key(t) not in site_keys and len(_words(t)) >= 2]
-    parts = {_key(p) for t in titles for p in [t, *_TITLE_SPLIT.split(t)]}
+           and name_key(t) not in site_keys and len(_words(t)) >= 2]
+    parts = {name_key(p) for t in titles for p in [t, *_TITLE_SPLIT.split(t)]}
     for h1 in h1s:
-        if _key(h1) in parts:
+        if name_key(h1) in parts:
             return h1
     if not titles:
         return h1s[0] if h1s else None
     title = _strip_site(titles[0], [p for p in _SITE_SPLIT.split(titles[0]) if p.strip()],
                         site_keys)
     for h1 in h1s:
-        if _similar(h1, title) and not parts & {_key(p) for p in _TITLE_SPLIT.split(h1)}:
+        if _similar(h1, title) and not parts & {name_key(p) for p in _TITLE_SPLIT.split(h1)}:
             return h1
     return title
 
@@ -318,9 +252,9 @@ def _strip_site(title: str, parts: list[str], site_keys: set[str]) -> str:
     if len(parts) < 2:
         return title
     keep = list(parts)
-    while len(keep) > 1 and _key(keep[-1]) in site_keys:
+    while len(keep) > 1 and name_key(keep[-1]) in site_keys:
         keep.pop()
-    while len(keep) > 1 and _key(keep[0]) in site_keys:
+    while len(keep) > 1 and name_key(keep[0]) in site_keys:
         keep.pop(0)
     if keep == parts:
         return title
@@ -331,19 +265,56 @@ def _strip_site(title: str, parts: list[str], site_keys: set[str]) -> str:
 
 def _published(tree: lhtml.HtmlElement, url: str, structured: str | None) -> str | None:
     """Publication date: htmldate's day (URL, then meta and JSON-LD, then the markup) with
-    the structured timestamp when it falls on that day. A 1 January found only by htmldate's
-    extensive text search is a bare year (a copyright line), not a publication date."""
+    the structured timestamp when it falls on that day (in its own offset or in UTC, as
+    htmldate may read it); a UTC timestamp in the publisher's offset when the page gives that
+    too. A day found only by htmldate's extensive search of the text gives way to a
+    structured timestamp, and is no date at all when it is a 1 January (a copyright line)."""
     params = {"url": url, "original_date": True}
+    local = (_local_twin(tree, structured) or structured) if structured else None
+    days = {local[:10], _utc_day(local)} if local else set()
     try:
         day = htmldate.find_date(tree, extensive_search=True, **params)
-        if day and day.endswith("-01-01") and day != (structured or "")[:10] and \
-                htmldate.find_date(tree, extensive_search=False, **params) != day:
-            day = None
+        if day and day not in days:
+            fast = htmldate.find_date(tree, extensive_search=False, **params)
+            if (local and fast is None) or (day.endswith("-01-01") and fast != day):
+                day = None  # found in the text only: a copyright year, or not the declared day
     except (ValueError, TypeError, etree.LxmlError):
         day = None
-    if structured and (not day or structured.startswith(day)):
-        return structured
-    return day
+    return local if local and (not day or day in days) else day
+
+
+# A timestamp with a time and an offset, in <time datetime>, <meta content> or JSON-LD text.
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?:\.[0-9]+)?"
+                    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})")
+_STAMP_SOURCES = etree.XPath('//time/@datetime | //meta/@content | '
+                             '//script[contains(@type, "ld+json")]/text()')
+
+
+def _local_twin(tree: lhtml.HtmlElement, stamp: str) -> str | None:
+    """The same instant as UTC ``stamp`` written in a non-zero offset elsewhere on the page
+    (``<time datetime>``, a video's uploadDate...): the publisher's own calendar day."""
+    instant = _aware(stamp)
+    if instant is None or instant.utcoffset():
+        return None
+    for text in _STAMP_SOURCES(tree):
+        for match in _STAMP.finditer(text):
+            other = _aware(normalize_date(match.group()))
+            if other is not None and other.utcoffset() and other == instant:
+                return other.isoformat(timespec="seconds")
+    return None
+
+
+def _aware(stamp: str | None) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(stamp) if stamp and len(stamp) > 10 else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _utc_day(stamp: str) -> str | None:
+    instant = _aware(stamp)
+    return instant.astimezone(UTC).date().isoformat() if instant else None
 
 
 def _canonical(tree: lhtml.HtmlElement, url: str, meta: dict[str, list[str]]) -> str | None:

@@ -194,6 +194,27 @@ CASES = {
             "Deixe seu comentário", "Todos os direitos reservados", "Por Ana Souza",
         ],
     },
+    # WordPress: the post's own classes ("category-markt", "noprint") must not hide its byline
+    # the way comment blocks hide their authors; "Veröffentlicht am" is not a name
+    "kiezblog_wordpress_classes_de.html": {
+        "url": "https://kiezblog-nordstadt.de/2026/04/03/wochenmarkt/",
+        "title": "Der Wochenmarkt zieht um",
+        "authors": ["Jana Vogt"],
+        "published": "2026-04-03",
+        "modified": None,
+        "language": "de",
+        "site_name": "Kiezblog Nordstadt",
+        "canonical_url": None,
+        "present": [
+            "Der Wochenmarkt am Nordplatz zieht im Mai auf den Parkplatz hinter der",
+            "Nur der Fischwagen steht künftig am Eingang zur Bibliothek",
+            "die Umleitung für Radfahrerinnen und Radfahrer eingezeichnet sind.",
+        ],
+        "absent": [
+            "Horst Brenner", "Elif Kaya", "Name *", "Neueste Kommentare", "Veröffentlicht am",
+            "Impressum",
+        ],
+    },
     "fietsgids_nl_no_date.html": {  # no lang attribute, no date but a copyright year
         "url": "https://www.fietsgids-achterhoek.nl/routes/kastelen-en-beken",
         "title": "De mooiste routes langs kastelen en beken",
@@ -435,12 +456,92 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("By Ana Lima with Joe Bloggs", ["Ana Lima", "Joe Bloggs"]),
         (["Jane Smith", "jane smith", "https://facebook.com/janesmith"], ["Jane Smith"]),
         ("Staff Reporter", []),
+        ("Veröffentlicht von Chris Jung", ["Chris Jung"]),
+        ("Erstellt von Andri Bryner", ["Andri Bryner"]),
+        ("von lupa am 26/10/13, 03:48 pm", ["lupa"]),  # the date after the name
+        ("By Jane Smith on 3 May 2026", ["Jane Smith"]),
+        ("Zeige alle Beiträge von mywakenews →", ["mywakenews"]),
+        ("Rezept von Zum Profil von jesusfreak jesusfreak", ["jesusfreak"]),  # link + tooltip
+        ("von freeman1984", ["freeman1984"]),  # digits in a user name...
+        ("By Jane Smith, 3 May 2026", ["Jane Smith"]),  # ... not in a date
+        ("14.03.2026 12:30", []),
+        ("Publiziert am", []),
+        ("Posted on", []),
+        # an editorial team is the byline when no person is named, else dropped
+        ("Redaktion", ["Redaktion"]),
+        ("HLNF Staff Report", ["HLNF Staff Report"]),
+        ("Redaktion, Jane Smith", ["Jane Smith"]),
+        ("Metro Desk and Sarah Chen", ["Sarah Chen"]),
         ("", []),
         (None, []),
     ],
 )
 def test_split_authors(raw: str | list[str] | None, expected: list[str]) -> None:
     assert split_authors(raw) == expected
+
+
+def _authors(head: str, body: str) -> list[str]:
+    article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
+    assert article is not None
+    return article.authors
+
+
+def _ld(data: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "expected"),
+    [
+        # a markup byline that names no one ("Posted on") is skipped for the next one
+        ("", '<span class="meta-prep-author">Posted on</span> <span class="author vcard">'
+         '<a class="url fn">Rhona Gill</a></span>', ["Rhona Gill"]),
+        # a bio under an "author" class is not a byline
+        ("", '<p class="author-bio">Writes about the coast, ferries and fishing, and has '
+         'lived in the harbour town for twenty years.</p>', []),
+        # a theme's main column called "sidebar" still holds the article's byline...
+        ("", '<div id="sidebar"><h1>Ferry fares rise</h1><span class="author">Rhona Gill'
+         '</span></div>', ["Rhona Gill"]),
+        # ... a real sidebar does not
+        ("", '<h1>Ferry fares rise</h1><div id="sidebar"><span class="author">Rhona Gill'
+         '</span></div>', []),
+        # a blogger declared both Person and Organization (Yoast) is a person
+        (_ld({"@graph": [
+            {"@type": "BlogPosting", "headline": "Ferry fares rise",
+             "author": {"@id": "#me"}},
+            {"@type": ["Person", "Organization"], "@id": "#me", "name": "Rhona Gill"}]}),
+         "", ["Rhona Gill"]),
+        # an organisation is not an author
+        (_ld({"@type": "NewsArticle", "author": {"@type": "Organization",
+                                                 "name": "Harbour Media Group"}}),
+         "", []),
+        # an editorial team from structured data gives way to a person in the markup
+        (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Redaktion"}}),
+         '<p class="byline">By Rhona Gill</p>', ["Rhona Gill"]),
+        ('<meta name="author" content="Redaktion">', "", ["Redaktion"]),
+        # any element whose class names an author (trafilatura's last resort)...
+        ("", '<h5 class="field--name-field-term-author">Christian Mihatsch</h5>',
+         ["Christian Mihatsch"]),
+        # ... but not a label beside it
+        ("", '<div><span class="AuthorBlockLabel">Quelle:</span> Livenet</div>', []),
+        # bylines known only by their label, in a short block
+        ("", "<p><em>Von <span>Cosima Künzel</span></em></p>", ["Cosima Künzel"]),
+        ("", "<p><strong>Text:</strong> Klausmartin Friedrich</p>", ["Klausmartin Friedrich"]),
+        ("", '<div><span class="label">Datum:</span> 19.11.2021<br><span class="label">Autor:'
+         '</span> Fritz Imhof<br><span class="label">Quelle:</span> Livenet</div>',
+         ["Fritz Imhof"]),
+        ("", "<h5><em>Von Leonora Holling, Quelle: Verbraucherdienst</em></h5>",
+         ["Leonora Holling"]),
+        # ... not a preposition in prose, a menu link, a photo credit or the site's footer
+        ("", "<p>Die Fähre fährt von Helsingborg nach Göteborg.</p>", []),
+        ("", "<h3>Von der Theorie</h3>", []),
+        ("", '<nav><ul><li><a href="/author/s">Author: Stefanie Krügl</a></li></ul></nav>', []),
+        ("", '<span class="video-credit">By Harbour Ferry Company</span>', []),
+        ("", "<footer><h2>Redaktion Kyffhäuser-Kreis</h2></footer>", []),
+    ],
+)
+def test_authors(head: str, body: str, expected: list[str]) -> None:
+    assert _authors(head, body) == expected
 
 
 @pytest.mark.parametrize(
@@ -502,3 +603,34 @@ def _page(head: str, body: str) -> str:
 def test_title(head: str, body: str, expected: str) -> None:
     article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
     assert article is not None and article.title == expected
+
+
+# --- publication dates ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "expected"),
+    [
+        # a UTC timestamp written in the publisher's offset elsewhere: the publisher's day
+        (_ld({"@type": "NewsArticle", "datePublished": "2023-11-09T02:11:03+00:00"}),
+         '<time datetime="2023-11-08T21:11:03-05:00">Nov 8, 9:11 pm</time>',
+         "2023-11-08T21:11:03-05:00"),
+        # ... a different instant in another offset is not the same timestamp
+        (_ld({"@type": "NewsArticle", "datePublished": "2023-11-09T02:11:03+00:00"}),
+         '<time datetime="2023-11-08T20:00:00-05:00">Nov 8, 8:00 pm</time>',
+         "2023-11-09T02:11:03+00:00"),
+        # a local timestamp whose UTC day is htmldate's (it read a UTC <meta>) stays local
+        (_ld({"@type": "NewsArticle", "datePublished": "2020-12-25T01:59:50+02:00"})
+         + '<meta property="article:published_time" content="2020-12-24T23:59:50+00:00">', "",
+         "2020-12-25T01:59:50+02:00"),
+        # a declared timestamp (that htmldate cannot parse) beats a day found in the text
+        (_ld({"@type": "NewsArticle", "datePublished": "Tue, Sep 15 2020 10:01:41 EDT"}),
+         "<p>The shop has been closed since May 20, 2020.</p>", "2020-09-15T10:01:41-04:00"),
+        # publication after the last modification (a scheduled post) stays the publication
+        (_ld({"@type": "NewsArticle", "datePublished": "2022-01-28T08:20:11+00:00",
+              "dateModified": "2022-01-27T16:58:24+00:00"}), "", "2022-01-28T08:20:11+00:00"),
+    ],
+)
+def test_published(head: str, body: str, expected: str) -> None:
+    article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
+    assert article is not None and article.published == expected

@@ -1,0 +1,259 @@
+"""Authors: byline strings cleaned into names, and the bylines a page shows in its markup.
+
+:func:`split_authors` turns a byline ("By A, Staff Writer and B for The Times") into names;
+:func:`markup_bylines` finds byline texts where trafilatura's author XPaths point, outside
+comments, sidebars, captions and dates. Pure functions on an lxml tree that is not modified.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lxml import etree
+from lxml import html as lhtml
+
+_I = re.IGNORECASE
+_BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"... before names
+    r"^\s*(?:(?:post|article|story|interview)\s*:?\s+)?"
+    r"(?:(?:author|autor|autorin|auteur|autore|auteure|text|texte|words)\b\s*:?\s*)?"
+    r"(?:(?:written|reported|posted|published|words|text|story|article|artikel|ein\s+beitrag"
+    r"|geschrieben|verfasst|veröffentlicht|erstellt|gepostet|publié|écrit|rédigé|escrito"
+    r"|publicado|pubblicato|scritto)\s+)?"
+    r"(?:(?:by|from|par|von|vom|por|door|av|af)\b[\s:]*)?", _I)
+_AUTHOR_SPLIT = re.compile(
+    r"\s*[,;&|/]\s*(?:(?:and|und|et|y|e)\s+)?|\s+(?:and|und|et|y|e|with|mit|avec|con)\s+", _I)
+# A part naming a job, a date or a photo credit is not an author ("Staff Writer").
+_ROLE = re.compile(
+    r"\b(?:writer|reporter|correspondent|editor|contributor|contributing|columnist"
+    r"|journalist|photographer|producer|analyst|chief|senior|special"
+    r"|freelance|news|press|agency|journaliste|korrespondent\w*"
+    r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
+    r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
+    r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v"
+    r"|am|on|um|publiziert|veröffentlicht|gepostet|datum|date|fecha)\b",  # "Posted on", "Datum"
+    _I)
+# An editorial team ("Redaktion", "Metro Desk", "HLNF Staff"): the byline when no person is
+# named anywhere, else dropped.
+_COLLECTIVE = re.compile(
+    r"\b(?:staff|desk|newsroom|bureau|rédaction|redaktion|redacción|redazione|redactie"
+    r"|editorial\s+team)\b", _I)
+# "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
+_PROFILE_LINK = re.compile(
+    r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
+    r"\s+(?:von|de|par|di))\s+", _I)
+_AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
+# "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019": the date after a name.
+_DATE_TAIL = re.compile(r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$", _I)
+_AROUND_NAME = " \t\n-\u2013\u2014:\u00b7|,\u2192\u00bb\u203a>"  # dashes, bars, arrows
+_HANDLE = re.compile(r"[^\W\d_][\w.-]*")  # "freeman1984": digits in a user name, not a date
+_DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
+# Containers whose author names are not the article's: comments and comment forms, sidebars,
+# quotes, share bars; matched as whole class/id tokens, so a WordPress post's own classes
+# ("post category-news", "noprint") do not hide its byline.
+_DISCARD_TOKEN = re.compile(
+    r"comments?|comment[-_]\S*|commentlist|respond|sidebar\S*|is-hidden|(?:block)?quote"
+    r"|print|category|meta-date|meta-reviewer|article-(?:share|support)|embedly-instagram"
+    r"|(?:photo|image|img|video|media)[-_]?(?:credit|caption)\S*|\S*caption", _I)
+_DISCARD_CLASS = frozenset({"title", "date"})  # the whole class attribute, as trafilatura's
+_DISCARD_TAGS = frozenset({"time", "figure", "figcaption", "blockquote", "script", "style",
+                           "noscript", "template", "button", "select", "textarea"})
+# Where trafilatura's author XPaths point (trafilatura.xpaths.AUTHOR_XPATHS: specific, generic
+# and last-resort paths), found in one walk over the tree: faster than the XPaths alone, whose
+# regular expressions call back into Python for every element of the page.
+_SPECIFIC_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
+_GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
+_SPECIFIC_CLASS = re.compile("author-?name|AuthorName|authorName")
+_GENERIC_ID = re.compile("author|zuozhe|bianji|xiaobian")
+_GENERIC_CLASS = re.compile(
+    "author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name")
+_LAST_ID = re.compile("[Aa]uthor")
+_LAST_CLASS = re.compile("[Aa]uthor|screenname|writer|[Bb]yline")
+MAX_BYLINE_CHARS = 120  # longer texts under an "author" class are bios or author lists
+MAX_BYLINE_WORDS = 12  # "Jane Smith writes about ... since 2004." is a bio
+MAX_MARKUP_BYLINES = 20
+
+
+def split_authors(raw: str | list[str] | None, exclude: tuple[str | None, ...] = ()) -> list[str]:
+    """Person names from bylines ("By A, Staff Writer and B for The Times"): no "By", roles,
+    affiliations, e-mails or handles; deduplicated case-insensitively, the publisher's
+    spelling kept. Names equal to an ``exclude`` value (the site's name) are dropped. A byline
+    naming only an editorial team ("Redaktion") gives that team."""
+    persons, teams = _split(raw, exclude)
+    return persons or teams
+
+
+def first_authors(bylines: Iterable[str | list[str] | None],
+                  exclude: tuple[str | None, ...] = ()) -> list[str]:
+    """Names from the first of ``bylines`` (best source first) that names a person; else the
+    first editorial team named."""
+    team: list[str] = []
+    for byline in bylines:
+        persons, teams = _split(byline, exclude)
+        if persons:
+            return persons
+        team = team or teams
+    return team
+
+
+def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
+           ) -> tuple[list[str], list[str]]:
+    """(persons, editorial teams) named in ``raw``."""
+    persons: list[str] = []
+    teams: list[str] = []
+    site = {name_key(s) for s in exclude if s}
+    for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
+        value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
+        for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
+            part = _AFFILIATION.sub("", _PROFILE_LINK.sub("", _BYLINE.sub("", part)))
+            part = _DATE_TAIL.sub("", part)
+            name = _undouble(" ".join(part.strip(_AROUND_NAME).split()))
+            if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
+                    or _DOMAIN_LIKE.search(name) or re.search(r"www\.|/|©", name)
+                    or (re.search(r"\d", name) and not _HANDLE.fullmatch(name))
+                    or not re.search(r"[^\W\d_]", name) or name_key(name) in site):
+                continue
+            found = teams if _COLLECTIVE.search(name) else persons
+            if name.casefold() not in {n.casefold() for n in found}:
+                found.append(name)
+    return persons, teams
+
+
+def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
+    """Byline texts where trafilatura's author XPaths point (its specific, its generic, then
+    its last-resort paths: any element whose class mentions an author or a byline), outside
+    comments, sidebars, quotes and captions."""
+    seen: set[Any] = set()
+    count = 0
+
+    def outside_article(container: Any) -> bool:  # a "sidebar" holding the headline is not
+        return container.tag in _DISCARD_TAGS or container.find(".//h1") is None
+
+    for candidates in _author_elements(tree):
+        for el in candidates:
+            if el in seen or any(_discarded(a) and outside_article(a)
+                                 for a in (el, *el.iterancestors())):
+                continue
+            seen.add(el)
+            byline = " ".join(_visible_text(el).split())
+            if 2 < len(byline) < MAX_BYLINE_CHARS and len(byline.split()) <= MAX_BYLINE_WORDS \
+                    and not byline.endswith(":"):  # a label ("Quelle:") beside the byline
+                yield byline
+                count += 1
+                if count >= MAX_MARKUP_BYLINES:
+                    return
+
+
+# The first word of a text that starts a byline: "Von Cosima Künzel", "Autor: Fritz Imhof".
+_LABELS = frozenset({"by", "von", "par", "por", "door", "autor", "autorin", "author", "auteur",
+                     "autore", "text", "texte", "redaktion", "verfasser", "verfasserin"})
+_LABEL_ONLY = re.compile(r"\s*\w+\s*:?\s*")
+_NEXT_LABEL = re.compile(r"\s+(?:[^\W\d_]+\s*){1,2}:\s.*$")  # "... Quelle: Livenet"
+_PARTICLES = frozenset({"von", "van", "der", "den", "de", "da", "di", "du", "del", "la", "le"})
+MAX_LABELLED_CHARS = 60  # "Von X" in a short block; longer ones are sentences
+MAX_LABELLED_TEXT = 200
+
+
+def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
+    """Bylines that the markup does not mark as such, found by their label in a short block:
+    "<em>Von Cosima Künzel</em>", "<strong>Text:</strong> Klausmartin Friedrich",
+    "Datum: 19.11.2021 <br> Autor: Fritz Imhof <br> Quelle: Livenet"."""
+    body = tree.find("body")
+    for block in body.iter(etree.Element) if body is not None else ():
+        # the text that opens an element; a tail ("... sagte Müller von der Stadt") is prose
+        text = block.text
+        if not text or len(text) > MAX_LABELLED_TEXT or not text.strip() or \
+                text.split(None, 1)[0].rstrip(":").lower() not in _LABELS:
+            continue
+        if any(_discarded(a) or _navigation(a) for a in (block, *block.iterancestors())):
+            continue
+        if _LABEL_ONLY.fullmatch(text) and not len(block) and block.getparent() is not None:
+            line = f"{text} {block.tail or ''}"  # "<b>Autor:</b> Name": the label's line
+        else:
+            line = _line_from(block)
+        line = _NEXT_LABEL.sub("", " ".join(line.split()))
+        if len(line) <= MAX_LABELLED_CHARS and _names_only(line):
+            yield line
+
+
+def _navigation(el: Any) -> bool:
+    """Menus and the site's footer: "Author: X" there links to a profile page."""
+    return el.tag in ("nav", "footer") or any(
+        t.startswith(("menu", "nav", "footer")) for t in el.get("class", "").lower().split())
+
+
+def _names_only(line: str) -> bool:
+    """Every word after the label is capitalised or a name particle ("Anna von Berg")."""
+    parts = [p for p in _AUTHOR_SPLIT.split(_BYLINE.sub("", line)) if p.strip()]
+    words = [w for p in parts for w in p.split()]
+    return (0 < len(words) <= 4 * len(parts) and not line.endswith(".")
+            and words[0] not in _PARTICLES and all(w[0].isupper() or w in _PARTICLES
+                                                   for w in words))
+
+
+
+def _line_from(el: Any) -> str:
+    """The text of ``el`` up to its first line break."""
+    parts = [el.text or ""]
+    for child in el:
+        if child.tag == "br":
+            break
+        parts += [_visible_text(child), child.tail or ""]
+    return " ".join(parts)
+
+
+def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any], list[Any]]:
+    """(specific, generic, last resort): the elements trafilatura's three author XPaths
+    select, in document order."""
+    specific: list[Any] = []
+    generic: list[Any] = []
+    last: list[Any] = []
+    for el in tree.iter(etree.Element):
+        tag, cls, id_ = el.tag, el.get("class") or "", el.get("id") or ""
+        prop = el.get("itemprop") or ""
+        if tag == "author" or (tag in _SPECIFIC_TAGS and (
+                "author" in (el.get("rel"), id_, cls) or prop == "author name"
+                or el.get("data-testid") in ("AuthorCard", "AuthorURL")
+                or _SPECIFIC_CLASS.search(cls))):
+            specific.append(el)
+        if tag in _GENERIC_TAGS and (
+                cls in ("byline", "username", "byl", "BBL") or "author" in prop
+                or _GENERIC_ID.search(id_) or _GENERIC_CLASS.search(cls)):
+            generic.append(el)
+        if "Byline" in (el.get("data-component") or "") or "author" in prop or \
+                _LAST_ID.search(id_) or _LAST_CLASS.search(cls):
+            last.append(el)
+    return specific, generic, last
+
+
+def _discarded(el: Any) -> bool:
+    """A comment, sidebar, quote, caption, date... whose names are not the article's."""
+    if not isinstance(el.tag, str) or el.tag in _DISCARD_TAGS:
+        return True
+    if el.tag in ("html", "body", "main", "article"):
+        return False
+    if (cls := el.get("class", "").strip()) in _DISCARD_CLASS:
+        return True
+    return any(_DISCARD_TOKEN.fullmatch(t) for t in f"{cls} {el.get('id', '')}".split())
+
+
+def _visible_text(el: Any) -> str:
+    """Text of ``el`` without discarded descendants (a ``<time>`` after the name...)."""
+    return " ".join([el.text or "", *(f"{'' if _discarded(c) else _visible_text(c)} "
+                                      f"{c.tail or ''}" for c in el)])
+
+
+def _undouble(name: str) -> str:
+    """"Jane Smith Jane Smith" (a name in a link and its tooltip) -> "Jane Smith"."""
+    words = name.split()
+    half = len(words) // 2
+    if half and len(words) % 2 == 0 and words[:half] == words[half:]:
+        return " ".join(words[:half])
+    return name
+
+
+def name_key(value: str) -> str:
+    """Comparison key: case-folded letters and digits only ("Battery-News.de" ~ "batterynewsde")."""
+    return "".join(ch for ch in value.casefold() if ch.isalnum())
