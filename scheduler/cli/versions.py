@@ -13,7 +13,7 @@ from rich.table import Table
 from archive.history import content_of, versions_of
 from archive.models import ArticleVersion
 from archive.snapshot import normalize_timestamp
-from archive.versions import Content, diff_body
+from archive.versions import Content, diff_body, inline_paragraph
 from scheduler.cli.common import err, fail, open_catalog, out
 from scheduler.views import VersionOut, VersionsOut
 
@@ -52,7 +52,7 @@ def diff(
         help="The version current at this time; default: the latest.")] = None,
 ) -> None:
     """What changed in an article between two versions: headline, byline, dates, body
-    (paragraph by paragraph, edited sentences marked [-old-]{+new+})."""
+    (paragraph by paragraph, the changed words of edited sentences marked [-old-]{+new+})."""
     bounds = {}
     for name, value in (("--from", from_), ("--to", to)):
         if value is not None:
@@ -113,13 +113,6 @@ def _print_diff(before: Content, after: Content) -> None:
         elif part.op == "added":
             out.print(f"[green]+ {escape(part.new)}[/]")
         else:
-            pieces = []
-            for op, old_text, new_text in part.segments:
-                if op == "equal":
-                    pieces.append(escape(new_text))
-                    continue
-                if old_text:
-                    pieces.append(f"[red][-{escape(old_text)}-][/]")
-                if new_text:
-                    pieces.append(f"[green]{{+{escape(new_text)}+}}[/]")
-            out.print("~ " + " ".join(pieces))
+            marks = {"equal": "{}", "removed": "[red][-{}-][/]", "added": "[green]{{+{}+}}[/]"}
+            out.print("~ " + " ".join(marks[op].format(escape(text))
+                                      for op, text in inline_paragraph(part)))
