@@ -91,22 +91,14 @@ def _versions_after(previous: Content | None, events: Sequence[Article | Article
     return made
 
 
-def _events_of(session: Session, key: str, after: Capture | None = None,
-               ) -> list[Article | ArticleVersion]:
-    """The key's articles and recorded ``unpublished`` versions, in capture order (after
-    ``after``)."""
-    def since(query: Select[Any]) -> Select[Any]:
-        if after is None:
-            return query
-        return query.where(tuple_(Capture.timestamp, Capture.id)
-                           > tuple_(after.timestamp, after.id))
-
-    articles = session.execute(since(
+def _events_of(session: Session, key: str) -> list[Article | ArticleVersion]:
+    """The key's articles and recorded ``unpublished`` versions, in capture order."""
+    articles = session.execute(
         select(Article, Capture.timestamp, Capture.id).join(Article.capture)
-        .where(Article.url_key == key))).all()
-    gone = session.execute(since(
+        .where(Article.url_key == key)).all()
+    gone = session.execute(
         select(ArticleVersion, Capture.timestamp, Capture.id).join(ArticleVersion.capture)
-        .where(ArticleVersion.url_key == key, ArticleVersion.article_id.is_(None)))).all()
+        .where(ArticleVersion.url_key == key, ArticleVersion.article_id.is_(None))).all()
     return [row[0] for row in sorted([*articles, *gone], key=lambda row: (row[1], row[2]))]
 
 

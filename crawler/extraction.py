@@ -20,6 +20,7 @@ from lxml import html as lhtml
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 from crawler.bylines import split_authors
+from crawler.discovery import jsonld_types, not_found_page
 from crawler.metadata import extract_metadata, normalize_date
 
 __all__ = ["EXTRACTOR_VERSION", "Article", "decode_html", "extract", "extract_article",
@@ -215,9 +216,19 @@ def _main_text(tree: lhtml.HtmlElement, url: str, *, favor_precision: bool) -> s
     return doc.text or "" if doc is not None else ""
 
 
+def _error_page(tree: lhtml.HtmlElement) -> bool:
+    """Whether the page says it is missing (the crawl's spider reads the same title and
+    heading in its link pass, :mod:`crawler.links`, and records the page as a soft 404)."""
+    heading = tree.find(".//h1")
+    return not_found_page(
+        tree.findtext(".//title"), heading.text_content() if heading is not None else None,
+        jsonld_types(tree.xpath('//script[@type="application/ld+json"]/text()')))
+
+
 def extract_article(body: bytes | str, url: str, *, encoding: str | None = None) -> Article | None:
-    """Extract the main article and its metadata; None if not HTML or no extractable text."""
-    if (tree := _parse(body, encoding)) is None:
+    """Extract the main article and its metadata; None if not HTML, no extractable text, or
+    an error page served with 200 (a soft 404: :func:`crawler.discovery.not_found_page`)."""
+    if (tree := _parse(body, encoding)) is None or _error_page(tree):
         return None
     meta = extract_metadata(tree, url)  # before pruning: bylines and dates live in blocks
     _prune_boilerplate(tree)            # that the pruning drops

@@ -34,7 +34,7 @@ from archive.catalog import Catalog
 from archive.cdxj import HTML_MIMES
 from archive.encoding import UndecodableBody
 from archive.history import article_key, rebuild_histories
-from archive.models import Article, ArticleVersion, Capture, CrawlJob, Site
+from archive.models import Article, Capture, CrawlJob, Site
 from archive.snapshot import SnapshotNotFound, normalize_timestamp, read_capture_records
 from archive.storage import Storage, StorageError
 from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
@@ -65,15 +65,11 @@ class ReextractReport:
 def candidates(catalog: Catalog, *, job_id: int | None = None, site: str | None = None,
                since: str | None = None) -> Select[Any]:
     """The captures to re-extract, oldest first; raises :class:`ReextractError` for an
-    unknown job or site or a bad ``since``. An error page served with 200 that the crawl
-    recorded as unpublishing an article (a soft 404) is left out: it is no article."""
-    soft_404 = select(ArticleVersion.id).where(ArticleVersion.capture_id == Capture.id,
-                                               ArticleVersion.article_id.is_(None))
+    unknown job or site or a bad ``since``."""
     query = select(Capture).where(
         Capture.status.between(200, 299),
         or_(and_(Capture.record_type == "response", Capture.mime.in_(HTML_MIMES)),
-            Capture.record_type == "revisit"),
-        ~soft_404.exists())
+            Capture.record_type == "revisit"))
     with catalog.session() as session:
         if job_id is not None:
             if session.get(CrawlJob, job_id) is None:

@@ -170,7 +170,10 @@ class Service:
                 asyncio.to_thread(self.webhooks.deliver_due))
             try:  # stop() cancels this loop, not the pass: it waits for the pass instead
                 await asyncio.shield(self._webhook_pass)
-            except SQLAlchemyError:
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug or a catalog failure must not end the loop for good:
+                # no webhook would be sent again until a restart
                 logger.exception("webhook delivery failed; trying again later")
 
     def load_sites_file(self) -> None:

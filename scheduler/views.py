@@ -204,8 +204,9 @@ class SiteEditsOut(BaseModel):
     edits_per_edited_article: float | None
     stealth: int = Field(description="edits flagged stealth")
     stealth_share: float | None
-    unpublished: int = Field(description="articles seen taken down (404/410, redirect to a "
-                             "hub); not counted as edits")
+    unpublished: int = Field(description="unpublished versions: an article seen taken down "
+                             "(404/410, a redirect to a hub, a soft 404), once each time; not "
+                             "counted as edits")
     kinds: list[KindCount] = Field(description="kinds of change, most common first")
     histogram: list[EditBucket] = Field(
         description="edits by the age of the capture that caught them (the edit happened "

@@ -60,7 +60,9 @@ class RetryPolicy:
         """When to try again after ``attempts_made`` failed attempts; None: give up."""
         if attempts_made >= self.max_attempts:
             return None
-        return now + min(self.first_wait * 2 ** (attempts_made - 1), self.longest_wait)
+        doublings = min(attempts_made - 1, 30)  # (2**30 minutes is past any longest wait;
+        # an uncapped power overflows timedelta from about 40 attempts)
+        return now + min(self.first_wait * 2 ** doublings, self.longest_wait)
 
 
 @dataclass

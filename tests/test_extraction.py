@@ -634,3 +634,16 @@ def test_title(head: str, body: str, expected: str) -> None:
 def test_published(head: str, body: str, expected: str) -> None:
     article = extract_article(_page(head, body), "https://www.coastherald.com/news/ferry")
     assert article is not None and article.published == expected
+
+
+def test_an_error_page_served_with_200_is_no_article() -> None:
+    latest = "".join(f"<p>Story {n}: the council approved the harbour budget after a long "
+                     "debate about ferry fares and the new port fees.</p>" for n in range(8))
+    page = ("<!doctype html><html lang=en><head><title>Page not found | The Gazette</title>"
+            f"</head><body><main><h1>Sorry, this page could not be found</h1>{latest}</main>"
+            "</body></html>")
+    assert extract_article(page, "https://gazette.example/news/gone.html") is None
+    article = extract_article(page.replace("Page not found", "Harbour budget")
+                              .replace("Sorry, this page could not be found", "Latest"),
+                              "https://gazette.example/news/kept.html")
+    assert article is not None and "harbour budget" in article.text
