@@ -12,10 +12,9 @@ recovery, which catalogues what reached the disk. A catalog error leaves the buf
 in place for the next :meth:`Archiver.flush`.
 
 Articles: each article row gets its history key, and the versions it makes are recorded in
-the same transaction (:func:`archive.history.extend_histories`); a 404/410 or a redirect to
-the home page or a section, or an error page served with 200 (a soft 404), where an article
-with versions was records its ``unpublished`` version
-(:func:`archive.history.record_unpublished`).
+the same transaction; a 404/410 or a redirect to the home page or a section, or an error page
+served with 200 (a soft 404), where an article with versions was records its ``unpublished``
+version. Both in capture order (:func:`archive.history.record_captures`).
 
 Revisits: a response (non-empty, not truncated, not a redirect) whose payload digest and
 status equal the latest capture of the same URL (SURT key) is written as a ``revisit`` record
@@ -50,7 +49,7 @@ from warcio.timeutils import timestamp_to_datetime
 
 from archive.catalog import Catalog
 from archive.cdxj import REVISIT_MIME, mime_of, surt_key
-from archive.history import article_key, extend_histories, record_unpublished
+from archive.history import article_key, record_captures
 from archive.layout import index_key, warc_key
 from archive.models import Article, Capture, WarcFile, WarcState, utcnow
 from archive.revalidation import (
@@ -341,23 +340,19 @@ class Archiver:
         with self.catalog.session() as session:
             if captures:
                 session.execute(Capture.__table__.insert(), captures)
-            if gone:
-                gone_ids = dict(session.execute(
-                    select(Capture.record_id, Capture.id).where(
-                        Capture.record_id.in_([record_id for record_id, *_ in gone]))).all())
-                record_unpublished(session, [(gone_ids[record_id], url, timestamp, status)
-                                             for record_id, url, timestamp, status in gone])
+            ids = dict(session.execute(
+                select(Capture.record_id, Capture.id).where(Capture.record_id.in_(
+                    [record_id for record_id, *_ in gone]
+                    + [a["capture_record_id"] for a in articles]))).all())
             if articles:
-                ids = dict(session.execute(
-                    select(Capture.record_id, Capture.id).where(
-                        Capture.record_id.in_([a["capture_record_id"] for a in articles]))
-                ).all())
-                rows = [{k: v for k, v in a.items() if k != "capture_record_id"}
-                        | {"capture_id": ids[a["capture_record_id"]],
-                           "url_key": article_key(a["url"], a.get("canonical_url"))}
-                        for a in articles]
-                session.execute(Article.__table__.insert(), rows)
-                extend_histories(session, ids.values())
+                session.execute(Article.__table__.insert(), [
+                    {k: v for k, v in a.items() if k != "capture_record_id"}
+                    | {"capture_id": ids[a["capture_record_id"]],
+                       "url_key": article_key(a["url"], a.get("canonical_url"))}
+                    for a in articles])
+            record_captures(session, [ids[a["capture_record_id"]] for a in articles],
+                            [(ids[record_id], url, timestamp, status)
+                             for record_id, url, timestamp, status in gone])
         self._flush_failing = False
         self._pending_captures, self._pending_articles, self._pending_gone = [], [], []
 

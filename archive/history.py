@@ -9,7 +9,8 @@ has no article at all) makes none.
 
 Two ways to write them, both within the caller's transaction:
 
-- :func:`extend_histories` (at capture time, by :class:`archive.archiver.Archiver`): the
+- :func:`extend_histories` (at capture time, by :class:`archive.archiver.Archiver` through
+  :func:`record_captures`, which takes a batch's captures in capture order): the
   articles just captured (those after their history's latest version) are compared with it,
   in capture order;
 - :func:`record_unpublished` (at capture time): a 404/410 or a redirect to a hub where an
@@ -27,6 +28,7 @@ transaction (:func:`archive.webhook_outbox.enqueue_changes`); re-extraction queu
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from collections.abc import Collection, Iterable, Sequence
@@ -210,6 +212,30 @@ def record_unpublished(session: Session, captures: Iterable[tuple[int, str, str,
     enqueue_changes(session, added)
     session.flush()
     return len(added)
+
+
+def record_captures(session: Session, article_captures: Iterable[int],
+                    gone: Sequence[tuple[int, str, str, int]]) -> int:
+    """The versions a batch of captures makes, in capture order: the articles of
+    ``article_captures`` (:func:`extend_histories`) and the captures that may unpublish one
+    (``gone``, as :func:`record_unpublished` takes them); returns how many were added. In
+    capture order, an edit captured before a 404 of the same batch is a version before the
+    ``unpublished`` one, and an article back after a 404 is a version after it."""
+    article_ids = set(article_captures)
+    if not gone:
+        return extend_histories(session, article_ids)
+    if not article_ids:
+        return record_unpublished(session, gone)
+    stamps = dict(session.execute(select(Capture.id, Capture.timestamp)
+                                  .where(Capture.id.in_(article_ids))).all())
+    events = sorted([(stamps[i], i, None) for i in article_ids]
+                    + [(g[2], g[0], g) for g in gone], key=lambda e: (e[0], e[1]))
+    added = 0
+    for is_gone, run in itertools.groupby(events, key=lambda e: e[2] is not None):
+        taken = list(run)
+        added += (record_unpublished(session, [e[2] for e in taken if e[2]]) if is_gone
+                  else extend_histories(session, [e[1] for e in taken]))
+    return added
 
 
 def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:

@@ -15,14 +15,17 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, update
 
+from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
 from archive.history import versions_of
 from archive.models import SeenUrl, utcnow
+from archive.storage import LocalStorage
 from scheduler.views import VersionOut
 from tests.support.api import api_client
 from tests.support.changing_site import PARAGRAPHS, ChangingSite
 from tests.support.cli import Archive
 from tests.support.databases import temporary_database
+from tests.support.warc import ClockedWriter, exchange
 
 CORRECTION = "Correction: An earlier version of this article misstated the cost of the repairs."
 ADDED = "The ferry company said it would cut its crossings to two a day from December."
@@ -254,3 +257,36 @@ def test_versions_and_diff_refuse_bad_input(archive: Archive) -> None:
     assert "no versions of http://127.0.0.1:9/nothing.html" in missing.stderr
     bad = archive.cli("diff", "http://127.0.0.1:9/a.html", "--from", "2026-13", expect=2)
     assert "--from:" in bad.stderr
+
+
+@pytest.mark.parametrize("order", ["edit then 410", "410 then back"])
+def test_one_flush_records_versions_in_capture_order(tmp_path: Path, order: str) -> None:
+    """An edit and a 410 of the same article in one batch of rows: the versions follow the
+    captures' order, whichever the archiver buffered first."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    writer = ClockedWriter(tmp_path / "spool", step=timedelta(minutes=1))
+    archiver = Archiver(catalog, LocalStorage((tmp_path / "storage").as_uri()), writer)
+    url = "https://news.example.org/2026/12/07/harbour-bridge.html"
+    first = {"url": url, "title": "Harbour bridge reopens", "authors": ["Ana Lima"],
+             "text": "\n".join(PARAGRAPHS)}
+    edited = first | {"title": "Harbour bridge reopens after two years"}
+
+    def capture(article: dict[str, Any] | None) -> None:
+        response = archiver.archive(exchange(url, status=200 if article else 410))
+        archiver.annotate(response, {"outlinks": []}, article, extractor_version="test")
+
+    capture(first)
+    archiver.flush()
+    if order == "edit then 410":
+        capture(edited)
+        capture(None)
+    else:
+        capture(None)
+        capture(first)
+    archiver.flush()
+    archiver.close()
+    with catalog.session() as session:
+        kinds = [[change["kind"] for change in v.changes] for v in versions_of(session, url)]
+    catalog.dispose()
+    assert kinds == ([[], ["headline"], ["unpublished"]] if order == "edit then 410"
+                     else [[], ["unpublished"], []])
