@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from lxml import html as lxml_html
-from sqlalchemy import event
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import iso_date_to_timestamp
@@ -31,6 +30,7 @@ from archive.replay import HOP_BY_HOP, ORIGIN_BOUND_HEADERS
 from archive.snapshot import SnapshotNotFound, closest_capture, load_snapshot
 from archive.warc import payload_digest
 from tests.support.api import api_client
+from tests.support.captures import statements_on_captures
 from tests.support.replay_archive import (
     CSS,
     PNG,
@@ -484,16 +484,16 @@ def test_raw_replay_from_s3_is_one_ranged_get(tmp_path: Path, s3_server: Any,
                     s3_endpoint_url=s3_server.endpoint_url) as client:
         app = client.app
         sent = RequestLog(app.state.service.storage.client)
-        statements: list[str] = []
-        event.listen(app.state.service.catalog.engine, "before_cursor_execute",
-                     lambda _c, _cur, statement, *_: statements.append(statement))
-        with client.stream("GET", f"/web/{T2}id_/{STORY}") as response:
+        # (the service's own loops, the dispatcher's and the scheduler's, may query the
+        # catalog meanwhile: only the statements reading captures are the replay's)
+        with statements_on_captures(app.state.service.catalog.engine) as statements, \
+                client.stream("GET", f"/web/{T2}id_/{STORY}") as response:
             body = b"".join(response.iter_raw())
         assert response.status_code == 200
         assert body == gzip.compress(story_html("v2"), mtime=0)
         assert sent.ops() == ["GetObject"]
         assert sent.requests[0][1]["Range"].startswith("bytes=")
-        assert len(statements) == 1 and "UNION ALL" in statements[0]  # one catalog query
+        assert len(statements) == 1 and "UNION ALL" in statements[0][0]  # one catalog query
 
 
 # -- over real HTTP: uvicorn on the wire, and Chromium under the CSP -------------------------
