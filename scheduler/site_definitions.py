@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
@@ -25,6 +24,7 @@ from pydantic import (
 
 from crawler.discovery import parse_duration, parse_refresh
 from crawler.render import RenderMode
+from scheduler.urlcheck import split_url
 
 NAME_RE = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 RENDER_DOC = ("How pages are captured: static (the HTTP response), browser (every page also "
@@ -109,11 +109,7 @@ def check_webhook_url(url: str | None) -> str | None:
     be reached is the network policy's (``scheduler.urlcheck``)."""
     if url is None:
         return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port that is not a number in range
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL: {exc}") from None
+    parts = split_url(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise ValueError(f"{url!r}: give an http:// or https:// URL")
     if not parts.hostname:

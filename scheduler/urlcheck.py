@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from crawler.network_policy import AddressRefused, NetworkPolicy
 
@@ -59,15 +59,21 @@ def check_webhook_address(url: str | None, policy: NetworkPolicy) -> None:
         raise UrlRefused("webhook_url", str(exc)) from None
 
 
-def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
-    """Return ``url`` if it may be crawled; raise ValueError saying why not."""
-    if len(url) > MAX_URL_LENGTH:
-        raise ValueError(f"URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
+def split_url(url: str) -> SplitResult:
+    """``url``'s parts, its port checked (ValueError ``not a valid URL: ...`` otherwise)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number in range
     except ValueError as exc:
         raise ValueError(f"not a valid URL: {exc}") from None
+    return parts
+
+
+def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
+    """Return ``url`` if it may be crawled; raise ValueError saying why not."""
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
+    parts = split_url(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise ValueError(f"only http and https URLs can be crawled, not {parts.scheme!r}"
                          if parts.scheme else "not an absolute URL: give http(s)://host/...")
