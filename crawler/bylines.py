@@ -146,6 +146,27 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
                     return
 
 
+MAX_SHOWN_CHARS = 80  # an element whose text is a name ("By ALLY MUTNICK"), not a sentence
+
+
+def as_shown(tree: lhtml.HtmlElement, names: list[str]) -> list[str]:
+    """``names`` in the case the page shows them in: that of the first element in the body
+    whose text is the name ("By ALLY MUTNICK" for JSON-LD's "Ally Mutnick")."""
+    wanted = {name.casefold() for name in names}
+    shown: dict[str, str] = {}
+    body = tree.find("body")
+    for el in body.iter(etree.Element) if body is not None and names else ():
+        text = el.text
+        if not text or len(text) > MAX_SHOWN_CHARS or el.tag in _DISCARD_TAGS:
+            continue
+        name = " ".join(_BYLINE.sub("", text).split()).strip(_AROUND_NAME)
+        if name.casefold() in wanted:
+            shown.setdefault(name.casefold(), name)
+            if len(shown) == len(wanted):
+                break
+    return [shown.get(name.casefold(), name) for name in names]
+
+
 # The first word of a text that starts a byline: "Von Cosima Künzel", "Autor: Fritz Imhof".
 _LABELS = frozenset({"by", "von", "par", "por", "door", "autor", "autorin", "author", "auteur",
                      "autore", "text", "texte", "redaktion", "verfasser", "verfasserin"})

@@ -538,6 +538,11 @@ def _ld(data: object) -> str:
         ("", '<nav><ul><li><a href="/author/s">Author: Stefanie Krügl</a></li></ul></nav>', []),
         ("", '<span class="video-credit">By Harbour Ferry Company</span>', []),
         ("", "<footer><h2>Redaktion Kyffhäuser-Kreis</h2></footer>", []),
+        # structured data's name in the case the page shows it in
+        (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Rhona Gill"}}),
+         '<p class="story-meta">By <a href="/staff/rhona-gill">RHONA GILL</a></p>',
+         ["RHONA GILL"]),
+        ('<meta name="author" content="rhona gill">', "<p>By Rhona Gill</p>", ["Rhona Gill"]),
     ],
 )
 def test_authors(head: str, body: str, expected: list[str]) -> None:
