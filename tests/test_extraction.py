@@ -538,6 +538,9 @@ def _ld(data: object) -> str:
         ("", '<nav><ul><li><a href="/author/s">Author: Stefanie Krügl</a></li></ul></nav>', []),
         ("", '<span class="video-credit">By Harbour Ferry Company</span>', []),
         ("", "<footer><h2>Redaktion Kyffhäuser-Kreis</h2></footer>", []),
+        # a byline that starts with the site's name credits the publisher (and its address)
+        ('<meta property="og:site_name" content="Coast Herald">'
+         '<meta name="author" content="Coast Herald, Portree, Scotland">', "", []),
         # structured data's name in the case the page shows it in
         (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Rhona Gill"}}),
          '<p class="story-meta">By <a href="/staff/rhona-gill">RHONA GILL</a></p>',
