@@ -18,7 +18,7 @@ from lxml import html as lhtml
 _I = re.IGNORECASE
 _BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"... before names
     r"^\s*(?:(?:post|article|story|interview)\s*:?\s+)?"
-    r"(?:(?:author|autor|autorin|auteur|autore|auteure|text|texte|words)\b\s*:?\s*)?"
+    r"(?:(?:authors?|autor(?:en|[/*:_]?in(?:nen)?)?|auteur|autore|auteure|text|texte|words)\b\s*:?\s*)?"
     r"(?:(?:written|reported|posted|published|words|text|story|article|artikel|ein\s+beitrag"
     r"|geschrieben|verfasst|veröffentlicht|erstellt|gepostet|publié|écrit|rédigé|escrito"
     r"|publicado|pubblicato|scritto)\s+)?"

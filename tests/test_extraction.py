@@ -451,6 +451,9 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("BY JOHN DOE and jane smith", ["JOHN DOE", "jane smith"]),  # the publisher's spelling
         ("Vom Krimiblogger", ["Krimiblogger"]),
         ("Author: Anna Kubišta", ["Anna Kubišta"]),
+        ("Autor/in: Korinna Hennig", ["Korinna Hennig"]),  # gender-inclusive labels
+        ("Autor*innen: Lea Roth und Max Graf", ["Lea Roth", "Max Graf"]),
+        ("Authors: Ana Lima and Joe Bloggs", ["Ana Lima", "Joe Bloggs"]),
         ("Text: Lea Roth / Fotos: Max Graf", ["Lea Roth"]),  # photo credits are not authors
         ("Rob Picheta, @robpicheta, finanztreff.de", ["Rob Picheta"]),
         ("By Ana Lima with Joe Bloggs", ["Ana Lima", "Joe Bloggs"]),
