@@ -150,24 +150,29 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
 
 
 MAX_SHOWN_CHARS = 80  # an element whose text is a name ("By ALLY MUTNICK"), not a sentence
+_BODY_TEXT = etree.XPath("string(//body)")
+_HOLDING = etree.XPath("//body//text()[contains(., $name) or contains(., $upper)"
+                       " or contains(., $lower) or contains(., $title)]/..")
 
 
 def as_shown(tree: lhtml.HtmlElement, names: list[str]) -> list[str]:
-    """``names`` in the case the page shows them in: that of the first element in the body
-    whose text is the name ("By ALLY MUTNICK" for JSON-LD's "Ally Mutnick")."""
-    wanted = {name.casefold() for name in names}
-    shown: dict[str, str] = {}
-    body = tree.find("body")
-    for el in body.iter(etree.Element) if body is not None and names else ():
-        text = el.text
-        if not text or len(text) > MAX_SHOWN_CHARS or el.tag in _DISCARD_TAGS:
-            continue
-        name = " ".join(_BYLINE.sub("", text).split()).strip(_AROUND_NAME)
-        if name.casefold() in wanted:
-            shown.setdefault(name.casefold(), name)
-            if len(shown) == len(wanted):
-                break
-    return [shown.get(name.casefold(), name) for name in names]
+    """``names`` in the case the page shows them in (upper, lower or title case): that of
+    the first element in the body whose text is the name ("By ALLY MUTNICK" for JSON-LD's
+    "Ally Mutnick")."""
+    text = _BODY_TEXT(tree) if names else ""
+    out = []
+    for name in names:
+        spellings = {"upper": name.upper(), "lower": name.lower(), "title": name.title()}
+        if any(s != name and s in text for s in spellings.values()):  # cheap test first
+            folded = name.lower()
+            for el in _HOLDING(tree, name=name, **spellings):
+                shown = " ".join(_BYLINE.sub("", el.text or "").split()).strip(_AROUND_NAME)
+                if el.tag not in _DISCARD_TAGS and len(el.text or "") <= MAX_SHOWN_CHARS \
+                        and shown.lower() == folded:
+                    name = shown
+                    break
+        out.append(name)
+    return out
 
 
 # The first word of a text that starts a byline: "Von Cosima Künzel", "Autor: Fritz Imhof".
