@@ -207,6 +207,23 @@ def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
             yield line
 
 
+_AUTHOR_PATH = re.compile(r"/(?:authors?|autor(?:en)?|auteurs?|autore|redakteur(?:in)?|journalist"
+                          r"|staff)/[^/?#]+/?(?:[?#]|$)", _I)
+
+
+def author_links(tree: lhtml.HtmlElement) -> Iterator[str]:
+    """Texts of links to an author's page ("/author/jane-smith/") outside comments,
+    sidebars, menus and footers."""
+    for link in tree.iter("a"):
+        if not _AUTHOR_PATH.search(link.get("href") or ""):
+            continue
+        if any(_discarded(a) or _navigation(a) for a in (link, *link.iterancestors())):
+            continue
+        text = " ".join(_visible_text(link).split())
+        if 2 < len(text) < MAX_LABELLED_CHARS:
+            yield text
+
+
 def _navigation(el: Any) -> bool:
     """Menus and the site's footer: "Author: X" there links to a profile page."""
     return el.tag in ("nav", "footer") or any(

@@ -24,7 +24,14 @@ import htmldate
 from lxml import etree
 from lxml import html as lhtml
 
-from crawler.bylines import as_shown, first_authors, labelled_bylines, markup_bylines, name_key
+from crawler.bylines import (
+    as_shown,
+    author_links,
+    first_authors,
+    labelled_bylines,
+    markup_bylines,
+    name_key,
+)
 
 _I = re.IGNORECASE
 _JSONLD_JUNK = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>|;)\s*$")
@@ -98,7 +105,7 @@ def extract_metadata(tree: lhtml.HtmlElement, url: str) -> Metadata:
     not_authors = (site_name, (urlsplit(url).hostname or "").removeprefix("www.").split(".")[0])
     authors = as_shown(tree, first_authors(itertools.chain(
         [_names(node.get("author"), index)], (meta.get(key) for key in _META_KEYS["authors"]),
-        markup_bylines(tree), labelled_bylines(tree)), not_authors))
+        markup_bylines(tree), labelled_bylines(tree), author_links(tree)), not_authors))
     structured = normalize_date(node.get("datePublished")) or first("published", normalize_date)
     return Metadata(
         title=_title(tree, [_text(node.get("headline")), first("title")], site_name, url),
