@@ -2,7 +2,9 @@
 
 :func:`split_authors` turns a byline ("By A, Staff Writer and B for The Times") into names;
 :func:`markup_bylines` finds byline texts where trafilatura's author XPaths point, outside
-comments, sidebars, captions and dates. Pure functions on an lxml tree that is not modified.
+comments, sidebars, captions and dates; :func:`labelled_bylines` and :func:`author_links`
+find the ones the markup does not mark; :func:`as_shown` spells names as the page shows them.
+Pure functions on an lxml tree that is not modified.
 """
 
 from __future__ import annotations
