@@ -11,13 +11,16 @@ import argparse
 import json
 import sys
 
-from sqlalchemy import select
+from crawler.startup import quick_imports
 
-from archive.catalog import Catalog
-from archive.models import CrawlJob
-from crawler.config import archive_settings
-from crawler.overrides import OverrideError, parse_overrides
-from crawler.runner import CrawlSpec, crawl_settings, run_crawl
+with quick_imports():
+    from sqlalchemy import select
+
+    from archive.catalog import Catalog
+    from archive.models import CrawlJob
+    from crawler.config import archive_settings
+    from crawler.overrides import OverrideError, parse_overrides
+    from crawler.runner import CrawlSpec, crawl_settings, run_crawl
 
 
 def main(argv: list[str] | None = None) -> int:

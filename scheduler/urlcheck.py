@@ -12,12 +12,12 @@ import ipaddress
 import socket
 from urllib.parse import SplitResult, urlsplit
 
-from crawler.network_policy import AddressRefused, NetworkPolicy
+from crawler.network_policy import AddressRefused, IPAddress, NetworkPolicy
 
 MAX_URL_LENGTH = 2048
 
 
-def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def literal_address(host: str) -> IPAddress | None:
     """The address a host literal denotes, in any form ``inet_aton`` accepts."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
@@ -71,6 +71,20 @@ def split_url(url: str) -> SplitResult:
 
 def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
     """Return ``url`` if it may be crawled; raise ValueError saying why not."""
+    _checked_addresses(url, policy)
+    return url
+
+
+def pinned_address(url: str, policy: NetworkPolicy) -> IPAddress | None:
+    """The address to connect to for ``url``: every address its host has now passes
+    ``policy`` (ValueError otherwise), and the connection is made to the first, so that a
+    second lookup cannot hand the client another one (DNS rebinding). None when the host
+    does not resolve."""
+    addresses = _checked_addresses(url, policy)
+    return addresses[0] if addresses else None
+
+
+def _checked_addresses(url: str, policy: NetworkPolicy) -> list[IPAddress]:
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
     parts = split_url(url)
@@ -87,10 +101,10 @@ def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
             policy.check(address, host=host)
         except AddressRefused as exc:
             raise ValueError(str(exc)) from None
-    return url
+    return addresses
 
 
-def _resolve(host: str, port: int | None) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _resolve(host: str, port: int | None) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port or 80, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):

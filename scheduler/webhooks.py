@@ -12,7 +12,8 @@ The request (docs/api.md, Change webhooks):
   on every attempt, so that a receiver can drop a repeat.
 
 Any 2xx answer delivers it. Anything else (another status, a redirect, no answer within the
-timeout, a refused connection, an address the network policy refuses) is a failed attempt:
+timeout, a refused connection, an address the network policy refuses; the POST goes to the
+address that was checked, see ``WebhookSender._post``) is a failed attempt:
 the next waits ``webhook_retry_seconds`` doubled after each failure, up to
 ``webhook_retry_max_seconds``; after ``webhook_max_attempts`` the delivery is given up.
 
@@ -35,7 +36,7 @@ from archive.models import WebhookDelivery, utcnow
 from archive.webhook_outbox import claim_due, record_delivered, record_failure
 from crawler.network_policy import NetworkPolicy
 from scheduler.config import ServiceSettings
-from scheduler.urlcheck import check_crawl_url
+from scheduler.urlcheck import pinned_address
 from scheduler.views import ChangeOut
 
 EVENT = "change"
@@ -142,14 +143,21 @@ class WebhookSender:
             return _request(delivery) if delivery is not None else None
 
     def _post(self, request: _Request) -> str | None:
-        """None when the receiver took it, else what went wrong."""
+        """None when the receiver took it, else what went wrong. The POST goes to the
+        address that was checked (``pinned_address``), with the URL's host in ``Host`` and,
+        over TLS, in SNI and the certificate check (httpcore's ``sni_hostname``)."""
         try:
-            check_crawl_url(request.url, self.policy)
+            address = pinned_address(request.url, self.policy)
         except ValueError as exc:
             return f"refused: {exc}"
+        url = httpx.URL(request.url)
+        if address is None:
+            return f"{url.host} does not resolve"
+        headers = {**request.headers, "Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
         try:
-            response = self.client.post(request.url, content=request.body,
-                                        headers=request.headers)
+            response = self.client.post(url.copy_with(host=str(address)), content=request.body,
+                                        headers=headers, extensions=extensions)
         except httpx.TimeoutException:
             return f"no answer within {self.timeout:g}s"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:

@@ -6,6 +6,7 @@ the outbox on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -81,9 +82,9 @@ def deliveries(catalog: Catalog) -> list[tuple[str, int, str | None]]:
 
 
 def sender(catalog: Catalog, tmp_path: Path, **settings: Any) -> WebhookSender:
-    return WebhookSender.from_settings(catalog, ServiceSettings(
-        data_dir=tmp_path / "data", allowed_networks="127.0.0.0/8", webhook_timeout=5,
-        **settings))
+    settings = {"allowed_networks": "127.0.0.0/8", "webhook_timeout": 5, **settings}
+    return WebhookSender.from_settings(catalog, ServiceSettings(data_dir=tmp_path / "data",
+                                                                **settings))
 
 
 @pytest.fixture
@@ -336,3 +337,41 @@ def test_migration_0013_upgrades_and_downgrades(kind: str, tmp_path: Path) -> No
         command.upgrade(config, "head")
         assert "webhook_deliveries" in inspect(engine).get_table_names()
         engine.dispose()
+
+
+def test_the_post_goes_to_the_address_that_was_checked(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the receiver's name resolves to an allowed address when the sender
+    checks it and to a refused one afterwards; the POST goes to the checked address, with
+    the name in ``Host``. A name that does not resolve is a failed attempt saying so."""
+    port = receiver.url.rsplit(":", 1)[1]
+    answers = iter(["127.0.0.1"])  # then 127.0.0.2: refused below, and nothing listens
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        if host == "hooks.chronicle.test":
+            address = next(answers, "127.0.0.2")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]
+        if host == "gone.chronicle.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    site = SiteCrawls(catalog, tmp_path / "data",
+                      webhook_url=f"http://hooks.chronicle.test:{port}/hooks/newsarchive",
+                      webhook_secret=SECRET)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    site.crawl(story(BRIDGE, "Ferry crossings cut as traffic returns to the bridge"))
+    outbox = sender(catalog, tmp_path, allowed_networks="127.0.0.1/32")
+    assert outbox.deliver_due().delivered == 1
+    (post,) = receiver.received
+    assert post.signature_valid and post.headers["host"] == f"hooks.chronicle.test:{port}"
+    assert next(answers, None) is None  # the sender looked the name up once
+
+    with catalog.session() as session:
+        session.scalars(select(Site)).one().webhook_url = "http://gone.chronicle.test/hook"
+    site.crawl(story(BRIDGE, "Ferry crossings resume"))
+    assert outbox.deliver_due().failed_attempts == 1
+    assert deliveries(catalog)[-1][2] == "gone.chronicle.test does not resolve"
+    outbox.close()

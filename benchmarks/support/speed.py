@@ -13,6 +13,9 @@ subprocess timed from its start to its exit (interpreter start and imports inclu
                exchange to a WARC and packs a WACZ at the end) on a spider fetching the
                list, in its own virtualenv ``.cache/scrapy-webarchive-venv`` (Scrapy 2.11)
   noop         the same spider without the extension, in this virtualenv: Scrapy alone
+  noop-peer    (``--speed-modes ...,noop-peer``) the same spider without the extension in
+               scrapy-webarchive's virtualenv: its Scrapy alone, so that the peer's lead
+               splits into what its framework costs and what its archiving costs
   base         (``--speed-baseline REV``) newsarchive on the project's code at git REV
 
 The Scrapy settings reach ``newsarchive crawl`` through ``-s NAME=VALUE`` when the CLI has
@@ -55,10 +58,12 @@ SPIDER = Path(__file__).resolve().with_name("url_list_spider.py")
 PACKAGES = ("archive", "crawler", "scheduler")
 WEBARCHIVE_REQUIREMENTS = ("scrapy-webarchive==0.5.3", "w3lib<2.2", "twisted<24")
 SPEED_MODES = ("newsarchive", "webarchive", "noop")
+EXTRA_MODES = ("noop-peer",)  # only when --speed-modes names them
 LABELS = {
     "newsarchive": "newsarchive crawl --no-extract",
     "webarchive": "scrapy-webarchive 0.5.3 (WACZ)",
     "noop": "no-op Scrapy spider",
+    "noop-peer": "no-op spider, the peer's Scrapy",
     "base": "newsarchive at --speed-baseline",
 }
 TARGETS = {"webarchive": 1.0, "noop": 0.8}  # newsarchive / mode, pages/s (issue 16)
@@ -99,7 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--speed-concurrency", type=int, default=32,
                        help="CONCURRENT_REQUESTS and _PER_DOMAIN (default 32)")
     group.add_argument("--speed-modes", type=lambda v: v.split(","), default=list(SPEED_MODES),
-                       help="comma-separated subset of newsarchive,webarchive,noop")
+                       help="comma-separated subset of newsarchive,webarchive,noop (and "
+                       "noop-peer: the no-op spider on scrapy-webarchive's Scrapy)")
     group.add_argument("--speed-baseline", metavar="REV",
                        help="also crawl with the project's code at git revision REV")
     group.add_argument("--speed-fresh-catalog", action="store_true",
@@ -234,8 +240,9 @@ class Crawlers:
         else:
             settings = dict(self.settings)
             python = sys.executable
-            if mode == "webarchive":
+            if mode in ("webarchive", "noop-peer"):
                 python = str(self.webarchive())
+            if mode == "webarchive":
                 settings["EXTENSIONS"] = {"scrapy_webarchive.extensions.WaczExporter": 543}
                 settings["SW_EXPORT_URI"] = f"file://{run_dir / 'wacz'}/"
             (run_dir / "settings.json").write_text(json.dumps(settings))
@@ -272,7 +279,8 @@ def start_up_s(crawlers: Crawlers, mode: str, rounds: int = 3) -> float:
         if mode in ("newsarchive", "base"):
             cmd = [str(crawlers.binary), "crawl", "--help"]
         else:
-            python = crawlers.webarchive() if mode == "webarchive" else Path(sys.executable)
+            python = (crawlers.webarchive() if mode in ("webarchive", "noop-peer") else
+                      Path(sys.executable))
             cmd = [str(python), str(SPIDER), "--imports-only"]
         env = environ_without_settings()
         code = crawlers.baseline_dir if mode == "base" else crawlers.code_dir
@@ -291,7 +299,7 @@ def start_up_s(crawlers: Crawlers, mode: str, rounds: int = 3) -> float:
 
 def run_speed(args: argparse.Namespace) -> None:
     """Generate and serve the site, then the rounds, the table and the ratios."""
-    modes = [m for m in SPEED_MODES if m in args.speed_modes]
+    modes = [m for m in SPEED_MODES + EXTRA_MODES if m in args.speed_modes]
     if args.speed_baseline:
         modes.append("base")
     with _served_site(args, "newsarchive-speed-") as (work, server, site_url):
@@ -345,7 +353,7 @@ def _report_speed(results: dict[str, list[Run]], pages: int,
               f"{median([r.maxrss_kb for r in runs]) / 1024:>11.0f} {startup[mode]:>10.2f} "
               f"{median([r.output_bytes for r in runs]) / 1e6:>9.1f}")
     ours = results.get("newsarchive")
-    for mode in ("webarchive", "noop", "base"):
+    for mode in ("webarchive", "noop", "noop-peer", "base"):
         if not ours or mode not in results:
             continue
         ratio = median([r.rate for r in ours]) / median([r.rate for r in results[mode]])

@@ -4,22 +4,25 @@ and the archive; nothing below ``scheduler/`` imports this package."""
 
 from __future__ import annotations
 
-from scheduler.cli import (
-    articles,
-    check,
-    crawl,
-    demo,
-    export,
-    extract,
-    jobs,
-    serve,
-    sites,
-    snapshots,
-    storage,
-    versions,
-    worker,
-)
-from scheduler.cli.common import App
+from crawler.startup import quick_imports
+
+with quick_imports():  # (what it saves: crawler.startup)
+    from scheduler.cli import (
+        articles,
+        check,
+        crawl,
+        demo,
+        export,
+        extract,
+        jobs,
+        serve,
+        sites,
+        snapshots,
+        storage,
+        versions,
+        worker,
+    )
+    from scheduler.cli.common import App
 
 app = App(help="Archive news sites to WARC and retrieve what they said.",
           no_args_is_help=True, pretty_exceptions_enable=False)

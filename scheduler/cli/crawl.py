@@ -14,6 +14,7 @@ from archive.catalog import Catalog
 from archive.models import ACTIVE_STATUSES, CrawlJob
 from crawler.overrides import OverrideError, crawl_config, parse_overrides
 from crawler.render import RenderMode
+from crawler.startup import quick_imports
 from scheduler.cli.check import check_after_crawl
 from scheduler.cli.common import err, fail, out
 from scheduler.urlcheck import check_crawl_urls
@@ -52,7 +53,8 @@ def crawl(
              "-s DOWNLOAD_DELAY=1.5.")] = None,
 ) -> None:
     """Crawl URLs (or a configured --site) in the foreground and archive them to WARC."""
-    from crawler.runner import CrawlSpec
+    with quick_imports():  # Scrapy's engine and the spider, not needed by other commands
+        from crawler.runner import CrawlSpec
 
     try:
         overrides = parse_overrides(setting or [], reserved=SET_BY_OPTIONS)
