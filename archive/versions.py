@@ -48,6 +48,7 @@ CHANGE_KINDS = ("headline", "byline", "published", "modified", "body_added", "bo
                 "body_edited", "correction", "unpublished")
 SUBSTANTIVE_KINDS = frozenset({"headline", "byline", "body_added", "body_removed",
                                "body_edited"})
+FIELD_KINDS = ("byline", "published", "modified")  # a field's change: its before and after
 HEADLINE_WEIGHT = 0.5
 BYLINE_WEIGHT = 0.1
 EDIT_SIMILARITY = 0.5  # paragraphs at least this similar are one paragraph edited

@@ -39,9 +39,8 @@ from crawler.render import needs_browser
 from scheduler.site_definitions import SiteIn
 from scheduler.sites import create_site
 from tests.support.api import api_client
-from tests.support.browser import chromium_executable
+from tests.support.browser import require_chromium
 from tests.support.cli import Archive
-from tests.support.harness import missing
 from tests.support.images import image_size, png
 from tests.support.peers import wacz_tool
 from tests.support.script_site import (
@@ -59,15 +58,6 @@ from tests.support.warc import ClockedWriter, exchange, read_records, warcio_che
 pytestmark = pytest.mark.slow
 
 INSTALL_HINT = "apt-get install chromium"
-
-
-def require_chromium() -> None:
-    if chromium_executable() is None:
-        missing("chromium is not installed (apt-get install chromium)")
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        missing("playwright is not installed (pip install playwright)")
 
 
 @dataclass

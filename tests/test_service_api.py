@@ -17,6 +17,7 @@ from sqlalchemy import select
 from archive.models import Capture, WarcFile, WarcState
 from archive.snapshot import closest_capture, load_snapshot
 from scheduler.demo.server import DemoSite
+from tests.support.browser import require_chromium
 from tests.support.harness import environ_without_settings, free_port, wait_until
 from tests.support.service import RunningService, metric
 
@@ -32,17 +33,20 @@ def test_on_demand_crawl_is_archived_and_readable(service: RunningService,
                                                   demo_site: DemoSite) -> None:
     url = demo_site.url + ARTICLE
     response = service.client.post("/api/v1/crawls",
-                                   json={"urls": [url], "limits": {"depth": 0}})
+                                   json={"urls": [url], "limits": {"depth": 0},
+                                         "render": "static"})
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] == "queued" and job["trigger"] == "api"
     assert job["spec"]["urls"] == [url] and job["spec"]["depth"] == 0
+    assert job["spec"]["render"] == "static"
     assert response.headers["location"] == f"/api/v1/crawls/{job['id']}"
 
     done = service.wait_job(job["id"], timeout=40)
     assert done["status"] == "succeeded", done
     assert done["error"] is None and done["attempts"] == 1
     assert done["stats"]["pages"] >= 1 and done["stats"]["articles"] >= 1
+    assert done["stats"]["browser_pages"] == 0  # "render": "static"
     assert done["warc_files"], done
     assert all(done[k].endswith("Z") for k in ("created_at", "started_at", "finished_at"))
     stored = service.data_dir / "storage" / "warcs"
@@ -69,6 +73,20 @@ def test_on_demand_crawl_is_archived_and_readable(service: RunningService,
                                  config.spool_dir, session).http_headers
     assert replay.headers["date"] == archived.get_header("Date")
     assert "date" in service.client.get("/healthz").headers  # everything else is dated
+
+
+def test_a_crawl_request_chooses_its_render_mode(service: RunningService,
+                                                demo_site: DemoSite) -> None:
+    """``"render": "browser"`` renders the page in Chromium although the service's mode is
+    the default (auto, which keeps this static page static)."""
+    require_chromium()
+    url = demo_site.url + ARTICLE
+    response = service.client.post("/api/v1/crawls", json={
+        "urls": [url], "limits": {"depth": 0, "extract": False}, "render": "browser"})
+    assert response.status_code == 202, response.text
+    done = service.wait_job(response.json()["id"], timeout=90)
+    assert done["status"] == "succeeded", done
+    assert (done["spec"]["render"], done["stats"]["browser_pages"]) == ("browser", 1)
 
 
 def test_duplicate_requests_coalesce(service: RunningService, demo_site: DemoSite) -> None:
@@ -312,6 +330,7 @@ def test_bad_requests_get_clear_errors(service: RunningService, demo_site: DemoS
         ("POST", "/api/v1/crawls", {"urls": [url], "limits": {"max_pages": 0, "x": 1}},
          {"limits.max_pages", "limits.x"}),
         ("POST", "/api/v1/crawls", {"urls": [url], "priority": 99}, {"priority"}),
+        ("POST", "/api/v1/crawls", {"urls": [url], "render": "fast"}, {"render"}),
         ("POST", "/api/v1/crawls", {}, {"body"}),
         ("POST", "/api/v1/crawls", {"urls": [url], "site": "x"}, {"body"}),
         ("POST", "/api/v1/sites", {"name": "my site", "start_urls": [url],

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from archive.search import ArticleHit
+from crawler.render import RenderMode
 from scheduler.site_definitions import SiteFields
 from scheduler.views import ArticleSummary, CaptureOut, ChangeOut, VersionOut
 
@@ -64,6 +65,9 @@ class CrawlRequest(BaseModel):
     urls: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     site: str | None = None
     limits: CrawlLimits | None = None
+    render: RenderMode | None = Field(default=None, description=(
+        "static, browser or auto, for this crawl (with site: instead of the site's). Default "
+        "(null): the site's, else NEWSARCHIVE_RENDER, auto."))
     priority: int = Field(default=0, ge=-10, le=10)
 
     @model_validator(mode="after")

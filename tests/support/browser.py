@@ -21,16 +21,23 @@ def chromium_executable() -> str | None:
     return os.environ.get("NEWSARCHIVE_CHROMIUM") or shutil.which("chromium")
 
 
+def require_chromium() -> None:
+    """Skip (fail in CI) unless Chromium and Playwright are installed."""
+    if chromium_executable() is None:
+        missing("chromium is not installed (apt-get install chromium)")
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        missing("playwright is not installed (pip install playwright)")
+
+
 @contextmanager
 def chromium_page(**context_options: Any) -> Iterator[tuple[Any, list[str]]]:
     """A fresh browser page and the list its console errors and page errors go to."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
     executable = chromium_executable()
-    if executable is None:
-        missing("chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright is not installed (pip install playwright)")
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

@@ -49,6 +49,8 @@ def create_crawl(
             limits = limits or CrawlLimits()
             spec = {"urls": list(dict.fromkeys(body.urls or [])), "depth": limits.depth,
                     "max_pages": limits.max_pages, "extract": limits.extract}
+        if body.render is not None:
+            spec["render"] = body.render.value
         out = queue_job(response, spec, site=site, priority=body.priority,
                         idempotency_key=idempotency_key, session=session)
     if response.status_code == 202:

@@ -23,7 +23,14 @@ from archive.history import (
 )
 from archive.models import MAX_ID, ArticleVersion
 from archive.search import ArticleNotFound, SearchError, get_article, search_articles
-from archive.versions import Comparison, compare, diff_body, inline_diff, inline_paragraph
+from archive.versions import (
+    FIELD_KINDS,
+    Comparison,
+    compare,
+    diff_body,
+    inline_diff,
+    inline_paragraph,
+)
 from scheduler import schedules
 from scheduler.sites import SiteNotFound, get_site
 from scheduler.views import SiteEditsOut
@@ -222,7 +229,6 @@ class PairDiff:
         return cls(old, new, comparison,
                    headline=(inline_diff(before.title, after.title)
                              if before.title != after.title else None),
-                   metadata=[c for c in comparison.changes
-                             if c["kind"] in ("byline", "published", "modified")],
+                   metadata=[c for c in comparison.changes if c["kind"] in FIELD_KINDS],
                    body=[(part.op, inline_paragraph(part))
                          for part in diff_body(before, after)])
