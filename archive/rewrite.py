@@ -23,7 +23,12 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    html_to_unicode,
+    http_content_type_encoding,
+    read_bom,
+)
 
 CSS_URL = re.compile(r"""(?P<import>@import\s+)?url\(\s*(?P<q>["']?)(?P<url>.*?)(?P=q)\s*\)""",
                      re.IGNORECASE | re.DOTALL)
@@ -70,6 +75,9 @@ def _modifier(element: etree._Element, attribute: str) -> str:
     if tag in ("iframe", "frame"):
         return FRAME
     return IMAGE if tag in MEDIA_TAGS else PAGE
+
+
+UTF8_HTML = "text/html; charset=utf-8"
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -166,6 +174,22 @@ class Rewriter:
                        for part, is_url in _srcset_parts(value))
 
     # -- HTML -----------------------------------------------------------------------------
+    def html_response(self, body: bytes, content_type: str | None,
+                      banner: str | None = None) -> tuple[bytes, str]:
+        """The page rewritten (:meth:`html`) as bytes, and the Content-Type to serve them
+        with. A page that declares its charset (BOM, Content-Type, ``<meta>``) is decoded
+        with it and served as declared UTF-8. A page that declares none is served in its own
+        bytes with no charset, so that the browser chooses the encoding as it did for the
+        live page, and the replay shows what the reader saw: Chromium, for one, never
+        guesses UTF-8 for a web page and shows undeclared UTF-8 as windows-1252. It is
+        decoded byte for byte (latin-1) for the rewriting, which changes only ASCII URLs;
+        banner characters outside latin-1 become character references."""
+        if read_bom(body)[0] or http_content_type_encoding(content_type) \
+                or html_body_declared_encoding(body):
+            return self.html(body, content_type, banner).encode("utf-8"), UTF8_HTML
+        text = self._document(body.decode("latin-1"), banner)
+        return text.encode("latin-1", "xmlcharrefreplace"), content_type or "text/html"
+
     def html(self, body: bytes, content_type: str | None, banner: str | None = None, *,
              scripted: bool = False) -> str:
         """The page decoded (see the module docstring), rewritten, with ``banner`` (an HTML
@@ -173,6 +197,9 @@ class Rewriter:
         as a browser rendered it with scripts on, so its ``<noscript>`` content was never
         shown; it is dropped (replay runs without scripts, which would show it)."""
         _, text = html_to_unicode(content_type, body)
+        return self._document(text, banner, scripted=scripted)
+
+    def _document(self, text: str, banner: str | None, *, scripted: bool = False) -> str:
         if not text.strip():
             return text
         parser = lxml.html.HTMLParser(encoding="utf-8")
@@ -219,7 +246,7 @@ class Rewriter:
             if element.get("srcdoc") is not None:
                 inner = Rewriter(self.urls, self.timestamp, self.base)
                 element.set("srcdoc", inner.html(element.get("srcdoc", "").encode("utf-8"),
-                                                 "text/html; charset=utf-8"))
+                                                 UTF8_HTML))
             for attribute in INERT_ATTRIBUTES:
                 if element.get(attribute) is not None:
                     del element.attrib[attribute]

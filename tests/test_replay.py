@@ -303,6 +303,27 @@ def test_view_decodes_the_declared_charset(replay: Replay) -> None:
     assert "Français été" in response.content.decode("utf-8")
 
 
+def test_view_of_a_page_declaring_no_charset_leaves_the_decoding_to_the_browser(
+        replay: Replay) -> None:
+    """UTF-8 text with no charset in the headers or the page: the replay keeps the page's
+    bytes and declares no charset either, so a browser decodes it as it decoded the live
+    page (Chromium as windows-1252: the reader saw "CafÃ©"); links are rewritten and the
+    banner's arrows are character references, readable in any encoding."""
+    page = ('<html><head><title>Caf\u00e9</title></head><body><p>Caf\u00e9 bets \u20ac12m'
+            '</p><a href="/story?id=7">story</a></body></html>').encode("utf-8")
+    writer = ClockedWriter(replay.config.spool_dir, at=ts_datetime(T2))
+    archiver = Archiver(replay.catalog, replay.config.open_storage(), writer)
+    archiver.archive(exchange(f"{SITE}/undeclared", page, headers=[("Content-Type", "text/html")]))
+    archiver.close()
+    response = replay.get(f"/web/{T2}/{SITE}/undeclared")
+    assert response.status_code == 200 and response.headers["content-type"] == "text/html"
+    assert "<p>Caf\u00e9 bets \u20ac12m</p>".encode() in response.content
+    assert f'<a href="/web/{T2}/{SITE}/story?id=7">story</a>'.encode() in response.content
+    assert b"&#8592; previous" in response.content
+    seen = response.content.decode("windows-1252", errors="replace")
+    assert "Caf\u00c3\u00a9" in seen and "\u2190" not in seen
+
+
 def test_view_rewrites_archived_css_and_serves_other_types_decoded(replay: Replay) -> None:
     css = replay.get(f"/web/{T2}cs_/{SITE}/assets/site.css")
     assert css.headers["content-type"] == "text/css; charset=utf-8"

@@ -199,8 +199,8 @@ def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewri
         headers["Content-Encoding"] = archived.header("content-encoding") or ""
         return Response(archived.payload, archived.status, headers)
     if mime in HTML_MIMES:
-        return Response(rewriter.html(body, content_type, banner_html), archived.status,
-                        headers, media_type="text/html; charset=utf-8")
+        page, headers["Content-Type"] = rewriter.html_response(body, content_type, banner_html)
+        return Response(page, archived.status, headers)
     if mime == "text/css":
         return Response(rewriter.css_bytes(body, content_type), archived.status, headers,
                         media_type="text/css; charset=utf-8")
