@@ -65,10 +65,11 @@ class Archive:
     def cli_in_process(self, *args: str, env: dict[str, str] | None = None, stdin: str = "",
                        expect: int | None = 0) -> CliResult:
         """``cli`` in this process: the same command tree, exit statuses and output, the
-        environment set for the call only. Not for a command that runs Scrapy's reactor."""
-        if args and args[0] in REACTOR_COMMANDS:
-            raise ValueError(f"newsarchive {args[0]} runs in a subprocess: use cli()")
-        stdout, stderr = io.StringIO(), io.StringIO()
+        environment set for the call only. A command that runs Scrapy's reactor (once per
+        process) only when it is to be refused before it starts (``expect`` not 0)."""
+        if args and args[0] in REACTOR_COMMANDS and not expect:
+            raise ValueError(f"newsarchive {args[0]} runs Scrapy's reactor: use cli()")
+        stdout, stderr = output_stream(), output_stream()
         with environment({**self.env, **(env or {})}), redirect_stdout(stdout), \
                 redirect_stderr(stderr), replaced_stdin(stdin):
             from scheduler.cli import app  # first imported here: its consoles see no terminal
@@ -78,7 +79,8 @@ class Archive:
                 returncode = 0
             except SystemExit as exc:
                 returncode = exit_status(exc)
-        result = CliResult(returncode, stdout.getvalue().encode("utf-8"), stderr.getvalue())
+        result = CliResult(returncode, stdout.buffer.getvalue(),
+                           stderr.buffer.getvalue().decode("utf-8", "replace"))
         return checked(result, args, expect)
 
     def crawl(self, *args: str, env: dict[str, str] | None = None, expect: int | None = 0,
@@ -109,6 +111,12 @@ def exit_status(exc: SystemExit) -> int:
         return exc.code or 0
     print(exc.code, file=sys.stderr)
     return 1
+
+
+def output_stream() -> io.TextIOWrapper:
+    """A stand-in for ``sys.stdout``/``sys.stderr``: text, and bytes on ``.buffer`` (a
+    ``BytesIO``) as ``snapshot --raw`` writes them, in the order they were written."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
 
 
 @contextmanager
