@@ -70,15 +70,17 @@ class Archive:
         if args and args[0] in REACTOR_COMMANDS and not expect:
             raise ValueError(f"newsarchive {args[0]} runs Scrapy's reactor: use cli()")
         stdout, stderr = output_stream(), output_stream()
-        with environment({**self.env, **(env or {})}), redirect_stdout(stdout), \
-                redirect_stderr(stderr), replaced_stdin(stdin):
-            from scheduler.cli import app  # first imported here: its consoles see no terminal
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            # First imported here, before the call's environment: its consoles see no
+            # terminal, and no COLUMNS of one call sets their width for the next.
+            from scheduler.cli import app
 
-            try:
-                app(args=list(args), prog_name="newsarchive")
-                returncode = 0
-            except SystemExit as exc:
-                returncode = exit_status(exc)
+            with environment({**self.env, **(env or {})}), replaced_stdin(stdin):
+                try:
+                    app(args=list(args), prog_name="newsarchive")
+                    returncode = 0
+                except SystemExit as exc:
+                    returncode = exit_status(exc)
         result = CliResult(returncode, stdout.buffer.getvalue(),
                            stderr.buffer.getvalue().decode("utf-8", "replace"))
         return checked(result, args, expect)
