@@ -13,12 +13,12 @@ from typing import Any
 import feedparser
 import pytest
 from alembic import command
-from sqlalchemy import inspect, update
+from sqlalchemy import func, inspect, select, update
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
 from archive.history import versions_of
-from archive.models import SeenUrl, utcnow
+from archive.models import Capture, SeenUrl, utcnow
 from archive.storage import LocalStorage
 from scheduler.views import VersionOut
 from tests.support.api import api_client
@@ -78,10 +78,10 @@ def history(archive: Archive, url: str) -> list[dict[str, Any]]:
 def test_versions_name_each_change_and_survive_reextraction(archive_db: Archive,
                                                             site: ChangingSite) -> None:
     url = urls(site)
-    first = archive_db.crawl(*url.values(), "--depth", "0")
+    first = archive_db.crawl(*url.values(), "--depth", "0", throttled=False)
     assert first["status"] == "succeeded", first
     edit(site)
-    second = archive_db.crawl(*url.values(), "--depth", "0")
+    second = archive_db.crawl(*url.values(), "--depth", "0", throttled=False)
     assert second["status"] == "succeeded", second
 
     histories = {slug: history(archive_db, url[slug]) for slug in SLUGS}
@@ -129,14 +129,14 @@ def test_versions_name_each_change_and_survive_reextraction(archive_db: Archive,
         > histories["headline"][0]["timestamp"]
 
     # The CLI prints the same history; a furniture-only or unchanged article has one version.
-    printed = archive_db.cli("versions", url["headline"], "--json").json()
+    printed = archive_db.cli_in_process("versions", url["headline"], "--json").json()
     assert printed == {"url": url["headline"], "versions": histories["headline"]}
-    text = archive_db.cli("diff", url["figure"]).text
+    text = archive_db.cli_in_process("diff", url["figure"]).text
     assert "The council said the repairs cost [-40-] {+45+} million dollars." in text
 
     # Re-extraction rebuilds the versions of what it touches: the same versions, twice.
     for _ in range(2):
-        archive_db.cli("reextract", "--force", "--json")
+        archive_db.cli_in_process("reextract", "--force", "--json")
         assert {slug: history(archive_db, url[slug]) for slug in SLUGS} == histories
 
     check_api(archive_db, histories)
@@ -205,31 +205,38 @@ def check_api(archive: Archive, histories: dict[str, list[dict[str, Any]]]) -> N
         "bridge-story-headline.html")
 
 
+def crawled(archive: Archive) -> str:
+    """The status of a crawl of the site ``chronicle`` (unthrottled: a local site)."""
+    return str(archive.crawl("--site", "chronicle", throttled=False)["status"])
+
+
 def test_site_crawls_with_refresh_ages_record_versions(archive: Archive) -> None:
     """The incremental path: a site crawl re-captures an article once its refresh age has
     passed, and the edit becomes version 2; a crawl with nothing due makes none."""
     with ChangingSite() as site:
         url = site.add("council-budget-approved", "Council approves budget")
-        archive.cli("sites", "add", "chronicle", "--start-url", f"{site.url}/",
-                    "--refresh", "1h", "--depth", "2")
-        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"
+        archive.cli_in_process("sites", "add", "chronicle", "--start-url", f"{site.url}/",
+                               "--refresh", "1h", "--depth", "2")
+        assert crawled(archive) == "succeeded"
         site.story(url).paragraphs[0] = PARAGRAPHS[0].replace("Monday", "Tuesday")
         site.story(url).modified = "2026-11-02T21:00:00+00:00"
         with archive.catalog().session() as session:  # an hour and a bit later
             session.execute(update(SeenUrl).values(first_seen_at=utcnow() - timedelta(hours=2)))
-        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"
-        assert archive.crawl("--site", "chronicle")["status"] == "succeeded"  # nothing due
-    versions = archive.cli("versions", url, "--json").json()["versions"]
+        assert crawled(archive) == "succeeded"
+        assert crawled(archive) == "succeeded"  # nothing due: the article is not fetched
+    with archive.catalog().session() as session:
+        assert session.scalar(select(func.count()).where(Capture.url == url)) == 2
+    versions = archive.cli_in_process("versions", url, "--json").json()["versions"]
     assert [v["number"] for v in versions] == [1, 2]
     assert [c["kind"] for c in versions[1]["changes"]] == ["modified", "body_edited"]
     assert versions[1]["stealth"] is False  # announced by the new dateModified
-    table = archive.cli("versions", url, env={"COLUMNS": "200"}).text
+    table = archive.cli_in_process("versions", url, env={"COLUMNS": "200"}).text
     assert "modified, body_edited" in table and "first capture" in table
     first, second = (v["timestamp"] for v in versions)
-    text = archive.cli("diff", url, "--from", first, "--to", second).text
+    text = archive.cli_in_process("diff", url, "--from", first, "--to", second).text
     assert PARAGRAPHS[0].replace("Monday", "[-Monday-] {+Tuesday+}") in text
     assert "modified" in text and "+ 2026-11-02T21:00:00+00:00" in text
-    early = archive.cli("diff", url, "--to", "2001", expect=2)
+    early = archive.cli_in_process("diff", url, "--to", "2001", expect=2)
     assert "--to: no version at or before 2001-12-31 23:59:59" in early.stderr
     with api_client(archive.data_dir) as client:
         items = client.get("/api/v1/changes", params={"site": "chronicle"}).json()["items"]
@@ -253,9 +260,10 @@ def test_migration_0012_upgrades_and_downgrades(kind: str, tmp_path: Path) -> No
 
 
 def test_versions_and_diff_refuse_bad_input(archive: Archive) -> None:
-    missing = archive.cli("versions", "http://127.0.0.1:9/nothing.html", expect=1)
+    missing = archive.cli_in_process("versions", "http://127.0.0.1:9/nothing.html", expect=1)
     assert "no versions of http://127.0.0.1:9/nothing.html" in missing.stderr
-    bad = archive.cli("diff", "http://127.0.0.1:9/a.html", "--from", "2026-13", expect=2)
+    bad = archive.cli_in_process("diff", "http://127.0.0.1:9/a.html", "--from", "2026-13",
+                                 expect=2)
     assert "--from:" in bad.stderr
 
 

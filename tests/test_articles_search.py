@@ -411,19 +411,20 @@ def test_cli_articles_table_json_and_errors(tmp_path: Path) -> None:
     catalog = archive.catalog()
     ids = populate(catalog, archive.config)
     catalog.dispose()
-    lines = archive.cli("articles", "harbour", "--json").text.splitlines()
+    cli = archive.cli_in_process  # reads only: no subprocess needed
+    lines = cli("articles", "harbour", "--json").text.splitlines()
     assert [json.loads(line)["id"] for line in lines] == [ids["bridge"], ids["spans"]]
-    paged = archive.cli("articles", "--site", "courier", "--limit", "1", "--json")
+    paged = cli("articles", "--site", "courier", "--limit", "1", "--json")
     assert [json.loads(paged.text)["id"]] == [ids["quota"]]
     cursor = paged.stderr.split("--cursor ")[1].split()[0]
-    rest = archive.cli("articles", "--site", "courier", "--json", "--cursor", cursor)
+    rest = cli("articles", "--site", "courier", "--json", "--cursor", cursor)
     assert [json.loads(line)["id"] for line in rest.text.splitlines()] == [ids["festival"]]
-    table = archive.cli("articles", "--lang", "fr", "--author", "élodie martin",
-                        env={"COLUMNS": "200"}).text
+    table = cli("articles", "--lang", "fr", "--author", "élodie martin",
+                env={"COLUMNS": "200"}).text
     assert "Le Festival des Lumières" in table and "Élodie Martin" in table
-    bad = archive.cli("articles", "--limit", "1000", expect=2)
+    bad = cli("articles", "--limit", "1000", expect=2)
     assert "limit: 1000 is out of range; ask for 1 to 100" in bad.stderr
-    assert "no articles match" in archive.cli("articles", "zeppelin").stderr
+    assert "no articles match" in cli("articles", "zeppelin").stderr
 
 
 def test_control_characters_in_filters_are_dropped_not_sent_to_the_database(shared) -> None:

@@ -5,10 +5,7 @@ the outbox on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,6 +246,7 @@ def test_the_service_sends_due_deliveries_by_itself(tmp_path: Path,
 
 def test_webhook_settings_are_validated_and_the_secret_is_never_shown(
         archive: Archive, receiver: WebhookReceiver) -> None:
+    cli = archive.cli_in_process  # configuration only: nothing here needs a subprocess
     seed = "--start-url=http://127.0.0.1:9/"
     for options, message in (
             (["--webhook-url", "ftp://127.0.0.1/hook", "--webhook-secret", SECRET],
@@ -261,29 +259,25 @@ def test_webhook_settings_are_validated_and_the_secret_is_never_shown(
               "--webhook-min-significance", "1.5"],
              "webhook_min_significance: Input should be less than or equal to 1"),
             (["--webhook-secret", SECRET], "--webhook-secret without --webhook-url")):
-        refused = archive.cli("sites", "add", "chronicle", seed, *options, expect=2)
+        refused = cli("sites", "add", "chronicle", seed, *options, expect=2)
         assert message in refused.stderr, (options, refused.stderr)
-    elsewhere = archive.cli("sites", "add", "chronicle", seed, "--webhook-url",
-                            "http://10.1.2.3/hook", "--webhook-secret", SECRET, expect=2)
+    elsewhere = cli("sites", "add", "chronicle", seed, "--webhook-url",
+                    "http://10.1.2.3/hook", "--webhook-secret", SECRET, expect=2)
     assert "webhook_url: " in elsewhere.stderr and "private" in elsewhere.stderr
-    added = subprocess.run(  # the secret read from stdin
-        [sys.executable, "-m", "scheduler.cli", "sites", "add", "chronicle", seed,
-         "--webhook-url", receiver.hook_url, "--webhook-secret", "-",
-         "--webhook-min-significance", "0.1"], input=f"{SECRET}\n".encode(),
-        env={**os.environ, **archive.env}, capture_output=True, check=False, timeout=120)
-    assert added.returncode == 0, added.stderr
-    shown = archive.cli("sites", "show", "chronicle")
+    cli("sites", "add", "chronicle", seed, "--webhook-url", receiver.hook_url,
+        "--webhook-secret", "-", "--webhook-min-significance", "0.1",
+        stdin=f"{SECRET}\n")  # the secret read from stdin
+    shown = cli("sites", "show", "chronicle")
     assert SECRET not in shown.text
     assert {k: v for k, v in shown.json().items() if k.startswith("webhook")} == {
         "webhook_url": receiver.hook_url, "webhook_secret_set": True,
         "webhook_min_significance": 0.1}
     with archive.catalog().session() as session:  # stored as given, to sign with
         assert session.scalar(select(Site.webhook_secret)) == SECRET
-    cleared = archive.cli("sites", "update", "chronicle", "--no-webhook")
+    cleared = cli("sites", "update", "chronicle", "--no-webhook")
     assert "webhook_secret, webhook_url" in cleared.text
-    assert archive.cli("sites", "show", "chronicle").json()["webhook_secret_set"] is False
-    alone = archive.cli("sites", "update", "chronicle", "--webhook-url", receiver.hook_url,
-                        expect=2)
+    assert cli("sites", "show", "chronicle").json()["webhook_secret_set"] is False
+    alone = cli("sites", "update", "chronicle", "--webhook-url", receiver.hook_url, expect=2)
     assert "site 'chronicle': a webhook_url needs a webhook_secret" in alone.stderr
 
     with api_client(archive.data_dir, allowed_networks="127.0.0.0/8",

@@ -44,7 +44,7 @@ def site_archive(tmp_path_factory: pytest.TempPathFactory, demo_site) -> Archive
     archive.summary = archive.crawl(  # type: ignore[attr-defined]
         f"{base}/", *(base + path for path in extra),
         "http://127.0.0.1:1/unreachable", "http://no-such-host.invalid/",
-        "--feed", f"{base}/feed.xml", "--depth", "2",
+        "--feed", f"{base}/feed.xml", "--depth", "2", throttled=False,
     )
     return archive
 
@@ -158,7 +158,8 @@ def test_chunked_response_is_kept_chunked_with_the_entity_digest(site_archive, d
     body = record.content_stream().read()  # warcio de-chunks
     assert body.startswith(b"<!DOCTYPE html>") or b"<html" in body[:200]
     assert capture.payload_digest == payload_digest(body)
-    assert site_archive.cli("snapshot", demo_site.url + "/chunked", "--raw").stdout == body
+    raw = site_archive.cli_in_process("snapshot", demo_site.url + "/chunked", "--raw")
+    assert raw.stdout == body
 
 
 def test_oversized_response_is_archived_truncated(site_archive, demo_site):
@@ -189,12 +190,12 @@ def test_non_html_is_archived_not_extracted(site_archive, demo_site):
 
 def test_snapshot_raw_returns_the_served_bytes(site_archive, demo_site):
     for path in (ARTICLE, FRENCH, "/files/report.pdf"):
-        result = site_archive.cli("snapshot", demo_site.url + path, "--raw")
+        result = site_archive.cli_in_process("snapshot", demo_site.url + path, "--raw")
         assert result.stdout == demo_site.served_bytes(path)
 
 
 def test_extraction_gets_metadata_and_clean_text(site_archive, demo_site):
-    data = site_archive.cli("snapshot", demo_site.url + ARTICLE, "--json").json()
+    data = site_archive.cli_in_process("snapshot", demo_site.url + ARTICLE, "--json").json()
     article = data["article"]
     assert article["title"] == "Harbour Bridge reopens to traffic after eighteen-month restoration"
     assert article["authors"] == ["Jane Doe"]
@@ -203,17 +204,17 @@ def test_extraction_gets_metadata_and_clean_text(site_archive, demo_site):
     assert article["word_count"] > 200
     assert not [b for b in BOILERPLATE if b in article["text"]]
     assert data["capture"]["record_id"]
-    two = site_archive.cli("snapshot", demo_site.url + TWO_AUTHORS, "--json").json()
+    two = site_archive.cli_in_process("snapshot", demo_site.url + TWO_AUTHORS, "--json").json()
     assert two["article"]["authors"] == ["Jane Doe", "Marcus Okafor"]
 
 
 def test_french_article_is_detected_and_clean(site_archive, demo_site):
-    data = site_archive.cli("snapshot", demo_site.url + FRENCH, "--json").json()
+    data = site_archive.cli_in_process("snapshot", demo_site.url + FRENCH, "--json").json()
     article = data["article"]
     assert article["language"] == "fr"
     assert article["title"].startswith("Le Festival des Lumières")
     assert article["authors"] == ["Camille Lefèvre"]
-    text = site_archive.cli("snapshot", demo_site.url + FRENCH, "--text").text
+    text = site_archive.cli_in_process("snapshot", demo_site.url + FRENCH, "--text").text
     assert "Lumières" in text and not [b for b in BOILERPLATE if b in text]
 
 
@@ -236,9 +237,10 @@ def test_metadata_record_refers_to_the_response(site_archive, demo_site):
 
 
 def test_captures_command_lists_and_errors(site_archive, demo_site):
-    rows = site_archive.cli("captures", demo_site.url + ARTICLE, "--json").text.splitlines()
+    listed = site_archive.cli_in_process("captures", demo_site.url + ARTICLE, "--json")
+    rows = listed.text.splitlines()
     assert len(rows) == 1 and '"status": 200' in rows[0]
-    missing = site_archive.cli("captures", demo_site.url + "/never", expect=1)
+    missing = site_archive.cli_in_process("captures", demo_site.url + "/never", expect=1)
     assert "no capture of" in missing.stderr
 
 
@@ -252,9 +254,9 @@ def test_snapshot_at_picks_the_closest_capture(archive: Archive, demo_site) -> N
     assert [c.job_id for c in captures] == [first["job_id"], second["job_id"]]
     early, late = captures
     for at, expected in (("2000", early), (early.timestamp, early), ("2999", late)):
-        data = archive.cli("snapshot", url, "--at", at, "--json").json()
+        data = archive.cli_in_process("snapshot", url, "--at", at, "--json").json()
         assert data["capture"]["record_id"] == expected.record_id
-    bad = archive.cli("snapshot", url, "--at", "yesterday", expect=2)
+    bad = archive.cli_in_process("snapshot", url, "--at", "yesterday", expect=2)
     assert "neither 1-14 digits" in bad.stderr
 
 
@@ -283,8 +285,8 @@ def test_loopback_is_refused_before_the_crawl(archive: Archive, demo_site) -> No
     urls = [f"http://{host}:{demo_site.port}/" for host in LOOPBACK_FORMS]
     before = len(demo_site.requests)
     for url in urls:
-        result = archive.cli("crawl", "--depth", "0", url, expect=2,
-                             env={"NEWSARCHIVE_ALLOWED_NETWORKS": ""})
+        result = archive.cli_in_process("crawl", "--depth", "0", url, expect=2,
+                                        env={"NEWSARCHIVE_ALLOWED_NETWORKS": ""})
         line = result.stderr.strip().splitlines()[-1]
         assert line.startswith("error: urls.0: refused to connect: "), line
         assert "NEWSARCHIVE_ALLOWED_NETWORKS" in line
@@ -355,12 +357,12 @@ def test_robots_txt_is_obeyed_and_archived(site_archive, demo_site):
     (MALFORMED_ARTICLE, "quota"),
 ])
 def test_awkward_pages_are_archived_and_extracted(site_archive, demo_site, path, expected):
-    data = site_archive.cli("snapshot", demo_site.url + path, "--json").json()
+    data = site_archive.cli_in_process("snapshot", demo_site.url + path, "--json").json()
     article = data["article"]
     assert article is not None and article["word_count"] > 150
     assert expected in article["title"] + article["text"]
     assert "Ã" not in article["text"], "mojibake: UTF-8 decoded as Latin-1"
-    raw = site_archive.cli("snapshot", demo_site.url + path, "--raw").stdout
+    raw = site_archive.cli_in_process("snapshot", demo_site.url + path, "--raw").stdout
     assert raw == demo_site.served_bytes(path)
 
 

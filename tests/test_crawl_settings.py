@@ -106,8 +106,9 @@ def test_a_bad_s_says_what_is_wrong(item: str, message: str) -> None:
 
 
 def test_a_bad_s_of_a_site_crawl_leaves_no_job(archive: Archive) -> None:
-    archive.cli("sites", "add", "quiet", "--start-url", "http://93.184.216.34/")
-    result = archive.cli("crawl", "--site", "quiet", "-s", "RETRY_TIMES=twice", expect=2)
+    archive.cli_in_process("sites", "add", "quiet", "--start-url", "http://93.184.216.34/")
+    result = archive.cli_in_process("crawl", "--site", "quiet", "-s", "RETRY_TIMES=twice",
+                                    expect=2)
     assert error_line(result) == "error: -s RETRY_TIMES=twice: not an integer"
     with archive.catalog().session() as session:
         assert session.scalars(select(CrawlJob)).all() == []
@@ -148,19 +149,19 @@ def test_settings_read_with_another_type_than_their_default_are_known() -> None:
 
 def test_a_sites_politeness_reaches_its_crawls_and_s_wins(archive: Archive) -> None:
     with GatedSite(release_at=6, timeout=20) as site:
-        archive.cli("sites", "add", "wide", "--concurrency-per-domain", "6",
-                    "--no-autothrottle", *(a for u in site.page_urls(8) for a in
-                                           ("--start-url", u)))
-        shown = json.loads(archive.cli("sites", "show", "wide").text)
+        archive.cli_in_process("sites", "add", "wide", "--concurrency-per-domain", "6",
+                               "--no-autothrottle", *(a for u in site.page_urls(8) for a in
+                                                      ("--start-url", u)))
+        shown = json.loads(archive.cli_in_process("sites", "show", "wide").text)
         assert (shown["concurrency_per_domain"], shown["autothrottle"],
                 shown["download_delay"]) == (6, False, None)
         archive.crawl("--site", "wide", *FAST)
         assert len(site.paths) == 8
         assert (site.max_in_flight, site.opened_by) == (6, "count")
     with GatedSite(release_at=3, timeout=2) as site:
-        archive.cli("sites", "add", "narrowed", "--concurrency-per-domain", "6",
-                    "--no-autothrottle", *(a for u in site.page_urls(4) for a in
-                                           ("--start-url", u)))
+        archive.cli_in_process("sites", "add", "narrowed", "--concurrency-per-domain", "6",
+                               "--no-autothrottle", *(a for u in site.page_urls(4) for a in
+                                                      ("--start-url", u)))
         archive.crawl("--site", "narrowed", *FAST, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
         assert (site.max_in_flight, site.opened_by) == (2, "timeout")
 
@@ -169,15 +170,16 @@ def test_a_sites_download_delay_spaces_its_requests(archive: Archive) -> None:
     """Scrapy waits 0.5 to 1.5 times DOWNLOAD_DELAY between two requests to a domain; the
     project's AutoThrottle alone starts at 0.5 s, so gaps of 1 s and more are the site's."""
     with GatedSite(release_at=1, timeout=5) as site:
-        archive.cli("sites", "add", "slowly", "--download-delay", "2", "--no-autothrottle",
-                    *(a for u in site.page_urls(3) for a in ("--start-url", u)))
+        archive.cli_in_process("sites", "add", "slowly", "--download-delay", "2",
+                               "--no-autothrottle",
+                               *(a for u in site.page_urls(3) for a in ("--start-url", u)))
         archive.crawl("--site", "slowly", *FAST)
         gaps = [b - a for a, b in zip(site.arrivals, site.arrivals[1:], strict=False)]
         assert len(gaps) == 2 and min(gaps) >= 1.0, gaps
 
 
 def test_sites_cli_sets_checks_and_resets_politeness(archive: Archive) -> None:
-    cli = archive.cli
+    cli = archive.cli_in_process  # configuration only: no crawl, no subprocess needed
     cli("sites", "add", "tribune", "--start-url", "http://93.184.216.34/",
         "--download-delay", "1.5", "--autothrottle", "--hub-refresh-min", "10m")
     cli("sites", "update", "tribune", "--hub-refresh-max", "6h", "--concurrency-per-domain",

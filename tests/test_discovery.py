@@ -334,30 +334,32 @@ def test_api_accepts_and_checks_refresh_horizon_and_patterns(tmp_path: Path) -> 
 
 
 def test_cli_sites_add_sets_refresh_and_horizon(archive: Archive) -> None:
-    archive.cli("sites", "add", "tribune", "--start-url", "http://127.0.0.1:9/",
-                "--refresh", "1h", "--refresh", "1d", "--horizon", "12h",
-                "--article-pattern", "/story/")
-    shown = archive.cli("sites", "show", "tribune").json()
+    cli = archive.cli_in_process  # configuration only: no subprocess needed
+    cli("sites", "add", "tribune", "--start-url", "http://127.0.0.1:9/",
+        "--refresh", "1h", "--refresh", "1d", "--horizon", "12h",
+        "--article-pattern", "/story/")
+    shown = cli("sites", "show", "tribune").json()
     assert (shown["refresh"], shown["horizon"], shown["article_patterns"]) \
         == (["1h", "1d"], "12h", ["/story/"])
-    bad = archive.cli("sites", "add", "other", "--start-url", "http://127.0.0.1:9/",
-                      "--horizon", "soon", expect=None)
+    bad = cli("sites", "add", "other", "--start-url", "http://127.0.0.1:9/",
+              "--horizon", "soon", expect=None)
     assert bad.returncode != 0 and "invalid duration 'soon'" in bad.stderr
 
 
 def test_cli_sites_update_changes_only_the_given_fields(archive: Archive) -> None:
+    cli = archive.cli_in_process  # configuration only: no subprocess needed
     home, feed = "http://127.0.0.1:9/", "http://127.0.0.1:9/rss"
-    archive.cli("sites", "add", "tribune", "--start-url", home, "--feed", feed,
-                "--every", "30m", "--refresh", "1h")
-    done = archive.cli("sites", "update", "tribune", "--horizon", "12h", "--cron",
-                       "*/10 * * * *", "--disable", "--refresh", "6h", "--refresh", "1d")
+    cli("sites", "add", "tribune", "--start-url", home, "--feed", feed,
+        "--every", "30m", "--refresh", "1h")
+    done = cli("sites", "update", "tribune", "--horizon", "12h", "--cron",
+               "*/10 * * * *", "--disable", "--refresh", "6h", "--refresh", "1d")
     assert "updated site tribune: enabled, horizon, refresh, schedule" in done.text
-    shown = archive.cli("sites", "show", "tribune").json()
+    shown = cli("sites", "show", "tribune").json()
     assert (shown["horizon"], shown["schedule"], shown["enabled"], shown["refresh"]) == (
         "12h", {"cron": "*/10 * * * *"}, False, ["6h", "1d"])
     assert (shown["start_urls"], shown["feeds"], shown["max_pages"]) == ([home], [feed], 1000)
-    archive.cli("sites", "update", "tribune", "--no-schedule", "--enable")
-    shown = archive.cli("sites", "show", "tribune").json()
+    cli("sites", "update", "tribune", "--no-schedule", "--enable")
+    shown = cli("sites", "show", "tribune").json()
     assert (shown["schedule"], shown["enabled"]) == (None, True)
 
     for args, message, status in [
@@ -368,9 +370,9 @@ def test_cli_sites_update_changes_only_the_given_fields(archive: Archive) -> Non
         (("tribune", "--article-pattern", "("), "invalid regular expression '('", 2),
         (("tribune", "--feed", "file:///etc/passwd"), "feeds.0: only http and https URLs", 2),
     ]:
-        bad = archive.cli("sites", "update", *args, expect=status)
+        bad = cli("sites", "update", *args, expect=status)
         assert message in bad.stderr, bad.stderr
-    assert archive.cli("sites", "show", "tribune").json() == shown  # nothing changed
+    assert cli("sites", "show", "tribune").json() == shown  # nothing changed
 
 
 def test_feed_items_are_dated_by_publication_and_pretty_printed_links_are_read() -> None:

@@ -82,10 +82,10 @@ def test_the_replay_view_decodes_every_encoding(crawled: Crawled) -> None:
 
 def test_snapshot_raw_and_text_read_every_encoding(crawled: Crawled) -> None:
     for coding, url in crawled.urls.items():
-        raw = crawled.archive.cli("snapshot", url, "--raw")
+        raw = crawled.archive.cli_in_process("snapshot", url, "--raw")
         assert raw.stdout == ARTICLE, coding
     for coding in ("br", "zstd"):  # the two --text failed on (it read the body first)
-        text = crawled.archive.cli("snapshot", crawled.urls[coding], "--text").text
+        text = crawled.archive.cli_in_process("snapshot", crawled.urls[coding], "--text").text
         assert "Quay Street" in text, coding
 
 
@@ -117,7 +117,7 @@ def test_an_undecodable_body_is_one_line_for_snapshot_and_passed_through_by_repl
 
 def test_wacz_pages_hold_the_text_of_every_encoding(crawled: Crawled, tmp_path: Path) -> None:
     out = tmp_path / "enc.wacz"
-    crawled.archive.cli("export-wacz", "--job", "1", "--output", str(out))
+    crawled.archive.cli_in_process("export-wacz", "--job", "1", "--output", str(out))
     with zipfile.ZipFile(out) as wacz:
         pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()[1:]]
     texts = {page["url"]: page.get("text") or "" for page in pages}

@@ -58,8 +58,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, demo_site) -> Archive:
     """The demo site crawled once as the configured site ``gazette``."""
     archive = Archive(tmp_path_factory.mktemp("wacz") / "data",
                       env={"SOURCE_DATE_EPOCH": str(EPOCH)})
-    archive.cli("sites", "add", "gazette", "--start-url", f"{demo_site.url}/",
-                "--depth", "1")
+    archive.cli_in_process("sites", "add", "gazette", "--start-url", f"{demo_site.url}/",
+                           "--depth", "1")
     archive.summary = archive.crawl("--site", "gazette")  # type: ignore[attr-defined]
     return archive
 
@@ -67,7 +67,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, demo_site) -> Archive:
 @pytest.fixture(scope="module")
 def exported(crawled: Archive, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("out") / "job.wacz"
-    result = crawled.cli("export-wacz", "--job", str(job_id(crawled)), "-o", str(path))
+    result = crawled.cli_in_process("export-wacz", "--job", str(job_id(crawled)), "-o", str(path))
     assert f"wrote {path}" in result.text
     return path
 
@@ -218,7 +218,7 @@ def unextracted(tmp_path_factory: pytest.TempPathFactory, demo_site) -> tuple[Ar
         *(demo_site.url + path for path in ("/", "/old/harbour-bridge", "/assets/style.css",
                                             "/assets/logo.png")))
     path = tmp_path_factory.mktemp("out") / "unextracted.wacz"
-    archive.cli("export-wacz", "--job", str(job_id(archive)), "-o", str(path))
+    archive.cli_in_process("export-wacz", "--job", str(job_id(archive)), "-o", str(path))
     return archive, path
 
 
@@ -275,7 +275,7 @@ def test_revisits_of_html_pages_are_pages(archive: Archive, demo_site, tmp_path:
                                     .where(Capture.job_id == second)))
     assert kinds == {"revisit"}
     target = tmp_path / "second.wacz"
-    archive.cli("export-wacz", "--job", str(second), "-o", str(target))
+    archive.cli_in_process("export-wacz", "--job", str(second), "-o", str(target))
     with zipfile.ZipFile(target) as wacz:
         assert len([n for n in wacz.namelist() if n.startswith("archive/")]) == 2
     with archive.catalog().session() as session:
@@ -348,9 +348,9 @@ def test_api_streams_the_same_bytes_as_the_cli(crawled: Archive, exported: Path,
 
 def test_site_export_holds_the_same_warcs_as_the_job(crawled: Archive, tmp_path: Path) -> None:
     whole = tmp_path / "site.wacz"
-    crawled.cli("export-wacz", "--site", "gazette", "-o", str(whole))
+    crawled.cli_in_process("export-wacz", "--site", "gazette", "-o", str(whole))
     by_job = tmp_path / "job.wacz"
-    crawled.cli("export-wacz", "--job", str(job_id(crawled)), "-o", str(by_job))
+    crawled.cli_in_process("export-wacz", "--job", str(job_id(crawled)), "-o", str(by_job))
     with zipfile.ZipFile(whole) as site_wacz, zipfile.ZipFile(by_job) as job_wacz:
         assert site_wacz.namelist() == job_wacz.namelist()
         for name in [*job_wacz.namelist()[:-len(TAIL)], *TAIL[:2]]:
@@ -390,7 +390,7 @@ def test_time_range_selects_warcs_and_pages(tmp_path: Path) -> None:
 
     def export(*args: str) -> tuple[list[str], list[dict]]:
         target = tmp_path / "range.wacz"
-        archive.cli("export-wacz", "--site", "gazette", *args, "-o", str(target))
+        archive.cli_in_process("export-wacz", "--site", "gazette", *args, "-o", str(target))
         with zipfile.ZipFile(target) as wacz:
             lines = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()]
             return [n for n in wacz.namelist() if n.startswith("archive/")], lines
@@ -542,7 +542,7 @@ def test_index_blocks_are_found_through_the_idx(tmp_path: Path,
 def test_bad_selection_is_a_clear_error(crawled: Archive, tmp_path: Path, args: list[str],
                                         code: int, message: str) -> None:
     target = tmp_path / "out.wacz"
-    result = crawled.cli("export-wacz", *args, "-o", str(target), expect=code)
+    result = crawled.cli_in_process("export-wacz", *args, "-o", str(target), expect=code)
     assert message in " ".join(result.stderr.split())
     assert list(tmp_path.iterdir()) == []
 
@@ -553,8 +553,8 @@ def test_unwritable_output_is_a_clear_error(crawled: Archive, tmp_path: Path) ->
     for target, reason in ((tmp_path / "missing" / "x.wacz", "No such file or directory"),
                            (blocker / "x.wacz", "Not a directory"),
                            (tmp_path, "it is a directory")):
-        result = crawled.cli("export-wacz", "--job", str(job_id(crawled)), "-o", str(target),
-                             expect=1)
+        result = crawled.cli_in_process("export-wacz", "--job", str(job_id(crawled)),
+                                        "-o", str(target), expect=1)
         assert f"cannot write {target}: {reason}" in " ".join(result.stderr.split())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 

@@ -2,7 +2,9 @@
 
 * :mod:`.harness` — skip-or-fail for a missing service, free ports, ``wait_until``, pids,
   an environment without the developer's settings.
-* :mod:`.cli` — :class:`~.cli.Archive`: a data directory and the real CLI run against it.
+* :mod:`.cli` — :class:`~.cli.Archive`: a data directory and the real CLI run against it
+  (``cli``: a subprocess, as a crawl needs; ``cli_in_process``: any command that starts no
+  reactor, without a new interpreter).
 * :mod:`.warc` — a WARC writer with a clock the test sets, HTTP exchanges, digests, reading
   records back, ``warcio check``.
 * :mod:`.api` — the app in-process over a data directory (``api_client``).
