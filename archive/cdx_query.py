@@ -54,6 +54,7 @@ FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "o
           "filename")
 CDX11_FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "redirect",
                 "robotflags", "length", "offset", "filename")
+NO_STATUS = ("revisit", "resource")  # record types pywb's indexer gives no status
 # pywb's CDXObject.CDX_ALT_FIELDS, accepted in filters (without "s": pywb maps it to length
 # and the Wayback CDX server to the status, so it is refused as unknown rather than guessed)
 FIELD_ALIASES = {"original": "url", "u": "url", "statuscode": "status",
@@ -189,10 +190,10 @@ class CdxFilter:
         value = self.value
         if not value and self.field != "status":  # a missing value is "" (Python decides)
             return None
-        if self.field == "status":  # a revisit has no status: "" is its value, as in pywb
+        if self.field == "status":  # revisits and resources have none: "", as in pywb
             if not value:
-                return Capture.record_type == "revisit"
-            return and_(Capture.status == int(value), Capture.record_type != "revisit") \
+                return Capture.record_type.in_(NO_STATUS)
+            return and_(Capture.status == int(value), Capture.record_type.not_in(NO_STATUS)) \
                 if value.isdigit() and str(int(value)) == value else false()
         numeric = {"length": Capture.length, "offset": Capture.offset}
         if self.field in numeric:  # "0200" matches no row: values are compared as text
@@ -418,12 +419,12 @@ _COLUMNS = (Capture.id, Capture.surt, Capture.timestamp, Capture.url, Capture.mi
 
 
 def _row(record: Any) -> Row:
-    """A capture as the line pywb's indexer writes for its record (a revisit has no status:
-    archive.cdxj)."""
+    """A capture as the line pywb's indexer writes for its record (a revisit and a resource,
+    a screenshot or a rendered DOM, have no HTTP status: archive.cdxj)."""
     return {"urlkey": record.surt, "timestamp": record.timestamp, **cdxj_fields({
         "url": record.url,
         "mime": REVISIT_MIME if record.record_type == "revisit" else record.mime,
-        "status": str(record.status),
+        "status": "" if record.record_type in NO_STATUS else str(record.status),
         "digest": (record.payload_digest or "").removeprefix("sha1:"),
         "length": str(record.length), "offset": str(record.offset),
         "filename": record.filename})}

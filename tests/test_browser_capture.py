@@ -29,6 +29,8 @@ from sqlalchemy import delete, select
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog
+from archive.cdx_query import CdxQuery
+from archive.cdx_query import lines as cdx_lines
 from archive.models import Article, Capture, Site
 from archive.recovery import catalogue_complete_records
 from archive.replay import rendered_dom
@@ -384,6 +386,12 @@ def test_resource_records_are_indexed_as_pywb_does_and_found_for_their_page_only
     assert lines[f"urn:dom:{url}"]["mime"] == "text/html"
     assert lines[f"urn:view:{url}"]["mime"] == "image/png"
     assert "status" not in lines[f"urn:dom:{url}"] and "status" not in lines[f"urn:view:{url}"]
+    for key in ("urn:dom:", "urn:view:"):  # the CDX API answers as the file's index says
+        answer = "".join(cdx_lines(catalog.session, CdxQuery.build({"url": key + url})))
+        assert [json.loads(line.split(" ", 2)[2]) for line in answer.splitlines()] \
+            == [lines[key + url]]
+        assert not "".join(cdx_lines(catalog.session, CdxQuery.build(
+            {"url": key + url}, ["=status:200"])))
     with catalog.session() as session:
         rows = {c.record_id: c for c in session.scalars(select(Capture))}
         assert (rows[dom.record_id].url, rows[dom.record_id].record_type,
