@@ -18,6 +18,7 @@ from typing import Any
 from archive.catalog import Catalog
 from archive.config import ArchiveSettings
 
+DEFAULT_COLUMNS = 80  # rich's width when its output is not a terminal and COLUMNS is unset
 # Commands that run Scrapy's reactor (or a server): only ever in a subprocess.
 REACTOR_COMMANDS = frozenset({"crawl", "demo", "serve", "worker"})
 # A local test site needs no politeness: AutoThrottle's start delay between two requests to
@@ -70,12 +71,15 @@ class Archive:
         if args and args[0] in REACTOR_COMMANDS and not expect:
             raise ValueError(f"newsarchive {args[0]} runs Scrapy's reactor: use cli()")
         stdout, stderr = output_stream(), output_stream()
+        call_env = {**self.env, **(env or {})}
         with redirect_stdout(stdout), redirect_stderr(stderr):
-            # First imported here, before the call's environment: its consoles see no
-            # terminal, and no COLUMNS of one call sets their width for the next.
+            # First imported here, not in a terminal. Rich reads COLUMNS once, when a console
+            # is made (at import): each call sets the width a process of its own would have.
             from scheduler.cli import app
+            from scheduler.cli.common import err, out
 
-            with environment({**self.env, **(env or {})}), replaced_stdin(stdin):
+            out.width = err.width = int(call_env.get("COLUMNS", DEFAULT_COLUMNS))
+            with environment(call_env), replaced_stdin(stdin):
                 try:
                     app(args=list(args), prog_name="newsarchive")
                     returncode = 0
