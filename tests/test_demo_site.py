@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,8 @@ from scheduler.demo.server import (
     WRONG_CHARSET_ARTICLE,
     DemoSite,
 )
+from tests.support.browser import require_chromium
+from tests.support.cli import Archive
 
 JSONLD_RE = re.compile(r'<script type="application/ld\+json">(.*?)</script>', re.S)
 
@@ -341,3 +344,18 @@ def test_slow_with_delay(conn: http.client.HTTPConnection) -> None:
     resp, _ = fetch(conn, "/slow?delay=0.2")
     assert resp.status == 200
     assert 0.2 <= time.monotonic() - started < 2
+
+
+@pytest.mark.slow
+def test_make_demo_archives_the_site_and_every_page_replays_as_it_looked(
+        tmp_path: Path) -> None:
+    """What the README promises ``make demo`` prints: the crawl, its one expected 404, the
+    shared requisites archived once, and a capture check finding no page whose replay
+    differs from the live page (the article served without a charset included)."""
+    require_chromium()
+    result = Archive(tmp_path / "data").cli("demo", timeout=600)
+    lines = result.text.splitlines()
+    assert re.fullmatch(r"job \d+ succeeded: 19 responses archived, [\d.]+ MB, 1 WARC file\(s\), "
+                        r"8 articles, 1 errors", lines[0]), result.text
+    assert "  page requisites: 2 archived, 0 failed" in lines
+    assert "capture check: 12 page(s) rendered from the archive, 0 incomplete" in lines

@@ -126,5 +126,6 @@ def check_after_crawl(job_id: int, *, default: bool = False, as_json: bool = Fal
         return
     incomplete = sum(1 for report in reports if is_incomplete(report.check))
     console = err if as_json else out  # stdout holds the JSON summary
+    which = " (newsarchive captures URL shows which)" if incomplete else ""
     console.print(f"capture check: {len(reports)} page(s) rendered from the archive, "
-                  f"{incomplete} incomplete (newsarchive captures URL shows which)")
+                  f"{incomplete} incomplete{which}")
