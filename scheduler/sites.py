@@ -10,7 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.models import Site
+from crawler.config import CrawlSettings
+from crawler.refresh_learning import site_refresh
 from scheduler.site_definitions import SiteIn, SitePatch, check_hub_refresh, check_webhook
+from scheduler.views import SiteEditsOut
 
 
 class SiteNotFound(LookupError):
@@ -38,6 +41,12 @@ def get_site(session: Session, name: str) -> Site:
     if site is None:
         raise SiteNotFound(f"no site named {name!r}")
     return site
+
+
+def site_edits(session: Session, site: Site, settings: CrawlSettings) -> SiteEditsOut:
+    """``site``'s edit statistics and the refresh ages its crawls use, from the catalog."""
+    refresh = site_refresh(session, site, settings.refresh_learn_min_edits, observe=True)
+    return SiteEditsOut.from_refresh(site.name, refresh, settings.refresh_explore_share)
 
 
 def create_site(session: Session, data: SiteIn) -> Site:

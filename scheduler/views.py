@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from archive.capture_checks import MAX_PIXEL_DIFF, is_incomplete
-from archive.models import ArticleVersion, CaptureCheck, Site
+from archive.models import ArticleVersion, CaptureCheck
 from archive.search import ArticleHit
 from archive.snapshot import AnyCapture
 from crawler.discovery import format_duration
-from crawler.refresh_learning import site_refresh
+from crawler.refresh_learning import SiteRefresh
 
 
 class FailedResource(BaseModel):
@@ -214,10 +213,10 @@ class SiteEditsOut(BaseModel):
     refresh: RefreshOut
 
     @classmethod
-    def of_site(cls, session: Session, site: Site, min_edits: int,
-                explore_share: float) -> SiteEditsOut:
-        """``site``'s edit statistics and refresh ages, read from the catalog."""
-        refresh = site_refresh(session, site, min_edits, observe=True)
+    def from_refresh(cls, site: str, refresh: SiteRefresh,
+                     explore_share: float) -> SiteEditsOut:
+        """The statistics of ``refresh`` as read with ``observe=True``
+        (:func:`scheduler.sites.site_edits`)."""
         edits, shape = refresh.edits, refresh.shape
         assert edits is not None  # observe=True reads them
 
@@ -225,7 +224,7 @@ class SiteEditsOut(BaseModel):
             return round(part / whole, 4) if whole else None
 
         return cls(
-            site=site.name, articles=edits.articles, edited_articles=edits.edited_articles,
+            site=site, articles=edits.articles, edited_articles=edits.edited_articles,
             edited_share=share(edits.edited_articles, edits.articles),
             edits=len(edits.edits),
             edits_per_edited_article=share(len(edits.edits), edits.edited_articles),

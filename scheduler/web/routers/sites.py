@@ -13,7 +13,7 @@ from archive.models import CrawlJob, Site
 from scheduler.schedules import next_run
 from scheduler.service import Service
 from scheduler.site_definitions import SiteIn, SitePatch
-from scheduler.sites import create_site, get_site, update_site
+from scheduler.sites import create_site, get_site, site_edits, update_site
 from scheduler.urlcheck import check_crawl_urls, check_webhook_address
 from scheduler.views import SiteEditsOut
 from scheduler.web.deps import CrawlRateLimit, ServiceDep, Writer, queue_job
@@ -64,9 +64,7 @@ def site_edit_statistics(name: str, service: ServiceDep) -> SiteEditsOut:
     refresh ages its crawls use (learned from these edits when its refresh includes
     `auto`)."""
     with service.catalog.session() as session:
-        return SiteEditsOut.of_site(session, get_site(session, name),
-                                    service.settings.refresh_learn_min_edits,
-                                    service.settings.refresh_explore_share)
+        return site_edits(session, get_site(session, name), service.settings)
 
 
 @router.patch("/{name}", response_model=SiteOut,

@@ -32,8 +32,7 @@ from archive.versions import (
     inline_paragraph,
 )
 from scheduler import schedules
-from scheduler.sites import SiteNotFound, get_site
-from scheduler.views import SiteEditsOut
+from scheduler.sites import SiteNotFound, get_site, site_edits
 from scheduler.web.deps import ServiceDep
 from scheduler.web.ui import queries
 from scheduler.web.ui.templating import render
@@ -74,8 +73,7 @@ def site_page(name: str, request: Request, service: ServiceDep) -> HTMLResponse:
         except SiteNotFound:
             return not_found(request, f"There is no site named “{name}”.")
         settings = service.settings
-        edits = SiteEditsOut.of_site(session, site, settings.refresh_learn_min_edits,
-                                     settings.refresh_explore_share)
+        edits = site_edits(session, site, settings)
         return render(request, "site.html", site=site, edits=edits,
                       next_run=schedules.next_run(service.scheduler, site.name),
                       jobs=queries.recent_jobs(session, SITE_JOBS, site), limit=SITE_JOBS)
