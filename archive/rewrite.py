@@ -11,7 +11,8 @@ includes ``formaction`` and ``xlink:href``). Attributes that only act on the liv
 the archive's origin are removed: ``ping`` (a POST on every click), ``attributionsrc``
 (a request on click or load), ``manifest``, ``integrity`` (a rewritten resource no longer
 matches its hash), and ``<meta http-equiv="set-cookie">``. The charset comes from w3lib's
-``html_to_unicode`` (BOM, then Content-Type, then ``<meta>``), as Scrapy decodes pages.
+``html_to_unicode`` (BOM, then Content-Type, then ``<meta>``), as Scrapy decodes pages; a page
+that declares none keeps its bytes (:meth:`Rewriter.html_response`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from w3lib.encoding import (
     http_content_type_encoding,
     read_bom,
 )
+
+from archive.cdxj import mime_of
 
 CSS_URL = re.compile(r"""(?P<import>@import\s+)?url\(\s*(?P<q>["']?)(?P<url>.*?)(?P=q)\s*\)""",
                      re.IGNORECASE | re.DOTALL)
@@ -78,6 +81,7 @@ def _modifier(element: etree._Element, attribute: str) -> str:
 
 
 UTF8_HTML = "text/html; charset=utf-8"
+BANNER_SLOT = "newsarchive-banner-slot"  # an element no page has, replaced by the banner
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -129,12 +133,17 @@ class Rewriter:
         self.urls = urls
         self.timestamp = timestamp
         self.base = url
+        # the encoding the crawler decoded a page with, when the page is decoded byte for
+        # byte here (html_response): its non-ASCII links are read again with it
+        self.links_encoding: str | None = None
 
     def url(self, link: str, modifier: str = PAGE) -> str:
         """``link`` (relative to the current base) as an archive URL."""
         link = link.strip()
         if not link or link.startswith("#"):
             return link
+        if self.links_encoding and not link.isascii():
+            link = link.encode("latin-1").decode(self.links_encoding, errors="replace")
         try:
             absolute = urljoin(self.base, link)
             scheme = urlsplit(absolute).scheme
@@ -177,16 +186,22 @@ class Rewriter:
     def html_response(self, body: bytes, content_type: str | None,
                       banner: str | None = None) -> tuple[bytes, str]:
         """The page rewritten (:meth:`html`) as bytes, and the Content-Type to serve them
-        with. A page that declares its charset (BOM, Content-Type, ``<meta>``) is decoded
-        with it and served as declared UTF-8. A page that declares none is served in its own
-        bytes with no charset, so that the browser chooses the encoding as it did for the
-        live page, and the replay shows what the reader saw: Chromium, for one, never
-        guesses UTF-8 for a web page and shows undeclared UTF-8 as windows-1252. It is
-        decoded byte for byte (latin-1) for the rewriting, which changes only ASCII URLs;
-        banner characters outside latin-1 become character references."""
+        with. A page that declares its charset (BOM, Content-Type, ``<meta>``), and XHTML
+        (XML: UTF-8 unless it says otherwise), is decoded and served as declared UTF-8. An
+        HTML page that declares none is served in its own bytes with no charset, so that
+        the browser chooses the encoding as it did for the live page, and the replay shows
+        what the reader saw: Chromium, for one, never guesses UTF-8 for a web page and shows
+        undeclared UTF-8 as windows-1252. For the rewriting it is decoded byte for byte
+        (latin-1); its links are read as the crawler read them (UTF-8 when the page's bytes
+        are, else windows-1252, as Scrapy guesses), so they lead to what was archived."""
         if read_bom(body)[0] or http_content_type_encoding(content_type) \
-                or html_body_declared_encoding(body):
+                or html_body_declared_encoding(body) or mime_of(content_type) != "text/html":
             return self.html(body, content_type, banner).encode("utf-8"), UTF8_HTML
+        try:
+            body.decode("utf-8")
+            self.links_encoding = "utf-8"
+        except UnicodeDecodeError:
+            self.links_encoding = "cp1252"
         text = self._document(body.decode("latin-1"), banner)
         return text.encode("latin-1", "xmlcharrefreplace"), content_type or "text/html"
 
@@ -211,13 +226,17 @@ class Rewriter:
         if base is not None:
             self.base = urljoin(self.base, base.get("href", "").strip())
         self._rewrite_links(doc)
-        if banner:
-            body_element = doc.find("body")
-            if body_element is not None:
-                body_element.insert(0, lxml.html.fragment_fromstring(banner))
+        body_element = doc.find("body") if banner else None
+        if body_element is not None:  # a place for the banner, filled once serialized
+            body_element.insert(0, etree.Element(BANNER_SLOT))
         doctype = doc.getroottree().docinfo.doctype
-        return lxml.html.tostring(doc, encoding="unicode", method="html",
+        page = lxml.html.tostring(doc, encoding="unicode", method="html",
                                   doctype=doctype or None)
+        if body_element is None:
+            return page
+        # in ASCII (character references): it reads the same whatever the page's encoding
+        return page.replace(f"<{BANNER_SLOT}></{BANNER_SLOT}>", banner.encode(
+            "ascii", "xmlcharrefreplace").decode("ascii"), 1)
 
     def _rewrite_links(self, doc: lxml.html.HtmlElement) -> None:
         styles: set[tuple[etree._Element, str | None]] = set()

@@ -303,25 +303,53 @@ def test_view_decodes_the_declared_charset(replay: Replay) -> None:
     assert "Français été" in response.content.decode("utf-8")
 
 
+def archive_pages(replay: Replay, *pages: tuple[str, bytes, str]) -> None:
+    """(URL, body, Content-Type) of each page, archived at T2 into one more WARC."""
+    writer = ClockedWriter(replay.config.spool_dir, at=ts_datetime(T2))
+    archiver = Archiver(replay.catalog, replay.config.open_storage(), writer)
+    for url, page, content_type in pages:
+        archiver.archive(exchange(url, page, headers=[("Content-Type", content_type)]))
+    archiver.close()
+
+
 def test_view_of_a_page_declaring_no_charset_leaves_the_decoding_to_the_browser(
         replay: Replay) -> None:
     """UTF-8 text with no charset in the headers or the page: the replay keeps the page's
     bytes and declares no charset either, so a browser decodes it as it decoded the live
-    page (Chromium as windows-1252: the reader saw "CafÃ©"); links are rewritten and the
-    banner's arrows are character references, readable in any encoding."""
+    page (Chromium as windows-1252: the reader saw "CafÃ©"). Links are rewritten to the
+    URLs the crawler read (and archived), non-ASCII ones included, and the banner is ASCII,
+    readable in any encoding."""
     page = ('<html><head><title>Caf\u00e9</title></head><body><p>Caf\u00e9 bets \u20ac12m'
-            '</p><a href="/story?id=7">story</a></body></html>').encode("utf-8")
-    writer = ClockedWriter(replay.config.spool_dir, at=ts_datetime(T2))
-    archiver = Archiver(replay.catalog, replay.config.open_storage(), writer)
-    archiver.archive(exchange(f"{SITE}/undeclared", page, headers=[("Content-Type", "text/html")]))
-    archiver.close()
+            '</p><a href="/story?id=7">story</a><a href="/caf\u00e9/men\u00fc">menu</a>'
+            '</body></html>').encode("utf-8")
+    archive_pages(replay, (f"{SITE}/undeclared", page, "text/html"))
     response = replay.get(f"/web/{T2}/{SITE}/undeclared")
     assert response.status_code == 200 and response.headers["content-type"] == "text/html"
-    assert "<p>Caf\u00e9 bets \u20ac12m</p>".encode() in response.content
-    assert f'<a href="/web/{T2}/{SITE}/story?id=7">story</a>'.encode() in response.content
-    assert b"&#8592; previous" in response.content
-    seen = response.content.decode("windows-1252", errors="replace")
+    content = response.content
+    assert "<p>Caf\u00e9 bets \u20ac12m</p>".encode() in content
+    assert f'<a href="/web/{T2}/{SITE}/story?id=7">story</a>'.encode() in content
+    assert f'<a href="/web/{T2}/{SITE}/caf%C3%A9/men%C3%BC">menu</a>'.encode() in content
+    banner = content[content.index(b'<div id="newsarchive-banner"'):]
+    banner = banner[:banner.index(b"</div>")]
+    assert banner.isascii() and b"&#183;" in banner and b"&#8592; previous" in banner
+    seen = content.decode("windows-1252", errors="replace")
     assert "Caf\u00c3\u00a9" in seen and "\u2190" not in seen
+
+
+def test_view_of_xhtml_or_a_page_with_a_bom_is_served_as_declared_utf8(
+        replay: Replay) -> None:
+    """XHTML is XML (UTF-8 unless it says otherwise), and a BOM declares the encoding:
+    both are decoded and served as declared UTF-8 HTML, as every declared page is."""
+    xhtml = ('<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
+             '<link rel="stylesheet" href="/s.css"/></head><body><p>Caf\u00e9</p><br/>'
+             '</body></html>').encode("utf-8")
+    bom = "\ufeff<html><body><p>Caf\u00e9</p></body></html>".encode("utf-16-le")
+    archive_pages(replay, (f"{SITE}/xhtml", xhtml, "application/xhtml+xml"),
+                  (f"{SITE}/bom", bom, "text/html"))
+    for path in ("xhtml", "bom"):
+        response = replay.get(f"/web/{T2}/{SITE}/{path}")
+        assert response.headers["content-type"] == "text/html; charset=utf-8", path
+        assert "<p>Caf\u00e9</p>" in response.content.decode("utf-8"), path
 
 
 def test_view_rewrites_archived_css_and_serves_other_types_decoded(replay: Replay) -> None:
