@@ -71,20 +71,15 @@ def split_url(url: str) -> SplitResult:
 
 def check_crawl_url(url: str, policy: NetworkPolicy) -> str:
     """Return ``url`` if it may be crawled; raise ValueError saying why not."""
-    _checked_addresses(url, policy)
+    allowed_addresses(url, policy)
     return url
 
 
-def pinned_address(url: str, policy: NetworkPolicy) -> IPAddress | None:
-    """The address to connect to for ``url``: every address its host has now passes
-    ``policy`` (ValueError otherwise), and the connection is made to the first, so that a
-    second lookup cannot hand the client another one (DNS rebinding). None when the host
-    does not resolve."""
-    addresses = _checked_addresses(url, policy)
-    return addresses[0] if addresses else None
-
-
-def _checked_addresses(url: str, policy: NetworkPolicy) -> list[IPAddress]:
+def allowed_addresses(url: str, policy: NetworkPolicy) -> list[IPAddress]:
+    """The addresses of ``url``'s host, each checked against ``policy`` (ValueError saying
+    why not, for the first refused); none when the host does not resolve. A client that
+    connects to these, not to the host name, cannot be handed another address by a second
+    lookup (DNS rebinding)."""
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
     parts = split_url(url)

@@ -36,7 +36,7 @@ from archive.models import WebhookDelivery, utcnow
 from archive.webhook_outbox import claim_due, record_delivered, record_failure
 from crawler.network_policy import NetworkPolicy
 from scheduler.config import ServiceSettings
-from scheduler.urlcheck import pinned_address
+from scheduler.urlcheck import allowed_addresses
 from scheduler.views import ChangeOut
 
 EVENT = "change"
@@ -95,8 +95,10 @@ class WebhookSender:
         self.timeout = timeout
         # held while a POST may still be running (connect, write and read each get timeout)
         self.lease = timedelta(seconds=4 * timeout + 60)
+        # no connection kept: one is pooled by address, not by the name it was verified for
         self.client = httpx.Client(timeout=timeout, follow_redirects=False,
-                                   headers={"User-Agent": user_agent})
+                                   headers={"User-Agent": user_agent},
+                                   limits=httpx.Limits(max_keepalive_connections=0))
         self._stopping = threading.Event()
 
     @classmethod
@@ -143,28 +145,40 @@ class WebhookSender:
             return _request(delivery) if delivery is not None else None
 
     def _post(self, request: _Request) -> str | None:
-        """None when the receiver took it, else what went wrong. The POST goes to the
-        address that was checked (``pinned_address``), with the URL's host in ``Host`` and,
-        over TLS, in SNI and the certificate check (httpcore's ``sni_hostname``)."""
+        """None when the receiver took it, else what went wrong. The POST goes to an
+        address that was checked (``allowed_addresses``, each in turn while connecting
+        fails), with the URL's host in ``Host`` and, over TLS, in SNI and the certificate
+        check (httpcore's ``sni_hostname``). The host is looked up in the form httpx sends
+        it (IDNA 2008), so the name checked is the name sent."""
         try:
-            address = pinned_address(request.url, self.policy)
+            url = httpx.URL(request.url)
+            addresses = allowed_addresses(str(url), self.policy)
+        except httpx.InvalidURL as exc:
+            return f"InvalidURL: {exc}"
         except ValueError as exc:
             return f"refused: {exc}"
-        url = httpx.URL(request.url)
-        if address is None:
+        if not addresses:
             return f"{url.host} does not resolve"
         headers = {**request.headers, "Host": url.netloc.decode("ascii")}
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        try:
-            response = self.client.post(url.copy_with(host=str(address)), content=request.body,
-                                        headers=headers, extensions=extensions)
-        except httpx.TimeoutException:
-            return f"no answer within {self.timeout:g}s"
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        if response.is_success:
-            return None
-        return f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+        extensions = {"sni_hostname": url.raw_host.decode("ascii")} \
+            if url.scheme == "https" else {}
+        error = ""
+        for address in addresses:
+            try:
+                response = self.client.post(url.copy_with(host=str(address)),
+                                            content=request.body, headers=headers,
+                                            extensions=extensions)
+            except httpx.ConnectError as exc:
+                error = f"ConnectError: {exc}"
+                continue
+            except httpx.TimeoutException:
+                return f"no answer within {self.timeout:g}s"
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                return f"{type(exc).__name__}: {exc}"
+            if response.is_success:
+                return None
+            return f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+        return error
 
 
 def _request(delivery: WebhookDelivery) -> _Request:

@@ -338,7 +338,8 @@ def test_the_post_goes_to_the_address_that_was_checked(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """DNS rebinding: the receiver's name resolves to an allowed address when the sender
     checks it and to a refused one afterwards; the POST goes to the checked address, with
-    the name in ``Host``. A name that does not resolve is a failed attempt saying so."""
+    the name in ``Host``. When the first address takes no connection, the next is tried. A
+    name that does not resolve, and a URL httpx cannot send, are failed attempts saying so."""
     port = receiver.url.rsplit(":", 1)[1]
     answers = iter(["127.0.0.1"])  # then 127.0.0.2: refused below, and nothing listens
 
@@ -346,6 +347,9 @@ def test_the_post_goes_to_the_address_that_was_checked(
         if host == "hooks.chronicle.test":
             address = next(answers, "127.0.0.2")
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]
+        if host == "two.chronicle.test":  # the first address takes no connection
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))
+                    for address in ("127.0.0.3", "127.0.0.1")]
         if host == "gone.chronicle.test":
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return real_getaddrinfo(host, *args, **kwargs)
@@ -368,4 +372,20 @@ def test_the_post_goes_to_the_address_that_was_checked(
     site.crawl(story(BRIDGE, "Ferry crossings resume"))
     assert outbox.deliver_due().failed_attempts == 1
     assert deliveries(catalog)[-1][2] == "gone.chronicle.test does not resolve"
+    outbox.close()
+
+    outbox = sender(catalog, tmp_path)  # 127.0.0.0/8 allowed: both addresses pass
+    with catalog.session() as session:
+        session.scalars(select(Site)).one().webhook_url = \
+            f"http://two.chronicle.test:{port}/hooks/newsarchive"
+    site.crawl(story(BRIDGE, "Ferry crossings resume at dawn"))
+    assert outbox.deliver_due().delivered == 1  # (the failed one waits for its retry)
+    assert [post.headers["host"] for post in receiver.received[1:]] \
+        == [f"two.chronicle.test:{port}"]
+
+    with catalog.session() as session:  # a URL httpx cannot send: a failed attempt
+        session.scalars(select(Site)).one().webhook_url = "http://\u2603.net/hook"
+    site.crawl(story(BRIDGE, "Ferry crossings resume at noon"))
+    assert outbox.deliver_due().failed_attempts == 1
+    assert deliveries(catalog)[-1][2].startswith("InvalidURL: ")
     outbox.close()
