@@ -47,14 +47,13 @@ from warcio.timeutils import (
     timestamp_to_sec,
 )
 
-from archive.cdxj import REVISIT_MIME, cdxj_fields, cdxj_line, surt_key
+from archive.cdxj import NO_STATUS_RECORDS, REVISIT_MIME, cdxj_fields, cdxj_line, surt_key
 from archive.models import Capture, WarcFile
 
 FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "offset",
           "filename")
 CDX11_FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "redirect",
                 "robotflags", "length", "offset", "filename")
-NO_STATUS = ("revisit", "resource")  # record types pywb's indexer gives no status
 # pywb's CDXObject.CDX_ALT_FIELDS, accepted in filters (without "s": pywb maps it to length
 # and the Wayback CDX server to the status, so it is refused as unknown rather than guessed)
 FIELD_ALIASES = {"original": "url", "u": "url", "statuscode": "status",
@@ -192,8 +191,9 @@ class CdxFilter:
             return None
         if self.field == "status":  # revisits and resources have none: "", as in pywb
             if not value:
-                return Capture.record_type.in_(NO_STATUS)
-            return and_(Capture.status == int(value), Capture.record_type.not_in(NO_STATUS)) \
+                return Capture.record_type.in_(NO_STATUS_RECORDS)
+            return and_(Capture.status == int(value),
+                        Capture.record_type.not_in(NO_STATUS_RECORDS)) \
                 if value.isdigit() and str(int(value)) == value else false()
         numeric = {"length": Capture.length, "offset": Capture.offset}
         if self.field in numeric:  # "0200" matches no row: values are compared as text
@@ -424,7 +424,7 @@ def _row(record: Any) -> Row:
     return {"urlkey": record.surt, "timestamp": record.timestamp, **cdxj_fields({
         "url": record.url,
         "mime": REVISIT_MIME if record.record_type == "revisit" else record.mime,
-        "status": "" if record.record_type in NO_STATUS else str(record.status),
+        "status": "" if record.record_type in NO_STATUS_RECORDS else str(record.status),
         "digest": (record.payload_digest or "").removeprefix("sha1:"),
         "length": str(record.length), "offset": str(record.offset),
         "filename": record.filename})}

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 
 REVISIT_MIME = "warc/revisit"  # pywb's mime for revisit records
+NO_STATUS_RECORDS = ("revisit", "resource")  # record types pywb indexes without a status
 HTML_MIMES = ("text/html", "application/xhtml+xml")  # the mimes of pages a browser renders
 
 

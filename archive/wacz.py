@@ -36,7 +36,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from archive.catalog import Catalog
-from archive.cdxj import CdxjEntry
+from archive.cdxj import NO_STATUS_RECORDS, CdxjEntry
 from archive.layout import spool_path, warc_key
 from archive.models import Capture, CrawlJob, Site, WarcFile, WarcState
 from archive.pages import Scope, has_text, iter_pages
@@ -430,7 +430,7 @@ def _index_lines(catalog: Catalog, selection: Selection, summary: WaczSummary) -
             summary.captures += 1
             group.append(CdxjEntry.build(
                 url=row.url, timestamp=row.timestamp, mime=row.mime,
-                status=None if row.record_type == "resource" else row.status,
+                status=None if row.record_type in NO_STATUS_RECORDS else row.status,
                 digest=row.payload_digest, length=row.length, offset=row.offset,
                 filename=filenames[row.warc_file_id]).to_line())
         yield from sorted(group)
