@@ -108,10 +108,7 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
     site = {name_key(s) for s in exclude if s}
     for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
         value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
-        parts = _AUTHOR_SPLIT.split(_BYLINE.sub("", value))
-        if len(parts) > 1 and name_key(parts[0]) in site:
-            continue  # "Site, Frankfurt a. M., Germany": the publisher and its address
-        for part in parts:
+        for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
             part = _AFFILIATION.sub("", _PROFILE_LINK.sub("", _BYLINE.sub("", part)))
             part = _DATE_TAIL.sub("", part)
             name = _undouble(" ".join(part.strip(_AROUND_NAME).split()))
@@ -209,8 +206,8 @@ def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
             yield line
 
 
-_AUTHOR_PATH = re.compile(r"/(?:authors?|autor(?:en)?|auteurs?|autore|redakteur(?:in)?|journalist"
-                          r"|staff)/[^/?#]+/?(?:[?#]|$)", _I)
+_AUTHOR_PATH = re.compile(r"/(?:authors?|autor(?:en)?|auteurs?|autore|redakteur(?:in)?"
+                          r"|journalist)/[^/?#]+/?(?:[?#]|$)", _I)
 
 
 def author_links(tree: lhtml.HtmlElement) -> Iterator[str]:

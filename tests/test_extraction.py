@@ -541,15 +541,16 @@ def _ld(data: object) -> str:
         ("", '<nav><ul><li><a href="/author/s">Author: Stefanie Krügl</a></li></ul></nav>', []),
         ("", '<span class="video-credit">By Harbour Ferry Company</span>', []),
         ("", "<footer><h2>Redaktion Kyffhäuser-Kreis</h2></footer>", []),
-        # a byline that starts with the site's name credits the publisher (and its address)
+        # the site among the authors is dropped, the person it names kept
         ('<meta property="og:site_name" content="Coast Herald">'
-         '<meta name="author" content="Coast Herald, Portree, Scotland">', "", []),
+         '<meta name="author" content="Coast Herald and Rhona Gill">', "", ["Rhona Gill"]),
         # last of all, a link to an author's page...
         ("", '<p><a href="https://www.coastherald.com/author/rhona-gill/">Rhona Gill</a></p>',
          ["Rhona Gill"]),
         # ... but not one in the site's menu or footer, nor the list of all authors
-        ("", '<footer><a href="/staff/rhona-gill">Rhona Gill</a></footer>', []),
+        ("", '<footer><a href="/author/rhona-gill">Rhona Gill</a></footer>', []),
         ("", '<p><a href="/authors/">Our Writers</a></p>', []),
+        ("", '<p><a href="/staff/directory">Staff directory</a></p>', []),
         # structured data's name in the case the page shows it in
         (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Rhona Gill"}}),
          '<p class="story-meta">By <a href="/staff/rhona-gill">RHONA GILL</a></p>',
