@@ -10,10 +10,10 @@ pydantic (about 1,000 modules) before doing anything. Two costs of that are avoi
   the import stack and the number of modules loaded: imported first, at the top of the
   stack, they cost a fraction of what they cost deep inside the project's imports.
 
-Use it around an entry point's imports::
+Use it around an entry point's imports (``crawler.job``'s, the console script's)::
 
     with quick_imports():
-        from scheduler.cli import crawl, ...
+        from crawler.runner import run_crawl
 """
 
 from __future__ import annotations
