@@ -9,7 +9,6 @@ crawl's start-up).
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import re
 from collections.abc import Iterator
@@ -98,12 +97,15 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent).
 
     On PostgreSQL, processes starting together (several ``serve`` and workers) migrate one
-    at a time under an advisory lock; the others then find the schema up to date.
+    at a time under an advisory lock; the others then find the schema up to date. On SQLite,
+    see :func:`_sqlite_migration_lock`.
     """
-    if at_head(engine):
-        return
     if engine.dialect.name == "sqlite":
-        _migrate_sqlite(engine)
+        with _sqlite_migration_lock(engine):
+            if not at_head(engine):
+                _migrate_sqlite(engine)
+        return
+    if at_head(engine):
         return
     if engine.dialect.name != "postgresql":
         _upgrade(engine)
@@ -117,17 +119,38 @@ def migrate(engine: Engine) -> None:
             conn.commit()
 
 
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive ``flock`` of ``NAME.migrate-lock`` beside an SQLite catalog, held while a
+    process opening it checks its revision and, if behind, upgrades it.
+
+    SQLite's own locks cannot order processes opening a new catalog together: switching a
+    new file to WAL, as every connection's first statement does, answers "database is
+    locked" at once, without waiting out the busy timeout, while another connection holds
+    the write lock (one process's probe was switching the file while another began the
+    upgrade, and the upgrade failed). The check runs under the lock too, so each new file
+    is switched to WAL by one process at a time; once it is WAL, the switch is a no-op.
+    A file of its own, because opening and closing the database file itself would drop the
+    POSIX locks this process's other SQLite connections hold on it (SQLite's "how to
+    corrupt" list, 2.2), and a catalog opened twice in one process did.
+    """
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.migrate-lock", "ab") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _migrate_sqlite(engine: Engine) -> None:
-    """Upgrade an SQLite catalog under an exclusive ``flock`` of a lock file beside it, in one
-    ``BEGIN IMMEDIATE`` transaction.
+    """Upgrade an SQLite catalog in one ``BEGIN IMMEDIATE`` transaction, under
+    :func:`_sqlite_migration_lock`.
 
     pysqlite commits DDL as it goes (it opens a transaction only before DML) and alembic
     commits SQLite migrations one by one, so two processes creating a new catalog at once
     both created its tables ("table sites already exists"), and a process killed mid-upgrade
-    left half a schema. SQLite's own locks cannot order them: switching a new file to WAL
-    and taking the write lock answer "database is locked" at once instead of waiting. Under
-    an ``flock`` of ``NAME.migrate-lock`` beside the catalog the others wait, then find
-    the schema at head; in one transaction (SQLAlchemy's documented pysqlite recipe, with
+    left half a schema. In one transaction (SQLAlchemy's documented pysqlite recipe, with
     ``transactional_ddl`` in ``migrations/env.py``) a killed upgrade rolls back.
     """
     migration_engine = create_engine(engine.url, poolclass=NullPool)
@@ -141,18 +164,10 @@ def _migrate_sqlite(engine: Engine) -> None:
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    database = engine.url.database
-    with contextlib.ExitStack() as stack:
-        if database and database != ":memory:" and not database.startswith("file:"):
-            # A file of its own: opening and closing the database file itself would drop the
-            # POSIX locks this process's other SQLite connections hold on it (SQLite's
-            # "how to corrupt" list, 2.2), and a catalog opened twice in one process did.
-            lock = stack.enter_context(open(f"{database}.migrate-lock", "ab"))
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            _upgrade(migration_engine)
-        finally:
-            migration_engine.dispose()
+    try:
+        _upgrade(migration_engine)
+    finally:
+        migration_engine.dispose()
 
 
 class CatalogError(Exception):

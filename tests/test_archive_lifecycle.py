@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import io
 import json
@@ -370,3 +371,44 @@ def test_processes_creating_one_sqlite_catalog_together_all_open_it(tmp_path: Pa
                 assert conn.scalar(text("SELECT version_num FROM alembic_version")) \
                     == schema_head()
             engine.dispose()
+
+
+def _flock_waiters(path: Path) -> int:
+    """How many ``flock`` requests wait for ``path`` (Linux /proc/locks: ``-> FLOCK`` rows
+    name the file by device and inode)."""
+    inode = path.stat().st_ino
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines()
+               if "->" in line and "FLOCK" in line and line.split()[-3].endswith(f":{inode}"))
+
+
+def test_a_new_sqlite_catalog_is_not_touched_before_its_migrate_lock_is_held(
+        tmp_path: Path) -> None:
+    """The race the test above found in CI: a process probing a new catalog's revision
+    switched the file to WAL while another held the migrate lock and began the upgrade, and
+    the upgrade's own WAL switch failed at once with "database is locked" (SQLite does not
+    wait out the busy timeout there). Every opener now probes under the lock: while it is
+    held elsewhere, a new catalog's file is not even created."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    from tests.support.databases import schema_head
+
+    database = tmp_path / "catalog.sqlite"
+    lock_file = tmp_path / "catalog.sqlite.migrate-lock"
+    opened: list[str] = []
+    with open(lock_file, "ab") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        opener = threading.Thread(
+            target=lambda: opened.append(_open_catalog(f"sqlite:///{database}")))
+        opener.start()
+        wait_until(lambda: _flock_waiters(lock_file), 30, interval=0.01,
+                   message="the opener to wait for the migrate lock")
+        assert not database.exists() and opened == []
+    opener.join(30)
+    assert opened == ["ok"]
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == schema_head()
+        assert conn.scalar(text("PRAGMA journal_mode")) == "wal"
+    engine.dispose()
