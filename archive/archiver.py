@@ -161,11 +161,12 @@ class Archiver:
         writer.on_open = self._file_opened
         writer.on_close = self._file_closed
 
-    def archive(self, exchange: HttpExchange,
-                revalidated: Revalidation | None = None) -> WrittenRecord:
+    def archive(self, exchange: HttpExchange, revalidated: Revalidation | None = None, *,
+                subresource: bool = False) -> WrittenRecord:
         """Write one exchange; returns the response record, or the revisit record when the
         payload is the same as the latest capture of the URL, or when ``exchange`` is a 304
-        answering the conditional request for ``revalidated``."""
+        answering the conditional request for ``revalidated``. ``subresource``: fetched for
+        a page, not as one (:attr:`archive.models.Capture.subresource`)."""
         key = surt_key(exchange.url)
         status = exchange.status
         validators = Validators.of(exchange.response_headers)
@@ -179,7 +180,8 @@ class Archiver:
             validators = validators.or_(revalidated.validators)
             self.stats.revisits += 1
             self._latest[hash(key)] = _Latest(status, target).packed()
-            return self._record(exchange, key, response, request, status, mime, validators)
+            return self._record(exchange, key, response, request, status, mime, validators,
+                            subresource)
         digest = payload_digest(exchange.body)  # once: for the revisit check and the record
         target = self._revisit_target(key, exchange, digest) if self.revisits else None
         if target is None:
@@ -194,11 +196,12 @@ class Archiver:
             mime = REVISIT_MIME
             self.stats.revisits += 1
             self._latest[hash(key)] = _Latest(status, target).packed()
-        return self._record(exchange, key, response, request, status, mime, validators)
+        return self._record(exchange, key, response, request, status, mime, validators,
+                            subresource)
 
     def _record(self, exchange: HttpExchange, key: str, response: WrittenRecord,
                 request: WrittenRecord, status: int, mime: str,
-                validators: Validators) -> WrittenRecord:
+                validators: Validators, subresource: bool) -> WrittenRecord:
         """Count the written records and buffer their capture row (flushed in batches)."""
         self.stats.records += 2
         self.stats.responses += 1
@@ -217,6 +220,7 @@ class Archiver:
             "offset": response.offset,
             "length": response.length,
             "truncated": exchange.truncated,
+            "subresource": subresource,
             **validators.columns(),
         })
         if status in GONE_STATUSES or (is_redirect(status) and redirects_to_hub(
@@ -297,7 +301,7 @@ class Archiver:
                 "payload_digest": record.payload_digest, "record_type": "resource",
                 "record_id": record.record_id, "offset": record.offset,
                 "length": record.length, "truncated": None, "etag": None,
-                "last_modified": None})
+                "last_modified": None, "subresource": True})
             written.append(record)
         return written[0], written[1]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session, joinedload
 
 from archive.cdxj import HTML_MIMES, surt_key
@@ -38,9 +38,10 @@ def is_checkable(capture: AnyCapture) -> bool:
 
 
 def job_pages(session: Session, job_id: int, limit: int) -> list[Capture]:
-    """The first ``limit`` HTML pages job ``job_id`` archived, in archive order."""
+    """The first ``limit`` HTML pages job ``job_id`` archived, in archive order (not its
+    frames: those are rendered within their page)."""
     return list(session.scalars(
-        select(Capture).where(Capture.job_id == job_id,
+        select(Capture).where(Capture.job_id == job_id, Capture.subresource == false(),
                               Capture.record_type.in_(CHECKED_RECORD_TYPES),
                               Capture.status >= 200, Capture.status < 300,
                               Capture.mime.in_(HTML_MIMES))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -175,6 +176,8 @@ class Capture(Base):
     # (archive.revalidation); a 304's revisit keeps its original's where it sent none.
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
+    # fetched for a page, not as one (migration 0014): its requisites, its browser's requests
+    subresource: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     warc_file: Mapped[WarcFile] = relationship()
     article: Mapped[Article | None] = relationship(back_populates="capture")

@@ -4,8 +4,10 @@ their titles.
 A page is what a reader opens, whether or not it was extracted: a capture in the selected
 WARC files that is a 2xx ``response`` with an HTML mime (:data:`archive.cdxj.HTML_MIMES`),
 or a 2xx ``revisit`` of one (the URL fetched again with an unchanged payload; it replays
-from its original). Redirects (their target is the page), error pages and every other
-capture (stylesheets, scripts, images, feeds, sitemaps, robots.txt, PDFs) are not pages. A
+from its original), fetched as a page. Redirects (their target is the page), error pages,
+what was fetched for a page (its frames and other requisites, its browser's requests:
+:attr:`archive.models.Capture.subresource`) and every other capture (stylesheets, scripts,
+images, feeds, sitemaps, robots.txt, PDFs) are not pages. A
 URL captured by several crawls is several pages, told apart by ``ts``, as WACZ pages are a
 URL at a time.
 
@@ -135,6 +137,7 @@ def _pages(scope: Scope) -> Select[Any]:
     query = (select(Capture, Article.title, Article.text)
              .outerjoin(Article, Article.capture_id == Capture.id)
              .where(_in_scope(scope), Capture.status.between(200, 299),
+                    Capture.subresource == false(),
                     or_(and_(Capture.record_type == "response", Capture.mime.in_(HTML_MIMES)),
                         and_(Capture.record_type == "revisit", revisits_html)))
              .options(joinedload(Capture.warc_file)))

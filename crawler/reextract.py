@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import joinedload
 from w3lib.encoding import http_content_type_encoding
 from warcio.exceptions import ArchiveLoadFailed
@@ -64,10 +64,11 @@ class ReextractReport:
 
 def candidates(catalog: Catalog, *, job_id: int | None = None, site: str | None = None,
                since: str | None = None) -> Select[Any]:
-    """The captures to re-extract, oldest first; raises :class:`ReextractError` for an
-    unknown job or site or a bad ``since``."""
+    """The captures to re-extract, oldest first: pages, as the crawl extracts them (not the
+    frames it fetched as requisites); raises :class:`ReextractError` for an unknown job or
+    site or a bad ``since``."""
     query = select(Capture).where(
-        Capture.status.between(200, 299),
+        Capture.status.between(200, 299), Capture.subresource == false(),
         or_(and_(Capture.record_type == "response", Capture.mime.in_(HTML_MIMES)),
             Capture.record_type == "revisit"))
     with catalog.session() as session:

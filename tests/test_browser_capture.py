@@ -223,7 +223,14 @@ def test_wacz_holds_the_resource_records_which_are_not_pages(
     config = auto.archive.config
     path = tmp_path / "job.wacz"
     write_wacz(path, catalog, config.open_storage(catalog), config.spool_dir, selection)
+    with catalog.session() as session:  # the script's fetches and images are the page's
+        fetched_for_pages = set(session.scalars(select(Capture.url).where(
+            Capture.record_type != "resource", Capture.subresource)))
     catalog.dispose()
+    assert {f"{auto.site.url}/api/article.json", f"{auto.site.url}/img/lazy.png"} \
+        <= fetched_for_pages
+    assert not fetched_for_pages & {f"{auto.site.url}/plain.html",
+                                    f"{auto.site.url}/story.html"}
     with zipfile.ZipFile(path) as wacz:
         pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()[1:]]
         index = gzip.decompress(wacz.read("indexes/index.cdx.gz")).decode()

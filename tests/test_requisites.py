@@ -6,12 +6,16 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zipfile
 from collections import Counter
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import pytest
+from sqlalchemy import select
 
+from archive.models import Capture
 from crawler.links import FRAME, ICON, IMAGE, MEDIA, SCRIPT, STYLESHEET, css_requisites, page_links
 from tests.support.api import api_client
 from tests.support.browser import chromium_executable
@@ -294,3 +298,59 @@ def test_the_replay_looks_like_the_live_page_with_nothing_missing(site, crawled)
     assert check["failed_resources"] == [
         {"url": f"{site.cdn_url}/ad.html", "reason": "not in the archive"}]
     assert check["pixel_diff"] <= 0.02, check
+
+
+def test_requisites_are_catalogued_as_subresources_and_are_not_wacz_pages(
+        site, crawled, tmp_path):
+    """An HTML frame looks like a page in every column but one: the WACZ lists the two pages
+    the crawl was given, not the frame it fetched for one of them."""
+    archive, summary = crawled
+    with archive.catalog().session() as session:
+        rows = session.execute(select(Capture.url, Capture.mime, Capture.subresource)).all()
+    pages = {url for url, _, subresource in rows if not subresource}
+    assert pages == {site.url + ARTICLE, site.url + SECOND, site.url + "/robots.txt"}
+    assert (site.url + "/embed/map.html", "text/html", True) in rows
+    assert {url for url, _, subresource in rows if subresource} == {
+        host + path for host, path in site.article_requisites() | site.second_requisites()}
+
+    wacz = tmp_path / "requisites.wacz"
+    archive.cli_in_process("export-wacz", "--job", str(summary["job_id"]), "-o", str(wacz))
+    with zipfile.ZipFile(wacz) as package:
+        listed = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()[1:]]
+        index = gzip.decompress(package.read("indexes/index.cdx.gz")).decode()
+    assert sorted(page["url"] for page in listed) == sorted([site.url + ARTICLE,
+                                                             site.url + SECOND])
+    assert f"{site.url}/embed/map.html" in index  # archived and replayable all the same
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migration_0014_counts_earlier_captures_as_fetched_for_themselves(kind, tmp_path):
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from archive.catalog import Catalog, alembic_config
+    from archive.models import WarcFile
+    from tests.support.databases import temporary_database
+
+    with temporary_database(kind, tmp_path) as url:
+        catalog = Catalog(url)
+        config = alembic_config(catalog.engine)
+        command.downgrade(config, "0013")
+        assert "subresource" not in {c["name"] for c in inspect(catalog.engine)
+                                     .get_columns("captures")}
+        with catalog.engine.begin() as conn:
+            warc_id = conn.execute(WarcFile.__table__.insert().values(
+                filename="old.warc.gz", state="closed", created_at=datetime.now(UTC))
+            ).inserted_primary_key[0]
+            conn.execute(text(  # as 0013 knew captures: no subresource column
+                "INSERT INTO captures (warc_file_id, url, surt, timestamp, status, mime, "
+                "record_type, record_id, \"offset\", length) VALUES (:warc, "
+                "'http://example.com/frame.html', 'com,example)/frame.html', "
+                "'20261201000000', 200, 'text/html', 'response', '<urn:uuid:1>', 0, 100)"),
+                {"warc": warc_id})
+        command.upgrade(config, "head")
+        with catalog.session() as session:
+            assert session.scalars(select(Capture.subresource)).all() == [False]
+        command.downgrade(config, "0013")
+        command.upgrade(config, "head")
+        catalog.dispose()

@@ -41,6 +41,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.failures import download_failure
+from crawler.frontier import ROLE_REQUISITE
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route
@@ -190,7 +191,7 @@ class PageNetwork:
                    if name.lower() not in NOT_FORWARDED and not name.startswith(":")}
         request = Request(browser_request.url, method=browser_request.method, headers=headers,
                           body=browser_request.post_data_buffer or b"", dont_filter=True,
-                          meta={BROWSER_PAGE_META: self.document.url})
+                          meta={BROWSER_PAGE_META: self.document.url, "role": ROLE_REQUISITE})
         stats = self.crawler.stats
         stats.inc_value(REQUESTS_STAT)
         self.requests += 1

@@ -51,6 +51,7 @@ from crawler.conditional import REVALIDATION_META
 from crawler.config import archive_settings
 from crawler.download_handler import TRUNCATED_FLAG, WIRE_META
 from crawler.failures import archive_failure
+from crawler.frontier import ROLE_REQUISITE
 from crawler.wire import WireRecord
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ class WarcArchiver:
                               f"({self._min_free_space:,})")
 
     def response_downloaded(self, response: Response, request: Request, spider: object) -> None:
-        record = self._archive(exchange_from_scrapy(request, response),
+        record = self._archive(exchange_from_scrapy(request, response), request,
                                request.meta.get(REVALIDATION_META))
         if record is not None:
             request.meta["warc_response"] = record
@@ -216,17 +217,21 @@ class WarcArchiver:
         if exchange is None:
             self.stats.inc_value("warc/not_archived")  # not even a status line arrived
             return
-        self._archive(exchange)
+        self._archive(exchange, request)
 
-    def _archive(self, exchange: HttpExchange,
+    def _archive(self, exchange: HttpExchange, request: Request,
                  revalidated: Revalidation | None = None) -> WrittenRecord | None:
+        """Archive one exchange; a requisite (the spider's or a page's browser's) is
+        catalogued as a subresource, not a page."""
         if self.failure is not None:
             self.stats.inc_value("warc/not_archived")
             return None
         try:
             if self.archiver.stats.bytes - self._checked_at_bytes > self._min_free_space / 4:
                 self._check_free_space()
-            record = self.archiver.archive(exchange, revalidated)
+            record = self.archiver.archive(
+                exchange, revalidated,
+                subresource=request.meta.get("role") == ROLE_REQUISITE)
         except ARCHIVE_ERRORS as exc:
             self.stats.inc_value("warc/not_archived")
             self._stop(exc)
