@@ -101,6 +101,8 @@ def migrate(engine: Engine) -> None:
     see :func:`_sqlite_migration_lock`.
     """
     if engine.dialect.name == "sqlite":
+        if _sqlite_file_size(engine) and at_head(engine):
+            return  # written, so switched to WAL already: the probe needed no lock
         with _sqlite_migration_lock(engine):
             if not at_head(engine):
                 _migrate_sqlite(engine)
@@ -119,6 +121,18 @@ def migrate(engine: Engine) -> None:
             conn.commit()
 
 
+def _sqlite_file_size(engine: Engine) -> int:
+    """The size of an SQLite catalog's file (0: none yet, or not a file). A ``stat``, never
+    an open: closing the database file would drop this process's SQLite locks on it."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return 0
+    try:
+        return Path(database).stat().st_size
+    except OSError:
+        return 0
+
+
 @contextmanager
 def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     """An exclusive ``flock`` of ``NAME.migrate-lock`` beside an SQLite catalog, held while a
@@ -128,8 +142,10 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     new file to WAL, as every connection's first statement does, answers "database is
     locked" at once, without waiting out the busy timeout, while another connection holds
     the write lock (one process's probe was switching the file while another began the
-    upgrade, and the upgrade failed). The check runs under the lock too, so each new file
-    is switched to WAL by one process at a time; once it is WAL, the switch is a no-op.
+    upgrade, and the upgrade failed). So a process finding the file empty or missing, or
+    the schema behind, checks it again under the lock: each new file is switched to WAL by
+    one process at a time. A file with content has been switched already (the switch is its
+    first write), and probing it needs no lock, so an up-to-date catalog opens without one.
     A file of its own, because opening and closing the database file itself would drop the
     POSIX locks this process's other SQLite connections hold on it (SQLite's "how to
     corrupt" list, 2.2), and a catalog opened twice in one process did.

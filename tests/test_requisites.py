@@ -354,3 +354,20 @@ def test_migration_0014_counts_earlier_captures_as_fetched_for_themselves(kind, 
         command.downgrade(config, "0013")
         command.upgrade(config, "head")
         catalog.dispose()
+
+
+def test_a_browser_capture_treats_robots_txt_as_static_requisites_do(site, tmp_path):
+    """The CDN's robots.txt disallows everything: its stylesheet, fonts and images are
+    requisites all the same when a browser loads them (NEWSARCHIVE_REQUISITES_OBEY_ROBOTS,
+    off by default, decides for both), and are catalogued as the page's subresources."""
+    from tests.support.browser import require_chromium
+
+    require_chromium()
+    archive = Archive(tmp_path / "browser")
+    archive.crawl(site.url + ARTICLE, "--depth", "0", "--render", "browser")
+    with archive.catalog().session() as session:
+        rows = dict(session.execute(select(Capture.url, Capture.subresource).where(
+            Capture.record_type == "response")).all())
+    cdn = {f"{site.cdn_url}/css/typography.css", f"{site.cdn_url}/img/paper.png"}
+    assert cdn <= set(rows), sorted(rows)
+    assert all(rows[url] for url in cdn) and not rows[site.url + ARTICLE]

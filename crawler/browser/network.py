@@ -191,7 +191,9 @@ class PageNetwork:
                    if name.lower() not in NOT_FORWARDED and not name.startswith(":")}
         request = Request(browser_request.url, method=browser_request.method, headers=headers,
                           body=browser_request.post_data_buffer or b"", dont_filter=True,
-                          meta={BROWSER_PAGE_META: self.document.url, "role": ROLE_REQUISITE})
+                          meta={BROWSER_PAGE_META: self.document.url, "role": ROLE_REQUISITE,
+                                "dont_obey_robotstxt": not self.crawler.settings.getbool(
+                                    "NEWSARCHIVE_REQUISITES_OBEY_ROBOTS")})
         stats = self.crawler.stats
         stats.inc_value(REQUESTS_STAT)
         self.requests += 1
