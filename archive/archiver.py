@@ -161,12 +161,11 @@ class Archiver:
         writer.on_open = self._file_opened
         writer.on_close = self._file_closed
 
-    def archive(self, exchange: HttpExchange, revalidated: Revalidation | None = None, *,
-                subresource: bool = False) -> WrittenRecord:
+    def archive(self, exchange: HttpExchange,
+                revalidated: Revalidation | None = None) -> WrittenRecord:
         """Write one exchange; returns the response record, or the revisit record when the
         payload is the same as the latest capture of the URL, or when ``exchange`` is a 304
-        answering the conditional request for ``revalidated``. ``subresource``: fetched for
-        a page, not as one (:attr:`archive.models.Capture.subresource`)."""
+        answering the conditional request for ``revalidated``."""
         key = surt_key(exchange.url)
         status = exchange.status
         validators = Validators.of(exchange.response_headers)
@@ -180,8 +179,7 @@ class Archiver:
             validators = validators.or_(revalidated.validators)
             self.stats.revisits += 1
             self._latest[hash(key)] = _Latest(status, target).packed()
-            return self._record(exchange, key, response, request, status, mime, validators,
-                            subresource)
+            return self._record(exchange, key, response, request, status, mime, validators)
         digest = payload_digest(exchange.body)  # once: for the revisit check and the record
         target = self._revisit_target(key, exchange, digest) if self.revisits else None
         if target is None:
@@ -196,12 +194,11 @@ class Archiver:
             mime = REVISIT_MIME
             self.stats.revisits += 1
             self._latest[hash(key)] = _Latest(status, target).packed()
-        return self._record(exchange, key, response, request, status, mime, validators,
-                            subresource)
+        return self._record(exchange, key, response, request, status, mime, validators)
 
     def _record(self, exchange: HttpExchange, key: str, response: WrittenRecord,
                 request: WrittenRecord, status: int, mime: str,
-                validators: Validators, subresource: bool) -> WrittenRecord:
+                validators: Validators) -> WrittenRecord:
         """Count the written records and buffer their capture row (flushed in batches)."""
         self.stats.records += 2
         self.stats.responses += 1
@@ -220,7 +217,7 @@ class Archiver:
             "offset": response.offset,
             "length": response.length,
             "truncated": exchange.truncated,
-            "subresource": subresource,
+            "subresource": exchange.resource_type is not None,
             **validators.columns(),
         })
         if status in GONE_STATUSES or (is_redirect(status) and redirects_to_hub(

@@ -44,7 +44,7 @@ from archive.processes import pid_alive
 from archive.revalidation import REVALIDATED_STATUS, Validators
 from archive.snapshot import parse_record
 from archive.storage import Storage, StorageError
-from archive.warc import ClosedWarc, is_not_modified_profile
+from archive.warc import RESOURCE_TYPE_HEADER, ClosedWarc, is_not_modified_profile
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,8 @@ def _capture_row(item: _Record, filename: str) -> tuple[CdxjEntry, dict[str, Any
            "mime": mime, "payload_digest": digest, "record_type": record.rec_type,
            "record_id": item.header("WARC-Record-ID"), "offset": item.offset,
            "length": item.length, "truncated": item.header("WARC-Truncated"),
+           # as the archiver catalogues them: a page's rendering, and what it fetched
+           "subresource": resource or bool(item.header(RESOURCE_TYPE_HEADER)),
            **Validators.of(http.headers if http else []).columns()}
     return entry, row
 

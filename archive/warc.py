@@ -58,6 +58,8 @@ _COMPRESSED_MIMES = frozenset({
 DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+# Not in WARC 1.1: Browsertrix's extension field, on the records of what a page fetched
+RESOURCE_TYPE_HEADER = "WARC-Resource-Type"
 
 
 def is_not_modified_profile(profile: str | None) -> bool:
@@ -132,6 +134,10 @@ class HttpExchange:
     ip_address: str | None = None
     truncated: str | None = None  # WARC-Truncated reason, e.g. "length"
     wire: WireBytes | None = None
+    # Fetched for a page, not as one: what the page fetched it as, written as
+    # WARC-Resource-Type (Browsertrix's field, which warc2zim reads; Chrome's names:
+    # "stylesheet", "image", "font", "script", "media", "fetch", "document" for a frame...).
+    resource_type: str | None = None
 
     @property
     def mime(self) -> str:
@@ -600,6 +606,8 @@ class WarcWriter:
             headers["WARC-IP-Address"] = exchange.ip_address
         if exchange.truncated:
             headers["WARC-Truncated"] = exchange.truncated
+        if exchange.resource_type:
+            headers[RESOURCE_TYPE_HEADER] = exchange.resource_type
         return headers
 
     @staticmethod

@@ -41,6 +41,13 @@ STYLESHEET, SCRIPT, IMAGE, ICON, MEDIA, FRAME = ("stylesheet", "script", "image"
                                                  "media", "frame")
 # the order a page's requisites are fetched in (what rendering needs most first)
 KINDS = (STYLESHEET, IMAGE, FRAME, ICON, SCRIPT, MEDIA)
+# request.meta of a requisite: what the page fetches it as (archive.warc.HttpExchange's
+# resource_type), in Chrome's names, as a browser's requests have them (Playwright's
+# Request.resource_type)
+RESOURCE_TYPE_META = "resource_type"
+_RESOURCE_TYPES = {STYLESHEET: "stylesheet", SCRIPT: "script", IMAGE: "image", ICON: "image",
+                   MEDIA: "media", FRAME: "document"}
+_FONT_EXTENSIONS = frozenset({".woff", ".woff2", ".ttf", ".otf", ".eot"})
 _IGNORED = frozenset(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _SCHEMES = frozenset({"http", "https"})
 _LAZY_SRC = ("data-src", "data-lazy-src", "data-original")
@@ -61,6 +68,14 @@ _TEASER_LINKS = 3
 class Requisite:
     url: str
     kind: str
+
+    @property
+    def resource_type(self) -> str:
+        """What a browser would fetch it as (:data:`RESOURCE_TYPE_META`): a stylesheet's
+        ``url()`` of a font file is a font."""
+        if posixpath.splitext(urlsplit(self.url).path)[1].lower() in _FONT_EXTENSIONS:
+            return "font"
+        return _RESOURCE_TYPES[self.kind]
 
 
 @dataclass(slots=True)

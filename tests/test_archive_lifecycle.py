@@ -37,7 +37,7 @@ from archive.warc import HttpExchange, WarcWriter, WrittenRecord
 from scheduler.demo.server import ARTICLE_PATHS
 from tests.support.cli import Archive
 from tests.support.harness import wait_until
-from tests.support.warc import exchange, sha256, warcio_check
+from tests.support.warc import exchange, read_records, sha256, warcio_check
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 def dead_pid() -> int:
@@ -412,3 +412,34 @@ def test_a_new_sqlite_catalog_is_not_touched_before_its_migrate_lock_is_held(
         assert conn.scalar(text("SELECT version_num FROM alembic_version")) == schema_head()
         assert conn.scalar(text("PRAGMA journal_mode")) == "wal"
     engine.dispose()
+
+
+def test_recovery_catalogues_what_a_page_fetched_as_the_archiver_does(tmp_path: Path) -> None:
+    """Only the crawl knows a frame from a page; it says so in the record
+    (``WARC-Resource-Type``, as Browsertrix writes it), so captures catalogued again from
+    the WARC after a crash keep the catalog's ``subresource``."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    storage = LocalStorage((tmp_path / "storage").as_uri())
+    spool = tmp_path / "spool"
+    writer = DeadWriterWarcWriter(spool, dead_pid())
+    archiver = Archiver(catalog, storage, writer)
+    frame = exchange("https://news.example.org/embed/map.html", b"<html>map</html>",
+                     headers=[("Content-Type", "text/html")], resource_type="document")
+    style = exchange("https://cdn.example.org/site.css", b"h1 { color: navy }",
+                     headers=[("Content-Type", "text/css")], resource_type="stylesheet")
+    fetched = [story(1), frame, style]
+    written = [archiver.archive(ex) for ex in fetched]  # never flushed: the crash comes first
+    writer._current.out.raw.close()
+    archiver._shipper.shutdown()
+
+    types = {headers.get_header("WARC-Target-URI"): headers.get_header("WARC-Resource-Type")
+             for path in spool.glob("*.open") for headers, _, _ in read_records(path)
+             if headers.get_header("WARC-Type") == "response"}
+    assert types == {story(1).url: None, frame.url: "document", style.url: "stylesheet"}
+
+    recover_spool(catalog, storage, spool)
+    with catalog.session() as session:
+        rows = dict(session.execute(select(Capture.record_id, Capture.subresource)).all())
+    assert rows == {written[0].record_id: False, written[1].record_id: True,
+                    written[2].record_id: True}
+    catalog.dispose()

@@ -312,6 +312,14 @@ def test_requisites_are_catalogued_as_subresources_and_are_not_wacz_pages(
     assert (site.url + "/embed/map.html", "text/html", True) in rows
     assert {url for url, _, subresource in rows if subresource} == {
         host + path for host, path in site.article_requisites() | site.second_requisites()}
+    # the records say it too (Browsertrix's WARC-Resource-Type), in Chrome's names
+    types = {url: found[0][0].get_header("WARC-Resource-Type")
+             for url, found in responses(archive).items()}
+    assert {url: kind for url, kind in types.items() if kind is None} == {
+        url: None for url in pages}
+    assert (types[site.url + "/embed/map.html"], types[site.cdn_url + "/css/typography.css"],
+            types[site.cdn_url + "/fonts/serif.woff2"], types[site.url + "/img/logo.png"]) \
+        == ("document", "stylesheet", "font", "image")
 
     wacz = tmp_path / "requisites.wacz"
     archive.cli_in_process("export-wacz", "--job", str(summary["job_id"]), "-o", str(wacz))
@@ -371,3 +379,8 @@ def test_a_browser_capture_treats_robots_txt_as_static_requisites_do(site, tmp_p
     cdn = {f"{site.cdn_url}/css/typography.css", f"{site.cdn_url}/img/paper.png"}
     assert cdn <= set(rows), sorted(rows)
     assert all(rows[url] for url in cdn) and not rows[site.url + ARTICLE]
+    types = {headers.get_header("WARC-Target-URI"): headers.get_header("WARC-Resource-Type")
+             for path in archive.warc_paths() for headers, _, _ in read_records(path)
+             if headers.get_header("WARC-Type") == "response"}
+    assert types[f"{site.cdn_url}/css/typography.css"] == "stylesheet"  # as Chromium says
+    assert types[site.url + ARTICLE] is None

@@ -41,7 +41,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.failures import download_failure
-from crawler.frontier import ROLE_REQUISITE
+from crawler.links import RESOURCE_TYPE_META
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route
@@ -191,7 +191,8 @@ class PageNetwork:
                    if name.lower() not in NOT_FORWARDED and not name.startswith(":")}
         request = Request(browser_request.url, method=browser_request.method, headers=headers,
                           body=browser_request.post_data_buffer or b"", dont_filter=True,
-                          meta={BROWSER_PAGE_META: self.document.url, "role": ROLE_REQUISITE,
+                          meta={BROWSER_PAGE_META: self.document.url,
+                                RESOURCE_TYPE_META: browser_request.resource_type,
                                 "dont_obey_robotstxt": not self.crawler.settings.getbool(
                                     "NEWSARCHIVE_REQUISITES_OBEY_ROBOTS")})
         stats = self.crawler.stats

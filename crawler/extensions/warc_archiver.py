@@ -51,7 +51,7 @@ from crawler.conditional import REVALIDATION_META
 from crawler.config import archive_settings
 from crawler.download_handler import TRUNCATED_FLAG, WIRE_META
 from crawler.failures import archive_failure
-from crawler.frontier import ROLE_REQUISITE
+from crawler.links import RESOURCE_TYPE_META
 from crawler.wire import WireRecord
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def exchange_from_scrapy(request: Request, response: Response) -> HttpExchange:
         ip_address=str(response.ip_address) if response.ip_address else None,
         truncated="length" if TRUNCATED_FLAG in response.flags else None,
         wire=wire_bytes(request, response),
+        resource_type=request.meta.get(RESOURCE_TYPE_META),
     )
 
 
@@ -127,7 +128,8 @@ def exchange_from_wire(request: Request, wire: WireRecord,
         status=int(status), reason=reason, response_headers=list(parsed.headers),
         body=remove_transfer_coding(body, parsed.get_header("Transfer-Encoding")),
         ip_address=wire.peer, truncated=truncated,
-        wire=WireBytes(request=wire.request, response_head=head, response_body=body))
+        wire=WireBytes(request=wire.request, response_head=head, response_body=body),
+        resource_type=request.meta.get(RESOURCE_TYPE_META))
 
 
 # What archiving raises when the disk, the spool or the catalog fails it.
@@ -206,7 +208,7 @@ class WarcArchiver:
                               f"({self._min_free_space:,})")
 
     def response_downloaded(self, response: Response, request: Request, spider: object) -> None:
-        record = self._archive(exchange_from_scrapy(request, response), request,
+        record = self._archive(exchange_from_scrapy(request, response),
                                request.meta.get(REVALIDATION_META))
         if record is not None:
             request.meta["warc_response"] = record
@@ -217,21 +219,17 @@ class WarcArchiver:
         if exchange is None:
             self.stats.inc_value("warc/not_archived")  # not even a status line arrived
             return
-        self._archive(exchange, request)
+        self._archive(exchange)
 
-    def _archive(self, exchange: HttpExchange, request: Request,
+    def _archive(self, exchange: HttpExchange,
                  revalidated: Revalidation | None = None) -> WrittenRecord | None:
-        """Archive one exchange; a requisite (the spider's or a page's browser's) is
-        catalogued as a subresource, not a page."""
         if self.failure is not None:
             self.stats.inc_value("warc/not_archived")
             return None
         try:
             if self.archiver.stats.bytes - self._checked_at_bytes > self._min_free_space / 4:
                 self._check_free_space()
-            record = self.archiver.archive(
-                exchange, revalidated,
-                subresource=request.meta.get("role") == ROLE_REQUISITE)
+            record = self.archiver.archive(exchange, revalidated)
         except ARCHIVE_ERRORS as exc:
             self.stats.inc_value("warc/not_archived")
             self._stop(exc)

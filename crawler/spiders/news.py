@@ -77,7 +77,15 @@ from crawler.frontier.queue import Frontier, Waiting
 from crawler.frontier.scheduled import ScheduledKeys
 from crawler.frontier.scope import SiteScope
 from crawler.frontier.traps import TrapGuard
-from crawler.links import FRAME, KINDS, STYLESHEET, Requisite, css_requisites, page_links
+from crawler.links import (
+    FRAME,
+    KINDS,
+    RESOURCE_TYPE_META,
+    STYLESHEET,
+    Requisite,
+    css_requisites,
+    page_links,
+)
 from crawler.render import LOADED_META, browser_request
 from crawler.seen import SeenUrls
 
@@ -351,6 +359,7 @@ class NewsSpider(Spider):
             yield Request(requisite.url, callback=self.parse, errback=self.failed,
                           priority=priority.REQUISITE, headers=headers, meta={
                               "role": ROLE_REQUISITE, "requisite_kind": requisite.kind,
+                              RESOURCE_TYPE_META: requisite.resource_type,
                               "conditional": True, "dont_obey_robotstxt": not obey_robots})
 
     def _nested_requisites(self, response: Response) -> Iterable[Request]:
