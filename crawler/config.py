@@ -115,7 +115,8 @@ class CrawlSettings(ArchiveSettings):
     requisites_max: int = Field(20_000, ge=0, description="At most this many requisites per "
                                 "crawl.")
     requisites_obey_robots: bool = Field(
-        False, description="Apply robots.txt to requisites too. Off by default, as "
+        False, description="Apply robots.txt to requisites too, those a page's browser requests "
+        "included. Off by default, as "
         "Browsertrix-crawler and Brozzler (robots.txt decides which pages are crawled, not "
         "what a page needs to render); on is Heritrix's and wget's default.")
     revisits: bool = Field(True, description="Write an unchanged payload as a revisit record "

@@ -5,7 +5,6 @@ never capped once shown to be articles; given URLs are never cut by the default 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -82,8 +81,12 @@ def test_feeds_and_sitemaps_first_then_articles_newest_first(archive: Archive) -
     assert newest_share(site, found) >= 0.9
     ranks = [next(i for i, a in enumerate(site.articles) if a.path == path)
              for path in found]
-    # the crawl goes from the newest down: at most a few out of order (concurrency)
-    assert sum(a > b for a, b in itertools.pairwise(ranks)) <= len(ranks) // 5
+    # The crawl goes from the newest down. Pages in flight together reach the server in any
+    # order (the adjacent pairs out of order were 17-19 of 110 on a quiet machine and 23
+    # under load), so the check is how far each article is from its place in newest-first
+    # order: 9 places at most when quiet; 109, the whole crawl, if it went oldest first.
+    in_order = {rank: i for i, rank in enumerate(sorted(ranks))}
+    assert max(abs(i - in_order[rank]) for i, rank in enumerate(ranks)) <= len(ranks) // 5
 
 
 def test_calendars_filters_sessions_and_loops_stay_bounded(archive: Archive) -> None:

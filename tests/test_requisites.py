@@ -15,7 +15,7 @@ import lxml.html
 import pytest
 from sqlalchemy import select
 
-from archive.models import Capture
+from archive.models import Article, Capture
 from crawler.links import FRAME, ICON, IMAGE, MEDIA, SCRIPT, STYLESHEET, css_requisites, page_links
 from tests.support.api import api_client
 from tests.support.browser import chromium_executable
@@ -384,3 +384,36 @@ def test_a_browser_capture_treats_robots_txt_as_static_requisites_do(site, tmp_p
              if headers.get_header("WARC-Type") == "response"}
     assert types[f"{site.cdn_url}/css/typography.css"] == "stylesheet"  # as Chromium says
     assert types[site.url + ARTICLE] is None
+
+
+def test_a_frame_the_page_also_links_to_is_archived_as_a_page_too(tmp_path):
+    """A live blog embedded in an article and linked from it: fetched first as the article's
+    frame (a subresource), then, its link followed, as a page of its own, extracted and
+    listed in the WACZ, as Browsertrix would navigate to it."""
+    from tests.support.requisites_site import _Host
+
+    live = "/live/2026/12/03/storm-updates.html"
+    article = "/news/2026/12/03/storm-closes-the-coast-road.html"
+    paragraph = "<p>Crews worked through the night to clear the coast road of fallen trees.</p>"
+    with _Host("127.0.0.1") as host:
+        host.routes[article] = ("text/html; charset=utf-8", (
+            f'<!doctype html><title>Storm closes the coast road</title><h1>Storm</h1>'
+            f'{paragraph * 8}<iframe src="{live}"></iframe>'
+            f'<p><a href="{live}">Follow the live blog</a></p>').encode(), None)
+        host.routes[live] = ("text/html; charset=utf-8", (
+            f"<!doctype html><title>Storm: live updates</title><h1>Live updates</h1>"
+            f"{paragraph * 8}").encode(), None)
+        archive = Archive(tmp_path / "frames")
+        summary = archive.crawl(host.url + article, "--depth", "1", *STATIC)
+        assert host.requests[live] == 2
+    with archive.catalog().session() as session:
+        captures = session.execute(select(Capture.subresource, Capture.record_type).where(
+            Capture.url == host.url + live).order_by(Capture.id)).all()
+        titles = session.scalars(select(Article.title)).all()
+    assert [subresource for subresource, _ in captures] == [True, False], captures
+    assert "Live updates" in titles, (captures, titles)
+    wacz = tmp_path / "frames.wacz"
+    archive.cli_in_process("export-wacz", "--job", str(summary["job_id"]), "-o", str(wacz))
+    with zipfile.ZipFile(wacz) as package:
+        listed = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()[1:]]
+    assert sorted(page["url"] for page in listed) == [host.url + live, host.url + article]

@@ -26,6 +26,7 @@ from twisted.internet import defer
 from archive.warc import WrittenRecord
 from crawler import signals as na_signals
 from crawler.discovery import ARTICLE
+from crawler.frontier import FRAME_AGAIN_META
 from crawler.pool import extraction_pool
 
 if TYPE_CHECKING:
@@ -82,9 +83,10 @@ class ArticleExtractor:
         if record is None:
             return
         url = response.url
-        if response.meta.get("page_kind", ARTICLE) != ARTICLE or record.record_type == "revisit":
-            # Hubs get no article row; a revisit's article is its original's. The metadata
-            # record (outlinks, requisites) is still written.
+        if response.meta.get("page_kind", ARTICLE) != ARTICLE or (
+                record.record_type == "revisit" and not response.meta.get(FRAME_AGAIN_META)):
+            # Hubs get no article row; a revisit's article is its original's (unless that
+            # was a frame's). The metadata record (outlinks, requisites) is still written.
             self.crawler.stats.inc_value("extraction/not_article")
             self.crawler.signals.send_catch_log(
                 na_signals.page_analyzed, record=record, metadata=metadata, article=None,

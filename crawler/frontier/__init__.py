@@ -21,3 +21,6 @@ ROLE_SITEMAP = "sitemap"
 ROLE_ROBOTS = "robots"
 ROLE_PAGE = "page"
 ROLE_REQUISITE = "requisite"
+# request.meta of a page fetched before as a frame of another page: a revisit of it still
+# gets its article (the frame's capture has none)
+FRAME_AGAIN_META = "frame_again"

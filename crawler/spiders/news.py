@@ -65,6 +65,7 @@ from crawler.discovery import (
 )
 from crawler.failures import download_failure, http_failure
 from crawler.frontier import (
+    FRAME_AGAIN_META,
     ROLE_FEED,
     ROLE_PAGE,
     ROLE_REQUISITE,
@@ -156,6 +157,11 @@ class NewsSpider(Spider):
         self.scheduled = ScheduledKeys()  # normalized URLs asked for or queued
         self.failures: list[dict[str, Any]] = []
         self.requisites_scheduled = 0
+        # Frames fetched as requisites and not (yet) as pages. A frame the page also links
+        # to is a page too, as Browsertrix would navigate to it: it is fetched again when
+        # its link comes up (past Scrapy's duplicate filter), and then archived as a page.
+        self.frames_not_pages: set[str] = set()
+        self.frames_as_pages: set[str] = set()
         self.seeds_out = 0  # feeds, sitemaps and robots.txt asked for and not answered yet
         # set from the crawl's settings in from_crawler
         self.budget: PageBudget
@@ -309,7 +315,8 @@ class NewsSpider(Spider):
                 stats.inc_value("newsarchive/hub_share_reached")
                 continue
             request = self._page_request(page.url, page.depth, page.priority,
-                                         page.expected_kind, conditional=page.conditional)
+                                         page.expected_kind, conditional=page.conditional,
+                                         again=page.key in self.frames_as_pages)
             frontier.sent(request.meta, page, hub=page.expected_kind == HUB)
             requests.append(request)
         return requests
@@ -353,6 +360,8 @@ class NewsSpider(Spider):
                 stats.inc_value("newsarchive/requisites/over_crawl_limit")
                 continue
             self.scheduled.add(key)
+            if requisite.kind == FRAME:
+                self.frames_not_pages.add(key)
             self.requisites_scheduled += 1
             stats.inc_value("newsarchive/requisites/scheduled")
             headers = {"Accept": _ACCEPT[requisite.kind]} if requisite.kind in _ACCEPT else {}
@@ -439,7 +448,10 @@ class NewsSpider(Spider):
         if not self._http(url):
             return
         key = normalize_url(url)
-        if key in self.scheduled:
+        if key in self.frames_not_pages:
+            self.frames_not_pages.discard(key)
+            self.frames_as_pages.add(key)
+        elif key in self.scheduled:
             if self.frontier.waiting(key):  # found again: perhaps move it up
                 expected = self._expected_kind(key, published)
                 self.frontier.push(self._waiting(url, key, depth, expected,
@@ -496,9 +508,11 @@ class NewsSpider(Spider):
         return request
 
     def _page_request(self, url: str, depth: int, prio: int, expected: str | None, *,
-                      conditional: bool, given: bool = False) -> Request:
-        return Request(url, callback=self.parse, errback=self.failed, priority=prio, meta={
-            "role": ROLE_PAGE, "page_depth": depth, GIVEN_META: given,
+                      conditional: bool, given: bool = False, again: bool = False) -> Request:
+        """``again``: fetched as a frame already (:attr:`frames_as_pages`)."""
+        return Request(url, callback=self.parse, errback=self.failed, priority=prio,
+                       dont_filter=again, meta={
+            "role": ROLE_PAGE, "page_depth": depth, GIVEN_META: given, FRAME_AGAIN_META: again,
             EXPECTED_KIND_META: expected, "conditional": conditional})
 
     def _expected_kind(self, url: str, published: datetime | None = None) -> str | None:
