@@ -217,7 +217,7 @@ class Archiver:
             "offset": response.offset,
             "length": response.length,
             "truncated": exchange.truncated,
-            "subresource": exchange.resource_type is not None,
+            "subresource": bool(exchange.resource_type),  # as the record says it
             **validators.columns(),
         })
         if status in GONE_STATUSES or (is_redirect(status) and redirects_to_hub(

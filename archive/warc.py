@@ -58,7 +58,9 @@ _COMPRESSED_MIMES = frozenset({
 DROPPED_RESPONSE_HEADERS = frozenset({"transfer-encoding"})
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
-# Not in WARC 1.1: Browsertrix's extension field, on the records of what a page fetched
+# Not in WARC 1.1: Browsertrix's extension field. Browsertrix writes it on every response
+# ("document" for a page); this archive only on what a page fetched, so here its presence
+# means "fetched for a page" (archive.recovery reads it so), its value what as.
 RESOURCE_TYPE_HEADER = "WARC-Resource-Type"
 
 
