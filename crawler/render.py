@@ -42,6 +42,7 @@ REASON_META = "render_reason"  # why it was
 STATIC_RESPONSE_META = "static_response"  # the page as fetched, its document in the browser
 RENDERED_FLAG = "rendered"  # response.flags of the DOM of a page rendered in the browser
 LOADED_META = "browser_loaded"  # meta of that DOM: the URLs the browser loaded for the page
+FRAMES_META = "browser_frames"  # and, of those, the documents of the page's frames
 ESCALATED_STAT = "newsarchive/browser/escalated"
 # What the static download left in the page's meta (Scrapy's and the download handler's):
 # not the rendering request's (the browser middleware gives the rendered page the

@@ -386,11 +386,17 @@ def test_a_browser_capture_treats_robots_txt_as_static_requisites_do(site, tmp_p
     assert types[site.url + ARTICLE] is None
 
 
-def test_a_frame_the_page_also_links_to_is_archived_as_a_page_too(tmp_path):
+@pytest.mark.parametrize("render", ["static", "browser"])
+def test_a_frame_the_page_also_links_to_is_archived_as_a_page_too(render, tmp_path):
     """A live blog embedded in an article and linked from it: fetched first as the article's
-    frame (a subresource), then, its link followed, as a page of its own, extracted and
-    listed in the WACZ, as Browsertrix would navigate to it."""
+    frame (a subresource: a static requisite, or by the page's browser), then, its link
+    followed, as a page of its own, extracted and listed in the WACZ, as Browsertrix would
+    navigate to it."""
+    from tests.support.browser import require_chromium
     from tests.support.requisites_site import _Host
+
+    if render == "browser":
+        require_chromium()
 
     live = "/live/2026/12/03/storm-updates.html"
     article = "/news/2026/12/03/storm-closes-the-coast-road.html"
@@ -404,11 +410,12 @@ def test_a_frame_the_page_also_links_to_is_archived_as_a_page_too(tmp_path):
             f"<!doctype html><title>Storm: live updates</title><h1>Live updates</h1>"
             f"{paragraph * 8}").encode(), None)
         archive = Archive(tmp_path / "frames")
-        summary = archive.crawl(host.url + article, "--depth", "1", *STATIC)
+        summary = archive.crawl(host.url + article, "--depth", "1", "--render", render)
         assert host.requests[live] == 2
     with archive.catalog().session() as session:
         captures = session.execute(select(Capture.subresource, Capture.record_type).where(
-            Capture.url == host.url + live).order_by(Capture.id)).all()
+            Capture.url == host.url + live, Capture.record_type != "resource")
+            .order_by(Capture.id)).all()
         titles = session.scalars(select(Article.title)).all()
     assert [subresource for subresource, _ in captures] == [True, False], captures
     assert "Live updates" in titles, (captures, titles)

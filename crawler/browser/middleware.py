@@ -43,6 +43,7 @@ from crawler.browser.chromium import BrowserUnavailable, Chromium, find_chromium
 from crawler.browser.network import PageNetwork, SharedResources
 from crawler.render import (
     BROWSER,
+    FRAMES_META,
     LOADED_META,
     REASON_META,
     RENDER_META,
@@ -204,6 +205,7 @@ class BrowserCapture:
             "requests": network.requests, "blocked": network.blocked[:MAX_LISTED_BLOCKED],
             "seconds": round(monotonic() - start, 1)}, screenshot, dom)
         request.meta[LOADED_META] = network.loaded
+        request.meta[FRAMES_META] = network.frames
         return HtmlResponse(url=static.url, status=static.status, body=dom.encode("utf-8"),
                             encoding="utf-8", headers={"Content-Type": DOM_CONTENT_TYPE},
                             request=request, flags=[*static.flags, RENDERED_FLAG],

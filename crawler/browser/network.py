@@ -126,6 +126,7 @@ class PageNetwork:
         self.requests = 0  # downloaded by Scrapy for this page
         self.blocked: list[str] = []  # URLs refused by the SSRF guard
         self.loaded: set[str] = set()  # http(s) URLs the page asked for (fetched or shared)
+        self.frames: set[str] = set()  # of those, its frames' documents
         self._document_served = False
         self._in_flight = 0
         self._last_change = monotonic()
@@ -166,6 +167,8 @@ class PageNetwork:
     async def _download(self, route: Route, browser_request: BrowserRequest) -> None:
         url = browser_request.url
         self.loaded.add(url)
+        if browser_request.resource_type == "document":  # not the page's: _navigate has that
+            self.frames.add(url)
         sharable = browser_request.method == "GET" and \
             browser_request.resource_type in SharedResources.TYPES
         if sharable and ((known := self.shared.get(url)) is not None

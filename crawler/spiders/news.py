@@ -87,7 +87,7 @@ from crawler.links import (
     css_requisites,
     page_links,
 )
-from crawler.render import LOADED_META, browser_request
+from crawler.render import FRAMES_META, LOADED_META, browser_request
 from crawler.seen import SeenUrls
 
 # What a browser asks for, per kind of requisite (some servers negotiate image formats).
@@ -157,7 +157,8 @@ class NewsSpider(Spider):
         self.scheduled = ScheduledKeys()  # normalized URLs asked for or queued
         self.failures: list[dict[str, Any]] = []
         self.requisites_scheduled = 0
-        # Frames fetched as requisites and not (yet) as pages. A frame the page also links
+        # Frames fetched as requisites (or by a page's browser) and not (yet) as pages. A
+        # frame the page also links
         # to is a page too, as Browsertrix would navigate to it: it is fetched again when
         # its link comes up (past Scrapy's duplicate filter), and then archived as a page.
         self.frames_not_pages: set[str] = set()
@@ -267,7 +268,11 @@ class NewsSpider(Spider):
             self.crawler.stats.inc_value("newsarchive/soft_404")
         self.crawler.signals.send_catch_log(na_signals.page_parsed, response=response,
                                             metadata=metadata)
-        # a rendered page's requisites: those the browser did not load (icons, og:image...)
+        # a rendered page's requisites: those the browser did not load (icons, og:image...);
+        # its frames on the site, as the static requisites' frames
+        for url in response.meta.get(FRAMES_META, ()):
+            if (key := normalize_url(url)) not in self.scheduled and self.scope.on_site(url):
+                self.frames_not_pages.add(key)
         self.scheduled.update(map(normalize_url, response.meta.get(LOADED_META, ())))
         yield from self._requisites(links.requisites)
         if kind == ARTICLE:  # a family of such URLs is articles, not a trap
