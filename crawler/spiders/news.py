@@ -158,9 +158,9 @@ class NewsSpider(Spider):
         self.failures: list[dict[str, Any]] = []
         self.requisites_scheduled = 0
         # Frames fetched as requisites (or by a page's browser) and not (yet) as pages. A
-        # frame the page also links
-        # to is a page too, as Browsertrix would navigate to it: it is fetched again when
-        # its link comes up (past Scrapy's duplicate filter), and then archived as a page.
+        # frame the page also links to is a page too, as Browsertrix would navigate to it:
+        # it is fetched again when its link comes up (past Scrapy's duplicate filter), and
+        # then archived as a page.
         self.frames_not_pages: set[str] = set()
         self.frames_as_pages: set[str] = set()
         self.seeds_out = 0  # feeds, sitemaps and robots.txt asked for and not answered yet
@@ -517,8 +517,9 @@ class NewsSpider(Spider):
         """``again``: fetched as a frame already (:attr:`frames_as_pages`)."""
         return Request(url, callback=self.parse, errback=self.failed, priority=prio,
                        dont_filter=again, meta={
-            "role": ROLE_PAGE, "page_depth": depth, GIVEN_META: given, FRAME_AGAIN_META: again,
-            EXPECTED_KIND_META: expected, "conditional": conditional})
+                           "role": ROLE_PAGE, "page_depth": depth, GIVEN_META: given,
+                           FRAME_AGAIN_META: again, EXPECTED_KIND_META: expected,
+                           "conditional": conditional})
 
     def _expected_kind(self, url: str, published: datetime | None = None) -> str | None:
         """What a URL says its page is: the site's patterns, a family proven to be
