@@ -121,11 +121,18 @@ def migrate(engine: Engine) -> None:
             conn.commit()
 
 
+def _sqlite_path(engine: Engine) -> str | None:
+    """The file of an SQLite catalog named by its path (None: in memory, or a ``file:`` URI)."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 def _sqlite_file_size(engine: Engine) -> int:
     """The size of an SQLite catalog's file (0: none yet, or not a file). A ``stat``, never
     an open: closing the database file would drop this process's SQLite locks on it."""
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if (database := _sqlite_path(engine)) is None:
         return 0
     try:
         return Path(database).stat().st_size
@@ -150,8 +157,7 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     POSIX locks this process's other SQLite connections hold on it (SQLite's "how to
     corrupt" list, 2.2), and a catalog opened twice in one process did.
     """
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if (database := _sqlite_path(engine)) is None:
         yield
         return
     with open(f"{database}.migrate-lock", "ab") as lock:

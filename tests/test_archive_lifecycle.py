@@ -37,7 +37,7 @@ from archive.warc import HttpExchange, WarcWriter, WrittenRecord
 from scheduler.demo.server import ARTICLE_PATHS
 from tests.support.cli import Archive
 from tests.support.harness import wait_until
-from tests.support.warc import exchange, read_records, sha256, warcio_check
+from tests.support.warc import exchange, resource_types, sha256, warcio_check
 
 ARTICLE = "/world/2026/11/03/harbour-bridge-reopens.html"
 def dead_pid() -> int:
@@ -432,9 +432,7 @@ def test_recovery_catalogues_what_a_page_fetched_as_the_archiver_does(tmp_path: 
     writer._current.out.raw.close()
     archiver._shipper.shutdown()
 
-    types = {headers.get_header("WARC-Target-URI"): headers.get_header("WARC-Resource-Type")
-             for path in spool.glob("*.open") for headers, _, _ in read_records(path)
-             if headers.get_header("WARC-Type") == "response"}
+    types = resource_types(*spool.glob("*.open"))
     assert types == {story(1).url: None, frame.url: "document", style.url: "stylesheet"}
 
     recover_spool(catalog, storage, spool)

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from archive.models import Article, Capture
 from crawler.links import FRAME, ICON, IMAGE, MEDIA, SCRIPT, STYLESHEET, css_requisites, page_links
 from tests.support.api import api_client
-from tests.support.browser import chromium_executable
+from tests.support.browser import require_chromium
 from tests.support.cli import Archive
-from tests.support.harness import missing
+from tests.support.pages import LocalPages
 from tests.support.peers import running_pywb, wb_manager
 from tests.support.requisites_site import ARTICLE, SECOND, RequisitesSite
-from tests.support.warc import read_records, warcio_check
+from tests.support.warc import read_records, resource_types, warcio_check
 
 
 def links_of(html: str, url: str = "http://example.com/a/page.html"):
@@ -290,8 +290,7 @@ def test_a_later_crawl_revalidates_requisites_and_writes_revisits(site, tmp_path
 def test_the_replay_looks_like_the_live_page_with_nothing_missing(site, crawled):
     """The capture check: the archived view, rendered in Chromium, against the live page."""
     archive, _ = crawled
-    if chromium_executable() is None:
-        missing("chromium is not installed (apt-get install chromium)")
+    require_chromium()
     check = archive.cli("check", site.url + ARTICLE, "--json").json()["check"]
     # every request was answered from the archive, but for the frame on another site, which
     # is not a requisite (frames are fetched on the crawl's own sites only)
@@ -313,8 +312,7 @@ def test_requisites_are_catalogued_as_subresources_and_are_not_wacz_pages(
     assert {url for url, _, subresource in rows if subresource} == {
         host + path for host, path in site.article_requisites() | site.second_requisites()}
     # the records say it too (Browsertrix's WARC-Resource-Type), in Chrome's names
-    types = {url: found[0][0].get_header("WARC-Resource-Type")
-             for url, found in responses(archive).items()}
+    types = resource_types(*archive.warc_paths())
     assert {url: kind for url, kind in types.items() if kind is None} == {
         url: None for url in pages}
     assert (types[site.url + "/embed/map.html"], types[site.cdn_url + "/css/typography.css"],
@@ -368,8 +366,6 @@ def test_a_browser_capture_treats_robots_txt_as_static_requisites_do(site, tmp_p
     """The CDN's robots.txt disallows everything: its stylesheet, fonts and images are
     requisites all the same when a browser loads them (NEWSARCHIVE_REQUISITES_OBEY_ROBOTS,
     off by default, decides for both), and are catalogued as the page's subresources."""
-    from tests.support.browser import require_chromium
-
     require_chromium()
     archive = Archive(tmp_path / "browser")
     archive.crawl(site.url + ARTICLE, "--depth", "0", "--render", "browser")
@@ -379,9 +375,7 @@ def test_a_browser_capture_treats_robots_txt_as_static_requisites_do(site, tmp_p
     cdn = {f"{site.cdn_url}/css/typography.css", f"{site.cdn_url}/img/paper.png"}
     assert cdn <= set(rows), sorted(rows)
     assert all(rows[url] for url in cdn) and not rows[site.url + ARTICLE]
-    types = {headers.get_header("WARC-Target-URI"): headers.get_header("WARC-Resource-Type")
-             for path in archive.warc_paths() for headers, _, _ in read_records(path)
-             if headers.get_header("WARC-Type") == "response"}
+    types = resource_types(*archive.warc_paths())
     assert types[f"{site.cdn_url}/css/typography.css"] == "stylesheet"  # as Chromium says
     assert types[site.url + ARTICLE] is None
 
@@ -392,26 +386,21 @@ def test_a_frame_the_page_also_links_to_is_archived_as_a_page_too(render, tmp_pa
     frame (a subresource: a static requisite, or by the page's browser), then, its link
     followed, as a page of its own, extracted and listed in the WACZ, as Browsertrix would
     navigate to it."""
-    from tests.support.browser import require_chromium
-    from tests.support.requisites_site import _Host
-
     if render == "browser":
         require_chromium()
 
     live = "/live/2026/12/03/storm-updates.html"
     article = "/news/2026/12/03/storm-closes-the-coast-road.html"
     paragraph = "<p>Crews worked through the night to clear the coast road of fallen trees.</p>"
-    with _Host("127.0.0.1") as host:
-        host.routes[article] = ("text/html; charset=utf-8", (
-            f'<!doctype html><title>Storm closes the coast road</title><h1>Storm</h1>'
-            f'{paragraph * 8}<iframe src="{live}"></iframe>'
-            f'<p><a href="{live}">Follow the live blog</a></p>').encode(), None)
-        host.routes[live] = ("text/html; charset=utf-8", (
-            f"<!doctype html><title>Storm: live updates</title><h1>Live updates</h1>"
-            f"{paragraph * 8}").encode(), None)
+    with LocalPages({
+        article: f'<!doctype html><title>Storm closes the coast road</title><h1>Storm</h1>'
+                 f'{paragraph * 8}<iframe src="{live}"></iframe>'
+                 f'<p><a href="{live}">Follow the live blog</a></p>',
+        live: f"<!doctype html><title>Storm: live updates</title><h1>Live updates</h1>"
+              f"{paragraph * 8}"}, host="127.0.0.1") as host:
         archive = Archive(tmp_path / "frames")
         summary = archive.crawl(host.url + article, "--depth", "1", "--render", render)
-        assert host.requests[live] == 2
+        assert host.requests.count(live) == 2
     with archive.catalog().session() as session:
         captures = session.execute(select(Capture.subresource, Capture.record_type).where(
             Capture.url == host.url + live, Capture.record_type != "resource")

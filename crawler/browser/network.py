@@ -127,6 +127,8 @@ class PageNetwork:
         self.blocked: list[str] = []  # URLs refused by the SSRF guard
         self.loaded: set[str] = set()  # http(s) URLs the page asked for (fetched or shared)
         self.frames: set[str] = set()  # of those, its frames' documents
+        # robots.txt applies to them as to the spider's requisites
+        self._obey_robots = crawler.settings.getbool("NEWSARCHIVE_REQUISITES_OBEY_ROBOTS")
         self._document_served = False
         self._in_flight = 0
         self._last_change = monotonic()
@@ -196,8 +198,7 @@ class PageNetwork:
                           body=browser_request.post_data_buffer or b"", dont_filter=True,
                           meta={BROWSER_PAGE_META: self.document.url,
                                 RESOURCE_TYPE_META: browser_request.resource_type,
-                                "dont_obey_robotstxt": not self.crawler.settings.getbool(
-                                    "NEWSARCHIVE_REQUISITES_OBEY_ROBOTS")})
+                                "dont_obey_robotstxt": not self._obey_robots})
         stats = self.crawler.stats
         stats.inc_value(REQUESTS_STAT)
         self.requests += 1

@@ -79,6 +79,18 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def resource_types(*paths: Path) -> dict[str, str | None]:
+    """URL → the ``WARC-Resource-Type`` of its first ``response`` or ``revisit`` record in
+    ``paths`` (None: the record has none)."""
+    types: dict[str, str | None] = {}
+    for path in paths:
+        for headers, _, _ in read_records(path):
+            if headers.get_header("WARC-Type") in ("response", "revisit"):
+                types.setdefault(headers.get_header("WARC-Target-URI"),
+                                 headers.get_header("WARC-Resource-Type"))
+    return types
+
+
 def read_records(source: Path | bytes) -> list[Any]:
     """Every record of a whole WARC as (rec_headers, http_headers, raw payload bytes)."""
     data = source if isinstance(source, bytes) else source.read_bytes()

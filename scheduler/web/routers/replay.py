@@ -32,7 +32,7 @@ from archive.cdxj import HTML_MIMES, mime_of
 from archive.encoding import UndecodableBody
 from archive.models import Article, Capture
 from archive.replay import ArchivedResponse, open_response, rendered_dom
-from archive.rewrite import ArchiveUrls, Rewriter
+from archive.rewrite import UTF8_HTML, ArchiveUrls, Rewriter
 from archive.snapshot import (
     AnyCapture,
     SnapshotNotFound,
@@ -190,7 +190,7 @@ def view_response(archived: ArchivedResponse, urls: MementoUrls, rewriter: Rewri
     if dom is not None and mime in HTML_MIMES:
         return Response(rewriter.html(dom, DOM_CONTENT_TYPE, banner_html, scripted=True),
                         archived.status,
-                        headers, media_type="text/html; charset=utf-8")
+                        headers, media_type=UTF8_HTML)
     try:
         body = archived.decoded()
     except UndecodableBody:  # not in its named coding: as archived, for the browser to try
