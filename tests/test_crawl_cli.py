@@ -313,7 +313,9 @@ def test_loopback_found_during_the_crawl_is_refused(archive: Archive, demo_site)
         outside.stop()
     assert len(demo_site.requests) == before, "no request may reach a loopback address"
     refused = [f for f in summary["failures"] if f["error"] == "refused_address"]
-    assert len(refused) == len(LOOPBACK_FORMS), summary["failures"]
+    # said in full when it fails (CI once saw 4 of 8, not reproduced in 10 runs since)
+    assert len(refused) == len(LOOPBACK_FORMS), (
+        [(f["url"], f["error"]) for f in summary["failures"]], summary["skipped"])
     messages = " ".join(f["message"] for f in refused)
     assert "loopback address 127.0.0.1" in messages
     assert "NEWSARCHIVE_ALLOWED_NETWORKS" in messages
