@@ -6,7 +6,8 @@ every page shares one stylesheet, ``/static/site.css`` (which ``url()``s a web f
 background image), and one logo, ``/static/logo.png``, and has three images of its own;
 serves it with nginx (access log on) and crawls the page URLs, given explicitly, with
 ``newsarchive crawl URL... --depth 0 --no-extract`` (crawl_throughput.py's mode b, same
-settings), so that only requisites add fetches. Modes, in alternating rounds:
+settings), so that only requisites add fetches; ``--extract`` crawls as shipped instead,
+extracting each article in the extraction process (mode c). Modes, in alternating rounds:
 
   with     NEWSARCHIVE_REQUISITES=true (the default): each page's requisites are fetched,
            every URL once per crawl
@@ -17,7 +18,7 @@ served per page and the fetches of each shared requisite per crawl (from nginx's
 log: 1 with, 0 without), what was archived, CPU, peak RSS. ``--profile`` adds one run of
 each mode under py-spy and prints where the extra time goes.
 
-Run from the repo root:  .venv/bin/python benchmarks/requisites.py [--pages 2000]
+Run from the repo root:  .venv/bin/python benchmarks/requisites.py [--pages 2000] [--extract]
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def crawl(bench: Bench, server: Nginx, mode: str, **kwargs: Any) -> dict[str, An
     """One crawl of ``mode`` (crawl_throughput.py's mode b, the setting as ``mode`` says),
     with what nginx served meanwhile."""
     position = server.log_position()
-    result = bench.run("archive", env={"NEWSARCHIVE_REQUISITES": SETTING[mode]}, **kwargs)
+    result = bench.run("extract" if bench.args.extract else "archive",
+                       env={"NEWSARCHIVE_REQUISITES": SETTING[mode]}, **kwargs)
     served = server.requests_since(position)
     result["mode"] = mode
     result["served"] = len(served)
@@ -187,7 +189,8 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
     same_round = [a / b for a, b in zip(rates["with"], rates["without"], strict=True)]
     print(f"\nSummary: {args.pages} pages x ({FIGURES} own images of ~{args.image_kb} KB + "
           f"a shared stylesheet (with a font and a background) and logo), {args.rounds} "
-          f"round(s), concurrency {args.concurrency}, nginx workers {args.nginx_workers}; "
+          f"round(s), concurrency {args.concurrency}, nginx workers {args.nginx_workers}, "
+          f"{'articles extracted (as shipped)' if args.extract else '--no-extract'}; "
           "medians over rounds, ratio = with / without")
     header = row("", {"with": "with requisites", "without": "without"}, "ratio")
     print(header)
@@ -304,6 +307,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261103, help="site generator seed")
     parser.add_argument("--warmup-pages", type=int, default=200,
                         help="pages of an untimed crawl with requisites first (0: none)")
+    parser.add_argument("--extract", action="store_true",
+                        help="crawl as shipped, extracting articles (crawl_throughput.py's mode "
+                             "c) instead of --no-extract (mode b)")
     parser.add_argument("--profile", action="store_true",
                         help="then one more crawl of each mode under py-spy (not counted)")
     parser.add_argument("--py-spy", help="path of py-spy (default: on PATH or beside python)")
@@ -312,7 +318,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp dir (site, WARCs, catalogs, access log)")
     args = parser.parse_args()
-    args.extract_workers = 1  # read by crawl_throughput.Bench; no extraction here
+    args.extract_workers = 1  # read by crawl_throughput.Bench: as shipped (--extract)
     return args
 
 
