@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -42,13 +43,25 @@ _ROLE = re.compile(
 _COLLECTIVE = re.compile(
     r"\b(?:staff|desk|newsroom|bureau|rédaction|redaktion|redacción|redazione|redactie"
     r"|editorial\s+team)\b", _I)
+# A news agency credited beside a reporter ("Von David Hutzler, dpa"): dropped when the
+# byline names someone by first and last name; beside one word ("Ritzau / Erhverv", "det/dpa",
+# a section or initials) it is kept, as the one name that is sure.
+_AGENCY = re.compile(
+    r"(?:dpa|afp|ap|apa|reuters|efe|ansa|sda|ats|kna|epd|sid|ddp|upi|anp|tt|ntb|ritzau"
+    r"|xinhua|kyodo|yonhap|tass|pap|ctk|mti|belga|lusa)", _I)
 # "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
 _PROFILE_LINK = re.compile(
     r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
     r"\s+(?:von|de|par|di))\s+", _I)
 _AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
-# "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019": the date after a name.
-_DATE_TAIL = re.compile(r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$", _I)
+# "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019", "X Thursday, November 9, 2023": the
+# date after a name.
+_DATE_TAIL = re.compile(
+    r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$"
+    r"|(?:^|\s+)(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag"
+    r"|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi"
+    r"|samedi|dimanche)\b.*$"
+    r"|(?:^|\s+)(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d.*$", _I)
 _AROUND_NAME = " \t\n-\u2013\u2014:\u00b7|,\u2192\u00bb\u203a>"  # dashes, bars, arrows
 _HANDLE = re.compile(r"[^\W\d_][\w.-]*")  # "freeman1984": digits in a user name, not a date
 _DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
@@ -92,12 +105,38 @@ def first_authors(bylines: Iterable[str | list[str] | None],
     """Names from the first of ``bylines`` (best source first) that names a person; else the
     first editorial team named."""
     team: list[str] = []
+    bylines = iter(bylines)
     for byline in bylines:
         persons, teams = _split(byline, exclude)
         if persons:
-            return persons
+            return _display_names(persons, bylines, exclude)
         team = team or teams
     return team
+
+
+def _display_names(persons: list[str], later: Iterator[str | list[str] | None],
+                   exclude: tuple[str | None, ...]) -> list[str]:
+    """``persons`` with each login name ("arianschlichenmayer", "gabor_munier") replaced by
+    the same name as a later byline writes it ("Arian Schlichenmayer", "Gàbor Muniér");
+    the later bylines are read only when a login name needs it."""
+    logins = {_letters(p): i for i, p in enumerate(persons) if " " not in p and p.islower()}
+    if not logins:
+        return persons
+    persons = list(persons)
+    for byline in later:
+        for name in _split(byline, exclude)[0]:
+            if name not in persons and (i := logins.pop(_letters(name), None)) is not None:
+                persons[i] = name
+        if not logins:
+            break
+    return persons
+
+
+def _letters(value: str) -> str:
+    """Case- and accent-folded letters and digits: a login name and the display name it
+    stands for ("gabor_munier" ~ "Gàbor Muniér") compare equal."""
+    return name_key("".join(ch for ch in unicodedata.normalize("NFKD", value)
+                            if not unicodedata.combining(ch)))
 
 
 def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
@@ -120,6 +159,8 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
             found = teams if _COLLECTIVE.search(name) else persons
             if name.casefold() not in {n.casefold() for n in found}:
                 found.append(name)
+    if any(" " in p for p in persons):
+        persons = [p for p in persons if not _AGENCY.fullmatch(p)]
     return persons, teams
 
 
@@ -208,18 +249,25 @@ def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
 
 _AUTHOR_PATH = re.compile(r"/(?:authors?|autor(?:en)?|auteurs?|autore|redakteur(?:in)?"
                           r"|journalist)/[^/?#]+/?(?:[?#]|$)", _I)
+# A staff member's page ("/staff/uriel-gadessaud/"), but also "/staff/directory": taken only
+# when the link's text is a person's name.
+_STAFF_PATH = re.compile(r"/staff/[^/?#]+/?(?:[?#]|$)", _I)
 
 
 def author_links(tree: lhtml.HtmlElement) -> Iterator[str]:
-    """Texts of links to an author's page ("/author/jane-smith/") outside comments,
-    sidebars, menus and footers."""
+    """Texts of links to an author's page ("/author/jane-smith/"), or to a staff member's
+    page when the text is a name, outside comments, sidebars, menus and footers."""
     for link in tree.iter("a"):
-        if not _AUTHOR_PATH.search(link.get("href") or ""):
+        href = link.get("href") or ""
+        staff = not _AUTHOR_PATH.search(href)
+        if staff and not _STAFF_PATH.search(href):
             continue
         if any(_discarded(a) or _navigation(a) for a in (link, *link.iterancestors())):
             continue
         text = " ".join(_visible_text(link).split())
-        if 2 < len(text) < MAX_LABELLED_CHARS:
+        if 2 < len(text) < MAX_LABELLED_CHARS and (
+                not staff or (len(text.split()) > 1 and _names_only(text)
+                              and _split(text, ())[0])):
             yield text
 
 
@@ -251,14 +299,15 @@ def _line_from(el: Any) -> str:
 
 def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any], list[Any]]:
     """(specific, generic, last resort): the elements trafilatura's three author XPaths
-    select, in document order."""
+    select, in document order; also a ``<byline>`` element (specific) and one whose
+    ``data-testid`` names a byline (last resort)."""
     specific: list[Any] = []
     generic: list[Any] = []
     last: list[Any] = []
     for el in tree.iter(etree.Element):
         tag, cls, id_ = el.tag, el.get("class") or "", el.get("id") or ""
         prop = el.get("itemprop") or ""
-        if tag == "author" or (tag in _SPECIFIC_TAGS and (
+        if tag in ("author", "byline") or (tag in _SPECIFIC_TAGS and (
                 "author" in (el.get("rel"), id_, cls) or prop == "author name"
                 or el.get("data-testid") in ("AuthorCard", "AuthorURL")
                 or _SPECIFIC_CLASS.search(cls))):
@@ -268,6 +317,7 @@ def _author_elements(tree: lhtml.HtmlElement) -> tuple[list[Any], list[Any], lis
                 or _GENERIC_ID.search(id_) or _GENERIC_CLASS.search(cls)):
             generic.append(el)
         if "Byline" in (el.get("data-component") or "") or "author" in prop or \
+                "byline" in (el.get("data-testid") or "").lower() or \
                 _LAST_ID.search(id_) or _LAST_CLASS.search(cls):
             last.append(el)
     return specific, generic, last

@@ -467,6 +467,9 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("Rezept von Zum Profil von jesusfreak jesusfreak", ["jesusfreak"]),  # link + tooltip
         ("von freeman1984", ["freeman1984"]),  # digits in a user name...
         ("By Jane Smith, 3 May 2026", ["Jane Smith"]),  # ... not in a date
+        ("By Jane Smith Thursday, November 9, 2023 4:41AM", ["Jane Smith"]),  # weekday, month
+        ("Jane Smith Sep. 3, 2026", ["Jane Smith"]),
+        ("By Theresa May", ["Theresa May"]),  # a month in a name, without a date after it
         ("14.03.2026 12:30", []),
         ("Publiziert am", []),
         ("Posted on", []),
@@ -475,6 +478,12 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("HLNF Staff Report", ["HLNF Staff Report"]),
         ("Redaktion, Jane Smith", ["Jane Smith"]),
         ("Metro Desk and Sarah Chen", ["Sarah Chen"]),
+        # so is a news agency credited beside a reporter
+        ("Von David Hutzler, dpa", ["David Hutzler"]),
+        ("AFP", ["AFP"]),
+        ("Reuters and Jane Smith", ["Jane Smith"]),
+        ("Apa Sherpa", ["Apa Sherpa"]),  # a name, not the agency
+        ("det/dpa", ["det", "dpa"]),  # beside initials or a section the agency is kept
         ("", []),
         (None, []),
     ],
@@ -527,6 +536,10 @@ def _ld(data: object) -> str:
          ["Christian Mihatsch"]),
         # ... but not a label beside it
         ("", '<div><span class="AuthorBlockLabel">Quelle:</span> Livenet</div>', []),
+        # a <byline> element, and one whose data-testid names a byline
+        ("", "<byline>Von David Hutzler, dpa</byline>", ["David Hutzler"]),
+        ("", '<div data-testid="prism-byline"><a href="/about/newsteam/j-r-stone">J.R. Stone'
+         "</a> <span>Thursday, November 9, 2023 7:35AM</span></div>", ["J.R. Stone"]),
         # bylines known only by their label, in a short block
         ("", "<p><em>Von <span>Cosima Künzel</span></em></p>", ["Cosima Künzel"]),
         ("", "<p><strong>Text:</strong> Klausmartin Friedrich</p>", ["Klausmartin Friedrich"]),
@@ -547,10 +560,17 @@ def _ld(data: object) -> str:
         # last of all, a link to an author's page...
         ("", '<p><a href="https://www.coastherald.com/author/rhona-gill/">Rhona Gill</a></p>',
          ["Rhona Gill"]),
+        # ... or to a staff member's page, when its text is a name
+        ("", '<p><a href="/staff/rhona-gill/">Rhona Gill</a></p>', ["Rhona Gill"]),
         # ... but not one in the site's menu or footer, nor the list of all authors
         ("", '<footer><a href="/author/rhona-gill">Rhona Gill</a></footer>', []),
         ("", '<p><a href="/authors/">Our Writers</a></p>', []),
         ("", '<p><a href="/staff/directory">Staff directory</a></p>', []),
+        # a login name from structured data, spelt as a later byline writes it
+        ('<meta name="author" content="rhona_gill">', '<p class="byline">By Rhona Gíll</p>',
+         ["Rhona Gíll"]),
+        ('<meta name="author" content="rgill">', '<p class="byline">By Rhona Gill</p>',
+         ["rgill"]),  # not the same letters: no guess
         # structured data's name in the case the page shows it in
         (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Rhona Gill"}}),
          '<p class="story-meta">By <a href="/staff/rhona-gill">RHONA GILL</a></p>',
