@@ -28,7 +28,7 @@ _BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"..
     r"(?:(?:by|from|par|von|vom|por|door|av|af)\b[\s:]*)?", _I)
 _AUTHOR_SPLIT = re.compile(
     r"\s*[,;&|/]\s*(?:(?:and|und|et|y|e)\s+)?|\s+(?:and|und|et|y|e|with|mit|avec|con)\s+", _I)
-# A part naming a job, a date or a photo credit is not an author ("Staff Writer").
+# A part naming a job, a date, a photo credit or a company is not an author ("Staff Writer").
 _ROLE = re.compile(
     r"\b(?:writer|reporter|correspondent|editor|contributor|contributing|columnist"
     r"|journalist|photographer|producer|analyst|chief|senior|special"
@@ -36,6 +36,7 @@ _ROLE = re.compile(
     r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
     r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
     r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v"
+    r"|media|solutions|group|holding|verlag|departement|department|ministerium|ministry"
     r"|am|on|um|publiziert|veröffentlicht|gepostet|datum|date|fecha)\b",  # "Posted on", "Datum"
     _I)
 # An editorial team ("Redaktion", "Metro Desk", "HLNF Staff"): the byline when no person is

@@ -459,6 +459,7 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("By Ana Lima with Joe Bloggs", ["Ana Lima", "Joe Bloggs"]),
         (["Jane Smith", "jane smith", "https://facebook.com/janesmith"], ["Jane Smith"]),
         ("Staff Reporter", []),
+        ("Coast Media Solutions", []),  # a company
         ("Veröffentlicht von Chris Jung", ["Chris Jung"]),
         ("Erstellt von Andri Bryner", ["Andri Bryner"]),
         ("von lupa am 26/10/13, 03:48 pm", ["lupa"]),  # the date after the name
