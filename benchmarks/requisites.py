@@ -116,8 +116,8 @@ def write_site(root: Path, pages: int, seed: int, image_kb: int) -> tuple[list[s
 
 
 def crawl(bench: Bench, server: Nginx, mode: str, **kwargs: Any) -> dict[str, Any]:
-    """One crawl of ``mode`` (crawl_throughput.py's mode b, the setting as ``mode`` says),
-    with what nginx served meanwhile."""
+    """One crawl of ``mode`` (crawl_throughput.py's mode b, or c with ``--extract``; the
+    setting as ``mode`` says), with what nginx served meanwhile."""
     position = server.log_position()
     result = bench.run("extract" if bench.args.extract else "archive",
                        env={"NEWSARCHIVE_REQUISITES": SETTING[mode]}, **kwargs)
@@ -219,7 +219,7 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
     values, ratio = both(lambda r: r["warc_bytes"] / 1e6, ".1f")
     print(row("WARC MB written per crawl", values, f"{ratio:.2f}"))
     values, ratio = both(lambda r: 1000 * r["cpu_tree_s"] / r["pages"], ".2f")
-    print(row("CPU ms per page (crawl process, with imports)", values, f"{ratio:.2f}"))
+    print(row("CPU ms per page (crawl process + children, imports)", values, f"{ratio:.2f}"))
     values, ratio = both(lambda r: r["pages"] / r["cpu_tree_s"], ".1f")
     print(row("pages per CPU s (the ratio if CPU-bound)", values, f"{ratio:.3f}"))
     values, ratio = both(lambda r: 1000 * r["nginx_cpu_s"] / r["pages"], ".3f")

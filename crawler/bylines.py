@@ -46,23 +46,30 @@ _COLLECTIVE = re.compile(
     r"|editorial\s+team)\b", _I)
 # A news agency credited beside a reporter ("Von David Hutzler, dpa"): dropped when the
 # byline names someone by first and last name; beside one word ("Ritzau / Erhverv", "det/dpa",
-# a section or initials) it is kept, as the one name that is sure.
-_AGENCY = re.compile(
-    r"(?:dpa|afp|ap|apa|reuters|efe|ansa|sda|ats|kna|epd|sid|ddp|upi|anp|tt|ntb|ritzau"
-    r"|xinhua|kyodo|yonhap|tass|pap|ctk|mti|belga|lusa)", _I)
+# a section or initials) it is kept, as the one name that is sure. Acronyms count only in
+# one case ("DPA", "dpa"): "Sid", "Efe" and "Tass" are given names too.
+_AGENCY_ACRONYM = re.compile(r"dpa|afp|ap|apa|efe|ansa|sda|ats|kna|epd|sid|ddp|upi|anp|tt|ntb"
+                             r"|tass|pap|ctk|mti", _I)
+_AGENCY_NAME = re.compile(r"reuters|ritzau|xinhua|kyodo|yonhap|belga|lusa", _I)
 # "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
 _PROFILE_LINK = re.compile(
     r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
     r"\s+(?:von|de|par|di))\s+", _I)
 _AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
-# "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019", "X Thursday, November 9, 2023": the
-# date after a name.
-_DATE_TAIL = re.compile(
-    r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$"
-    r"|(?:^|\s+)(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag"
+# "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019": the date after a name.
+_DATE_TAIL = re.compile(r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$", _I)
+_MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november"
+          r"|december|januar|februar|märz|juni|juli|oktober|dezember|janvier|février|mars"
+          r"|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
+          r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)")
+# A date written out with its year ("Thursday, November 9, 2023 4:41AM", "Sep. 3, 2026",
+# "Montag, 3. März 2024") and what follows it, cut before the byline is split at its commas.
+# A weekday goes only with such a date after it: "Heidi Montag", "Jan Freitag" are names.
+_WRITTEN_DATE = re.compile(
+    r"(?:\b(?:am|on|um|le|el|il|at|den|vom)\s+)?(?:\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag"
     r"|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi"
-    r"|samedi|dimanche)\b.*$"
-    r"|(?:^|\s+)(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d.*$", _I)
+    rf"|samedi|dimanche),?\s+)?(?:\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\b\d{{1,2}}\.?\s+{_MONTH}\s+\d{{4}}).*$", _I)
 _AROUND_NAME = " \t\n-\u2013\u2014:\u00b7|,\u2192\u00bb\u203a>"  # dashes, bars, arrows
 _HANDLE = re.compile(r"[^\W\d_][\w.-]*")  # "freeman1984": digits in a user name, not a date
 _DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
@@ -103,7 +110,8 @@ def split_authors(raw: str | list[str] | None, exclude: tuple[str | None, ...] =
 
 def first_authors(bylines: Iterable[str | list[str] | None],
                   exclude: tuple[str | None, ...] = ()) -> list[str]:
-    """Names from the first of ``bylines`` (best source first) that names a person; else the
+    """Names from the first of ``bylines`` (best source first) that names a person, a login
+    name among them spelt as a later byline writes it (:func:`_display_names`); else the
     first editorial team named."""
     team: list[str] = []
     bylines = iter(bylines)
@@ -115,18 +123,35 @@ def first_authors(bylines: Iterable[str | list[str] | None],
     return team
 
 
+def _agency(name: str) -> bool:
+    return bool(_AGENCY_NAME.fullmatch(name) or (
+        (name.isupper() or name.islower()) and _AGENCY_ACRONYM.fullmatch(name)))
+
+
 def _display_names(persons: list[str], later: Iterator[str | list[str] | None],
                    exclude: tuple[str | None, ...]) -> list[str]:
     """``persons`` with each login name ("arianschlichenmayer", "gabor_munier") replaced by
-    the same name as a later byline writes it ("Arian Schlichenmayer", "Gàbor Muniér");
-    the later bylines are read only when a login name needs it."""
-    logins = {_letters(p): i for i, p in enumerate(persons) if " " not in p and p.islower()}
-    if not logins:
-        return persons
+    the same name as a later byline writes it ("Arian Schlichenmayer", "Gàbor Muniér"), or
+    dropped when ``persons`` already write it so; the later bylines are read only when a
+    login name is left."""
+    def login(name: str) -> bool:
+        return " " not in name and name.islower()
+
+    shown = {_letters(p) for p in persons if not login(p)}
+    persons = [p for p in persons if not (login(p) and _letters(p) in shown)]
+    logins = {_letters(p): i for i, p in enumerate(persons) if login(p)}
+    for byline in later if logins else ():
+        for name in _split(byline, exclude)[0]:
+            if not login(name) and (i := logins.pop(_letters(name), None)) is not None:
+                persons[i] = name
+        if not logins:
+            break
+    return persons
     persons = list(persons)
     for byline in later:
         for name in _split(byline, exclude)[0]:
-            if name not in persons and (i := logins.pop(_letters(name), None)) is not None:
+            if name.casefold() not in {p.casefold() for p in persons} and (
+                    i := logins.pop(_letters(name), None)) is not None:
                 persons[i] = name
         if not logins:
             break
@@ -148,6 +173,7 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
     site = {name_key(s) for s in exclude if s}
     for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
         value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
+        value = _WRITTEN_DATE.sub("", value)
         for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
             part = _AFFILIATION.sub("", _PROFILE_LINK.sub("", _BYLINE.sub("", part)))
             part = _DATE_TAIL.sub("", part)
@@ -161,7 +187,7 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
             if name.casefold() not in {n.casefold() for n in found}:
                 found.append(name)
     if any(" " in p for p in persons):
-        persons = [p for p in persons if not _AGENCY.fullmatch(p)]
+        persons = [p for p in persons if not _agency(p)]
     return persons, teams
 
 
@@ -250,25 +276,31 @@ def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
 
 _AUTHOR_PATH = re.compile(r"/(?:authors?|autor(?:en)?|auteurs?|autore|redakteur(?:in)?"
                           r"|journalist)/[^/?#]+/?(?:[?#]|$)", _I)
-# A staff member's page ("/staff/uriel-gadessaud/"), but also "/staff/directory": taken only
-# when the link's text is a person's name.
-_STAFF_PATH = re.compile(r"/staff/[^/?#]+/?(?:[?#]|$)", _I)
+# A staff member's page ("/staff/uriel-gadessaud/"), but also "/staff/directory" and
+# "/staff/our-team": taken only when the link's text spells the page's name and has none of
+# the words of such pages' titles.
+_STAFF_PATH = re.compile(r"/staff/([^/?#]+)/?(?:[?#]|$)", _I)
+_STAFF_PAGE_WORDS = re.compile(r"\b(?:our|the|team|meet|contact|about|all|staff|directory"
+                               r"|board|editorial|editors|jobs|careers|unser|das|über)\b", _I)
 
 
 def author_links(tree: lhtml.HtmlElement) -> Iterator[str]:
     """Texts of links to an author's page ("/author/jane-smith/"), or to a staff member's
-    page when the text is a name, outside comments, sidebars, menus and footers."""
+    page named as the text ("Jane Smith" for "/staff/jane-smith/"), outside comments,
+    sidebars, menus and footers."""
     for link in tree.iter("a"):
         href = link.get("href") or ""
-        staff = not _AUTHOR_PATH.search(href)
-        if staff and not _STAFF_PATH.search(href):
+        if _AUTHOR_PATH.search(href):
+            staff_name = None
+        elif staff := _STAFF_PATH.search(href):
+            staff_name = staff.group(1)
+        else:
             continue
         if any(_discarded(a) or _navigation(a) for a in (link, *link.iterancestors())):
             continue
         text = " ".join(_visible_text(link).split())
-        if 2 < len(text) < MAX_LABELLED_CHARS and (
-                not staff or (len(text.split()) > 1 and _names_only(text)
-                              and _split(text, ())[0])):
+        if 2 < len(text) < MAX_LABELLED_CHARS and (staff_name is None or (
+                _letters(staff_name) == _letters(text) and not _STAFF_PAGE_WORDS.search(text))):
             yield text
 
 

@@ -470,7 +470,13 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("By Jane Smith, 3 May 2026", ["Jane Smith"]),  # ... not in a date
         ("By Jane Smith Thursday, November 9, 2023 4:41AM", ["Jane Smith"]),  # weekday, month
         ("Jane Smith Sep. 3, 2026", ["Jane Smith"]),
-        ("By Theresa May", ["Theresa May"]),  # a month in a name, without a date after it
+        ("By Theresa May", ["Theresa May"]),  # a month or weekday in a name stays
+        ("Theresa May 12 June 2019", ["Theresa May"]),
+        ("By Jane Mayer 2 hours ago", ["Jane Mayer"]),
+        ("Tom Decker 12 Mar 2024", ["Tom Decker"]),
+        ("Von Jan Freitag", ["Jan Freitag"]),
+        ("Wednesday Addams", ["Wednesday Addams"]),
+        ("Von Anna Berg, Montag, 3. März 2024", ["Anna Berg"]),
         ("14.03.2026 12:30", []),
         ("Publiziert am", []),
         ("Posted on", []),
@@ -484,6 +490,7 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("AFP", ["AFP"]),
         ("Reuters and Jane Smith", ["Jane Smith"]),
         ("Apa Sherpa", ["Apa Sherpa"]),  # a name, not the agency
+        ("Jane Smith, Sid", ["Jane Smith", "Sid"]),  # a given name, not SID
         ("det/dpa", ["det", "dpa"]),  # beside initials or a section the agency is kept
         ("", []),
         (None, []),
@@ -563,6 +570,8 @@ def _ld(data: object) -> str:
          ["Rhona Gill"]),
         # ... or to a staff member's page, when its text is a name
         ("", '<p><a href="/staff/rhona-gill/">Rhona Gill</a></p>', ["Rhona Gill"]),
+        ("", '<p><a href="/staff/our-team/">Our Team</a></p>', []),  # not a name
+        ("", '<p><a href="/staff/rhona-gill/">Contact Us</a></p>', []),  # not the page's name
         # ... but not one in the site's menu or footer, nor the list of all authors
         ("", '<footer><a href="/author/rhona-gill">Rhona Gill</a></footer>', []),
         ("", '<p><a href="/authors/">Our Writers</a></p>', []),
