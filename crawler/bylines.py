@@ -66,7 +66,8 @@ _MONTH = (r"(?:january|february|march|april|may|june|july|august|september|octob
 # "Montag, 3. März 2024") and what follows it, cut before the byline is split at its commas.
 # A weekday goes only with such a date after it: "Heidi Montag", "Jan Freitag" are names.
 _WRITTEN_DATE = re.compile(
-    r"(?:\b(?:am|on|um|le|el|il|at|den|vom)\s+)?(?:\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag"
+    r"(?:\b(?:am|on|um|le|el|il|at|den|vom)\s+)?"
+    r"(?:\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag"
     r"|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi"
     rf"|samedi|dimanche),?\s+)?(?:\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
     rf"|\b\d{{1,2}}\.?\s+{_MONTH}\s+\d{{4}}).*$", _I)
@@ -124,6 +125,7 @@ def first_authors(bylines: Iterable[str | list[str] | None],
 
 
 def _agency(name: str) -> bool:
+    """A news agency's name (:data:`_AGENCY_NAME`, :data:`_AGENCY_ACRONYM`)."""
     return bool(_AGENCY_NAME.fullmatch(name) or (
         (name.isupper() or name.islower()) and _AGENCY_ACRONYM.fullmatch(name)))
 
@@ -143,15 +145,6 @@ def _display_names(persons: list[str], later: Iterator[str | list[str] | None],
     for byline in later if logins else ():
         for name in _split(byline, exclude)[0]:
             if not login(name) and (i := logins.pop(_letters(name), None)) is not None:
-                persons[i] = name
-        if not logins:
-            break
-    return persons
-    persons = list(persons)
-    for byline in later:
-        for name in _split(byline, exclude)[0]:
-            if name.casefold() not in {p.casefold() for p in persons} and (
-                    i := logins.pop(_letters(name), None)) is not None:
                 persons[i] = name
         if not logins:
             break
