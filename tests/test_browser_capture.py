@@ -362,6 +362,8 @@ def test_pages_built_by_scripts_need_the_browser(body: str, reason: str) -> None
     "<p>Short page without any script.</p>",  # nothing would build it
     f"<article><p>{WORDS}</p></article><script src='/analytics.js'></script>",
     f'<div id="root"><p>{WORDS}</p></div><script>hydrate()</script>',  # rendered on the server
+    # two roots of one id, one empty: the page's app root is the pair, and it has content
+    f'<div id="root"></div><div id="root"><p>{WORDS}</p></div><script>x()</script>',
     f"<p>{WORDS}</p><noscript><img src='/pixel.gif'></noscript><script>t()</script>",
     '<p>Tiny.</p><script type="application/ld+json">{"@type": "NewsArticle"}</script>',
 ])
