@@ -27,7 +27,8 @@ _BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"..
     r"|publicado|pubblicato|scritto)\s+)?"
     r"(?:(?:by|from|par|von|vom|por|door|av|af)\b[\s:]*)?", _I)
 _AUTHOR_SPLIT = re.compile(
-    r"\s*[,;&|/]\s*(?:(?:and|und|et|y|e)\s+)?|\s+(?:and|und|et|y|e|with|mit|avec|con)\s+", _I)
+    r"\s*[,;&|/]\s*(?:(?:and|und|et|y|e|with|mit|avec|con)\s+)?"
+    r"|\s+(?:and|und|et|y|e|with|mit|avec|con)\s+", _I)
 # A part naming a job, a date, a photo credit or a company is not an author ("Staff Writer").
 _ROLE = re.compile(
     r"\b(?:writer|reporter|correspondent|editor|contributor|contributing|columnist"
@@ -36,7 +37,7 @@ _ROLE = re.compile(
     r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
     r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
     r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v"
-    r"|media|solutions|group|holding|verlag|departement|department|ministerium|ministry"
+    r"|media|solutions|group|verlag|departement|department|ministerium|ministry"
     r"|am|on|um|publiziert|veröffentlicht|gepostet|datum|date|fecha)\b",  # "Posted on", "Datum"
     _I)
 # An editorial team ("Redaktion", "Metro Desk", "HLNF Staff"): the byline when no person is
@@ -50,27 +51,35 @@ _COLLECTIVE = re.compile(
 # one case ("DPA", "dpa"): "Sid", "Efe" and "Tass" are given names too.
 _AGENCY_ACRONYM = re.compile(r"dpa|afp|ap|apa|efe|ansa|sda|ats|kna|epd|sid|ddp|upi|anp|tt|ntb"
                              r"|tass|pap|ctk|mti", _I)
-_AGENCY_NAME = re.compile(r"reuters|ritzau|xinhua|kyodo|yonhap|belga|lusa", _I)
+_AGENCY_NAME = re.compile(r"reuters|ritzau|xinhua|kyodo|yonhap|belga|lusa|bloomberg|kathpress"
+                          r"|dpa-afx|keystone-sda|agencia\s+efe", _I)
 # "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
 _PROFILE_LINK = re.compile(
     r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
     r"\s+(?:von|de|par|di))\s+", _I)
 _AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
 # "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019": the date after a name.
-_DATE_TAIL = re.compile(r"\s+(?:(?:am|on|um|le|el|il|at|den|vom)\s+)?\d.*$", _I)
+_DATE_PREPOSITION = r"(?:am|on|um|le|el|il|at|den|vom)"
+_DATE_TAIL = re.compile(rf"\s+(?:{_DATE_PREPOSITION}\s+)?\d.*$", _I)
 _MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november"
           r"|december|januar|februar|märz|juni|juli|oktober|dezember|janvier|février|mars"
-          r"|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
-          r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)")
-# A date written out with its year ("Thursday, November 9, 2023 4:41AM", "Sep. 3, 2026",
-# "Montag, 3. März 2024") and what follows it, cut before the byline is split at its commas.
-# A weekday goes only with such a date after it: "Heidi Montag", "Jan Freitag" are names.
+          r"|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero"
+          r"|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre"
+          r"|(?:jan|janv|feb|févr|mar|apr|avr|jun|jul|juil|aug|sept?|oct|nov|dec|déc)\.?)")
+_WEEKDAY = (r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag"
+            r"|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi"
+            r"|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo"
+            r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|mo|di|mi|do|fr|sa|so)\.?)")
+# A date written out with its year, and what follows it, cut before a byline is split at its
+# commas: "Thursday, November 9, 2023 4:41AM", "Published May 5, 2024", "le 1er mars 2024",
+# "3 de marzo de 2024". Prepositions count in lower case only ("Thanh Le May 5, 2024").
 _WRITTEN_DATE = re.compile(
-    r"(?:\b(?:am|on|um|le|el|il|at|den|vom)\s+)?"
-    r"(?:\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag"
-    r"|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi"
-    rf"|samedi|dimanche),?\s+)?(?:\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\b\d{{1,2}}\.?\s+{_MONTH}\s+\d{{4}}).*$", _I)
+    r"(?:\b(?:(?:updated|published|posted|veröffentlicht|aktualisiert|publié|modifié"
+    r"|mis\s+à\s+jour|publicado|actualizado)\s*:?|stand\s*:)\s+)?"
+    rf"(?:\b(?-i:{_DATE_PREPOSITION})\s+)?(?P<weekday>\b{_WEEKDAY},?\s+)?"
+    rf"(?P<date>\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\b\d{{1,2}}(?:er|º)?\.?\s+(?:de\s+)?{_MONTH}\s+(?:de\s+)?\d{{4}}).*$", _I)
+_DATE_WORD = re.compile(rf"{_MONTH}|{_WEEKDAY}", _I)  # a part left as "May" or "Mo."
 _AROUND_NAME = " \t\n-\u2013\u2014:\u00b7|,\u2192\u00bb\u203a>"  # dashes, bars, arrows
 _HANDLE = re.compile(r"[^\W\d_][\w.-]*")  # "freeman1984": digits in a user name, not a date
 _DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
@@ -124,10 +133,16 @@ def first_authors(bylines: Iterable[str | list[str] | None],
     return team
 
 
-def _agency(name: str) -> bool:
-    """A news agency's name (:data:`_AGENCY_NAME`, :data:`_AGENCY_ACRONYM`)."""
-    return bool(_AGENCY_NAME.fullmatch(name) or (
-        (name.isupper() or name.islower()) and _AGENCY_ACRONYM.fullmatch(name)))
+def _without_agencies(persons: list[str]) -> list[str]:
+    """``persons`` without the news agencies among them when one of them is named by first
+    and last name (:data:`_AGENCY_NAME`, :data:`_AGENCY_ACRONYM`)."""
+    def agency(name: str) -> bool:
+        return bool(_AGENCY_NAME.fullmatch(name) or (
+            (name.isupper() or name.islower()) and _AGENCY_ACRONYM.fullmatch(name)))
+
+    if not any(" " in p and not agency(p) for p in persons):
+        return persons
+    return [p for p in persons if not agency(p)]
 
 
 def _display_names(persons: list[str], later: Iterator[str | list[str] | None],
@@ -148,7 +163,22 @@ def _display_names(persons: list[str], later: Iterator[str | list[str] | None],
                 persons[i] = name
         if not logins:
             break
-    return persons
+    return _without_agencies(persons)
+
+
+def _without_written_date(byline: str) -> str:
+    """``byline`` up to the date written out in it (:data:`_WRITTEN_DATE`). A weekday before
+    the date goes with it after a comma or a full name ("By Alex Bozarjian Thursday, November
+    9, 2023"), not after one word, where it is a surname ("Von Jan Freitag, 3. Mai 2024")."""
+    match = _WRITTEN_DATE.search(byline)
+    if match is None:
+        return byline
+    head = byline[:match.start()]
+    if match["weekday"] and match.start() == match.start("weekday"):
+        name = _AUTHOR_SPLIT.split(head)[-1]
+        if len(_BYLINE.sub("", name).split()) == 1:
+            return byline[:match.start("date")]
+    return head
 
 
 def _letters(value: str) -> str:
@@ -166,11 +196,13 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
     site = {name_key(s) for s in exclude if s}
     for value in [raw] if isinstance(raw, str) else [v for v in raw or [] if isinstance(v, str)]:
         value = re.sub(r"\([^)]*\)|\S+@\S+|(?<!\w)@\w+|https?://\S+", " ", html.unescape(value))
-        value = _WRITTEN_DATE.sub("", value)
+        value = _without_written_date(value)
         for part in _AUTHOR_SPLIT.split(_BYLINE.sub("", value)):
             part = _AFFILIATION.sub("", _PROFILE_LINK.sub("", _BYLINE.sub("", part)))
             part = _DATE_TAIL.sub("", part)
             name = _undouble(" ".join(part.strip(_AROUND_NAME).split()))
+            if _DATE_WORD.fullmatch(name):
+                continue
             if (not name or len(name) > 60 or len(name.split()) > 5 or _ROLE.search(name)
                     or _DOMAIN_LIKE.search(name) or re.search(r"www\.|/|©", name)
                     or (re.search(r"\d", name) and not _HANDLE.fullmatch(name))
@@ -179,9 +211,7 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
             found = teams if _COLLECTIVE.search(name) else persons
             if name.casefold() not in {n.casefold() for n in found}:
                 found.append(name)
-    if any(" " in p for p in persons):
-        persons = [p for p in persons if not _agency(p)]
-    return persons, teams
+    return _without_agencies(persons), teams
 
 
 def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
@@ -269,12 +299,12 @@ def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
 
 _AUTHOR_PATH = re.compile(r"/(?:authors?|autor(?:en)?|auteurs?|autore|redakteur(?:in)?"
                           r"|journalist)/[^/?#]+/?(?:[?#]|$)", _I)
-# A staff member's page ("/staff/uriel-gadessaud/"), but also "/staff/directory" and
-# "/staff/our-team": taken only when the link's text spells the page's name and has none of
-# the words of such pages' titles.
+# A staff member's page ("/staff/uriel-gadessaud/"), but also "/staff/masthead/" and
+# "/staff/our-team/": taken only when the link's text spells the page's name in two words or
+# more, none of them a word of such pages' titles.
 _STAFF_PATH = re.compile(r"/staff/([^/?#]+)/?(?:[?#]|$)", _I)
-_STAFF_PAGE_WORDS = re.compile(r"\b(?:our|the|team|meet|contact|about|all|staff|directory"
-                               r"|board|editorial|editors|jobs|careers|unser|das|über)\b", _I)
+_STAFF_PAGE_WORDS = frozenset({"our", "team", "meet", "contact", "about", "staff", "directory",
+                               "editorial", "editors", "jobs", "careers", "unser", "über"})
 
 
 def author_links(tree: lhtml.HtmlElement) -> Iterator[str]:
@@ -292,8 +322,10 @@ def author_links(tree: lhtml.HtmlElement) -> Iterator[str]:
         if any(_discarded(a) or _navigation(a) for a in (link, *link.iterancestors())):
             continue
         text = " ".join(_visible_text(link).split())
+        words = text.lower().split()
         if 2 < len(text) < MAX_LABELLED_CHARS and (staff_name is None or (
-                _letters(staff_name) == _letters(text) and not _STAFF_PAGE_WORDS.search(text))):
+                _letters(staff_name) == _letters(text) and len(words) > 1
+                and _STAFF_PAGE_WORDS.isdisjoint(words))):
             yield text
 
 

@@ -477,6 +477,14 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("Von Jan Freitag", ["Jan Freitag"]),
         ("Wednesday Addams", ["Wednesday Addams"]),
         ("Von Anna Berg, Montag, 3. März 2024", ["Anna Berg"]),
+        ("Von Jan Freitag, 3. Mai 2024", ["Jan Freitag"]),  # after one word: a surname
+        ("By Thanh Le May 5, 2024", ["Thanh Le"]),  # "le" is a preposition in lower case only
+        ("By Jane Smith Published May 5, 2024", ["Jane Smith"]),  # the date's label goes too
+        ("Par Marie Dupont, le 1er mars 2024", ["Marie Dupont"]),
+        ("Por María García, lunes 3 de marzo de 2024", ["María García"]),
+        ("By Jane Smith, CNN Updated 3:00 PM EDT, Sun May 5, 2024", ["Jane Smith"]),
+        ("Von Anna Berg, Mo., 04.03.2024", ["Anna Berg"]),  # a weekday left alone
+        ("By Jane Smith, May 2024", ["Jane Smith"]),
         ("14.03.2026 12:30", []),
         ("Publiziert am", []),
         ("Posted on", []),
@@ -491,6 +499,8 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         ("Reuters and Jane Smith", ["Jane Smith"]),
         ("Apa Sherpa", ["Apa Sherpa"]),  # a name, not the agency
         ("Jane Smith, Sid", ["Jane Smith", "Sid"]),  # a given name, not SID
+        ("Par Marie Dupont, avec AFP", ["Marie Dupont"]),
+        ("Agencia EFE", ["Agencia EFE"]),  # an agency alone is the byline
         ("det/dpa", ["det", "dpa"]),  # beside initials or a section the agency is kept
         ("", []),
         (None, []),
@@ -572,6 +582,8 @@ def _ld(data: object) -> str:
         ("", '<p><a href="/staff/rhona-gill/">Rhona Gill</a></p>', ["Rhona Gill"]),
         ("", '<p><a href="/staff/our-team/">Our Team</a></p>', []),  # not a name
         ("", '<p><a href="/staff/rhona-gill/">Contact Us</a></p>', []),  # not the page's name
+        ("", '<p><a href="/staff/masthead/">Masthead</a></p>', []),  # one word: a page
+        ("", '<p><a href="/staff/priya-das/">Priya Das</a></p>', ["Priya Das"]),
         # ... but not one in the site's menu or footer, nor the list of all authors
         ("", '<footer><a href="/author/rhona-gill">Rhona Gill</a></footer>', []),
         ("", '<p><a href="/authors/">Our Writers</a></p>', []),
@@ -581,6 +593,8 @@ def _ld(data: object) -> str:
          ["Rhona Gíll"]),
         ('<meta name="author" content="rgill">', '<p class="byline">By Rhona Gill</p>',
          ["rgill"]),  # not the same letters: no guess
+        ('<meta name="author" content="rhonagill, dpa">', '<p class="byline">By Rhona Gill</p>',
+         ["Rhona Gill"]),  # her full name given, the agency beside it goes
         # structured data's name in the case the page shows it in
         (_ld({"@type": "NewsArticle", "author": {"@type": "Person", "name": "Rhona Gill"}}),
          '<p class="story-meta">By <a href="/staff/rhona-gill">RHONA GILL</a></p>',
