@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,7 +22,8 @@ from lxml import html as lhtml
 _I = re.IGNORECASE
 _BYLINE = re.compile(  # "By", "Post author: by", "Texte :", "Ein Beitrag von"... before names
     r"^\s*(?:(?:post|article|story|interview)\s*:?\s+)?"
-    r"(?:(?:authors?|autor(?:en|[/*:_]?in(?:nen)?)?|auteur|autore|auteure|text|texte|words)\b\s*:?\s*)?"
+    r"(?:(?:authors?|autor(?:en|[/*:_]?in(?:nen)?)?|auteur|autore|auteure|text|texte|words)"
+    r"(?:\s*(?:&|\+|/|and|und|et)\s*(?:fotos?|photos?|bild(?:er)?|pictures|images))?\b\s*:?\s*)?"
     r"(?:(?:written|reported|posted|published|words|text|story|article|artikel|ein\s+beitrag"
     r"|geschrieben|verfasst|veröffentlicht|erstellt|gepostet|publié|écrit|rédigé|escrito"
     r"|publicado|pubblicato|scritto)\s+)?"
@@ -37,8 +39,10 @@ _ROLE = re.compile(
     r"|updated|published|posted|minutes?|read|fotos?|photos?|bilder?|illustrations?|grafik"
     r"|authors?|auteurs?|autor(?:en|in|innen)?|admin|administrator|webmaster|guest|unknown"
     r"|anonymous|anonym|interview|copyright|gmbh|inc|ltd|llc|e\.\s?v"
-    r"|media|solutions|group|verlag|departement|department|ministerium|ministry"
-    r"|am|on|um|publiziert|veröffentlicht|gepostet|datum|date|fecha)\b",  # "Posted on", "Datum"
+    r"|media|solutions|group|verlag|departement|department|ministerium|ministry|abteilung"
+    r"|agencies|noticias|nachrichten|(?-i:eG|AG|KG|SE|UG|PLC)"
+    r"|am|on|um|publiziert|veröffentlicht|gepostet|aktualisiert|publicad[oa]|actualizad[oa]"
+    r"|publiée?|mis\s+à\s+jour|pubblicato|datum|date|fecha)\b",  # "Posted on", "Datum", "Publicado"
     _I)
 # An editorial team ("Redaktion", "Metro Desk", "HLNF Staff"): the byline when no person is
 # named anywhere, else dropped.
@@ -53,14 +57,20 @@ _AGENCY_ACRONYM = re.compile(r"dpa|afp|ap|apa|efe|ansa|sda|ats|kna|epd|sid|ddp|u
                              r"|tass|pap|ctk|mti", _I)
 _AGENCY_NAME = re.compile(r"reuters|ritzau|xinhua|kyodo|yonhap|belga|lusa|bloomberg|kathpress"
                           r"|dpa-afx|keystone-sda|agencia\s+efe", _I)
+# The kind of piece before its author: "Eine Kolumne von X", "Pressemitteilung von X", "Une
+# chronique par X" (not "de": "Interview de Marine Le Pen", "Chronique de Paris" name subjects).
+_GENRE = (r"(?:beitrag|gastbeitrag|kommentar|gastkommentar|kolumne|glosse|reportage|essay"
+          r"|pressemitteilung|column|commentary|chronique|tribune|columna)")
 # "View all posts by X", "Zum Profil von X", "Recipe by X": a link text around the name.
 _PROFILE_LINK = re.compile(
     r"^(?:[^\W\d_]+\s+){0,4}?(?:by|(?:beiträge|artikel|profil|posts|articles|stories|mehr)"
-    r"\s+(?:von|de|par|di))\s+", _I)
+    rf"\s+(?:von|de|par|di)|{_GENRE}\s+(?:von|par|por))\s+", _I)
 _AFFILIATION = re.compile(r"\s+(?:for|für|pour|para|per)\s+.*$", _I)  # "X for The Times"
 # "X am 26/10/13", "X on 3 May 2022", "X 11.12.2019": the date after a name.
 _DATE_PREPOSITION = r"(?:am|on|um|le|el|il|at|den|vom)"
 _DATE_TAIL = re.compile(rf"\s+(?:{_DATE_PREPOSITION}\s+)?\d.*$", _I)
+# "hace 3 horas", "vor 2 Stunden", "il y a 3 heures": cut before a byline is split ("y").
+_RELATIVE_DATE = re.compile(r"\s*\b(?:hace|vor|il\s+y\s+a)\s+\d.*$", _I)
 _MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november"
           r"|december|januar|februar|märz|juni|juli|oktober|dezember|janvier|février|mars"
           r"|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero"
@@ -87,9 +97,12 @@ _DOMAIN_LIKE = re.compile(r"[^\W\d_]\.(?:[a-z]{2,6})\b")
 # quotes, share bars; matched as whole class/id tokens, so a WordPress post's own classes
 # ("post category-news", "noprint") do not hide its byline.
 _DISCARD_TOKEN = re.compile(
-    r"comments?|comment[-_]\S*|commentlist|respond|sidebar\S*|is-hidden|(?:block)?quote"
+    r"comments?|comment[-_]\S*|commentlist|comentarios?|kommentare?|commentaires?|respond"
+    r"|sidebar\S*|is-hidden|(?:block)?quote|cita|zitat"
     r"|print|category|meta-date|meta-reviewer|article-(?:share|support)|embedly-instagram"
-    r"|(?:photo|image|img|video|media)[-_]?(?:credit|caption)\S*|\S*caption", _I)
+    r"|(?:photo|foto|image|img|bild|video|media)[-_]?"
+    r"(?:credit|caption|licen[cs]e|copyright|author|autor)\S*"
+    r"|\S*caption", _I)
 _DISCARD_CLASS = frozenset({"title", "date"})  # the whole class attribute, as trafilatura's
 _DISCARD_TAGS = frozenset({"time", "figure", "figcaption", "blockquote", "script", "style",
                            "noscript", "template", "button", "select", "textarea"})
@@ -100,8 +113,11 @@ _SPECIFIC_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"
 _GENERIC_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
 _SPECIFIC_CLASS = re.compile("author-?name|AuthorName|authorName")
 _GENERIC_ID = re.compile("author|zuozhe|bianji|xiaobian")
+# Also the Spanish and German "autor", "nombre-autor", not a BEM element of other articles'
+# teasers ("media-box__article__autor").
 _GENERIC_CLASS = re.compile(
-    "author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name")
+    r"author|channel-name|zuozhe|bianji|xiaobian|submitted-by|posted-by|journalist-name"
+    r"|(?<![\w-])(?:[^\W_]+-)*autor(?:a|es|en)?(?![\w-])")
 _LAST_ID = re.compile("[Aa]uthor")
 _LAST_CLASS = re.compile("[Aa]uthor|screenname|writer|[Bb]yline")
 MAX_BYLINE_CHARS = 120  # longer texts under an "author" class are bios or author lists
@@ -170,6 +186,7 @@ def _without_written_date(byline: str) -> str:
     """``byline`` up to the date written out in it (:data:`_WRITTEN_DATE`). A weekday before
     the date goes with it after a comma or a full name ("By Alex Bozarjian Thursday, November
     9, 2023"), not after one word, where it is a surname ("Von Jan Freitag, 3. Mai 2024")."""
+    byline = _RELATIVE_DATE.sub("", byline)
     match = _WRITTEN_DATE.search(byline)
     if match is None:
         return byline
@@ -217,22 +234,18 @@ def _split(raw: str | list[str] | None, exclude: tuple[str | None, ...]
 def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
     """Byline texts where trafilatura's author XPaths point (its specific, its generic, then
     its last-resort paths: any element whose class mentions an author or a byline), outside
-    comments, sidebars, quotes and captions."""
+    comments, sidebars, quotes and captions; of an author box, the name in its heading."""
     seen: set[Any] = set()
     count = 0
-
-    def outside_article(container: Any) -> bool:  # a "sidebar" holding the headline is not
-        return container.tag in _DISCARD_TAGS or container.find(".//h1") is None
-
     for candidates in _author_elements(tree):
         for el in candidates:
-            if el in seen or any(_discarded(a) and outside_article(a)
-                                 for a in (el, *el.iterancestors())):
+            if el in seen or _in_discarded(el):
                 continue
             seen.add(el)
             byline = " ".join(_visible_text(el).split())
-            if 2 < len(byline) < MAX_BYLINE_CHARS and len(byline.split()) <= MAX_BYLINE_WORDS \
-                    and not byline.endswith(":"):  # a label ("Quelle:") beside the byline
+            if len(byline) >= MAX_BYLINE_CHARS or len(byline.split()) > MAX_BYLINE_WORDS:
+                byline = _box_heading(el, byline)  # a bio or an author list, or a box
+            if 2 < len(byline) < MAX_BYLINE_CHARS and not byline.endswith(":"):  # "Quelle:"
                 yield byline
                 count += 1
                 if count >= MAX_MARKUP_BYLINES:
@@ -268,6 +281,11 @@ def as_shown(tree: lhtml.HtmlElement, names: list[str]) -> list[str]:
 # The first word of a text that starts a byline: "Von Cosima Künzel", "Autor: Fritz Imhof".
 _LABELS = frozenset({"by", "von", "par", "por", "door", "autor", "autorin", "author", "auteur",
                      "autore", "text", "texte", "redaktion", "verfasser", "verfasserin"})
+_GENRE_LABEL = re.compile(rf"(?:eine?|an?|une?)\s+{_GENRE}\s+(?:von|by|par|por)\s+", _I)
+_ENDS_IN_COLON = re.compile(r"[^\W\d_]+(?:[/*_][^\W\d_]+)?\s*:")  # "Autorin:", "Autor/in:"
+# "06.11.2023 13:30 von Olga": a numeric date and time before the label.
+_LEADING_DATE = re.compile(r"\s*(?:\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2})"
+                           r"(?:,?\s+\d{1,2}[:.]\d{2}(?:\s*uhr)?)?[\s,|\u00b7-]*", _I)
 _LABEL_ONLY = re.compile(r"\s*\w+\s*:?\s*")
 _NEXT_LABEL = re.compile(r"\s+(?:[^\W\d_]+\s*){1,2}:\s.*$")  # "... Quelle: Livenet"
 _PARTICLES = frozenset({"von", "van", "der", "den", "de", "da", "di", "du", "del", "la", "le"})
@@ -278,23 +296,40 @@ MAX_LABELLED_TEXT = 200
 def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
     """Bylines that the markup does not mark as such, found by their label in a short block:
     "<em>Von Cosima Künzel</em>", "<strong>Text:</strong> Klausmartin Friedrich",
-    "Datum: 19.11.2021 <br> Autor: Fritz Imhof <br> Quelle: Livenet"."""
+    "Datum: 19.11.2021 <br> Autor: Fritz Imhof <br> Quelle: Livenet", "06.11.2023 13:30 von
+    Olga", "Eine Kolumne von Nils Pickert"; "Autorin: Uta Staschewski, Projektleiterin der
+    HSS" gives the name before the comma."""
     body = tree.find("body")
     for block in body.iter(etree.Element) if body is not None else ():
         # the text that opens an element; a tail ("... sagte Müller von der Stadt") is prose
         text = block.text
-        if not text or len(text) > MAX_LABELLED_TEXT or not text.strip() or \
-                text.split(None, 1)[0].rstrip(":").lower() not in _LABELS:
+        if not text or len(text) > MAX_LABELLED_TEXT or not text.strip():
+            continue
+        dated = _LEADING_DATE.match(text) if text.lstrip()[:1].isdigit() else None
+        text = text[dated.end():] if dated else text
+        genre = _GENRE_LABEL.match(text)
+        if not genre and (not text.strip() or
+                          text.split(None, 1)[0].rstrip(":").lower() not in _LABELS):
             continue
         if any(_discarded(a) or _navigation(a) for a in (block, *block.iterancestors())):
             continue
-        if _LABEL_ONLY.fullmatch(text) and not len(block) and block.getparent() is not None:
+        if (_LABEL_ONLY.fullmatch(text) or _BYLINE.fullmatch(text)) and not len(block) \
+                and block.getparent() is not None:
             line = f"{text} {block.tail or ''}"  # "<b>Autor:</b> Name": the label's line
         else:
-            line = _line_from(block)
-        line = _NEXT_LABEL.sub("", " ".join(line.split()))
-        if len(line) <= MAX_LABELLED_CHARS and _names_only(line):
-            yield line
+            line = _line_from(block)[dated.end() if dated else 0:]
+        line = " ".join(line.split())
+        # the label ("Text & Fotos:", "Eine Kolumne von") and the name after it, up to the
+        # next label ("Quelle: Livenet") or a date
+        label = genre.end() if genre else _BYLINE.match(line).end()
+        line = _without_written_date(line[:label] + _NEXT_LABEL.sub("", line[label:]))
+        byline = line[label:] if genre else line
+        if len(byline) <= MAX_LABELLED_CHARS and _names_only(byline):
+            yield byline
+        elif _ENDS_IN_COLON.match(line) and (head := line.split(",", 1)[0]) != line \
+                and len(head) <= MAX_LABELLED_CHARS and len(_BYLINE.sub("", head).split()) > 1 \
+                and _names_only(head):
+            yield head  # "Autorin: Uta Staschewski, Projektleiterin der HSS in Tunesien."
 
 
 _AUTHOR_PATH = re.compile(r"/(?:authors?|autor(?:en)?|auteurs?|autore|redakteur(?:in)?"
@@ -390,6 +425,35 @@ def _discarded(el: Any) -> bool:
     if (cls := el.get("class", "").strip()) in _DISCARD_CLASS:
         return True
     return any(_DISCARD_TOKEN.fullmatch(t) for t in f"{cls} {el.get('id', '')}".split())
+
+
+# An author box: "author-bio", "author_box", "about-author", "authorInfo"; not a wrapper that
+# has one ("has-author-box") nor a list of the author's posts ("more-author-posts").
+_AUTHOR_BOX = re.compile(r"(?:about[-_]?)?author[-_]?(?:bio|box|info|card|profile|details)\w*",
+                         _I)
+MAX_AUTHOR_BOX_CHARS = 1500
+
+
+def _box_heading(box: Any, text: str) -> str:
+    """The first heading in an author box (``text`` being all of its text) when it is a
+    name of two words or more whose first word the rest of the box repeats ("<h3>Martin
+    Junker</h3> ... Alles von Martin Junker", "Martin berät..."), else ""."""
+    if len(text) > MAX_AUTHOR_BOX_CHARS or not any(
+            _AUTHOR_BOX.fullmatch(t) for t in (box.get("class") or "").split()):
+        return ""
+    heading = next(box.iter("h2", "h3", "h4", "h5", "h6"), None)
+    name = " ".join(_visible_text(heading).split()) if heading is not None else ""
+    words = name.split()
+    rest = Counter(text.split()) - Counter(words)
+    return name if len(name) <= MAX_LABELLED_CHARS and len(words) > 1 and rest[words[0]] \
+        and _names_only(name) else ""
+
+
+def _in_discarded(el: Any) -> bool:
+    """``el`` is or lies in a discarded container (:func:`_discarded`) other than one that
+    holds the headline: a theme's main column called "sidebar"."""
+    return any(_discarded(a) and (a.tag in _DISCARD_TAGS or a.find(".//h1") is None)
+               for a in (el, *el.iterancestors()))
 
 
 def _visible_text(el: Any) -> str:

@@ -26,7 +26,7 @@ from crawler.metadata import extract_metadata, normalize_date
 __all__ = ["EXTRACTOR_VERSION", "Article", "decode_html", "extract", "extract_article",
            "normalize_date", "split_authors"]
 
-EXTRACTOR_VERSION = f"newsarchive-extract/6 trafilatura/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"newsarchive-extract/7 trafilatura/{trafilatura.__version__}"
 MIN_TEXT_CHARS = 50  # shorter "articles" are navigation crumbs or error stubs
 
 _I = re.IGNORECASE

@@ -460,6 +460,18 @@ def test_chunks_are_joined_only_when_little_text_lies_between(between: str,
         (["Jane Smith", "jane smith", "https://facebook.com/janesmith"], ["Jane Smith"]),
         ("Staff Reporter", []),
         ("Coast Media Solutions", []),  # a company
+        ("besserwisser eG", []),
+        ("Hafen Verlags AG", []),
+        ("Noticias El Comercio", []),
+        ("Agencies", []),
+        ("Jane Smith, Abteilung Presse", ["Jane Smith"]),
+        ("Ag Jansen", ["Ag Jansen"]),  # a legal form counts in its own case only
+        ("Text & Fotos: Ivan Valetny", ["Ivan Valetny"]),
+        ("Text und Bild: Lea Roth", ["Lea Roth"]),
+        ("Eine Kolumne von Nils Pickert", ["Nils Pickert"]),
+        ("Pressemitteilung von Katja Kipping", ["Katja Kipping"]),
+        ("Jacobo Betancur | Publicado hace 3 horas", ["Jacobo Betancur"]),
+        ("Par Marie Dupont, il y a 3 heures", ["Marie Dupont"]),
         ("Veröffentlicht von Chris Jung", ["Chris Jung"]),
         ("Erstellt von Andri Bryner", ["Andri Bryner"]),
         ("von lupa am 26/10/13, 03:48 pm", ["lupa"]),  # the date after the name
@@ -600,6 +612,71 @@ def _ld(data: object) -> str:
          '<p class="story-meta">By <a href="/staff/rhona-gill">RHONA GILL</a></p>',
          ["RHONA GILL"]),
         ('<meta name="author" content="rhona gill">', "<p>By Rhona Gill</p>", ["Rhona Gill"]),
+        # a Spanish or German "autor" class; a relative date after the name is no name
+        ("", '<div class="autor"><h6>Jacobo Betancur Peláez | Publicado hace 3 horas</h6></div>',
+         ["Jacobo Betancur Peláez"]),
+        ("", '<span class="autor">Rhona Gill, vor 2 Stunden</span>', ["Rhona Gill"]),
+        # the kind of piece before the label
+        ("", "<p><strong>Eine Kolumne von Nils Pickert</strong></p>", ["Nils Pickert"]),
+        ("", "<p><em>A column by Rhona Gill</em></p>", ["Rhona Gill"]),
+        ("", "<p><em>A column by the sea</em></p>", []),
+        # a comment section with its own <h1> is still comments
+        ("", '<div id="comments"><h1 class="comments-title">3 Kommentare</h1>'
+         "<p>Von Hans Müller</p></div>", []),
+        # a labelled name with the author's role after a comma
+        ("", "<p><strong>Autorin: Uta Staschewski, Projektleiterin der HSS in Tunesien."
+         "</strong></p>", ["Uta Staschewski"]),
+        ("", "<p>Von Berlin, der Hauptstadt, fährt die Fähre nicht.</p>", []),
+        # "Text & Fotos:" is a label, the name after it the author
+        ("", '<td class="authorbold">Text &amp; Fotos: Ivan Valetny</td>', ["Ivan Valetny"]),
+        # a date before the label; without a label come sections, places and calendars
+        ("", "<h2>Stars <span>06.11.2023 13:30 von Olga </span></h2>", ["Olga"]),
+        ("", "<p>12.03.2024 | Von Anna Berg</p>", ["Anna Berg"]),
+        ("", '<div class="field-name-field-datum">25.10.2022 - Reiner Nagel</div>', []),
+        ("", "<p>02.11.2022 - Placebo - Stadthalle</p>", []),
+        ("", '<p class="meta">12.03.2024 | Region Hannover</p>', []),
+        ("", "<p>11.12.2019 - Bad Homburg</p>", []),
+        # names in comments, photo credits and quotes, in Spanish and German markup
+        ("", '<p>Por Juan García</p><div class="comentarios"><span class="autor">Pepe Martínez'
+         "</span></div>", ["Juan García"]),
+        ("", '<p>Von Anna Schmidt</p><div class="kommentar"><span class="autor">Klaus Meier'
+         "</span></div>", ["Anna Schmidt"]),
+        ("", '<p>Por Juan García</p><span class="foto-autor">Marta Pérez</span>', ["Juan García"]),
+        ("", '<div class="cita"><p>La imaginación es más importante que el conocimiento.</p>'
+         '<span class="autor">Albert Einstein</span></div>', []),
+        # prose and subjects that look like a label and a name
+        ("", "<p>By Christmas Eve, the shelters in the harbour town were full again.</p>", []),
+        ("", "<p><strong>Interview de Marine Le Pen</strong></p>", []),
+        ("", "<h2>Analyse von Wahlumfragen</h2>", []),
+        ("", "<p>Beitrag von Mitgliedern und Freunden</p>", []),
+        # a sidebar with the site's title in an <h1> is still a sidebar
+        ("", '<aside class="sidebar"><h1 class="site-title">Coast Herald</h1>'
+         "<p>Von Peter Braun</p></aside>", []),
+        # the label's own words are not taken for the next label; dates after the name go
+        ("", "<p>Text &amp; Fotos: Ivan Valetny</p>", ["Ivan Valetny"]),
+        ("", "<p><strong>Text und Bild:</strong> Anna Schmidt</p>", ["Anna Schmidt"]),
+        ("", '<span class="byline">Par Marie Dupont il y a 3 heures</span>', ["Marie Dupont"]),
+        ("", "<p>Von Anna Berg, vor 2 Stunden</p>", ["Anna Berg"]),
+        ("", "<p><em>Von Anna Berg, 3. Mai 2024</em></p>", ["Anna Berg"]),
+        # an author box too long for a byline: the name in its heading, not its bio
+        ("", '<div class="author-bio"><h3>Martin Junker</h3><p>Martin berät seit zwanzig '
+         "Jahren Unternehmen bei der Finanzierung von Firmenwagen und schreibt darüber.</p>"
+         "</div>", ["Martin Junker"]),
+        ("", '<div class="author-box"><h4>Unser Newsletter</h4><p>Jede Woche die besten '
+         "Geschichten aus dem Hafen, den Fähren und der Fischerei direkt ins Postfach.</p>"
+         "</div>", []),
+        ("", '<div class="author-box"><h4>Latest Posts</h4><ul><li>Ferry fares rise again this '
+         "spring</li><li>Harbour bridge reopens after repairs</li><li>Fishing quotas cut</li>"
+         '</ul><a href="/posts">View All Posts</a></div>', []),
+        # ... not a list of the author's posts, nor a wrapper that has an author box
+        ("", '<p><em>Von Anna Schmidt</em></p><div class="more-author-posts"><h4>Hamburger '
+         "Hafen</h4><p>Der Hamburger Hafen schlägt wieder mehr Container um als im Jahr davor, "
+         "meldet die Hafenbehörde.</p></div>", ["Anna Schmidt"]),
+        ("", '<div class="has-author-box"><p><em>Von Anna Schmidt</em></p><h2>Deutsche Bahn</h2>'
+         "<p>Die Deutsche Bahn erhöht die Preise im Fernverkehr zum Fahrplanwechsel wieder, "
+         "teilte das Unternehmen mit.</p></div>", ["Anna Schmidt"]),
+        # a media licence's author is a photo credit
+        ("", '<span class="media-license-author">zvg</span>', []),
     ],
 )
 def test_authors(head: str, body: str, expected: list[str]) -> None:
