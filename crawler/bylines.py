@@ -244,7 +244,7 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
             seen.add(el)
             byline = " ".join(_visible_text(el).split())
             if len(byline) >= MAX_BYLINE_CHARS or len(byline.split()) > MAX_BYLINE_WORDS:
-                byline = _box_heading(el, byline)  # a bio or an author list, or a box
+                byline = _box_heading(el, byline)  # a bio or a list; a box's heading
             if 2 < len(byline) < MAX_BYLINE_CHARS and not byline.endswith(":"):  # "Quelle:"
                 yield byline
                 count += 1
@@ -319,8 +319,9 @@ def labelled_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
         else:
             line = _line_from(block)[dated.end() if dated else 0:]
         line = " ".join(line.split())
-        # the label ("Text & Fotos:", "Eine Kolumne von") and the name after it, up to the
-        # next label ("Quelle: Livenet") or a date
+        # the label ("Text & Fotos:", "Eine Kolumne von"; _BYLINE matches at any start, all
+        # its parts being optional) and the name after it, up to the next label ("Quelle:
+        # Livenet") or a date
         label = genre.end() if genre else _BYLINE.match(line).end()
         line = _without_written_date(line[:label] + _NEXT_LABEL.sub("", line[label:]))
         byline = line[label:] if genre else line
