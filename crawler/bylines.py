@@ -245,6 +245,8 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
             byline = " ".join(_visible_text(el).split())
             if len(byline) >= MAX_BYLINE_CHARS or len(byline.split()) > MAX_BYLINE_WORDS:
                 byline = _box_heading(el, byline)  # a bio or a list; a box's heading
+            else:
+                byline = _with_coauthors(el, byline, seen)
             if 2 < len(byline) < MAX_BYLINE_CHARS and not byline.endswith(":"):  # "Quelle:"
                 yield byline
                 count += 1
@@ -426,6 +428,30 @@ def _discarded(el: Any) -> bool:
     if (cls := el.get("class", "").strip()) in _DISCARD_CLASS:
         return True
     return any(_DISCARD_TOKEN.fullmatch(t) for t in f"{cls} {el.get('id', '')}".split())
+
+
+# What stands between co-authors' elements: "A, B and C", "A & B", "A und B".
+_COAUTHOR_JOIN = re.compile(r"\s*(?:[,;&/]\s*(?:(?:and|und|et|y|e)\s+)?|(?:and|und|et|y|e)\s+)",
+                            _I)
+
+
+def _with_coauthors(el: Any, byline: str, seen: set[Any]) -> str:
+    """``byline`` with its co-authors' when each has an element of its own, side by side
+    with a separator ("<span class="author"><a>A</a></span> and <span class="author">
+    <a>B</a></span>": WordPress's Co-Authors Plus, bylines without structured data); their
+    elements join ``seen``."""
+    top = el  # the outermost element holding el alone
+    while (parent := top.getparent()) is not None and len(parent) == 1 \
+            and not (parent.text or "").strip() and not (top.tail or "").strip():
+        top = parent
+    parts = [byline]
+    while (following := top.getnext()) is not None and following.tag == top.tag \
+            and following.get("class") == top.get("class") \
+            and _COAUTHOR_JOIN.fullmatch(top.tail or ""):
+        parts += [(top.tail or "").strip(), " ".join(_visible_text(following).split())]
+        seen.update(following.iter())
+        top = following
+    return " ".join(parts)
 
 
 # An author box: "author-bio", "author_box", "about-author", "authorInfo"; not a wrapper that

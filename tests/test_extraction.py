@@ -675,6 +675,19 @@ def _ld(data: object) -> str:
         ("", '<div class="has-author-box"><p><em>Von Anna Schmidt</em></p><h2>Deutsche Bahn</h2>'
          "<p>Die Deutsche Bahn erhöht die Preise im Fernverkehr zum Fahrplanwechsel wieder, "
          "teilte das Unternehmen mit.</p></div>", ["Anna Schmidt"]),
+        # co-authors with an element each, side by side (WordPress's Co-Authors Plus)...
+        ("", '<p class="byline">By <span class="author vcard"><a class="url fn n" rel="author" '
+         'href="/author/ana-lima/">Ana Lima</a></span> and <span class="author vcard"><a class='
+         '"url fn n" rel="author" href="/author/joe-bloggs/">Joe Bloggs</a></span></p>',
+         ["Ana Lima", "Joe Bloggs"]),
+        ("", '<div class="byline"><span class="author-name">Ana Lima</span>, <span class='
+         '"author-name">Joe Bloggs</span> und <span class="author-name">Tom Decker</span></div>',
+         ["Ana Lima", "Joe Bloggs", "Tom Decker"]),
+        # ... not names apart in the page, nor a list without separators
+        ("", '<span class="author-name">Ana Lima</span><p>The ferry left at dawn.</p>'
+         '<span class="author-name">Joe Bloggs</span>', ["Ana Lima"]),
+        ("", '<ul class="list"><li class="author">Ana Lima</li><li class="author">Joe Bloggs</li>'
+         "</ul>", ["Ana Lima"]),
         # a media licence's author is a photo credit
         ("", '<span class="media-license-author">zvg</span>', []),
     ],
