@@ -237,7 +237,9 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
     comments, sidebars, quotes and captions; of an author box, the name in its heading."""
     seen: set[Any] = set()
     count = 0
-    for candidates in _author_elements(tree):
+    elements = _author_elements(tree)
+    every = {el for candidates in elements for el in candidates}
+    for candidates in elements:
         for el in candidates:
             if el in seen or _in_discarded(el):
                 continue
@@ -245,8 +247,10 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
             byline = " ".join(_visible_text(el).split())
             if len(byline) >= MAX_BYLINE_CHARS or len(byline.split()) > MAX_BYLINE_WORDS:
                 byline = _box_heading(el, byline)  # a bio or a list; a box's heading
-            else:
-                byline = _with_coauthors(el, byline, seen)
+            elif (joined := _with_coauthors(el, byline, every)) and \
+                    len(joined[0]) < MAX_BYLINE_CHARS and not joined[0].endswith(":"):
+                byline = joined[0]
+                seen.update(joined[1])
             if 2 < len(byline) < MAX_BYLINE_CHARS and not byline.endswith(":"):  # "Quelle:"
                 yield byline
                 count += 1
@@ -430,28 +434,34 @@ def _discarded(el: Any) -> bool:
     return any(_DISCARD_TOKEN.fullmatch(t) for t in f"{cls} {el.get('id', '')}".split())
 
 
-# What stands between co-authors' elements: "A, B and C", "A & B", "A und B".
-_COAUTHOR_JOIN = re.compile(r"\s*(?:[,;&/]\s*(?:(?:and|und|et|y|e)\s+)?|(?:and|und|et|y|e)\s+)",
-                            _I)
+# What stands between co-authors' elements: "A, B and C", "A & B", "A und B" (not "/": "A /
+# Reviews" is a byline's section).
+_COAUTHOR_JOIN = re.compile(r"\s*(?:[,&]\s*(?:(?:and|und|et|y|e)\s*)?|(?:and|und|et|y|e)\s*)", _I)
+# A part with its own label or role is no co-author: "Edited by B", "Fotografía: B".
+_OWN_LABEL = re.compile(r"\s*[^\W\d_][\w-]*\s+(?:by|von|par|por)\b|[^:]{0,30}:", _I)
 
 
-def _with_coauthors(el: Any, byline: str, seen: set[Any]) -> str:
-    """``byline`` with its co-authors' when each has an element of its own, side by side
-    with a separator ("<span class="author"><a>A</a></span> and <span class="author">
-    <a>B</a></span>": WordPress's Co-Authors Plus, bylines without structured data); their
-    elements join ``seen``."""
+def _with_coauthors(el: Any, byline: str, candidates: set[Any]) -> tuple[str, list[Any]] | None:
+    """``byline`` with its co-authors' and their elements, when each has an author element
+    of its own (one of ``candidates``), side by side with a separator ("<span class="author">
+    <a>A</a></span> and <span class="author"><a>B</a></span>": WordPress's Co-Authors Plus,
+    bylines without structured data); None when there are none."""
     top = el  # the outermost element holding el alone
     while (parent := top.getparent()) is not None and len(parent) == 1 \
             and not (parent.text or "").strip() and not (top.tail or "").strip():
         top = parent
-    parts = [byline]
+    parts, joined = [byline], []
     while (following := top.getnext()) is not None and following.tag == top.tag \
             and following.get("class") == top.get("class") \
-            and _COAUTHOR_JOIN.fullmatch(top.tail or ""):
-        parts += [(top.tail or "").strip(), " ".join(_visible_text(following).split())]
-        seen.update(following.iter())
+            and _COAUTHOR_JOIN.fullmatch(top.tail or "") \
+            and any(d in candidates for d in following.iter()):
+        text = " ".join(_visible_text(following).split())
+        if _OWN_LABEL.match(text) or _ROLE.search(text):
+            break
+        parts += [(top.tail or "").strip(), text]
+        joined += following.iter()
         top = following
-    return " ".join(parts)
+    return (" ".join(parts), joined) if joined else None
 
 
 # An author box: "author-bio", "author_box", "about-author", "authorInfo"; not a wrapper that

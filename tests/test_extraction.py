@@ -683,7 +683,14 @@ def _ld(data: object) -> str:
         ("", '<div class="byline"><span class="author-name">Ana Lima</span>, <span class='
          '"author-name">Joe Bloggs</span> und <span class="author-name">Tom Decker</span></div>',
          ["Ana Lima", "Joe Bloggs", "Tom Decker"]),
-        # ... not names apart in the page, nor a list without separators
+        # ... not names apart in the page, a list without separators, a category link, an
+        # editor or a photographer beside the author
+        ("", '<p>By <a rel="author" href="/author/ana-lima/">Ana Lima</a>, <a rel="category tag" '
+         'href="/world/">World</a></p>', ["Ana Lima"]),
+        ("", '<p><span class="byline">By Ana Lima</span> &amp; <span class="byline">Edited by Joe '
+         "Bloggs</span></p>", ["Ana Lima"]),
+        ("", '<p><span class="autor">Ana Lima</span> y <span class="autor">Fotografía: Joe Bloggs'
+         "</span></p>", ["Ana Lima"]),
         ("", '<span class="author-name">Ana Lima</span><p>The ferry left at dawn.</p>'
          '<span class="author-name">Joe Bloggs</span>', ["Ana Lima"]),
         ("", '<ul class="list"><li class="author">Ana Lima</li><li class="author">Joe Bloggs</li>'
