@@ -12,7 +12,7 @@ Two ways to write them, both within the caller's transaction:
 - :func:`extend_histories` (at capture time, by :class:`archive.archiver.Archiver` through
   :func:`record_captures`, which takes a batch's captures in capture order): the
   articles just captured (those after their history's latest version) are compared with it,
-  in capture order, when the same extractor read both (else re-extraction places them);
+  in capture order;
 - :func:`record_unpublished` (at capture time): a 404/410 or a redirect to a hub where an
   article with versions was makes an ``unpublished`` version (significance 1); an article
   that comes back after it is a new version even if it says the same;
@@ -120,20 +120,6 @@ def _previous_content(session: Session, latest: ArticleVersion | None) -> Conten
     return normalise(before.article) if before is not None and before.article else None
 
 
-def _compared_extractor(session: Session, latest: ArticleVersion | None) -> str | None:
-    """The extractor version of the article a new capture is compared with: the latest
-    version's, or the one before an ``unpublished`` latest version."""
-    if latest is None:
-        return None
-    if latest.article_id is not None:
-        return latest.extractor_version
-    return session.scalar(
-        select(ArticleVersion.extractor_version).where(
-            ArticleVersion.url_key == latest.url_key, ArticleVersion.number < latest.number,
-            ArticleVersion.article_id.is_not(None))
-        .order_by(ArticleVersion.number.desc()).limit(1))
-
-
 def _add(session: Session, key: str, number: int, version: _Version) -> ArticleVersion:
     row = ArticleVersion(
         url_key=key, number=number, capture_id=version.capture_id,
@@ -175,11 +161,7 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
     article that says what the latest version says is recognised by the stored digest
     alone; the latest version's article is read only when something changed. An article
     captured before its history's latest version (a concurrent crawl's newer capture was
-    recorded first) is left out; re-extraction (:func:`rebuild_histories`) places it. So is
-    an article extracted by another extractor than the one its history was compared with
-    (after an upgrade): comparing the two extractors' output would report the extractor's
-    changes as the outlet's; the crawl re-extracts the older captures when it ends
-    (:func:`crawler.reextract.refresh_histories`), which places it."""
+    recorded first) is left out; re-extraction (:func:`rebuild_histories`) places it."""
     rows = session.execute(
         select(Article, Capture.timestamp).join(Article.capture)
         .where(Article.capture_id.in_(set(capture_ids)), Article.url_key.is_not(None))
@@ -199,9 +181,6 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
                 del events[0]  # says what the latest version says
         if not events:
             continue
-        prior = _compared_extractor(session, latest)
-        if prior is not None and any(e.extractor_version != prior for e in events):
-            continue  # another extractor's output: the crawl's re-extraction places it
         made = _versions_after(_previous_content(session, latest), events,
                                gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0

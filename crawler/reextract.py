@@ -12,22 +12,20 @@ with the current ``EXTRACTOR_VERSION``. Captures whose article is already at tha
 skipped unless ``force``, so a second run does nothing. The histories (versions) of the
 articles created or changed are rebuilt (:func:`archive.history.rebuild_histories`),
 idempotently; articles from before histories existed get their key and history even when
-skipped. :func:`refresh_histories` does it, after a crawl, for the older captures of the
-articles the crawl found again when an extractor upgrade left their new captures out of
-their versions.
+skipped.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import joinedload
 from w3lib.encoding import http_content_type_encoding
 from warcio.exceptions import ArchiveLoadFailed
@@ -36,10 +34,9 @@ from archive.catalog import Catalog
 from archive.cdxj import HTML_MIMES
 from archive.encoding import UndecodableBody
 from archive.history import article_key, rebuild_histories
-from archive.models import Article, ArticleVersion, Capture, CrawlJob, Site, WebhookDelivery
+from archive.models import Article, Capture, CrawlJob, Site
 from archive.snapshot import SnapshotNotFound, normalize_timestamp, read_capture_records
 from archive.storage import Storage, StorageError
-from archive.webhook_outbox import enqueue_changes
 from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
 
@@ -66,8 +63,7 @@ class ReextractReport:
 
 
 def candidates(catalog: Catalog, *, job_id: int | None = None, site: str | None = None,
-               since: str | None = None,
-               capture_ids: Collection[int] | Select[Any] | None = None) -> Select[Any]:
+               since: str | None = None) -> Select[Any]:
     """The captures to re-extract, oldest first: pages, as the crawl extracts them (not the
     frames it fetched as requisites); raises :class:`ReextractError` for an unknown job or
     site or a bad ``since``."""
@@ -75,8 +71,6 @@ def candidates(catalog: Catalog, *, job_id: int | None = None, site: str | None 
         Capture.status.between(200, 299), Capture.subresource == false(),
         or_(and_(Capture.record_type == "response", Capture.mime.in_(HTML_MIMES)),
             Capture.record_type == "revisit"))
-    if capture_ids is not None:
-        query = query.where(Capture.id.in_(capture_ids))
     with catalog.session() as session:
         if job_id is not None:
             if session.get(CrawlJob, job_id) is None:
@@ -107,7 +101,6 @@ def reextract(
     job_id: int | None = None,
     site: str | None = None,
     since: str | None = None,
-    capture_ids: Collection[int] | Select[Any] | None = None,
     force: bool = False,
     workers: int | None = None,
     extractor_version: str = EXTRACTOR_VERSION,
@@ -116,11 +109,10 @@ def reextract(
 ) -> ReextractReport:
     """Re-extract the selected captures (all when no filter is given); see the module doc.
 
-    ``since`` is a capture time (1-14 digits or ISO 8601); ``capture_ids`` selects captures
-    by id (a collection, or a query of them). ``on_progress(report, total)`` is called after
-    every batch.
+    ``since`` is a capture time (1-14 digits or ISO 8601). ``on_progress(report, total)`` is
+    called after every batch.
     """
-    query = candidates(catalog, job_id=job_id, site=site, since=since, capture_ids=capture_ids)
+    query = candidates(catalog, job_id=job_id, site=site, since=since)
     report = ReextractReport(extractor_version)
     with catalog.session() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -160,35 +152,6 @@ def reextract(
         _store(catalog, pending, extractor_version, report)
     if on_progress:
         on_progress(report, total)
-    return report
-
-
-def refresh_histories(catalog: Catalog, storage: Storage, spool_dir: Path, job_id: int, *,
-                      workers: int | None = None,
-                      extractor_version: str = EXTRACTOR_VERSION) -> ReextractReport | None:
-    """After crawl ``job_id``: re-extract the older captures of the articles it captured
-    whose histories hold another extractor's articles (an upgrade since), so that their
-    versions compare one extractor's output (capture time left these articles out, see
-    :func:`archive.history.extend_histories`); then queue the webhook deliveries capture
-    time would have queued for the versions this places (the job's versions without one:
-    the site's threshold is applied again). None when no history needed it."""
-    found_again = (select(Article.url_key).join(Article.capture)
-                   .where(Capture.job_id == job_id, Article.url_key.is_not(None),
-                          Article.extractor_version == extractor_version))
-    older = (select(Article.capture_id)
-             .where(Article.url_key.in_(found_again),
-                    Article.extractor_version != extractor_version))
-    with catalog.session() as session:
-        if not session.scalar(select(exists(older))):
-            return None
-    report = reextract(catalog, storage, spool_dir, capture_ids=older, workers=workers,
-                       extractor_version=extractor_version)
-    with catalog.session() as session:  # those capture time queued are not queued again
-        placed = session.scalars(
-            select(ArticleVersion).join(ArticleVersion.capture)
-            .where(Capture.job_id == job_id,
-                   ~exists().where(WebhookDelivery.version_id == ArticleVersion.id)))
-        enqueue_changes(session, list(placed))
     return report
 
 

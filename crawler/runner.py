@@ -39,7 +39,6 @@ from crawler.config import archive_settings
 from crawler.discovery import format_duration, parse_duration
 from crawler.failures import archive_failure as classify_archive_failure
 from crawler.frontier import ROLE_PAGE
-from crawler.reextract import refresh_histories
 from crawler.refresh_learning import site_refresh
 from crawler.seen import SeenUrls
 from crawler.spiders.news import NewsSpider
@@ -153,8 +152,6 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
                   deny=spec.deny, **discovery).addErrback(crawl_failed)
     try:
         process.start()
-        if spec.extract and error is None and not crawler.stats.get_value("archive/failure"):
-            _refresh_histories(catalog, storage, config.spool_dir, job_id, settings)
     except Exception as exc:  # recorded in the ledger, then re-raised
         error = repr(exc)
         raise
@@ -164,23 +161,6 @@ def run_crawl(spec: CrawlSpec, overrides: dict[str, Any] | None = None,
             summary = _finish_job(catalog, job_id, crawler, error)  # with what it catalogued
         catalog.dispose()
     return summary
-
-
-def _refresh_histories(catalog: Catalog, storage: Storage, spool_dir: Path, job_id: int,
-                       settings: Settings) -> None:
-    """Re-extract the older captures of the articles whose versions an extractor upgrade
-    left out (:func:`crawler.reextract.refresh_histories`); a failure is logged, never the
-    crawl's: ``newsarchive reextract`` does the same later."""
-    try:
-        report = refresh_histories(catalog, storage, spool_dir, job_id,
-                                   workers=max(1, settings.getint("NEWSARCHIVE_EXTRACT_WORKERS")))
-    except Exception:  # the crawl itself succeeded; the versions wait
-        logger.exception("re-extracting older captures for their versions failed; "
-                         "`newsarchive reextract` places them")
-        return
-    if report is not None:
-        logger.info("versions: %d older capture(s) re-extracted with %s, %d failed",
-                    report.scanned, report.extractor_version, len(report.failed))
 
 
 def _recover_own_files(catalog: Catalog, storage: Storage, spool_dir: Path) -> bool:

@@ -18,19 +18,8 @@ from sqlalchemy import func, inspect, select, update
 from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
 from archive.history import versions_of
-from archive.models import (
-    Article,
-    ArticleVersion,
-    Capture,
-    DeliveryStatus,
-    SeenUrl,
-    WebhookDelivery,
-    utcnow,
-)
+from archive.models import Capture, SeenUrl, utcnow
 from archive.storage import LocalStorage
-from crawler.extraction import EXTRACTOR_VERSION
-from scheduler.site_definitions import SiteIn
-from scheduler.sites import create_site
 from scheduler.views import VersionOut
 from tests.support.api import api_client
 from tests.support.changing_site import PARAGRAPHS, ChangingSite
@@ -84,39 +73,6 @@ def edit(site: ChangingSite) -> None:
 def history(archive: Archive, url: str) -> list[dict[str, Any]]:
     with archive.catalog().session() as session:
         return [VersionOut.from_version(v).model_dump() for v in versions_of(session, url)]
-
-
-def test_an_extractor_upgrade_between_crawls_is_no_change_of_the_article(
-        archive_db: Archive, site: ChangingSite) -> None:
-    """A crawl after an upgrade re-extracts the older captures of the articles it finds
-    again, so their versions compare one extractor's output: the edit is a version (and a
-    webhook delivery), what the new extractor reads differently is not."""
-    url = urls(site)["figure"]
-    with archive_db.catalog().session() as session:
-        create_site(session, SiteIn(
-            name="gazette", start_urls=[url], webhook_url="https://hooks.example.org/changes",
-            webhook_secret="a-secret-of-twenty-chars", webhook_min_significance=0.0))
-    assert archive_db.crawl("--site", "gazette", "--depth", "0",
-                            throttled=False)["status"] == "succeeded"
-    with archive_db.catalog().session() as session:  # as an older extractor had read it
-        session.execute(update(Article).values(authors=["A. Lima"],
-                                               extractor_version="newsarchive-extract/0"))
-        session.execute(update(ArticleVersion).values(extractor_version="newsarchive-extract/0"))
-    site.story(url).paragraphs[1] = PARAGRAPHS[1].replace("40 million", "45 million")
-    assert archive_db.crawl("--site", "gazette", "--depth", "0",
-                            throttled=False)["status"] == "succeeded"
-
-    versions = history(archive_db, url)
-    assert [v["changes"] for v in versions] == [[], [{
-        "kind": "body_edited", "paragraph": 1,
-        "before": "The council said the repairs cost 40 million dollars.",
-        "after": "The council said the repairs cost 45 million dollars."}]]
-    assert [(v["authors"], v["extractor_version"]) for v in versions] == [
-        (["Ana Lima"], EXTRACTOR_VERSION)] * 2
-    with archive_db.catalog().session() as session:
-        deliveries = [(d.version.number, d.status)
-                      for d in session.scalars(select(WebhookDelivery))]
-    assert deliveries == [(2, DeliveryStatus.PENDING)]
 
 
 def test_versions_name_each_change_and_survive_reextraction(archive_db: Archive,
