@@ -244,14 +244,13 @@ def markup_bylines(tree: lhtml.HtmlElement) -> Iterator[str]:
             if el in seen or _in_discarded(el):
                 continue
             seen.add(el)
-            byline = " ".join(_visible_text(el).split())
+            byline = _shown_text(el)
             if len(byline) >= MAX_BYLINE_CHARS or len(byline.split()) > MAX_BYLINE_WORDS:
                 byline = _box_heading(el, byline)  # a bio or a list; a box's heading
-            elif (joined := _with_coauthors(el, byline, every)) and \
-                    len(joined[0]) < MAX_BYLINE_CHARS and not joined[0].endswith(":"):
+            elif (joined := _with_coauthors(el, byline, every)) and _fits(joined[0]):
                 byline = joined[0]
                 seen.update(joined[1])
-            if 2 < len(byline) < MAX_BYLINE_CHARS and not byline.endswith(":"):  # "Quelle:"
+            if _fits(byline):
                 yield byline
                 count += 1
                 if count >= MAX_MARKUP_BYLINES:
@@ -363,7 +362,7 @@ def author_links(tree: lhtml.HtmlElement) -> Iterator[str]:
             continue
         if any(_discarded(a) or _navigation(a) for a in (link, *link.iterancestors())):
             continue
-        text = " ".join(_visible_text(link).split())
+        text = _shown_text(link)
         words = text.lower().split()
         if 2 < len(text) < MAX_LABELLED_CHARS and (staff_name is None or (
                 _letters(staff_name) == _letters(text) and len(words) > 1
@@ -455,7 +454,7 @@ def _with_coauthors(el: Any, byline: str, candidates: set[Any]) -> tuple[str, li
             and following.get("class") == top.get("class") \
             and _COAUTHOR_JOIN.fullmatch(top.tail or "") \
             and any(d in candidates for d in following.iter()):
-        text = " ".join(_visible_text(following).split())
+        text = _shown_text(following)
         if _OWN_LABEL.match(text) or _ROLE.search(text):
             break
         parts += [(top.tail or "").strip(), text]
@@ -479,7 +478,7 @@ def _box_heading(box: Any, text: str) -> str:
             _AUTHOR_BOX.fullmatch(t) for t in (box.get("class") or "").split()):
         return ""
     heading = next(box.iter("h2", "h3", "h4", "h5", "h6"), None)
-    name = " ".join(_visible_text(heading).split()) if heading is not None else ""
+    name = _shown_text(heading) if heading is not None else ""
     words = name.split()
     rest = Counter(text.split()) - Counter(words)
     return name if len(name) <= MAX_LABELLED_CHARS and len(words) > 1 and rest[words[0]] \
@@ -491,6 +490,16 @@ def _in_discarded(el: Any) -> bool:
     holds the headline: a theme's main column called "sidebar"."""
     return any(_discarded(a) and (a.tag in _DISCARD_TAGS or a.find(".//h1") is None)
                for a in (el, *el.iterancestors()))
+
+
+def _fits(byline: str) -> bool:
+    """A byline's length, and no label alone ("Quelle:") beside the byline."""
+    return 2 < len(byline) < MAX_BYLINE_CHARS and not byline.endswith(":")
+
+
+def _shown_text(el: Any) -> str:
+    """:func:`_visible_text` with its whitespace collapsed, as a reader sees it."""
+    return " ".join(_visible_text(el).split())
 
 
 def _visible_text(el: Any) -> str:
