@@ -4,7 +4,8 @@ The facts stay where they are owned (``article_versions``, ``captures``, ``crawl
 this module only reads them. A site's **tracked articles** are the histories whose first
 version was captured by a crawl of the site. An **edit** is a later version that names at
 least one change other than ``unpublished`` (an article taken down is counted apart, as
-``unpublished``; one that comes back unchanged is no edit).
+``unpublished``; one that comes back unchanged, or another extractor's reading
+(``extractor``), is no edit).
 
 An edit's **age** is measured from the article's first capture, the clock the site's refresh
 ages run on (:mod:`crawler.seen`), not from its published date (often missing, late or in
@@ -27,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from archive.models import ArticleVersion, Capture, CrawlJob
+from archive.versions import EXTRACTOR
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -137,7 +139,7 @@ def site_edits(session: Session, site_id: int) -> SiteEdits:
         if UNPUBLISHED in kinds:
             unpublished += 1
             continue
-        if not kinds:  # back after being unpublished, saying the same
+        if not kinds or EXTRACTOR in kinds:  # back, saying the same; another extractor's reading
             continue
         times = captured.get(row.surt, [])
         index = bisect_left(times, row.timestamp)  # captures of the URL before this one

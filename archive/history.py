@@ -21,6 +21,11 @@ Two ways to write them, both within the caller's transaction:
   the stored rows by version number, so a version that is still the same keeps its row (and
   id), and running it twice changes nothing.
 
+An article read by another extractor than the version before it (the extractor was
+upgraded) makes a version with one ``extractor`` change and nothing else named
+(:func:`_versions_after`): it is left out of the change listing unless asked for by kind,
+and of webhooks and edit statistics.
+
 At capture time (the first two), the changes a site's webhook wants are queued in the same
 transaction (:func:`archive.webhook_outbox.enqueue_changes`); re-extraction queues none.
 """
@@ -42,7 +47,15 @@ from archive.cdxj import surt_key
 from archive.models import MAX_ID, Article, ArticleVersion, Capture, CrawlJob, Site
 from archive.snapshot import normalize_timestamp
 from archive.urlkeys import article_url, url_hash
-from archive.versions import CHANGE_KINDS, Content, clean, compare, normalise
+from archive.versions import (
+    CHANGE_KINDS,
+    EXTRACTOR,
+    Content,
+    clean,
+    compare,
+    normalise,
+    reread,
+)
 from archive.webhook_outbox import enqueue_changes
 
 
@@ -67,11 +80,21 @@ class _Version:
 UNPUBLISHED_SIGNIFICANCE = 1.0
 
 
-def _versions_after(previous: Content | None, events: Sequence[Article | ArticleVersion],
-                    gone: bool = False) -> list[_Version]:
+def _versions_after(previous: Content | None, reader: str | None,
+                    events: Sequence[Article | ArticleVersion], gone: bool = False,
+                    ) -> list[_Version]:
     """The versions that ``events`` (in capture order: articles, and the ``unpublished``
-    versions already recorded) make after ``previous`` (``gone``: the latest version is an
-    ``unpublished`` one, so the next article is a version even if it says the same)."""
+    versions already recorded) make after ``previous`` (read by the extractor ``reader``;
+    ``gone``: the latest version is an ``unpublished`` one, so the next article is a version
+    even if it says the same).
+
+    An article read by another extractor than ``previous`` that reads differently is a
+    version whose only change is :func:`archive.versions.reread` (significance 0, not
+    stealth): two extractors' readings differ by what the newer one finds (a co-author, a
+    cleaner byline) as much as by the outlet's edits, and naming those as edits would
+    report every article again after each extractor upgrade. That version is the baseline
+    the next captures are compared with; re-extraction (:func:`rebuild_histories`) reads
+    the older captures with one extractor and names what really changed."""
     made = []
     for event in events:
         if isinstance(event, ArticleVersion):  # unpublished: kept as it was recorded
@@ -83,13 +106,17 @@ def _versions_after(previous: Content | None, events: Sequence[Article | Article
         content = normalise(event)
         if previous is not None and content.digest == previous.digest and not gone:
             continue
-        comparison = compare(previous, content) if previous is not None else None
-        made.append(_Version(
-            event.capture_id, event.id, event.extractor_version, content.digest,
-            comparison.changes if comparison else [],
-            comparison.significance if comparison else 0.0,
-            comparison.stealth if comparison else False))
-        previous, gone = content, False
+        if previous is None:
+            changes, significance, stealth = [], 0.0, False
+        elif event.extractor_version != reader and content.digest != previous.digest:
+            changes, significance, stealth = [reread(reader, event.extractor_version)], 0.0, False
+        else:
+            comparison = compare(previous, content)
+            changes = comparison.changes
+            significance, stealth = comparison.significance, comparison.stealth
+        made.append(_Version(event.capture_id, event.id, event.extractor_version,
+                             content.digest, changes, significance, stealth))
+        previous, reader, gone = content, event.extractor_version, False
     return made
 
 
@@ -104,20 +131,20 @@ def _events_of(session: Session, key: str) -> list[Article | ArticleVersion]:
     return [row[0] for row in sorted([*articles, *gone], key=lambda row: (row[1], row[2]))]
 
 
-def _previous_content(session: Session, latest: ArticleVersion | None) -> Content | None:
+def _previous_content(session: Session, latest: ArticleVersion | None,
+                      ) -> tuple[Content | None, str | None]:
     """The content of the latest version that has an article (the one before an
-    ``unpublished`` latest version)."""
-    if latest is None:
-        return None
-    if latest.article is not None:
-        return normalise(latest.article)
-    before = session.scalars(
-        select(ArticleVersion).where(ArticleVersion.url_key == latest.url_key,
-                                     ArticleVersion.number < latest.number,
-                                     ArticleVersion.article_id.is_not(None))
-        .options(joinedload(ArticleVersion.article))
-        .order_by(ArticleVersion.number.desc()).limit(1)).first()
-    return normalise(before.article) if before is not None and before.article else None
+    ``unpublished`` latest version), and the extractor that read it."""
+    article = latest.article if latest is not None else None
+    if latest is not None and article is None:
+        before = session.scalars(
+            select(ArticleVersion).where(ArticleVersion.url_key == latest.url_key,
+                                         ArticleVersion.number < latest.number,
+                                         ArticleVersion.article_id.is_not(None))
+            .options(joinedload(ArticleVersion.article))
+            .order_by(ArticleVersion.number.desc()).limit(1)).first()
+        article = before.article if before is not None else None
+    return (normalise(article), article.extractor_version) if article else (None, None)
 
 
 def _add(session: Session, key: str, number: int, version: _Version) -> ArticleVersion:
@@ -181,7 +208,7 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
                 del events[0]  # says what the latest version says
         if not events:
             continue
-        made = _versions_after(_previous_content(session, latest), events,
+        made = _versions_after(*_previous_content(session, latest), events,
                                gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0
         added.extend(_add(session, key, start + offset, version)
@@ -243,7 +270,7 @@ def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:
     versions that did not change; returns how many rows were written or deleted."""
     written = 0
     for key in sorted({k for k in keys if k}):
-        wanted = _versions_after(None, _events_of(session, key))
+        wanted = _versions_after(None, None, _events_of(session, key))
         stored = {v.number: v for v in session.scalars(
             select(ArticleVersion).where(ArticleVersion.url_key == key))}
         for number, version in enumerate(wanted, 1):
@@ -333,6 +360,16 @@ def content_of(version: ArticleVersion | None) -> Content:
     return normalise(version.article)
 
 
+def readers(old: ArticleVersion, new: ArticleVersion) -> tuple[str, str] | None:
+    """The extractor versions that read two versions' articles, when they differ (a diff
+    of the two then shows the newer extractor's reading as well as the outlet's edits);
+    None when one extractor read both, or one of them has no article."""
+    if old.article is None or new.article is None:
+        return None
+    pair = (old.article.extractor_version, new.article.extractor_version)
+    return pair if pair[0] != pair[1] else None
+
+
 @dataclass(frozen=True)
 class HeadlineRun:
     """A headline and the versions it ran from (``first``) to (``last``), in a history."""
@@ -386,7 +423,8 @@ def list_changes(session: Session, *, site: str | None = None, kind: str | None 
                  since: str | None = None, min_significance: float | None = None,
                  stealth: bool | None = None, limit: int = DEFAULT_LIMIT,
                  cursor: str | None = None) -> ChangesPage:
-    """Versions after the first (changes), newest capture first, keyset-paged.
+    """Versions after the first (changes), newest capture first, keyset-paged; those made by
+    another extractor's reading only when ``kind`` asks for them.
 
     ``kind``: one of :data:`archive.versions.CHANGE_KINDS` among the version's changes;
     ``since``: captured at or after (1-14 digits or ISO 8601); ``site``: the configured site
@@ -405,13 +443,16 @@ def list_changes(session: Session, *, site: str | None = None, kind: str | None 
     site = _CONTROL.sub("", site).strip() if site else None  # NUL breaks PostgreSQL text
     if site:
         query = query.where(Site.name == site)
+    if kind and kind not in CHANGE_KINDS:
+        raise ChangesError("kind", f"{kind!r} is not a kind of change; use one of "
+                           + ", ".join(CHANGE_KINDS))
+    # The stored JSON as SQLAlchemy writes it ("kind": "x"), on SQLite and PostgreSQL alike;
+    # a quote inside a value is escaped, so only a kind matches.
+    changes = cast(ArticleVersion.changes, Text)
     if kind:
-        if kind not in CHANGE_KINDS:
-            raise ChangesError("kind", f"{kind!r} is not a kind of change; use one of "
-                               + ", ".join(CHANGE_KINDS))
-        # The stored JSON as SQLAlchemy writes it ("kind": "x"), on SQLite and PostgreSQL
-        # alike; a quote inside a value is escaped, so only a kind matches.
-        query = query.where(cast(ArticleVersion.changes, Text).contains(f'"kind": "{kind}"'))
+        query = query.where(changes.contains(f'"kind": "{kind}"'))
+    if kind != EXTRACTOR:
+        query = query.where(~changes.contains(f'"kind": "{EXTRACTOR}"'))
     if since:
         try:
             bound = normalize_timestamp(since)

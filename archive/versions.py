@@ -24,7 +24,10 @@ Changes (:func:`compare`), each a dict with a ``kind``:
   ``before`` and ``after``: its sentences that changed, sentence-aligned);
 - ``correction``: a correction, update, clarification or editor's note appeared (``text``);
   it is not also reported as ``body_added``;
-- ``unpublished``: made by :mod:`archive.history` (the URL stopped serving the article).
+- ``unpublished``: made by :mod:`archive.history` (the URL stopped serving the article);
+- ``extractor``: made by :mod:`archive.history` (:func:`reread`): the article was read by
+  another extractor than the version before and reads differently, so the differences are
+  not named, as they may be the extractor's rather than the outlet's.
 
 Paragraphs are aligned with :class:`difflib.SequenceMatcher`; in a replaced run, paragraphs
 are paired with the most similar one (ratio ≥ 0.5 makes an edit, else a removal and an
@@ -45,7 +48,8 @@ from difflib import SequenceMatcher
 from typing import Any
 
 CHANGE_KINDS = ("headline", "byline", "published", "modified", "body_added", "body_removed",
-                "body_edited", "correction", "unpublished")
+                "body_edited", "correction", "unpublished", "extractor")
+EXTRACTOR = "extractor"  # the kind of a version made by another extractor's reading
 SUBSTANTIVE_KINDS = frozenset({"headline", "byline", "body_added", "body_removed",
                                "body_edited"})
 FIELD_KINDS = ("byline", "published", "modified")  # a field's change: its before and after
@@ -98,6 +102,17 @@ def is_furniture(paragraph: str) -> bool:
 def is_correction(paragraph: str) -> bool:
     """A correction, update, clarification or editor's note."""
     return _CORRECTION.search(paragraph) is not None
+
+
+def reread(before: str | None, after: str | None) -> dict[str, Any]:
+    """The change of a version whose article another extractor read (``before`` and
+    ``after``: the two extractor versions)."""
+    return {"kind": EXTRACTOR, "before": before, "after": after}
+
+
+def is_reread(changes: Sequence[Mapping[str, Any]] | None) -> bool:
+    """A version made by another extractor's reading (:func:`reread`), not by the outlet."""
+    return any(change.get("kind") == EXTRACTOR for change in changes or ())
 
 
 def sentences(paragraph: str) -> list[str]:

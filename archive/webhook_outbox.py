@@ -4,7 +4,8 @@ each delivery. This module owns the ``webhook_deliveries`` rows and their transi
 - :func:`enqueue_changes` is called by :mod:`archive.history` when it records versions at
   capture time, in the same transaction: a version after the first, captured by a crawl of a
   site that has a ``webhook_url``, with a significance of at least the site's
-  ``webhook_min_significance``, gets a ``pending`` delivery due at once. If the process dies
+  ``webhook_min_significance``, and not made by another extractor's reading only
+  (:func:`archive.versions.is_reread`), gets a ``pending`` delivery due at once. If the process dies
   before the transaction commits, neither the version nor its delivery exists; after it, the
   delivery waits in the catalog until a sender takes it. Re-extraction (which rebuilds past
   histories) announces nothing.
@@ -33,6 +34,7 @@ from archive.models import (
     WebhookDelivery,
     utcnow,
 )
+from archive.versions import is_reread
 
 MAX_ERROR_LENGTH = 1000
 
@@ -53,7 +55,8 @@ def enqueue_changes(session: Session, versions: Iterable[ArticleVersion]) -> int
     queued = 0
     for version in changes:
         site = sites.get(version.capture_id)
-        if site is None or version.significance < site.webhook_min_significance:
+        if (site is None or version.significance < site.webhook_min_significance
+                or is_reread(version.changes)):
             continue
         session.add(WebhookDelivery(version_id=version.id, site_id=site.id,
                                     status=DeliveryStatus.PENDING, attempts=0,

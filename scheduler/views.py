@@ -124,7 +124,9 @@ class VersionOut(BaseModel):
         description="named changes from the version before, each with a `kind`: headline, "
         "byline, published, modified, body_added, body_removed, body_edited, correction, "
         "unpublished (404/410, a redirect to a hub, or a soft 404: an error page served with "
-        "200, `soft_404: true`); empty for the first version")
+        "200, `soft_404: true`), extractor (`before` and `after`: another extractor read "
+        "this version, and what it reads differently is not named as the outlet's change); "
+        "empty for the first version")
     significance: float = Field(description="0-1: share of the text changed, headline "
                                 "changes weighing more")
     stealth: bool = Field(description="a substantive change with neither a correction note "

@@ -17,9 +17,10 @@ from sqlalchemy import func, inspect, select, update
 
 from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
-from archive.history import versions_of
-from archive.models import Capture, SeenUrl, utcnow
+from archive.history import list_changes, rebuild_histories, versions_of
+from archive.models import Article, Capture, SeenUrl, utcnow
 from archive.storage import LocalStorage
+from crawler.extraction import EXTRACTOR_VERSION
 from scheduler.views import VersionOut
 from tests.support.api import api_client
 from tests.support.changing_site import PARAGRAPHS, ChangingSite
@@ -205,6 +206,88 @@ def check_api(archive: Archive, histories: dict[str, list[dict[str, Any]]]) -> N
         "bridge-story-headline.html")
 
 
+OLD_EXTRACTOR = "newsarchive-extract/0 trafilatura/0.0"
+
+
+def read_by_an_older_extractor(archive: Archive, url: str) -> None:
+    """Make the article at ``url`` look as an older extractor read it: the same page, but
+    its second author not found, and its history rebuilt from that reading."""
+    with archive.catalog().session() as session:
+        articles = list(session.scalars(select(Article).where(Article.url == url)))
+        for article in articles:
+            article.extractor_version = OLD_EXTRACTOR
+            article.authors = article.authors[:1]
+        session.flush()
+        rebuild_histories(session, {a.url_key for a in articles})
+
+
+def test_an_extractor_upgrade_is_not_the_outlets_edit(archive_db: Archive,
+                                                       site: ChangingSite) -> None:
+    """Captures read by a newer extractor than their history's make an ``extractor`` version
+    (no named change, not listed, no feed entry, no edit statistics) instead of reporting the
+    new reading as the outlet's edit; later captures are compared with that reading, and a
+    full re-extraction names what really changed."""
+    coauthored = site.add("bridge-story-coauthored", "Harbour bridge reopens")
+    site.story(coauthored).authors = ["Ana Lima", "Ben Ortiz"]
+    edited = site.add("bridge-story-edited", "Harbour bridge reopens")
+    site.story(edited).authors = ["Ana Lima", "Ben Ortiz"]
+    assert archive_db.crawl(coauthored, edited, "--depth", "0",
+                            throttled=False)["status"] == "succeeded"
+    for url in (coauthored, edited):
+        read_by_an_older_extractor(archive_db, url)
+    # The page changes (an unchanged one is a revisit, read by no extractor): furniture
+    # only on one, and on the other an edit, at the very crawl the new extractor reads it.
+    site.story(coauthored).furniture = "Updated 40 minutes ago"
+    site.story(edited).paragraphs[1] = PARAGRAPHS[1].replace("40 million", "45 million")
+    upgraded = archive_db.crawl(coauthored, edited, "--depth", "0", throttled=False)
+    assert upgraded["status"] == "succeeded"
+
+    reread = {"kind": "extractor", "before": OLD_EXTRACTOR, "after": EXTRACTOR_VERSION}
+    for url in (coauthored, edited):
+        versions = history(archive_db, url)
+        assert [(v["changes"], v["significance"], v["stealth"]) for v in versions] == [
+            ([], 0.0, False), ([reread], 0.0, False)], url
+        assert versions[1]["authors"] == ["Ana Lima", "Ben Ortiz"]
+    text = archive_db.cli_in_process("diff", coauthored).text
+    assert "read by two extractors" in text and "Ben Ortiz" in text
+    rereads = sorted(history(archive_db, url)[1]["id"] for url in (coauthored, edited))
+    database = archive_db.env["NEWSARCHIVE_DATABASE_URL"]
+    with api_client(archive_db.data_dir, database_url=database) as client:
+        assert client.get("/api/v1/changes").json()["items"] == []
+        listed = client.get("/api/v1/changes", params={"kind": "extractor"}).json()["items"]
+        assert sorted(item["id"] for item in listed) == rereads
+        feed = feedparser.parse(client.get("/feeds/changes.atom").content)
+        assert not feed.bozo and feed.entries == []
+        first, second = history(archive_db, edited)
+        page = client.get(f"/ui/articles/{second['article_id']}/history",
+                          params={"from": first["id"], "to": second["id"]}).text
+        assert f"Version 1 was read by {OLD_EXTRACTOR} and version 2 by" in page
+
+    # The next edit is compared with the new extractor's reading: only the edit is named.
+    second_edit = "The ferry company said it would cut its crossings to two a day."
+    site.story(edited).paragraphs.append(second_edit)
+    archive_db.crawl(coauthored, edited, "--depth", "0", throttled=False)
+    assert [v["number"] for v in history(archive_db, coauthored)] == [1, 2]
+    assert history(archive_db, edited)[2]["changes"] == [
+        {"kind": "body_added", "paragraph": 5, "text": second_edit}]
+
+    # Re-extracting only the newer captures keeps the older reading: the same histories.
+    before = {url: history(archive_db, url) for url in (coauthored, edited)}
+    archive_db.cli_in_process("reextract", "--force", "--job", str(upgraded["job_id"]))
+    assert {url: history(archive_db, url) for url in (coauthored, edited)} == before
+
+    # Re-extracting everything reads all captures with one extractor: the co-author was
+    # always there (one version), and the edit made at the upgrade is named.
+    archive_db.cli_in_process("reextract", "--json")
+    assert [v["changes"] for v in history(archive_db, coauthored)] == [[]]
+    assert [[c["kind"] for c in v["changes"]] for v in history(archive_db, edited)] == [
+        [], ["body_edited"], ["body_added"]]
+    assert history(archive_db, edited)[1]["changes"][0]["after"] == (
+        "The council said the repairs cost 45 million dollars.")
+    with archive_db.catalog().session() as session:
+        assert list_changes(session, kind="extractor").items == []
+
+
 def crawled(archive: Archive) -> str:
     """The status of a crawl of the site ``chronicle`` (unthrottled: a local site)."""
     return str(archive.crawl("--site", "chronicle", throttled=False)["status"])
@@ -267,10 +350,13 @@ def test_versions_and_diff_refuse_bad_input(archive: Archive) -> None:
     assert "--from:" in bad.stderr
 
 
-@pytest.mark.parametrize("order", ["edit then 410", "410 then back"])
+@pytest.mark.parametrize("order", ["edit then 410", "410 then back",
+                                   "410 then back, same reading", "410 then back, new reading"])
 def test_one_flush_records_versions_in_capture_order(tmp_path: Path, order: str) -> None:
     """An edit and a 410 of the same article in one batch of rows: the versions follow the
-    captures' order, whichever the archiver buffered first."""
+    captures' order, whichever the archiver buffered first. An article back after a 410 is a
+    version even if it says the same, also when a newer extractor read it (which names no
+    change of the outlet's when it reads differently)."""
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     writer = ClockedWriter(tmp_path / "spool", step=timedelta(minutes=1))
     archiver = Archiver(catalog, LocalStorage((tmp_path / "storage").as_uri()), writer)
@@ -279,22 +365,27 @@ def test_one_flush_records_versions_in_capture_order(tmp_path: Path, order: str)
              "text": "\n".join(PARAGRAPHS)}
     edited = first | {"title": "Harbour bridge reopens after two years"}
 
-    def capture(article: dict[str, Any] | None) -> None:
+    def capture(article: dict[str, Any] | None, extractor: str = "test/1") -> None:
         response = archiver.archive(exchange(url, status=200 if article else 410))
-        archiver.annotate(response, {"outlinks": []}, article, extractor_version="test")
+        archiver.annotate(response, {"outlinks": []}, article, extractor_version=extractor)
 
     capture(first)
     archiver.flush()
     if order == "edit then 410":
         capture(edited)
         capture(None)
-    else:
+    elif order == "410 then back":
         capture(None)
         capture(first)
+    else:  # back, read by a newer extractor: the same, or read differently
+        capture(None)
+        capture(first if order == "410 then back, same reading" else edited, "test/2")
     archiver.flush()
     archiver.close()
     with catalog.session() as session:
         kinds = [[change["kind"] for change in v.changes] for v in versions_of(session, url)]
     catalog.dispose()
-    assert kinds == ([[], ["headline"], ["unpublished"]] if order == "edit then 410"
-                     else [[], ["unpublished"], []])
+    assert kinds == {"edit then 410": [[], ["headline"], ["unpublished"]],
+                     "410 then back": [[], ["unpublished"], []],
+                     "410 then back, same reading": [[], ["unpublished"], []],
+                     "410 then back, new reading": [[], ["unpublished"], ["extractor"]]}[order]

@@ -18,6 +18,7 @@ from sqlalchemy import inspect, select
 from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
 from archive.config import ArchiveSettings
+from archive.edit_ages import site_edits
 from archive.history import versions_of
 from archive.models import CrawlJob, DeliveryStatus, Site, WebhookDelivery
 from archive.webhook_outbox import claim_due
@@ -61,13 +62,15 @@ class SiteCrawls:
             session.flush()
             self.job_id = job.id
 
-    def crawl(self, *stories: dict[str, Any]) -> None:
+    def crawl(self, *stories: dict[str, Any], extractor: str = "test/1") -> None:
+        """Capture ``stories``, each as ``extractor`` read it."""
         writer = ClockedWriter(self.config.spool_dir, at=self.clock, step=timedelta(minutes=1))
         archiver = Archiver(self.catalog, self.config.open_storage(), writer, job_id=self.job_id)
         for item in stories:
             page = f"<html><h1>{item['title']}</h1><p>{item['text']}</p></html>".encode()
             response = archiver.archive(exchange(item["url"], page))
-            archiver.annotate(response, {"outlinks": []}, article=item)
+            archiver.annotate(response, {"outlinks": []}, article=item,
+                              extractor_version=extractor)
         archiver.close()
         self.clock += timedelta(hours=1)
 
@@ -127,6 +130,32 @@ def test_a_change_above_the_threshold_is_posted_signed_and_one_below_is_not(
     assert change == next(item for item in listed if item["id"] == change["id"])
     assert outbox.deliver_due().delivered == 0  # delivered once
     outbox.close()
+
+
+def test_another_extractors_reading_is_not_sent_nor_counted_as_an_edit(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """After an extractor upgrade, what the new extractor reads differently makes a version
+    no webhook hears of and the site's edit statistics leave out; the next real edit is
+    compared with the new reading and sent."""
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    coauthored = story(BRIDGE, "Harbour bridge reopens") | {"authors": ["Ana Lima", "Ben Ortiz"]}
+    site.crawl(coauthored, extractor="test/2")
+    assert deliveries(catalog) == []
+    site.crawl(coauthored | {"title": "Harbour bridge reopens after two years"},
+               extractor="test/2")
+    assert [status for status, _, _ in deliveries(catalog)] == ["pending"]
+    assert sender(catalog, tmp_path).deliver_due().delivered == 1
+    (post,) = receiver.received
+    assert (post.json()["number"], [c["kind"] for c in post.json()["changes"]]) == (
+        3, ["headline"])
+    with catalog.session() as session:
+        site_id = session.scalar(select(Site.id).where(Site.name == "chronicle"))
+        edits = site_edits(session, site_id)
+        assert [edit.kinds for edit in edits.edits] == [("headline",)]
+        assert [[c["kind"] for c in v.changes] for v in versions_of(session, BRIDGE)] == [
+            [], ["extractor"], ["headline"]]
 
 
 def test_a_failing_receiver_gets_the_change_on_the_third_attempt_after_backoff(

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from archive.history import content_of, versions_of
+from archive.history import content_of, readers, versions_of
 from archive.models import ArticleVersion
 from archive.snapshot import normalize_timestamp
 from archive.versions import Content, diff_body, inline_paragraph
@@ -36,7 +36,8 @@ def versions(
     for name in ("#", "captured", "title", "changes", "significance", "stealth"):
         table.add_column(name, no_wrap=name not in ("title", "changes"))
     for row in rows:
-        kinds = ", ".join(dict.fromkeys(c["kind"] for c in row.changes)) or "first capture"
+        kinds = (", ".join(dict.fromkeys(c["kind"] for c in row.changes))
+                 or ("first capture" if row.number == 1 else "back, saying the same"))
         table.add_row(str(row.number), _when(row.timestamp), escape(row.title or ""),
                       kinds, f"{row.significance:.2f}" if row.number > 1 else "",
                       "[yellow]yes[/]" if row.stealth else "")
@@ -77,6 +78,12 @@ def diff(
         out.print(f"[bold]{escape(url)}[/]: version {old.number} "
                   f"({_when(old.capture.timestamp)}) → {new.number} "
                   f"({_when(new.capture.timestamp)})")
+        read_by = readers(old, new)
+        if read_by:
+            out.print(f"[yellow]read by two extractors ({escape(read_by[0])}, then "
+                      f"{escape(read_by[1])}): some differences may be the newer one's "
+                      "reading, not the outlet's edit; `newsarchive reextract` reads the "
+                      "older captures again[/]")
     _print_diff(before, after)
 
 

@@ -19,7 +19,7 @@ from archive.history import (
     versions_of_article,
 )
 from archive.models import MAX_ID, ArticleVersion
-from archive.versions import diff_body
+from archive.versions import CHANGE_KINDS, diff_body
 from scheduler.views import ChangeOut, VersionOut
 from scheduler.web.deps import ServiceDep
 from scheduler.web.errors import error_responses
@@ -29,9 +29,9 @@ router = APIRouter(tags=["versions"])
 ATOM = "http://www.w3.org/2005/Atom"
 ATOM_MIME = "application/atom+xml"
 Site = Annotated[str | None, Query(max_length=100, description="configured site name")]
-Kind = Annotated[str | None, Query(max_length=20, description="a kind of change: headline, "
-                                   "byline, published, modified, body_added, body_removed, "
-                                   "body_edited, correction, unpublished")]
+Kind = Annotated[str | None, Query(max_length=20, description="a kind of change: "
+                                   + ", ".join(CHANGE_KINDS) + " (versions made by another "
+                                   "extractor's reading are listed only for kind=extractor)")]
 Since = Annotated[str | None, Query(max_length=40, description="captured at or after: "
                                     "YYYYMMDDhhmmss (any prefix) or ISO 8601")]
 MinSignificance = Annotated[float | None, Query(ge=0, le=1, description="0 to 1")]

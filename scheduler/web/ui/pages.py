@@ -19,6 +19,7 @@ from archive.history import (
     VersionNotFound,
     content_of,
     headline_history,
+    readers,
     versions_of_article,
 )
 from archive.models import MAX_ID, ArticleVersion
@@ -219,6 +220,7 @@ class PairDiff:
     headline: list[tuple[str, str]] | None
     metadata: list[dict[str, Any]]
     body: list[tuple[str, list[tuple[str, str]]]]
+    readers: tuple[str, str] | None  # two extractors read the two versions
 
     @classmethod
     def of(cls, old: ArticleVersion, new: ArticleVersion) -> PairDiff:
@@ -229,4 +231,5 @@ class PairDiff:
                              if before.title != after.title else None),
                    metadata=[c for c in comparison.changes if c["kind"] in FIELD_KINDS],
                    body=[(part.op, inline_paragraph(part))
-                         for part in diff_body(before, after)])
+                         for part in diff_body(before, after)],
+                   readers=readers(old, new))
