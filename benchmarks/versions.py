@@ -11,7 +11,7 @@
    the headline, a correction note, a paragraph removed; every other article changes only
    its furniture (a clock line), which must make no version. Two modes run the same
    captures, alternating which goes first from repeat to repeat: **versions** as shipped,
-   and **none** with ``archive.archiver.extend_histories`` replaced by a no-op (what
+   and **none** with ``archive.history.extend_histories`` replaced by a no-op (what
    archiving cost before versions). Printed: CPU ms per capture of each, their difference,
    and the CPU spent inside ``extend_histories`` itself, per capture.
 2. **Storage.** Bytes of the ``article_versions`` table and its indexes (SQLite's
@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import archive.archiver  # noqa: E402
+import archive.history  # noqa: E402
 from archive.archiver import Archiver  # noqa: E402
 from archive.catalog import Catalog  # noqa: E402
 from archive.storage import LocalStorage  # noqa: E402
@@ -136,20 +136,20 @@ def captures(args: argparse.Namespace) -> list[list[tuple[str, bytes, dict[str, 
 
 @contextmanager
 def versions_replaced(by: Callable[..., int] | None) -> Iterator[None]:
-    shipped = archive.archiver.extend_histories
+    shipped = archive.history.extend_histories
     if by is not None:
-        archive.archiver.extend_histories = by
+        archive.history.extend_histories = by
     try:
         yield
     finally:
-        archive.archiver.extend_histories = shipped
+        archive.history.extend_histories = shipped
 
 
 def run(mode: str, rounds: list[list[tuple[str, bytes, dict[str, Any]]]],
         work: Path) -> dict[str, float]:
     """Capture every round; returns CPU seconds in all and inside ``extend_histories``."""
     inside = [0.0]
-    shipped = archive.archiver.extend_histories
+    shipped = archive.history.extend_histories
 
     def timed(session: Any, keys: Any) -> int:
         t0 = time.process_time()
