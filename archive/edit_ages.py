@@ -139,7 +139,7 @@ def site_edits(session: Session, site_id: int) -> SiteEdits:
         if UNPUBLISHED in kinds:
             unpublished += 1
             continue
-        if not kinds or EXTRACTOR in kinds:  # back, saying the same; another extractor's reading
+        if not kinds or EXTRACTOR in kinds:  # back, saying the same; or an extractor's reading
             continue
         times = captured.get(row.surt, [])
         index = bisect_left(times, row.timestamp)  # captures of the URL before this one

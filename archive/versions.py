@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-CHANGE_KINDS = ("headline", "byline", "published", "modified", "body_added", "body_removed",
-                "body_edited", "correction", "unpublished", "extractor")
 EXTRACTOR = "extractor"  # the kind of a version made by another extractor's reading
+CHANGE_KINDS = ("headline", "byline", "published", "modified", "body_added", "body_removed",
+                "body_edited", "correction", "unpublished", EXTRACTOR)
 SUBSTANTIVE_KINDS = frozenset({"headline", "byline", "body_added", "body_removed",
                                "body_edited"})
 FIELD_KINDS = ("byline", "published", "modified")  # a field's change: its before and after

@@ -4,11 +4,11 @@ each delivery. This module owns the ``webhook_deliveries`` rows and their transi
 - :func:`enqueue_changes` is called by :mod:`archive.history` when it records versions at
   capture time, in the same transaction: a version after the first, captured by a crawl of a
   site that has a ``webhook_url``, with a significance of at least the site's
-  ``webhook_min_significance``, and not made by another extractor's reading only
-  (:func:`archive.versions.is_reread`), gets a ``pending`` delivery due at once. If the process dies
-  before the transaction commits, neither the version nor its delivery exists; after it, the
-  delivery waits in the catalog until a sender takes it. Re-extraction (which rebuilds past
-  histories) announces nothing.
+  ``webhook_min_significance``, and not made by another extractor's reading
+  (:func:`archive.versions.is_reread`), gets a ``pending`` delivery due at once. If the
+  process dies before the transaction commits, neither the version nor its delivery exists;
+  after it, the delivery waits in the catalog until a sender takes it. Re-extraction (which
+  rebuilds past histories) announces nothing.
 - A sender (``scheduler.webhooks``) takes one due delivery at a time with :func:`claim_due`,
   which also pushes its ``next_attempt_at`` on by a lease, so that two senders never POST the
   same delivery at once and a sender that died holding one leaves it due again after the
