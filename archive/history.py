@@ -84,11 +84,11 @@ def _versions_after(previous: Content | None, reader: str | None,
                     events: Sequence[Article | ArticleVersion], gone: bool = False,
                     ) -> list[_Version]:
     """The versions that ``events`` (in capture order: articles, and the ``unpublished``
-    versions already recorded) make after ``previous`` (read by the extractor ``reader``;
-    ``gone``: the latest version is an ``unpublished`` one, so the next article is a version
-    even if it says the same).
+    versions already recorded) make after ``previous`` (``reader``: the extractor that last
+    read it as it is; ``gone``: the latest version is an ``unpublished`` one, so the next
+    article is a version even if it says the same).
 
-    An article read by another extractor than ``previous`` that reads differently is a
+    An article read by another extractor than ``reader`` that reads differently is a
     version whose only change is :func:`archive.versions.reread` (significance 0, not
     stealth): two extractors' readings differ by what the newer one finds (a co-author, a
     cleaner byline) as much as by the outlet's edits, and naming those as edits would
@@ -105,6 +105,7 @@ def _versions_after(previous: Content | None, reader: str | None,
             continue
         content = normalise(event)
         if previous is not None and content.digest == previous.digest and not gone:
+            reader = event.extractor_version  # it reads the version as it is: compare alike
             continue
         if previous is None:
             changes, significance, stealth = [], 0.0, False
@@ -147,6 +148,22 @@ def _previous_content(session: Session, latest: ArticleVersion | None,
     return (normalise(article), article.extractor_version) if article else (None, None)
 
 
+def _read_alike_since(session: Session, latest: ArticleVersion, timestamp: str,
+                      event: Article) -> bool:
+    """Whether ``event``'s extractor already read the latest version's content as it is: the
+    history's newest article captured between that version and ``event`` was read by it and
+    says what the version says (a capture of an earlier batch that made no version)."""
+    between = session.scalars(
+        select(Article).join(Article.capture)
+        .where(Article.url_key == latest.url_key,
+               tuple_(Capture.timestamp, Capture.id)
+               > tuple_(latest.capture.timestamp, latest.capture_id),
+               tuple_(Capture.timestamp, Capture.id) < tuple_(timestamp, event.capture_id))
+        .order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)).first()
+    return (between is not None and between.extractor_version == event.extractor_version
+            and normalise(between).digest == latest.content_digest)
+
+
 def _add(session: Session, key: str, number: int, version: _Version) -> ArticleVersion:
     row = ArticleVersion(
         url_key=key, number=number, capture_id=version.capture_id,
@@ -186,7 +203,8 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
     Only these articles are read, not every capture since the latest version: an article
     captured unchanged a hundred times costs one comparison a capture, not a hundred. An
     article that says what the latest version says is recognised by the stored digest
-    alone; the latest version's article is read only when something changed. An article
+    alone; the latest version's article is read only when something changed (and, when
+    another extractor read the change, whether it read the version alike before). An article
     captured before its history's latest version (a concurrent crawl's newer capture was
     recorded first) is left out; re-extraction (:func:`rebuild_histories`) places it."""
     rows = session.execute(
@@ -201,14 +219,21 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
     for key in sorted(by_key):
         latest = latest_of.get(key)
         after = (latest.capture.timestamp, latest.capture_id) if latest else None
-        events = [a for ts, a in sorted(by_key[key], key=lambda r: (r[0], r[1].capture_id))
-                  if after is None or (ts, a.capture_id) > after]
+        timed = [(ts, a) for ts, a in sorted(by_key[key], key=lambda r: (r[0], r[1].capture_id))
+                 if after is None or (ts, a.capture_id) > after]
+        reader = None  # the extractor that last read the latest version's content
         if latest is not None and latest.article_id is not None:
-            while events and normalise(events[0]).digest == latest.content_digest:
-                del events[0]  # says what the latest version says
-        if not events:
+            while timed and normalise(timed[0][1]).digest == latest.content_digest:
+                reader = timed.pop(0)[1].extractor_version  # says what the latest version says
+        if not timed:
             continue
-        made = _versions_after(*_previous_content(session, latest), events,
+        previous, reader_of_version = _previous_content(session, latest)
+        first_stamp, first = timed[0]
+        if (reader is None and latest is not None and latest.article_id is not None
+                and first.extractor_version != reader_of_version
+                and _read_alike_since(session, latest, first_stamp, first)):
+            reader = first.extractor_version
+        made = _versions_after(previous, reader or reader_of_version, [a for _, a in timed],
                                gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0
         added.extend(_add(session, key, start + offset, version)

@@ -158,6 +158,27 @@ def test_another_extractors_reading_is_not_sent_nor_counted_as_an_edit(
             [], ["extractor"], ["headline"]]
 
 
+@pytest.mark.parametrize("batches", ["one crawl each", "one crawl"])
+def test_an_edit_after_the_new_extractor_read_the_article_alike_is_named_and_sent(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver, batches: str) -> None:
+    """Once the new extractor has read an article as the old one did (captures that made no
+    version), the next edit is compared with that reading: named, listed and sent."""
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    alike = story(BRIDGE, "Harbour bridge reopens")
+    edited = story(BRIDGE, "Harbour bridge reopens after two years")
+    if batches == "one crawl each":
+        site.crawl(alike, extractor="test/2")
+        site.crawl(edited, extractor="test/2")
+    else:
+        site.crawl(alike, edited, extractor="test/2")
+    with catalog.session() as session:
+        assert [[c["kind"] for c in v.changes] for v in versions_of(session, BRIDGE)] == [
+            [], ["headline"]]
+    assert [status for status, _, _ in deliveries(catalog)] == ["pending"]
+
+
 def test_a_failing_receiver_gets_the_change_on_the_third_attempt_after_backoff(
         catalog: Catalog, tmp_path: Path) -> None:
     with WebhookReceiver(SECRET, statuses=[500, 503]) as receiver:
