@@ -18,8 +18,8 @@ Two ways to write them, both within the caller's transaction:
   that comes back after it is a new version even if it says the same;
 - :func:`rebuild_histories` (by re-extraction): the whole history is computed again from
   every article of the key (and the ``unpublished`` versions recorded) and reconciled with
-  the stored rows by version number, so a version that is still the same keeps its row (and
-  id), and running it twice changes nothing.
+  the stored rows by capture, so a capture that is still a version keeps its row (its id
+  and webhook delivery), and running it twice changes nothing.
 
 An article read by another extractor than the version before it (the extractor was
 upgraded) makes a version with one ``extractor`` change and nothing else named
@@ -291,20 +291,39 @@ def record_captures(session: Session, article_captures: Iterable[int],
 
 
 def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:
-    """Compute each history again from all its articles and store it, keeping the rows of
-    versions that did not change; returns how many rows were written or deleted."""
+    """Compute each history again from all its articles and store it; returns how many rows
+    were written or deleted.
+
+    Stored rows are matched to the computed versions by capture: a capture that is still a
+    version keeps its row (its id, and the webhook delivery that points at it), renumbered
+    when versions before it came or went (an ``extractor`` version that re-extraction
+    dissolves); rows of captures that are no longer versions are deleted."""
     written = 0
     for key in sorted({k for k in keys if k}):
         wanted = _versions_after(None, None, _events_of(session, key))
-        stored = {v.number: v for v in session.scalars(
-            select(ArticleVersion).where(ArticleVersion.url_key == key))}
+        stored = list(session.scalars(
+            select(ArticleVersion).where(ArticleVersion.url_key == key)
+            .order_by(ArticleVersion.number)))
+        row_of = {row.capture_id: row for row in reversed(stored)}  # the first if doubled
+        wanted_captures = {version.capture_id for version in wanted}
+        dropped = [row for row in stored
+                   if row.capture_id not in wanted_captures or row_of[row.capture_id] is not row]
+        if dropped:
+            session.execute(delete(ArticleVersion).where(
+                ArticleVersion.id.in_([row.id for row in dropped])))
+            written += len(dropped)
+        moving = [row for number, version in enumerate(wanted, 1)
+                  if (row := row_of.get(version.capture_id)) is not None and row.number != number]
+        for row in moving:  # out of the way of the (url_key, number) unique key first
+            row.number = -row.number
+        session.flush()
         for number, version in enumerate(wanted, 1):
-            row = stored.pop(number, None)
+            row = row_of.get(version.capture_id)
             if row is None:
                 _add(session, key, number, version)
                 written += 1
                 continue
-            values = {"capture_id": version.capture_id, "article_id": version.article_id,
+            values = {"number": number, "article_id": version.article_id,
                       "extractor_version": version.extractor_version,
                       "content_digest": version.content_digest, "changes": version.changes,
                       "significance": version.significance, "stealth": version.stealth}
@@ -312,10 +331,6 @@ def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:
                 for name, value in values.items():
                     setattr(row, name, value)
                 written += 1
-        if stored:
-            session.execute(delete(ArticleVersion).where(
-                ArticleVersion.id.in_([row.id for row in stored.values()])))
-            written += len(stored)
     session.flush()
     return written
 

@@ -19,8 +19,8 @@ from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
 from archive.config import ArchiveSettings
 from archive.edit_ages import site_edits
-from archive.history import versions_of
-from archive.models import CrawlJob, DeliveryStatus, Site, WebhookDelivery
+from archive.history import rebuild_histories, versions_of
+from archive.models import Article, CrawlJob, DeliveryStatus, Site, WebhookDelivery
 from archive.webhook_outbox import claim_due
 from scheduler.config import ServiceSettings
 from scheduler.site_definitions import SiteIn, SitePatch
@@ -177,6 +177,41 @@ def test_an_edit_after_the_new_extractor_read_the_article_alike_is_named_and_sen
         assert [[c["kind"] for c in v.changes] for v in versions_of(session, BRIDGE)] == [
             [], ["headline"]]
     assert [status for status, _, _ in deliveries(catalog)] == ["pending"]
+
+
+def test_a_rebuild_that_dissolves_an_extractor_version_keeps_the_later_versions_rows(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """Re-extraction reads the first capture with the new extractor: the ``extractor``
+    version goes, and the later versions keep their rows (ids) and pending deliveries, so
+    both edits are still sent, each as itself."""
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    coauthored = {"authors": ["Ana Lima", "Ben Ortiz"]}
+    site.crawl(story(BRIDGE, "Harbour bridge reopens") | coauthored, extractor="test/2")
+    site.crawl(story(BRIDGE, "Bridge reopens after two years") | coauthored,
+               extractor="test/2")
+    figure = [BODY[0], BODY[1].replace("40 million", "45 million"), BODY[2]]
+    site.crawl(story(BRIDGE, "Bridge reopens after two years", figure) | coauthored,
+               extractor="test/2")
+    with catalog.session() as session:
+        before = [(v.id, [c["kind"] for c in v.changes]) for v in versions_of(session, BRIDGE)]
+    assert [kinds for _, kinds in before] == [[], ["extractor"], ["headline"], ["body_edited"]]
+
+    with catalog.session() as session:  # what reextract stores for the first capture
+        first = session.scalars(select(Article).where(Article.url == BRIDGE)
+                                .order_by(Article.capture_id)).first()
+        first.authors, first.extractor_version = coauthored["authors"], "test/2"
+        session.flush()
+        rebuild_histories(session, [first.url_key])
+        after = [(v.id, v.number, [c["kind"] for c in v.changes])
+                 for v in versions_of(session, BRIDGE)]
+    assert after == [(before[0][0], 1, []), (before[2][0], 2, ["headline"]),
+                     (before[3][0], 3, ["body_edited"])]
+    assert sender(catalog, tmp_path).deliver_due().delivered == 2
+    assert sorted((post.json()["id"], [c["kind"] for c in post.json()["changes"]])
+                  for post in receiver.received) == [
+        (before[2][0], ["headline"]), (before[3][0], ["body_edited"])]
 
 
 def test_a_failing_receiver_gets_the_change_on_the_third_attempt_after_backoff(
