@@ -68,7 +68,8 @@ def enqueue_changes(session: Session, versions: Iterable[ArticleVersion]) -> int
 def claim_due(session: Session, now: datetime, lease: timedelta) -> WebhookDelivery | None:
     """The pending delivery due longest ago at ``now`` (its version, capture, article and
     site loaded), held for ``lease``; None when none is due. A delivery whose site no longer
-    has a webhook is cancelled on the way."""
+    has a webhook, or whose version a rebuild has since made another extractor's reading
+    (re-extraction of part of a history), is cancelled on the way."""
     while True:
         delivery = session.scalars(
             select(WebhookDelivery)
@@ -84,6 +85,10 @@ def claim_due(session: Session, now: datetime, lease: timedelta) -> WebhookDeliv
         if delivery.site.webhook_url is None or delivery.site.webhook_secret is None:
             _finish(session, delivery.id, DeliveryStatus.CANCELLED,
                     last_error="the site's webhook was removed")
+            continue
+        if is_reread(delivery.version.changes):
+            _finish(session, delivery.id, DeliveryStatus.CANCELLED,
+                    last_error="the version is now another extractor's reading, no change")
             continue
         held = session.execute(
             update(WebhookDelivery)

@@ -214,6 +214,28 @@ def test_a_rebuild_that_dissolves_an_extractor_version_keeps_the_later_versions_
         (before[2][0], ["headline"]), (before[3][0], ["body_edited"])]
 
 
+def test_a_pending_change_a_rebuild_made_another_extractors_reading_is_not_sent(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """Only the edited capture is read again (the first could not be): the edit is now two
+    extractors' readings, an ``extractor`` version, and its waiting delivery is cancelled."""
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"))
+    with catalog.session() as session:
+        edited = session.scalars(select(Article).where(Article.url == BRIDGE)
+                                 .order_by(Article.capture_id.desc())).first()
+        edited.extractor_version = "test/2"
+        session.flush()
+        rebuild_histories(session, [edited.url_key])
+        assert [[c["kind"] for c in v.changes] for v in versions_of(session, BRIDGE)] == [
+            [], ["extractor"]]
+    report = sender(catalog, tmp_path).deliver_due()
+    assert (report.delivered, receiver.received) == (0, [])
+    assert deliveries(catalog) == [
+        ("cancelled", 0, "the version is now another extractor's reading, no change")]
+
+
 def test_a_failing_receiver_gets_the_change_on_the_third_attempt_after_backoff(
         catalog: Catalog, tmp_path: Path) -> None:
     with WebhookReceiver(SECRET, statuses=[500, 503]) as receiver:
