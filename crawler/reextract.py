@@ -13,6 +13,12 @@ skipped unless ``force``, so a second run does nothing. The histories (versions)
 articles created or changed are rebuilt (:func:`archive.history.rebuild_histories`),
 idempotently; articles from before histories existed get their key and history even when
 skipped.
+
+A history is rebuilt once every capture of it is read by the current extractor, so that a
+change one extractor named is not compared again across two extractors' readings: after a
+selection (``job_id``, ``site``, ``since``), the other captures of the histories it changed
+are read too; a history with a capture that cannot be read is rebuilt at the end of the
+run, with that capture's older reading (an ``extractor`` version where they meet).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from archive.storage import Storage, StorageError
 from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
 
+_KEYS_PER_QUERY = 500  # histories per query for the rest of a selection's histories
 ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
     "id", "capture_id", "extractor_version", "metadata_record_id", "created_at", "url_key"}
 
@@ -116,9 +123,18 @@ def reextract(
     report = ReextractReport(extractor_version)
     with catalog.session() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    with _LazyPool(workers or os.cpu_count() or 1) as pool:
+    unbuilt: set[str] = set()  # histories changed but still read by several extractors
+    failed: set[int] = set()
+
+    def store(results: list[tuple[int, str, Future[dict[str, Any] | None]]]) -> None:
+        rebuilt, mixed = _store(catalog, results, extractor_version, report)
+        unbuilt.difference_update(rebuilt)
+        unbuilt.update(mixed)
+
+    def run(selected: Select[Any]) -> None:
         pending: list[tuple[int, str, Future[dict[str, Any] | None]]] = []
-        for batch in _batches(catalog, query, batch_size):
+        for batch in _batches(catalog, selected, batch_size):
+            batch = [capture for capture in batch if capture.id not in failed]
             report.scanned += len(batch)
             submitted = []
             unkeyed = []  # skipped articles from before histories (migration 0012)
@@ -135,6 +151,9 @@ def reextract(
                         UndecodableBody) as exc:
                     report.failed.append({"capture_id": capture.id, "url": capture.url,
                                           "error": f"cannot read the record: {exc}"})
+                    failed.add(capture.id)
+                    if capture.article is not None and capture.article.url_key:
+                        unbuilt.add(capture.article.url_key)
                     continue
                 if payload is None:
                     report.empty += 1
@@ -145,14 +164,38 @@ def reextract(
             if unkeyed:
                 _key_articles(catalog, unkeyed)
             # Store the previous batch while this one is being extracted.
-            _store(catalog, pending, extractor_version, report)
+            store(pending)
             pending = submitted
             if on_progress:
                 on_progress(report, total)
-        _store(catalog, pending, extractor_version, report)
+        store(pending)
+
+    with _LazyPool(workers or os.cpu_count() or 1) as pool:
+        run(query)
+        if (job_id, site, since) != (None, None, None):
+            # The older (or newer) captures of the articles the selection changed are read
+            # too, so that each history is read by one extractor.
+            keys = sorted(unbuilt)
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                rest = _rest_of(keys[start:start + _KEYS_PER_QUERY], extractor_version)
+                with catalog.session() as session:
+                    total += session.scalar(
+                        select(func.count()).select_from(rest.subquery())) or 0
+                run(rest)
+    if unbuilt:  # a capture that could not be read keeps the older reading
+        with catalog.session() as session:
+            rebuild_histories(session, unbuilt)
     if on_progress:
         on_progress(report, total)
     return report
+
+
+def _rest_of(keys: list[str], extractor_version: str) -> Select[Any]:
+    """The captures of the histories ``keys`` whose article another extractor read, as
+    :func:`_batches` takes them."""
+    return (select(Capture).join(Article, Article.capture_id == Capture.id)
+            .where(Article.url_key.in_(keys), Article.extractor_version != extractor_version)
+            .order_by(Capture.id))
 
 
 def _payload(catalog: Catalog, capture: Capture, storage: Storage,
@@ -222,8 +265,12 @@ def _key_articles(catalog: Catalog, article_ids: list[int]) -> None:
 
 
 def _store(catalog: Catalog, results: list[tuple[int, str, Future[dict[str, Any] | None]]],
-           version: str, report: ReextractReport) -> None:
-    """Wait for the batch's extractions and write their articles in one transaction."""
+           version: str, report: ReextractReport) -> tuple[set[str], set[str]]:
+    """Wait for the batch's extractions and write their articles in one transaction, with
+    the histories they complete; returns the keys of the histories rebuilt, and of those
+    changed that other captures still hold another extractor's reading of (rebuilt once
+    those are read, so that a rebuild does not compare two extractors' readings of what one
+    extractor had named)."""
     outcomes = []
     for capture_id, url, future in results:
         try:
@@ -232,11 +279,11 @@ def _store(catalog: Catalog, results: list[tuple[int, str, Future[dict[str, Any]
             report.failed.append({"capture_id": capture_id, "url": url,
                                   "error": f"extraction failed: {exc!r}"})
     if not outcomes:
-        return
+        return set(), set()
     with catalog.session() as session:
         existing = {a.capture_id: a for a in session.scalars(select(Article).where(
             Article.capture_id.in_([capture_id for capture_id, _ in outcomes])))}
-        touched: set[str | None] = set()
+        touched: set[str] = set()
         for capture_id, result in outcomes:
             if result is None:
                 report.empty += 1
@@ -252,10 +299,14 @@ def _store(catalog: Catalog, results: list[tuple[int, str, Future[dict[str, Any]
                     getattr(article, k) == v for k, v in values.items()):
                 report.unchanged += 1
             else:
-                touched.add(article.url_key)  # the history it leaves, if its key changed
+                if article.url_key:
+                    touched.add(article.url_key)  # the history it leaves, if its key changed
                 for key, value in values.items():
                     setattr(article, key, value)
                 article.extractor_version = version
                 report.updated += 1
         session.flush()
-        rebuild_histories(session, touched)
+        mixed = set(session.scalars(select(Article.url_key).distinct().where(
+            Article.url_key.in_(sorted(touched)), Article.extractor_version != version)))
+        rebuild_histories(session, touched - mixed)
+    return touched - mixed, mixed
