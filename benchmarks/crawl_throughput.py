@@ -38,6 +38,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -403,12 +404,16 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
                   f"  (same-round ratios: {', '.join(f'{x:.3f}' for x in per_round)})")
 
 
-def print_profile(path: Path, limit: int = 25) -> None:
+def print_profile(path: Path, roots: list[Path], limit: int = 25) -> None:
+    """The profile's top entries: ours (the packages under any of ``roots``: the working
+    tree, or the snapshots the runs import) by cumulative time, then all by own time."""
     import pstats
 
     stats = pstats.Stats(str(path))
     print(f"\ncProfile of one run ({path}); our code by cumulative time:")
-    stats.sort_stats("cumulative").print_stats(f"{REPO}/(archive|crawler|scheduler)/", limit)
+    ours = "(" + "|".join(re.escape(str(root)) for root in roots) + ")/(" + "|".join(
+        PACKAGES) + ")/"
+    stats.sort_stats("cumulative").print_stats(ours, limit)
     print("All code by own (tottime) time:")
     stats.sort_stats("tottime").print_stats(limit)
 
@@ -543,7 +548,8 @@ def measure(args: argparse.Namespace, work: Path, site: Path, site_url: str,
         r = bench.run(args.profile, cprofile=profile_path)
         print(f"\nprofiled {args.profile} run: {r['pages']} pages in {r['crawl_s']:.2f} s "
               f"under cProfile ({r['pages'] / r['crawl_s']:.1f} pages/s)")
-        print_profile(profile_path)
+        print_profile(profile_path, [root for root in (REPO, code_dir, bench.baseline_dir)
+                                     if root is not None])
 
 if __name__ == "__main__":
     main()

@@ -447,7 +447,8 @@ def run(args: argparse.Namespace, work: Path, generator: LoadGenerator, pywb_ven
     info = build_dataset(work, args)
     found = lookups(work, info, args, pywb_venv)
 
-    ours = newsarchive_serve(work, work / "data", free_port())
+    replay_port = free_port()  # replays have their own origin; /web/ on the API redirects
+    ours = newsarchive_serve(work, work / "data", free_port(), replay_port=replay_port)
     pywb = pywb_server(pywb_venv, work, work / "pywb", free_port())
     for server in (ours, pywb):
         t0 = time.perf_counter()
@@ -456,11 +457,12 @@ def run(args: argparse.Namespace, work: Path, generator: LoadGenerator, pywb_ven
         print(f"server: {' '.join(server.command)} (pid {server.pid}, up in "
               f"{time.perf_counter() - t0:.1f} s)")
     targets = replay_paths(info, args.paths, args.seed)
+    bases = {ours: f"http://127.0.0.1:{replay_port}", pywb: pywb.url}
     prefixes = {"newsarchive serve  /web/": (ours, "/web"),
                 f"pywb wayback  /{COLLECTION}/": (pywb, f"/{COLLECTION}")}
     skipped: dict[str, str] = {}
     for name, (server, prefix) in list(prefixes.items()):
-        why = check_bodies(server.url, prefix, targets[:20])
+        why = check_bodies(bases[server], prefix, targets[:20])
         if why and server is ours and route_missing(ours):
             why = "GET /web/{ts}id_/{url} is not implemented (not in /openapi.json)"
         if why:
@@ -469,7 +471,7 @@ def run(args: argparse.Namespace, work: Path, generator: LoadGenerator, pywb_ven
             print(f"{name}: {why}")
 
     def load(server: ServerProcess, paths: list[str], name: str, duration: float) -> Any:
-        return generator.run(server.url, paths, name, duration)
+        return generator.run(bases[server], paths, name, duration)
 
     paths = {name: [f"{prefix}/{at}id_/{url}" for url, at, _ in targets]
              for name, (_, prefix) in prefixes.items()}

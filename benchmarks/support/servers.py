@@ -102,10 +102,13 @@ class ServerProcess:
             self.proc.wait()
 
 
-def newsarchive_serve(work: Path, data_dir: Path, port: int) -> ServerProcess:
+def newsarchive_serve(work: Path, data_dir: Path, port: int,
+                      replay_port: int | None = None) -> ServerProcess:
     """``newsarchive serve --host 127.0.0.1 --port PORT`` (the console script beside this
     interpreter) on ``data_dir``, with no other NEWSARCHIVE_* variable and no config file,
-    run from and logging to ``work``; ready when /healthz answers 200."""
+    run from and logging to ``work``; ready when /healthz answers 200. Replays are served on
+    their own origin, ``--replay-port`` (default PORT + 1): on PORT, ``/web/`` answers a
+    redirect there."""
     exe = Path(sys.executable).parent / "newsarchive"
     binary = str(exe) if exe.exists() else shutil.which("newsarchive")
     if binary is None:
@@ -114,6 +117,8 @@ def newsarchive_serve(work: Path, data_dir: Path, port: int) -> ServerProcess:
     env = environ_without_settings()
     env["NEWSARCHIVE_DATA_DIR"] = str(data_dir)
     env["NEWSARCHIVE_CONFIG"] = str(work / "no-such-newsarchive.toml")
-    return ServerProcess("server", [binary, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                         port=port, cwd=work, log=work / "server.log", ready_path="/healthz",
-                         env=env)
+    command = [binary, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if replay_port is not None:
+        command += ["--replay-port", str(replay_port)]
+    return ServerProcess("server", command, port=port, cwd=work, log=work / "server.log",
+                         ready_path="/healthz", env=env)
