@@ -122,46 +122,46 @@ def _versions_after(previous: Content | None, reader: str | None,
 
 
 def _events_of(session: Session, key: str) -> list[Article | ArticleVersion]:
-    """The key's articles and recorded ``unpublished`` versions, in capture order."""
+    """The key's articles and recorded ``unpublished`` versions, in capture order; an article
+    of a capture that made an ``unpublished`` version is left out."""
     articles = session.execute(
         select(Article, Capture.timestamp, Capture.id).join(Article.capture)
         .where(Article.url_key == key)).all()
     gone = session.execute(
         select(ArticleVersion, Capture.timestamp, Capture.id).join(ArticleVersion.capture)
         .where(ArticleVersion.url_key == key, ArticleVersion.article_id.is_(None))).all()
-    return [row[0] for row in sorted([*articles, *gone], key=lambda row: (row[1], row[2]))]
+    unpublishing = {row[2] for row in gone}  # a soft 404 that re-extraction read an article in
+    return [row[0] for row in sorted([*(a for a in articles if a[2] not in unpublishing), *gone],
+                                     key=lambda row: (row[1], row[2]))]
 
 
-def _previous_content(session: Session, latest: ArticleVersion | None,
-                      ) -> tuple[Content | None, str | None]:
-    """The content of the latest version that has an article (the one before an
-    ``unpublished`` latest version), and the extractor that read it."""
-    article = latest.article if latest is not None else None
-    if latest is not None and article is None:
-        before = session.scalars(
-            select(ArticleVersion).where(ArticleVersion.url_key == latest.url_key,
-                                         ArticleVersion.number < latest.number,
-                                         ArticleVersion.article_id.is_not(None))
-            .options(joinedload(ArticleVersion.article))
-            .order_by(ArticleVersion.number.desc()).limit(1)).first()
-        article = before.article if before is not None else None
-    return (normalise(article), article.extractor_version) if article else (None, None)
+def _base(session: Session, latest: ArticleVersion | None) -> ArticleVersion | None:
+    """The latest version that has an article (the one before an ``unpublished`` latest
+    version), its article and capture loaded; what a new article is compared with."""
+    if latest is None or latest.article_id is not None:
+        return latest
+    return session.scalars(
+        select(ArticleVersion).where(ArticleVersion.url_key == latest.url_key,
+                                     ArticleVersion.number < latest.number,
+                                     ArticleVersion.article_id.is_not(None))
+        .options(joinedload(ArticleVersion.article), joinedload(ArticleVersion.capture))
+        .order_by(ArticleVersion.number.desc()).limit(1)).first()
 
 
-def _read_alike_since(session: Session, latest: ArticleVersion, timestamp: str,
-                      event: Article) -> bool:
-    """Whether ``event``'s extractor already read the latest version's content as it is: the
-    history's newest article captured between that version and ``event`` was read by it and
-    says what the version says (a capture of an earlier batch that made no version)."""
+def _last_reader(session: Session, base: ArticleVersion, until: tuple[str, int]) -> str | None:
+    """The extractor of the history's newest article captured after ``base`` and before
+    ``until`` (timestamp, capture id), if it read ``base``'s content as it is (a capture of
+    an earlier batch that made no version); else None."""
     between = session.scalars(
         select(Article).join(Article.capture)
-        .where(Article.url_key == latest.url_key,
+        .where(Article.url_key == base.url_key,
                tuple_(Capture.timestamp, Capture.id)
-               > tuple_(latest.capture.timestamp, latest.capture_id),
-               tuple_(Capture.timestamp, Capture.id) < tuple_(timestamp, event.capture_id))
+               > tuple_(base.capture.timestamp, base.capture_id),
+               tuple_(Capture.timestamp, Capture.id) < tuple_(*until))
         .order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)).first()
-    return (between is not None and between.extractor_version == event.extractor_version
-            and normalise(between).digest == latest.content_digest)
+    if between is not None and normalise(between).digest == base.content_digest:
+        return between.extractor_version
+    return None
 
 
 def _add(session: Session, key: str, number: int, version: _Version) -> ArticleVersion:
@@ -227,12 +227,15 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
                 reader = timed.pop(0)[1].extractor_version  # says what the latest version says
         if not timed:
             continue
-        previous, reader_of_version = _previous_content(session, latest)
+        base = _base(session, latest)
+        previous = normalise(base.article) if base is not None and base.article else None
+        reader_of_version = base.article.extractor_version if previous is not None else None
         first_stamp, first = timed[0]
-        if (reader is None and latest is not None and latest.article_id is not None
-                and first.extractor_version != reader_of_version
-                and _read_alike_since(session, latest, first_stamp, first)):
-            reader = first.extractor_version
+        if (reader is None and base is not None and latest is not None
+                and first.extractor_version != reader_of_version):
+            until = ((first_stamp, first.capture_id) if latest.article_id is not None
+                     else (latest.capture.timestamp, latest.capture_id))  # the unpublishing
+            reader = _last_reader(session, base, until)
         made = _versions_after(previous, reader or reader_of_version, [a for _, a in timed],
                                gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0

@@ -69,7 +69,8 @@ def claim_due(session: Session, now: datetime, lease: timedelta) -> WebhookDeliv
     """The pending delivery due longest ago at ``now`` (its version, capture, article and
     site loaded), held for ``lease``; None when none is due. A delivery whose site no longer
     has a webhook, or whose version a rebuild has since made another extractor's reading
-    (re-extraction of part of a history), is cancelled on the way."""
+    (re-extraction of part of a history) or the first of a history (its canonical URL
+    changed), is cancelled on the way."""
     while True:
         delivery = session.scalars(
             select(WebhookDelivery)
@@ -89,6 +90,10 @@ def claim_due(session: Session, now: datetime, lease: timedelta) -> WebhookDeliv
         if is_reread(delivery.version.changes):
             _finish(session, delivery.id, DeliveryStatus.CANCELLED,
                     last_error="the version is now another extractor's reading, no change")
+            continue
+        if delivery.version.number == 1:
+            _finish(session, delivery.id, DeliveryStatus.CANCELLED,
+                    last_error="the version is now the first of its history, no change")
             continue
         held = session.execute(
             update(WebhookDelivery)

@@ -19,7 +19,7 @@ from archive.archiver import Archiver
 from archive.catalog import Catalog, alembic_config
 from archive.config import ArchiveSettings
 from archive.edit_ages import site_edits
-from archive.history import rebuild_histories, versions_of
+from archive.history import article_key, rebuild_histories, versions_of
 from archive.models import Article, CrawlJob, DeliveryStatus, Site, WebhookDelivery
 from archive.webhook_outbox import claim_due
 from scheduler.config import ServiceSettings
@@ -62,15 +62,21 @@ class SiteCrawls:
             session.flush()
             self.job_id = job.id
 
-    def crawl(self, *stories: dict[str, Any], extractor: str = "test/1") -> None:
-        """Capture ``stories``, each as ``extractor`` read it."""
+    def crawl(self, *stories: dict[str, Any] | None, extractor: str = "test/1",
+              soft_404: bool = False) -> None:
+        """Capture ``stories``, each as ``extractor`` read it (None: ``BRIDGE`` answers 410;
+        ``soft_404``: the crawl found each page to be an error page served with 200)."""
         writer = ClockedWriter(self.config.spool_dir, at=self.clock, step=timedelta(minutes=1))
         archiver = Archiver(self.catalog, self.config.open_storage(), writer, job_id=self.job_id)
         for item in stories:
+            if item is None:
+                archiver.annotate(archiver.archive(exchange(BRIDGE, status=410)),
+                                  {"outlinks": []}, None)
+                continue
             page = f"<html><h1>{item['title']}</h1><p>{item['text']}</p></html>".encode()
             response = archiver.archive(exchange(item["url"], page))
-            archiver.annotate(response, {"outlinks": []}, article=item,
-                              extractor_version=extractor)
+            metadata = {"outlinks": [], **({"soft_404": True} if soft_404 else {})}
+            archiver.annotate(response, metadata, article=item, extractor_version=extractor)
         archiver.close()
         self.clock += timedelta(hours=1)
 
@@ -234,6 +240,70 @@ def test_a_pending_change_a_rebuild_made_another_extractors_reading_is_not_sent(
     assert (report.delivered, receiver.received) == (0, [])
     assert deliveries(catalog) == [
         ("cancelled", 0, "the version is now another extractor's reading, no change")]
+
+
+def test_an_edit_back_after_a_410_is_compared_with_the_new_extractors_alike_reading(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """The new extractor read the article alike, it was then taken down, and it came back
+    edited: the edit is named and sent, and a rebuild gives the same history."""
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"), extractor="test/2")
+    site.crawl(None)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"), extractor="test/2")
+
+    def history() -> list[tuple[int, list[str]]]:
+        with catalog.session() as session:
+            return [(v.id, [c["kind"] for c in v.changes]) for v in versions_of(session, BRIDGE)]
+
+    recorded = history()
+    assert [kinds for _, kinds in recorded] == [[], ["unpublished"], ["headline"]]
+    assert [status for status, _, _ in deliveries(catalog)] == ["pending", "pending"]
+    with catalog.session() as session:
+        rebuild_histories(session, [versions_of(session, BRIDGE)[0].url_key])
+    assert history() == recorded
+
+
+def test_a_soft_404_read_as_an_article_by_reextraction_stays_unpublished(
+        catalog: Catalog, tmp_path: Path) -> None:
+    """A capture the crawl found to be an error page served with 200 keeps its
+    ``unpublished`` version when re-extraction reads an article in it; rebuilding twice
+    writes nothing the second time."""
+    site = SiteCrawls(catalog, tmp_path / "data")
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    site.crawl(story(BRIDGE, "Page not found"), soft_404=True)
+    with catalog.session() as session:
+        first = session.scalars(select(Article)).one()
+        gone = versions_of(session, BRIDGE)[1]
+        session.add(Article(capture_id=gone.capture_id, url=BRIDGE, title="Page not found",
+                            authors=[], text="Sorry.", word_count=1, extractor_version="test/1",
+                            url_key=first.url_key))
+        session.flush()
+        rebuild_histories(session, [first.url_key])
+        assert rebuild_histories(session, [first.url_key]) == 0
+        assert [(v.number, v.article_id, [c["kind"] for c in v.changes])
+                for v in versions_of(session, BRIDGE)] == [
+            (1, first.id, []), (2, None, ["unpublished"])]
+
+
+def test_a_pending_change_whose_version_became_the_first_is_not_sent(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """The article of version 1 leaves the history (re-extraction found another canonical
+    URL): version 2 becomes the first, no change, and its waiting delivery is cancelled."""
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"))
+    site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"))
+    with catalog.session() as session:
+        first = session.scalars(select(Article).order_by(Article.capture_id)).first()
+        key, first.url_key = first.url_key, article_key(BUDGET, None)
+        session.flush()
+        rebuild_histories(session, [key, first.url_key])
+    assert sender(catalog, tmp_path).deliver_due().delivered == 0
+    assert receiver.received == []
+    assert deliveries(catalog) == [
+        ("cancelled", 0, "the version is now the first of its history, no change")]
 
 
 def test_a_failing_receiver_gets_the_change_on_the_third_attempt_after_backoff(
