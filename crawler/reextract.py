@@ -17,8 +17,10 @@ skipped.
 A history is rebuilt once every capture of it is read by the current extractor, so that a
 change one extractor named is not compared again across two extractors' readings: after a
 selection (``job_id``, ``site``, ``since``), the other captures of the histories it changed
-are read too; a history with a capture that cannot be read is rebuilt at the end of the
-run, with that capture's older reading (an ``extractor`` version where they meet).
+or found already current (a rerun of an interrupted run) are read too, and of the histories
+those move articles to; a history with a capture that cannot be read or extracted is
+rebuilt at the end of the run, with that capture's older reading (an ``extractor`` version
+where they meet), and the capture is tried once per run.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
 
 _KEYS_PER_QUERY = 500  # histories per query for the rest of a selection's histories
+_IDS_PER_QUERY = 2000  # captures per query when reading them by id
 ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
     "id", "capture_id", "extractor_version", "metadata_record_id", "created_at", "url_key"}
 
@@ -124,10 +127,13 @@ def reextract(
     with catalog.session() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     unbuilt: set[str] = set()  # histories changed but still read by several extractors
-    failed: set[int] = set()
+    current: set[str] = set()  # histories of selected captures skipped as already current
+    failed: set[int] = set()  # captures that could not be read or extracted
 
     def store(results: list[tuple[int, str, Future[dict[str, Any] | None]]]) -> None:
+        reported = len(report.failed)
         rebuilt, mixed = _store(catalog, results, extractor_version, report)
+        failed.update(failure["capture_id"] for failure in report.failed[reported:])
         unbuilt.difference_update(rebuilt)
         unbuilt.update(mixed)
 
@@ -144,6 +150,8 @@ def reextract(
                     report.unchanged += 1
                     if capture.article.url_key is None:
                         unkeyed.append(capture.article.id)
+                    else:
+                        current.add(capture.article.url_key)
                     continue
                 try:
                     payload = _payload(catalog, capture, storage, spool_dir)
@@ -173,15 +181,21 @@ def reextract(
     with _LazyPool(workers or os.cpu_count() or 1) as pool:
         run(query)
         if (job_id, site, since) != (None, None, None):
-            # The older (or newer) captures of the articles the selection changed are read
-            # too, so that each history is read by one extractor.
-            keys = sorted(unbuilt)
-            for start in range(0, len(keys), _KEYS_PER_QUERY):
-                rest = _rest_of(keys[start:start + _KEYS_PER_QUERY], extractor_version)
-                with catalog.session() as session:
-                    total += session.scalar(
-                        select(func.count()).select_from(rest.subquery())) or 0
-                run(rest)
+            # The older (or newer) captures of the histories the selection changed, or found
+            # current (a rerun after an interrupted one), are read too, so that each history
+            # is read by one extractor; reading them may move an article to another history.
+            done: set[str] = set()
+            while todo := sorted((unbuilt | current) - done):
+                done.update(todo)
+                for start in range(0, len(todo), _KEYS_PER_QUERY):
+                    with catalog.session() as session:
+                        ids = [capture_id for capture_id in session.scalars(_rest_of(
+                            todo[start:start + _KEYS_PER_QUERY], extractor_version))
+                            if capture_id not in failed]
+                    total += len(ids)
+                    for at in range(0, len(ids), _IDS_PER_QUERY):
+                        run(select(Capture).where(Capture.id.in_(ids[at:at + _IDS_PER_QUERY]))
+                            .order_by(Capture.id))
     if unbuilt:  # a capture that could not be read keeps the older reading
         with catalog.session() as session:
             rebuild_histories(session, unbuilt)
@@ -191,11 +205,12 @@ def reextract(
 
 
 def _rest_of(keys: list[str], extractor_version: str) -> Select[Any]:
-    """The captures of the histories ``keys`` whose article another extractor read, as
-    :func:`_batches` takes them."""
-    return (select(Capture).join(Article, Article.capture_id == Capture.id)
+    """The ids of the captures of the histories ``keys`` whose article another extractor
+    read. Fetched once and then read by id: paging the join itself by capture id makes
+    PostgreSQL walk the articles from the first capture at every batch."""
+    return (select(Article.capture_id)
             .where(Article.url_key.in_(keys), Article.extractor_version != extractor_version)
-            .order_by(Capture.id))
+            .order_by(Article.capture_id))
 
 
 def _payload(catalog: Catalog, capture: Capture, storage: Storage,

@@ -278,14 +278,18 @@ def test_an_extractor_upgrade_is_not_the_outlets_edit(archive_db: Archive,
     first_warc = archive_db.warc_paths()[0]
     hidden = first_warc.rename(first_warc.with_suffix(".hidden"))
     failed = archive_db.cli_in_process("reextract", "--force", "--job",
-                                       str(upgraded["job_id"]), expect=1)
-    assert "2 failed" in failed.text and "cannot read the record" in failed.text
+                                       str(upgraded["job_id"]), "--json", expect=1).json()
+    assert (failed["scanned"], failed["unchanged"], len(failed["failed"])) == (4, 2, 2)
+    assert all("cannot read the record" in f["error"] for f in failed["failed"])
     assert {url: history(archive_db, url) for url in (coauthored, edited)} == before
     hidden.rename(first_warc)
 
-    # Once it can be read, each history is read by one extractor: the co-author was always
-    # there (one version), and the edit made at the upgrade is named.
-    archive_db.cli_in_process("reextract", "--force", "--job", str(upgraded["job_id"]))
+    # Once it can be read, each history is read by one extractor (the selected captures are
+    # current, and skipped; their histories' older captures are read): the co-author was
+    # always there (one version), and the edit made at the upgrade is named.
+    repaired = archive_db.cli_in_process("reextract", "--job", str(upgraded["job_id"]),
+                                         "--json").json()
+    assert (repaired["scanned"], repaired["unchanged"], repaired["updated"]) == (4, 2, 2)
     assert [v["changes"] for v in history(archive_db, coauthored)] == [[]]
     assert [[c["kind"] for c in v["changes"]] for v in history(archive_db, edited)] == [
         [], ["body_edited"], ["body_added"]]
