@@ -49,7 +49,6 @@ from crawler.extraction import EXTRACTOR_VERSION, extract_to_dict
 from crawler.pool import extraction_pool
 
 _KEYS_PER_QUERY = 500  # histories per query for the rest of a selection's histories
-_IDS_PER_QUERY = 2000  # captures per query when reading them by id
 ARTICLE_FIELDS = frozenset(c.key for c in Article.__table__.columns) - {
     "id", "capture_id", "extractor_version", "metadata_record_id", "created_at", "url_key"}
 
@@ -137,9 +136,9 @@ def reextract(
         unbuilt.difference_update(rebuilt)
         unbuilt.update(mixed)
 
-    def run(selected: Select[Any]) -> None:
+    def run(batches: Iterator[list[Capture]]) -> None:
         pending: list[tuple[int, str, Future[dict[str, Any] | None]]] = []
-        for batch in _batches(catalog, selected, batch_size):
+        for batch in batches:
             batch = [capture for capture in batch if capture.id not in failed]
             report.scanned += len(batch)
             submitted = []
@@ -179,7 +178,7 @@ def reextract(
         store(pending)
 
     with _LazyPool(workers or os.cpu_count() or 1) as pool:
-        run(query)
+        run(_batches(catalog, query, batch_size))
         if (job_id, site, since) != (None, None, None):
             # The older (or newer) captures of the histories the selection changed, or found
             # current (a rerun after an interrupted one), are read too, so that each history
@@ -193,9 +192,7 @@ def reextract(
                             todo[start:start + _KEYS_PER_QUERY], extractor_version))
                             if capture_id not in failed]
                     total += len(ids)
-                    for at in range(0, len(ids), _IDS_PER_QUERY):
-                        run(select(Capture).where(Capture.id.in_(ids[at:at + _IDS_PER_QUERY]))
-                            .order_by(Capture.id))
+                    run(_batches_of(catalog, ids, batch_size))
     if unbuilt:  # a capture that could not be read keeps the older reading
         with catalog.session() as session:
             rebuild_histories(session, unbuilt)
@@ -267,6 +264,16 @@ def _batches(catalog: Catalog, query: Select[Any], size: int) -> Iterator[list[C
             return
         yield batch
         last_id = batch[-1].id
+
+
+def _batches_of(catalog: Catalog, ids: list[int], size: int) -> Iterator[list[Capture]]:
+    """The captures ``ids`` (with WARC file and article loaded), ``size`` at a time."""
+    for start in range(0, len(ids), size):
+        with catalog.session() as session:
+            yield list(session.scalars(
+                select(Capture).where(Capture.id.in_(ids[start:start + size]))
+                .order_by(Capture.id)
+                .options(joinedload(Capture.warc_file), joinedload(Capture.article))))
 
 
 def _key_articles(catalog: Catalog, article_ids: list[int]) -> None:
