@@ -125,6 +125,7 @@ def reextract(
     report = ReextractReport(extractor_version)
     with catalog.session() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    selective = (job_id, site, since) != (None, None, None)
     unbuilt: set[str] = set()  # histories changed but still read by several extractors
     current: set[str] = set()  # histories of selected captures skipped as already current
     failed: set[int] = set()  # captures that could not be read or extracted
@@ -149,7 +150,7 @@ def reextract(
                     report.unchanged += 1
                     if capture.article.url_key is None:
                         unkeyed.append(capture.article.id)
-                    else:
+                    elif selective:
                         current.add(capture.article.url_key)
                     continue
                 try:
@@ -179,7 +180,7 @@ def reextract(
 
     with _LazyPool(workers or os.cpu_count() or 1) as pool:
         run(_batches(catalog, query, batch_size))
-        if (job_id, site, since) != (None, None, None):
+        if selective:
             # The older (or newer) captures of the histories the selection changed, or found
             # current (a rerun after an interrupted one), are read too, so that each history
             # is read by one extractor; reading them may move an article to another history.
