@@ -80,15 +80,15 @@ class _Version:
 UNPUBLISHED_SIGNIFICANCE = 1.0
 
 
-def _versions_after(previous: Content | None, reader: str | None,
+def _versions_after(previous: Content | None, readers: Sequence[str | None],
                     events: Sequence[Article | ArticleVersion], gone: bool = False,
                     ) -> list[_Version]:
     """The versions that ``events`` (in capture order: articles, and the ``unpublished``
-    versions already recorded) make after ``previous`` (``reader``: the extractor that last
-    read it as it is; ``gone``: the latest version is an ``unpublished`` one, so the next
-    article is a version even if it says the same).
+    versions already recorded) make after ``previous`` (``readers``: the extractors that read
+    it as it is, the last one last; ``gone``: the latest version is an ``unpublished`` one,
+    so the next article is a version even if it says the same).
 
-    An article read by another extractor than ``reader`` that reads differently is a
+    An article read by an extractor not among ``readers`` that reads differently is a
     version whose only change is :func:`archive.versions.reread` (significance 0, not
     stealth): two extractors' readings differ by what the newer one finds (a co-author, a
     cleaner byline) as much as by the outlet's edits, and naming those as edits would
@@ -96,6 +96,7 @@ def _versions_after(previous: Content | None, reader: str | None,
     the next captures are compared with; re-extraction (:func:`rebuild_histories`) reads
     the older captures with one extractor and names what really changed."""
     made = []
+    readers = list(readers)
     for event in events:
         if isinstance(event, ArticleVersion):  # unpublished: kept as it was recorded
             if not gone:
@@ -105,19 +106,22 @@ def _versions_after(previous: Content | None, reader: str | None,
             continue
         content = normalise(event)
         if previous is not None and content.digest == previous.digest and not gone:
-            reader = event.extractor_version  # it reads the version as it is: compare alike
+            if event.extractor_version in readers:  # it reads the version as it is
+                readers.remove(event.extractor_version)
+            readers.append(event.extractor_version)
             continue
         if previous is None:
             changes, significance, stealth = [], 0.0, False
-        elif event.extractor_version != reader and content.digest != previous.digest:
-            changes, significance, stealth = [reread(reader, event.extractor_version)], 0.0, False
+        elif event.extractor_version not in readers and content.digest != previous.digest:
+            changes = [reread(readers[-1] if readers else None, event.extractor_version)]
+            significance, stealth = 0.0, False
         else:
             comparison = compare(previous, content)
             changes = comparison.changes
             significance, stealth = comparison.significance, comparison.stealth
         made.append(_Version(event.capture_id, event.id, event.extractor_version,
                              content.digest, changes, significance, stealth))
-        previous, reader, gone = content, event.extractor_version, False
+        previous, readers, gone = content, [event.extractor_version], False
     return made
 
 
@@ -148,17 +152,20 @@ def _base(session: Session, latest: ArticleVersion | None) -> ArticleVersion | N
         .order_by(ArticleVersion.number.desc()).limit(1)).first()
 
 
-def _last_reader(session: Session, base: ArticleVersion, until: tuple[str, int]) -> str | None:
-    """The extractor of the history's newest article captured after ``base`` and before
-    ``until`` (timestamp, capture id), if it read ``base``'s content as it is (a capture of
-    an earlier batch that made no version); else None."""
+def _last_reader(session: Session, base: ArticleVersion, until: tuple[str, int],
+                 by: str | None = None) -> str | None:
+    """The extractor of the history's newest article (read ``by`` that extractor, when
+    given) captured after ``base`` and before ``until`` (timestamp, capture id), if it read
+    ``base``'s content as it is (a capture of an earlier batch that made no version)."""
+    query = (select(Article).join(Article.capture)
+             .where(Article.url_key == base.url_key,
+                    tuple_(Capture.timestamp, Capture.id)
+                    > tuple_(base.capture.timestamp, base.capture_id),
+                    tuple_(Capture.timestamp, Capture.id) < tuple_(*until)))
+    if by is not None:
+        query = query.where(Article.extractor_version == by)
     between = session.scalars(
-        select(Article).join(Article.capture)
-        .where(Article.url_key == base.url_key,
-               tuple_(Capture.timestamp, Capture.id)
-               > tuple_(base.capture.timestamp, base.capture_id),
-               tuple_(Capture.timestamp, Capture.id) < tuple_(*until))
-        .order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)).first()
+        query.order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)).first()
     if between is not None and normalise(between).digest == base.content_digest:
         return between.extractor_version
     return None
@@ -221,22 +228,32 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
         after = (latest.capture.timestamp, latest.capture_id) if latest else None
         timed = [(ts, a) for ts, a in sorted(by_key[key], key=lambda r: (r[0], r[1].capture_id))
                  if after is None or (ts, a.capture_id) > after]
-        reader = None  # the extractor that last read the latest version's content
+        alike = []  # extractors of this batch's articles that say what the latest version says
         if latest is not None and latest.article_id is not None:
             while timed and normalise(timed[0][1]).digest == latest.content_digest:
-                reader = timed.pop(0)[1].extractor_version  # says what the latest version says
+                alike.append(timed.pop(0)[1].extractor_version)
         if not timed:
             continue
         base = _base(session, latest)
         previous = normalise(base.article) if base is not None and base.article else None
-        reader_of_version = base.article.extractor_version if previous is not None else None
+        readers = [base.article.extractor_version] if previous is not None else []
         first_stamp, first = timed[0]
-        if (reader is None and base is not None and latest is not None
-                and first.extractor_version != reader_of_version):
+        if (base is not None and latest is not None and previous is not None
+                and first.extractor_version not in readers + alike):
+            # Did earlier batches read the version alike, by this extractor or the last one?
             until = ((first_stamp, first.capture_id) if latest.article_id is not None
                      else (latest.capture.timestamp, latest.capture_id))  # the unpublishing
-            reader = _last_reader(session, base, until)
-        made = _versions_after(previous, reader or reader_of_version, [a for _, a in timed],
+            last = _last_reader(session, base, until)
+            if last is not None and last not in readers:
+                readers.append(last)
+            if (first.extractor_version != last and _last_reader(
+                    session, base, until, by=first.extractor_version) is not None):
+                readers.insert(0, first.extractor_version)  # not the last: `before` stays
+        for extractor in alike:
+            if extractor in readers:
+                readers.remove(extractor)
+            readers.append(extractor)
+        made = _versions_after(previous, readers, [a for _, a in timed],
                                gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0
         added.extend(_add(session, key, start + offset, version)
@@ -303,7 +320,7 @@ def rebuild_histories(session: Session, keys: Iterable[str | None]) -> int:
     dissolves); rows of captures that are no longer versions are deleted."""
     written = 0
     for key in sorted({k for k in keys if k}):
-        wanted = _versions_after(None, None, _events_of(session, key))
+        wanted = _versions_after(None, [], _events_of(session, key))
         stored = list(session.scalars(
             select(ArticleVersion).where(ArticleVersion.url_key == key)
             .order_by(ArticleVersion.number)))

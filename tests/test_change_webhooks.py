@@ -306,6 +306,29 @@ def test_a_pending_change_whose_version_became_the_first_is_not_sent(
         ("cancelled", 0, "the version is now the first of its history, no change")]
 
 
+def test_two_extractors_at_once_are_compared_alike_where_both_read_the_version_alike(
+        catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """During a rolling upgrade two extractors read the same article: once both have read a
+    version as it is, an edit read by either is named and sent, and a rebuild agrees."""
+    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"), extractor="test/1")
+    site.crawl(story(BRIDGE, "Harbour bridge reopens"), extractor="test/2")
+    site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"), extractor="test/1")
+    site.crawl(story(BRIDGE, "Bridge reopens after two years"), extractor="test/2")
+
+    def history() -> list[tuple[int, list[str]]]:
+        with catalog.session() as session:
+            return [(v.id, [c["kind"] for c in v.changes]) for v in versions_of(session, BRIDGE)]
+
+    recorded = history()
+    assert [kinds for _, kinds in recorded] == [[], ["headline"], ["extractor"]]
+    assert [status for status, _, _ in deliveries(catalog)] == ["pending"]
+    with catalog.session() as session:
+        rebuild_histories(session, [versions_of(session, BRIDGE)[0].url_key])
+    assert history() == recorded
+
+
 def test_a_failing_receiver_gets_the_change_on_the_third_attempt_after_backoff(
         catalog: Catalog, tmp_path: Path) -> None:
     with WebhookReceiver(SECRET, statuses=[500, 503]) as receiver:
