@@ -87,6 +87,28 @@ def deliveries(catalog: Catalog) -> list[tuple[str, int, str | None]]:
             select(WebhookDelivery).order_by(WebhookDelivery.id))]
 
 
+def hooked(catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> SiteCrawls:
+    """The site, its webhook (``receiver``) wanting every change."""
+    return SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
+                      webhook_secret=SECRET, webhook_min_significance=0.0)
+
+
+def history(catalog: Catalog) -> list[tuple[int, list[str]]]:
+    """``BRIDGE``'s versions: each one's id and the kinds of its changes."""
+    with catalog.session() as session:
+        return [(v.id, [c["kind"] for c in v.changes]) for v in versions_of(session, BRIDGE)]
+
+
+def kinds(catalog: Catalog) -> list[list[str]]:
+    return [changed for _, changed in history(catalog)]
+
+
+def rebuild(catalog: Catalog) -> None:
+    """``BRIDGE``'s history computed again from its articles, as re-extraction does."""
+    with catalog.session() as session:
+        rebuild_histories(session, [versions_of(session, BRIDGE)[0].url_key])
+
+
 def sender(catalog: Catalog, tmp_path: Path, **settings: Any) -> WebhookSender:
     settings = {"allowed_networks": "127.0.0.0/8", "webhook_timeout": 5, **settings}
     return WebhookSender.from_settings(catalog, ServiceSettings(data_dir=tmp_path / "data",
@@ -143,8 +165,7 @@ def test_another_extractors_reading_is_not_sent_nor_counted_as_an_edit(
     """After an extractor upgrade, what the new extractor reads differently makes a version
     no webhook hears of and the site's edit statistics leave out; the next real edit is
     compared with the new reading and sent."""
-    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
-                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site = hooked(catalog, tmp_path, receiver)
     site.crawl(story(BRIDGE, "Harbour bridge reopens"))
     coauthored = story(BRIDGE, "Harbour bridge reopens") | {"authors": ["Ana Lima", "Ben Ortiz"]}
     site.crawl(coauthored, extractor="test/2")
@@ -160,8 +181,7 @@ def test_another_extractors_reading_is_not_sent_nor_counted_as_an_edit(
         site_id = session.scalar(select(Site.id).where(Site.name == "chronicle"))
         edits = site_edits(session, site_id)
         assert [edit.kinds for edit in edits.edits] == [("headline",)]
-        assert [[c["kind"] for c in v.changes] for v in versions_of(session, BRIDGE)] == [
-            [], ["extractor"], ["headline"]]
+    assert kinds(catalog) == [[], ["extractor"], ["headline"]]
 
 
 @pytest.mark.parametrize("batches", ["one crawl each", "one crawl"])
@@ -169,8 +189,7 @@ def test_an_edit_after_the_new_extractor_read_the_article_alike_is_named_and_sen
         catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver, batches: str) -> None:
     """Once the new extractor has read an article as the old one did (captures that made no
     version), the next edit is compared with that reading: named, listed and sent."""
-    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
-                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site = hooked(catalog, tmp_path, receiver)
     site.crawl(story(BRIDGE, "Harbour bridge reopens"))
     alike = story(BRIDGE, "Harbour bridge reopens")
     edited = story(BRIDGE, "Harbour bridge reopens after two years")
@@ -179,9 +198,7 @@ def test_an_edit_after_the_new_extractor_read_the_article_alike_is_named_and_sen
         site.crawl(edited, extractor="test/2")
     else:
         site.crawl(alike, edited, extractor="test/2")
-    with catalog.session() as session:
-        assert [[c["kind"] for c in v.changes] for v in versions_of(session, BRIDGE)] == [
-            [], ["headline"]]
+    assert kinds(catalog) == [[], ["headline"]]
     assert [status for status, _, _ in deliveries(catalog)] == ["pending"]
 
 
@@ -190,8 +207,7 @@ def test_a_rebuild_that_dissolves_an_extractor_version_keeps_the_later_versions_
     """Re-extraction reads the first capture with the new extractor: the ``extractor``
     version goes, and the later versions keep their rows (ids) and pending deliveries, so
     both edits are still sent, each as itself."""
-    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
-                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site = hooked(catalog, tmp_path, receiver)
     site.crawl(story(BRIDGE, "Harbour bridge reopens"))
     coauthored = {"authors": ["Ana Lima", "Ben Ortiz"]}
     site.crawl(story(BRIDGE, "Harbour bridge reopens") | coauthored, extractor="test/2")
@@ -200,9 +216,8 @@ def test_a_rebuild_that_dissolves_an_extractor_version_keeps_the_later_versions_
     figure = [BODY[0], BODY[1].replace("40 million", "45 million"), BODY[2]]
     site.crawl(story(BRIDGE, "Bridge reopens after two years", figure) | coauthored,
                extractor="test/2")
-    with catalog.session() as session:
-        before = [(v.id, [c["kind"] for c in v.changes]) for v in versions_of(session, BRIDGE)]
-    assert [kinds for _, kinds in before] == [[], ["extractor"], ["headline"], ["body_edited"]]
+    before = history(catalog)
+    assert [changed for _, changed in before] == [[], ["extractor"], ["headline"], ["body_edited"]]
 
     with catalog.session() as session:  # what reextract stores for the first capture
         first = session.scalars(select(Article).where(Article.url == BRIDGE)
@@ -224,8 +239,7 @@ def test_a_pending_change_a_rebuild_made_another_extractors_reading_is_not_sent(
         catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
     """Only the edited capture is read again (the first could not be): the edit is now two
     extractors' readings, an ``extractor`` version, and its waiting delivery is cancelled."""
-    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
-                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site = hooked(catalog, tmp_path, receiver)
     site.crawl(story(BRIDGE, "Harbour bridge reopens"))
     site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"))
     with catalog.session() as session:
@@ -234,8 +248,7 @@ def test_a_pending_change_a_rebuild_made_another_extractors_reading_is_not_sent(
         edited.extractor_version = "test/2"
         session.flush()
         rebuild_histories(session, [edited.url_key])
-        assert [[c["kind"] for c in v.changes] for v in versions_of(session, BRIDGE)] == [
-            [], ["extractor"]]
+    assert kinds(catalog) == [[], ["extractor"]]
     report = sender(catalog, tmp_path).deliver_due()
     assert (report.delivered, receiver.received) == (0, [])
     assert deliveries(catalog) == [
@@ -246,23 +259,17 @@ def test_an_edit_back_after_a_410_is_compared_with_the_new_extractors_alike_read
         catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
     """The new extractor read the article alike, it was then taken down, and it came back
     edited: the edit is named and sent, and a rebuild gives the same history."""
-    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
-                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site = hooked(catalog, tmp_path, receiver)
     site.crawl(story(BRIDGE, "Harbour bridge reopens"))
     site.crawl(story(BRIDGE, "Harbour bridge reopens"), extractor="test/2")
     site.crawl(None)
     site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"), extractor="test/2")
 
-    def history() -> list[tuple[int, list[str]]]:
-        with catalog.session() as session:
-            return [(v.id, [c["kind"] for c in v.changes]) for v in versions_of(session, BRIDGE)]
-
-    recorded = history()
-    assert [kinds for _, kinds in recorded] == [[], ["unpublished"], ["headline"]]
+    recorded = history(catalog)
+    assert [changed for _, changed in recorded] == [[], ["unpublished"], ["headline"]]
     assert [status for status, _, _ in deliveries(catalog)] == ["pending", "pending"]
-    with catalog.session() as session:
-        rebuild_histories(session, [versions_of(session, BRIDGE)[0].url_key])
-    assert history() == recorded
+    rebuild(catalog)
+    assert history(catalog) == recorded
 
 
 def test_a_soft_404_read_as_an_article_by_reextraction_stays_unpublished(
@@ -291,8 +298,7 @@ def test_a_pending_change_whose_version_became_the_first_is_not_sent(
         catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
     """The article of version 1 leaves the history (re-extraction found another canonical
     URL): version 2 becomes the first, no change, and its waiting delivery is cancelled."""
-    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
-                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site = hooked(catalog, tmp_path, receiver)
     site.crawl(story(BRIDGE, "Harbour bridge reopens"))
     site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"))
     with catalog.session() as session:
@@ -310,23 +316,17 @@ def test_two_extractors_at_once_are_compared_alike_where_both_read_the_version_a
         catalog: Catalog, tmp_path: Path, receiver: WebhookReceiver) -> None:
     """During a rolling upgrade two extractors read the same article: once both have read a
     version as it is, an edit read by either is named and sent, and a rebuild agrees."""
-    site = SiteCrawls(catalog, tmp_path / "data", webhook_url=receiver.hook_url,
-                      webhook_secret=SECRET, webhook_min_significance=0.0)
+    site = hooked(catalog, tmp_path, receiver)
     site.crawl(story(BRIDGE, "Harbour bridge reopens"), extractor="test/1")
     site.crawl(story(BRIDGE, "Harbour bridge reopens"), extractor="test/2")
     site.crawl(story(BRIDGE, "Harbour bridge reopens after two years"), extractor="test/1")
     site.crawl(story(BRIDGE, "Bridge reopens after two years"), extractor="test/2")
 
-    def history() -> list[tuple[int, list[str]]]:
-        with catalog.session() as session:
-            return [(v.id, [c["kind"] for c in v.changes]) for v in versions_of(session, BRIDGE)]
-
-    recorded = history()
-    assert [kinds for _, kinds in recorded] == [[], ["headline"], ["extractor"]]
+    recorded = history(catalog)
+    assert [changed for _, changed in recorded] == [[], ["headline"], ["extractor"]]
     assert [status for status, _, _ in deliveries(catalog)] == ["pending"]
-    with catalog.session() as session:
-        rebuild_histories(session, [versions_of(session, BRIDGE)[0].url_key])
-    assert history() == recorded
+    rebuild(catalog)
+    assert history(catalog) == recorded
 
 
 def test_a_failing_receiver_gets_the_change_on_the_third_attempt_after_backoff(
