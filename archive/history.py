@@ -106,9 +106,7 @@ def _versions_after(previous: Content | None, readers: Sequence[str | None],
             continue
         content = normalise(event)
         if previous is not None and content.digest == previous.digest and not gone:
-            if event.extractor_version in readers:  # it reads the version as it is
-                readers.remove(event.extractor_version)
-            readers.append(event.extractor_version)
+            _read_alike(readers, event.extractor_version)
             continue
         if previous is None:
             changes, significance, stealth = [], 0.0, False
@@ -123,6 +121,13 @@ def _versions_after(previous: Content | None, readers: Sequence[str | None],
                              content.digest, changes, significance, stealth))
         previous, readers, gone = content, [event.extractor_version], False
     return made
+
+
+def _read_alike(readers: list[str | None], extractor: str | None) -> None:
+    """``extractor`` read the version as it is: one of ``readers``, and the last."""
+    if extractor in readers:
+        readers.remove(extractor)
+    readers.append(extractor)
 
 
 def _events_of(session: Session, key: str) -> list[Article | ArticleVersion]:
@@ -250,9 +255,7 @@ def extend_histories(session: Session, capture_ids: Iterable[int]) -> int:
                     session, base, until, by=first.extractor_version) is not None):
                 readers.insert(0, first.extractor_version)  # not the last: `before` stays
         for extractor in alike:
-            if extractor in readers:
-                readers.remove(extractor)
-            readers.append(extractor)
+            _read_alike(readers, extractor)
         made = _versions_after(previous, readers, [a for _, a in timed],
                                gone=latest is not None and latest.article_id is None)
         start = latest.number if latest is not None else 0
