@@ -83,17 +83,8 @@ def claim_due(session: Session, now: datetime, lease: timedelta) -> WebhookDeliv
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(1)).first()
         if delivery is None:
             return None
-        if delivery.site.webhook_url is None or delivery.site.webhook_secret is None:
-            _finish(session, delivery.id, DeliveryStatus.CANCELLED,
-                    last_error="the site's webhook was removed")
-            continue
-        if is_reread(delivery.version.changes):
-            _finish(session, delivery.id, DeliveryStatus.CANCELLED,
-                    last_error="the version is now another extractor's reading, no change")
-            continue
-        if delivery.version.number == 1:
-            _finish(session, delivery.id, DeliveryStatus.CANCELLED,
-                    last_error="the version is now the first of its history, no change")
+        if reason := _no_longer_wanted(delivery):
+            _finish(session, delivery.id, DeliveryStatus.CANCELLED, last_error=reason)
             continue
         held = session.execute(
             update(WebhookDelivery)
@@ -105,6 +96,17 @@ def claim_due(session: Session, now: datetime, lease: timedelta) -> WebhookDeliv
         if held == 1:  # else another sender took it first: look again
             return delivery
         session.expire(delivery)
+
+
+def _no_longer_wanted(delivery: WebhookDelivery) -> str | None:
+    """Why a waiting delivery is not to be sent after all; None when it is."""
+    if delivery.site.webhook_url is None or delivery.site.webhook_secret is None:
+        return "the site's webhook was removed"
+    if is_reread(delivery.version.changes):
+        return "the version is now another extractor's reading, no change"
+    if delivery.version.number == 1:
+        return "the version is now the first of its history, no change"
+    return None
 
 
 def record_delivered(session: Session, delivery_id: int, now: datetime) -> None:
